@@ -1,0 +1,221 @@
+/*
+ * src/answer.c — resolution inside one zone. Finds the node for the
+ * name (stopping at zone cuts, falling back to the wildcard at the closest
+ * encloser), follows CNAMEs within the zone, and writes RRsets: regional
+ * A/AAAA from the client's region, others from the zone file.
+ */
+#include "autoconf.h"
+#include "answer.h"
+
+#include <string.h>
+
+#include "config.h"
+#include "region.h"
+#include "snapshot.h"
+#include "wire.h"
+#include "zone.h"
+
+/* A CNAME chain longer than this is cut where it stands. */
+#define CNAME_CHAIN_MAX 16
+
+struct answer_ctx {
+	const struct answer_request *req;
+	const struct zone *zone;
+	struct wire_writer *w;
+	struct answer_result *res;
+};
+
+enum lookup_kind { FOUND, NOT_FOUND, DELEGATED };
+
+struct lookup {
+	enum lookup_kind kind;
+	const struct zone_node *node;   /* FOUND: the node (maybe a wildcard);
+					   DELEGATED: the zone cut */
+};
+
+/*
+ * Walks from the apex down to name, one label at a time. Every ancestor of
+ * an existing name exists (empty non-terminals), so the first missing one
+ * ends the walk at the closest encloser.
+ */
+static void zone_lookup(const struct zone *z, const uint8_t *name,
+			uint16_t qtype, struct lookup *out)
+{
+	unsigned labels = dname_labels(name);
+	const struct zone_node *node = z->apex;
+	for (unsigned l = z->origin_labels + 1; l <= labels; l++) {
+		const struct zone_node *n =
+			zone_find_node(z, dname_strip(name, labels - l));
+		if (n == NULL)
+			break;
+		node = n;
+		// DS lives on the parent side of a cut
+		bool ds_at_cut = l == labels && qtype == TYPE_DS;
+		if ((n->flags & ZONE_NODE_DELEGATION) && !ds_at_cut) {
+			*out = (struct lookup){ DELEGATED, n };
+			return;
+		}
+	}
+	if (node->labels == labels) {
+		*out = (struct lookup){ FOUND, node };
+		return;
+	}
+	// RFC 4592: the source of synthesis is *.<closest encloser>
+	uint8_t wild[DNAME_MAX];
+	if (node->name_len + 2 <= DNAME_MAX) {
+		wild[0] = 1;
+		wild[1] = '*';
+		memcpy(wild + 2, node->name, node->name_len);
+		const struct zone_node *wn = zone_find_node(z, wild);
+		if (wn != NULL) {
+			*out = (struct lookup){ FOUND, wn };
+			return;
+		}
+	}
+	*out = (struct lookup){ NOT_FOUND, NULL };
+}
+
+static void put_rr_header(struct wire_writer *w, const uint8_t *owner,
+			  uint16_t type, uint32_t ttl)
+{
+	wire_put_name(w, owner);
+	wire_put_u16(w, type);
+	wire_put_u16(w, CLASS_IN);
+	wire_put_u32(w, ttl);
+}
+
+/* Writes every record of rrset with owner and ttl; returns the count. */
+static uint16_t put_rrset(struct wire_writer *w, const uint8_t *owner,
+			  const struct zone_rrset *rrset, uint32_t ttl)
+{
+	const uint8_t *rd = rrset->rdata;
+	for (uint16_t i = 0; i < rrset->count; i++) {
+		put_rr_header(w, owner, rrset->type, ttl);
+		wire_put_rdata(w, rrset->type, rd);
+		rd += 2 + ((size_t)rd[0] << 8 | rd[1]);
+	}
+	return rrset->count;
+}
+
+static void put_negative(struct answer_ctx *c, uint8_t rcode)
+{
+	c->res->rcode = rcode;
+	c->res->nscount += put_rrset(c->w, c->zone->origin, c->zone->soa,
+				     c->zone->negative_ttl);
+}
+
+static void put_referral(struct answer_ctx *c, const struct zone_node *cut)
+{
+	const struct zone_rrset *ns = zone_node_rrset(cut, TYPE_NS);
+	c->res->aa = c->res->ancount > 0; // AA only for data already in answer
+	c->res->nscount += put_rrset(c->w, cut->name, ns, ns->ttl);
+
+	// glue: addresses of name servers that we hold, below the cut or not
+	const uint8_t *rd = ns->rdata;
+	for (uint16_t i = 0; i < ns->count; i++) {
+		const uint8_t *target = rd + 2;
+		rd += 2 + ((size_t)rd[0] << 8 | rd[1]);
+		if (!dname_is_subdomain(target, c->zone->origin))
+			continue;
+		const struct zone_node *g = zone_find_node(c->zone, target);
+		if (g == NULL)
+			continue;
+		static const uint16_t glue_types[] = { TYPE_A, TYPE_AAAA };
+		for (size_t t = 0; t < 2; t++) {
+			const struct zone_rrset *a = zone_node_rrset(g, glue_types[t]);
+			if (a != NULL)
+				c->res->arcount += put_rrset(c->w, g->name, a, a->ttl);
+		}
+	}
+}
+
+/* Regional A/AAAA: the VIPs of the client's region, or NODATA. */
+static void put_regional(struct answer_ctx *c, const uint8_t *owner,
+			 uint16_t qtype)
+{
+	const struct snapshot *s = c->req->snap;
+	struct region_decision dec;
+	region_decide(s->regions, s->config, s->geo, c->req->client, &dec);
+	c->res->regional = true;
+	c->res->scope = dec.scope;
+
+	const struct config_region *reg = &s->config->regions[dec.region];
+	if (qtype == TYPE_ANY) // RFC 8482: one RRset stands for the node
+		qtype = reg->v4_count > 0 ? TYPE_A : TYPE_AAAA;
+	const struct ip_addr *vips = qtype == TYPE_A ? reg->v4 : reg->v6;
+	size_t count = qtype == TYPE_A ? reg->v4_count : reg->v6_count;
+	unsigned addr_len = qtype == TYPE_A ? 4 : 16;
+	if (count == 0) {
+		put_negative(c, RCODE_NOERROR);
+		return;
+	}
+	for (size_t i = 0; i < count; i++) {
+		put_rr_header(c->w, owner, qtype, c->zone->regional_ttl);
+		wire_put_u16(c->w, (uint16_t)addr_len);
+		wire_put_bytes(c->w, vips[i].bytes, addr_len);
+	}
+	c->res->ancount += (uint16_t)count;
+}
+
+static bool is_regional_type(uint16_t qtype)
+{
+	return qtype == TYPE_A || qtype == TYPE_AAAA || qtype == TYPE_ANY;
+}
+
+/*
+ * Answers at node for owner. Returns the CNAME target to follow, or NULL
+ * when the answer is complete.
+ */
+static const uint8_t *answer_node(struct answer_ctx *c,
+				  const struct zone_node *node,
+				  const uint8_t *owner)
+{
+	uint16_t qtype = c->req->qtype;
+	if ((node->flags & ZONE_NODE_REGIONAL) && is_regional_type(qtype)) {
+		put_regional(c, owner, qtype);
+		return NULL;
+	}
+	const struct zone_rrset *cname = zone_node_rrset(node, TYPE_CNAME);
+	if (cname != NULL && qtype != TYPE_CNAME) {
+		c->res->ancount += put_rrset(c->w, owner, cname, cname->ttl);
+		return cname->rdata + 2;
+	}
+	const struct zone_rrset *rrset = NULL;
+	if (qtype == TYPE_ANY && node->rrset_count > 0)
+		rrset = &node->rrsets[0]; // RFC 8482 minimal answer
+	else
+		rrset = zone_node_rrset(node, qtype);
+	if (rrset == NULL) {
+		put_negative(c, RCODE_NOERROR);
+		return NULL;
+	}
+	c->res->ancount += put_rrset(c->w, owner, rrset, rrset->ttl);
+	return NULL;
+}
+
+void answer_write(const struct answer_request *req, struct wire_writer *w,
+		  struct answer_result *res)
+{
+	struct answer_ctx c = { req, req->zone, w, res };
+	memset(res, 0, sizeof(*res));
+	res->aa = true;
+
+	const uint8_t *name = req->qname;
+	for (unsigned hop = 0; hop <= CNAME_CHAIN_MAX; hop++) {
+		struct lookup lk;
+		zone_lookup(c.zone, name, req->qtype, &lk);
+		if (lk.kind == DELEGATED) {
+			put_referral(&c, lk.node);
+			return;
+		}
+		if (lk.kind == NOT_FOUND) {
+			put_negative(&c, RCODE_NXDOMAIN);
+			return;
+		}
+		const uint8_t *target = answer_node(&c, lk.node, name);
+		// CNAMEs are followed inside this zone only
+		if (target == NULL || !dname_is_subdomain(target, c.zone->origin))
+			return;
+		name = target;
+	}
+}

@@ -1,0 +1,131 @@
+/*
+ * src/config.h — the parsed, validated YAML configuration.
+ * A struct config is immutable once config_load returns it; every name and
+ * path in it is resolved (relative paths against the config file's
+ * directory), and every reference (region names) is an index.
+ */
+#ifndef GEOVIP_CONFIG_H
+#define GEOVIP_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "dname.h"
+
+struct diag;
+
+enum continent {
+	CONTINENT_AF, CONTINENT_AN, CONTINENT_AS, CONTINENT_EU,
+	CONTINENT_NA, CONTINENT_OC, CONTINENT_SA,
+	CONTINENT_COUNT,
+	CONTINENT_UNKNOWN = CONTINENT_COUNT
+};
+
+#define REGION_NONE (-1)
+
+/** An address family and up to 16 address bytes (4 used for IPv4). */
+struct ip_addr {
+	uint8_t family;         /* AF_INET or AF_INET6 */
+	uint8_t bytes[16];
+};
+
+struct config_listen {
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+	char text[64];          /* as written, for messages */
+	unsigned line;
+};
+
+struct config_region {
+	char *name;
+	unsigned line;
+	uint8_t continents;     /* bit (1 << enum continent) per listed continent */
+	struct ip_addr *v4;     /* family AF_INET */
+	size_t v4_count;
+	struct ip_addr *v6;     /* family AF_INET6 */
+	size_t v6_count;
+	int shed_to;            /* region index, or REGION_NONE */
+	uint16_t shed_bp;       /* percent x 100: 0..10000 */
+	unsigned shed_line;
+};
+
+struct config_network_override {
+	struct ip_addr net;     /* bits after prefix_len are zero */
+	uint8_t prefix_len;
+	int region;
+	unsigned line;
+};
+
+struct config_country_override {
+	char code[3];           /* upper-case ISO 3166-1 alpha-2, NUL-terminated */
+	int region;
+	unsigned line;
+};
+
+struct config_regional_name {
+	char *text;             /* as written: "@", "www", "*.edge", "abs.name." */
+	uint8_t name[DNAME_MAX];/* canonical wire form, absolute */
+	size_t name_len;
+	unsigned line;
+};
+
+struct config_zone {
+	char *origin_text;
+	uint8_t origin[DNAME_MAX];      /* canonical wire form */
+	size_t origin_len;
+	char *file;                     /* resolved path */
+	uint32_t ttl;                   /* TTL of regional answers */
+	struct config_regional_name *regional;
+	size_t regional_count;
+	unsigned line;
+};
+
+struct config {
+	char *path;                     /* the config file as given */
+	char *dir;                      /* its directory, for relative paths */
+
+	struct config_listen *listen;
+	size_t listen_count;
+
+	char *geoip;                    /* resolved path of the .mmdb */
+	unsigned geoip_line;
+	bool ecs;                       /* default true */
+	unsigned workers;               /* 0 = online CPUs */
+
+	struct config_region *regions;
+	size_t region_count;
+	int default_region;
+
+	struct config_network_override *network_overrides;
+	size_t network_override_count;
+	struct config_country_override *country_overrides;
+	size_t country_override_count;
+
+	uint8_t shed_key[16];           /* default all zero */
+
+	unsigned tcp_idle_timeout;      /* seconds, default 10 */
+	unsigned tcp_max_connections;   /* default 1000 */
+
+	struct config_zone *zones;
+	size_t zone_count;
+};
+
+/**
+ * Reads and validates the YAML file at path. Every problem is recorded in
+ * d as "FILE:LINE: message"; returns NULL if there was any error (the
+ * configuration is refused as a whole), else a config owned by the caller.
+ * Zone and geo files are not opened here (zone.c and geo.c do that).
+ */
+struct config *config_load(const char *path, struct diag *d);
+void config_free(struct config *cfg);
+
+/** Index of the region called name, or REGION_NONE. */
+int config_region_index(const struct config *cfg, const char *name);
+
+/** "AF".."SA" → enum continent; CONTINENT_UNKNOWN for anything else. */
+enum continent continent_from_code(const char *code);
+const char *continent_code(enum continent c);
+
+#endif

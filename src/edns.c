@@ -1,0 +1,108 @@
+/*
+ * src/edns.c — the OPT record in and out. ECS validation follows RFC 7871
+ * §6 strictly: a family geovip does not know, a prefix longer than the
+ * family, an address of the wrong length, bits set beyond the prefix, a
+ * non-zero scope or a second ECS option all make the query FORMERR.
+ */
+#include "autoconf.h"
+#include "edns.h"
+#include "wire.h"
+
+#include <string.h>
+
+static enum edns_status ecs_parse(struct edns_ecs *ecs, const uint8_t *p,
+				  uint16_t len)
+{
+	if (ecs->present || len < 4)
+		return EDNS_FORMERR;
+	uint16_t family = (uint16_t)(p[0] << 8 | p[1]);
+	uint8_t source = p[2], scope = p[3];
+	unsigned max_bits = family == 1 ? 32 : family == 2 ? 128 : 0;
+	if (max_bits == 0 || source > max_bits || scope != 0)
+		return EDNS_FORMERR;
+	size_t addr_len = len - 4u;
+	if (addr_len != (source + 7u) / 8u)
+		return EDNS_FORMERR;
+	if (source % 8 != 0 && addr_len > 0) {
+		uint8_t host_bits = (uint8_t)(0xff >> (source % 8));
+		if (p[4 + addr_len - 1] & host_bits)
+			return EDNS_FORMERR;
+	}
+	ecs->present = true;
+	ecs->family = family;
+	ecs->source_len = source;
+	ecs->addr_len = (uint8_t)addr_len;
+	memset(ecs->addr, 0, sizeof(ecs->addr));
+	memcpy(ecs->addr, p + 4, addr_len);
+	return EDNS_OK;
+}
+
+enum edns_status edns_parse(struct edns *e, uint16_t rr_class,
+			    uint32_t rr_ttl, const uint8_t *rdata,
+			    uint16_t rdlen, bool ecs_enabled)
+{
+	memset(e, 0, sizeof(*e));
+	e->present = true;
+	e->udp_size = rr_class;
+	e->version = (uint8_t)(rr_ttl >> 16);
+	e->do_bit = (rr_ttl & 0x8000) != 0;
+	if (e->version > 0)
+		return EDNS_BADVERS;
+
+	size_t pos = 0;
+	while (pos < rdlen) {
+		if (rdlen - pos < 4)
+			return EDNS_FORMERR;
+		uint16_t code = (uint16_t)(rdata[pos] << 8 | rdata[pos + 1]);
+		uint16_t len = (uint16_t)(rdata[pos + 2] << 8 | rdata[pos + 3]);
+		pos += 4;
+		if (rdlen - pos < len)
+			return EDNS_FORMERR;
+		if (code == EDNS_OPTION_ECS && ecs_enabled &&
+		    ecs_parse(&e->ecs, rdata + pos, len) != EDNS_OK)
+			return EDNS_FORMERR;
+		pos += len;
+	}
+	return EDNS_OK;
+}
+
+size_t edns_udp_limit(const struct edns *e)
+{
+	if (!e->present)
+		return 512;
+	size_t size = e->udp_size < 512 ? 512 : e->udp_size;
+	return size < EDNS_SERVER_PAYLOAD ? size : EDNS_SERVER_PAYLOAD;
+}
+
+size_t edns_opt_size(const struct edns *e, bool echo_ecs)
+{
+	if (!e->present)
+		return 0;
+	size_t size = 11; // root name, type, class, ttl, rdlength
+	if (echo_ecs && e->ecs.present)
+		size += 4 + 4 + e->ecs.addr_len;
+	return size;
+}
+
+void edns_write_opt(struct wire_writer *w, const struct edns *e,
+		    uint16_t rcode, bool echo_ecs, uint8_t scope)
+{
+	bool ecs = echo_ecs && e->ecs.present;
+	wire_put_u8(w, 0);
+	wire_put_u16(w, TYPE_OPT);
+	wire_put_u16(w, EDNS_SERVER_PAYLOAD);
+	wire_put_u8(w, (uint8_t)(rcode >> 4));
+	wire_put_u8(w, 0); // version 0
+	wire_put_u16(w, e->do_bit ? 0x8000 : 0);
+	if (!ecs) {
+		wire_put_u16(w, 0);
+		return;
+	}
+	wire_put_u16(w, (uint16_t)(4 + 4 + e->ecs.addr_len));
+	wire_put_u16(w, EDNS_OPTION_ECS);
+	wire_put_u16(w, (uint16_t)(4 + e->ecs.addr_len));
+	wire_put_u16(w, e->ecs.family);
+	wire_put_u8(w, e->ecs.source_len);
+	wire_put_u8(w, scope);
+	wire_put_bytes(w, e->ecs.addr, e->ecs.addr_len);
+}

@@ -1,0 +1,61 @@
+/*
+ * src/edns.h — EDNS(0) (RFC 6891) and Client Subnet (RFC 7871): reading
+ * the query's OPT record, validating ECS, the UDP size limit, and writing
+ * the response's OPT record with the echoed ECS option.
+ */
+#ifndef GEOVIP_EDNS_H
+#define GEOVIP_EDNS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct wire_writer;
+
+/** The server's own UDP payload size (the DNS flag day 2020 value). */
+#define EDNS_SERVER_PAYLOAD 1232
+#define EDNS_OPTION_ECS 8
+
+struct edns_ecs {
+	bool present;           /* one valid ECS option was sent */
+	uint16_t family;        /* 1 = IPv4, 2 = IPv6 */
+	uint8_t source_len;
+	uint8_t addr_len;       /* bytes of address sent */
+	uint8_t addr[16];       /* padded with zero bits */
+};
+
+struct edns {
+	bool present;
+	uint8_t version;
+	bool do_bit;
+	uint16_t udp_size;      /* as advertised */
+	struct edns_ecs ecs;
+};
+
+enum edns_status {
+	EDNS_OK = 0,
+	EDNS_BADVERS,           /* version > 0 */
+	EDNS_FORMERR,           /* malformed OPT or invalid ECS */
+};
+
+/**
+ * Reads an OPT record's fields (its CLASS is the UDP size, its TTL holds
+ * extended RCODE, version and flags) and options. ECS is validated and
+ * kept only when ecs_enabled; unknown options are ignored.
+ */
+enum edns_status edns_parse(struct edns *e, uint16_t rr_class,
+			    uint32_t rr_ttl, const uint8_t *rdata,
+			    uint16_t rdlen, bool ecs_enabled);
+
+/** Largest UDP response the client takes: 512 without EDNS, else
+ *  min(max(advertised, 512), EDNS_SERVER_PAYLOAD). */
+size_t edns_udp_limit(const struct edns *e);
+
+/** Bytes the response's OPT record takes (with ECS when echoed). */
+size_t edns_opt_size(const struct edns *e, bool echo_ecs);
+
+/** Appends the response's OPT record (extended RCODE = rcode >> 4). */
+void edns_write_opt(struct wire_writer *w, const struct edns *e,
+		    uint16_t rcode, bool echo_ecs, uint8_t scope);
+
+#endif

@@ -1,0 +1,55 @@
+/*
+ * src/geo.h — the geo database. geo.c is the only user of maxminddb.h:
+ * geo_load walks the whole .mmdb search tree once and flattens it into
+ * geovip's own arrays, so lookups on the query path never call
+ * libmaxminddb, and the file can change on disk after loading.
+ */
+#ifndef GEOVIP_GEO_H
+#define GEOVIP_GEO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+struct diag;
+
+/** What geovip keeps of one mmdb data record. */
+struct geo_record {
+	uint8_t continent;      /* enum continent; CONTINENT_UNKNOWN if none */
+	char country[3];        /* ISO code, upper-case, "" if none */
+	/* The mmdb data section offset, for `--lookup` output. */
+	uint32_t mmdb_offset;
+};
+
+struct geo_result {
+	/* NULL when the address is in no network with data. */
+	const struct geo_record *record;
+	/*
+	 * Length of the database network holding the address, in the
+	 * address family's bits (an IPv4 address in an IPv6-tree database:
+	 * IPv6 netmask - 96). For an address the database does not know,
+	 * the length of the empty network around it.
+	 */
+	uint8_t prefix_len;
+};
+
+struct geo;
+
+/** Opens and flattens path; NULL with a message in d on any problem. */
+struct geo *geo_load(const char *path, struct diag *d);
+void geo_free(struct geo *g);
+
+/** Looks up addr (family AF_INET or AF_INET6). Never fails. */
+void geo_lookup(const struct geo *g, const struct ip_addr *addr,
+		struct geo_result *out);
+
+/** Counts for the start-up/reload log line. */
+size_t geo_node_count(const struct geo *g);
+size_t geo_record_count(const struct geo *g);
+/** Metadata database_type, e.g. "GeoLite2-Country". */
+const char *geo_database_type(const struct geo *g);
+/** 4 or 6: the mmdb ip_version. */
+unsigned geo_ip_version(const struct geo *g);
+
+#endif

@@ -1,0 +1,174 @@
+/*
+ * src/lookup.c — `geovipd --lookup ADDR[/PREFIX]`: runs the same
+ * region_decide the query path runs, for an address given as if it came
+ * in an ECS option (with /PREFIX) or as a packet source (without), and
+ * prints every step of the decision.
+ */
+#include "autoconf.h"
+#include "lookup.h"
+
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "geo.h"
+#include "region.h"
+#include "snapshot.h"
+
+static int parse_client(const char *arg, struct region_client *client,
+			bool *with_prefix)
+{
+	char text[INET6_ADDRSTRLEN + 8];
+	if (strlen(arg) >= sizeof(text))
+		return -1;
+	strcpy(text, arg);
+	char *slash = strchr(text, '/');
+	long prefix = -1;
+	if (slash != NULL) {
+		char *end;
+		*slash = '\0';
+		prefix = strtol(slash + 1, &end, 10);
+		if (*end != '\0' || slash[1] == '\0')
+			return -1;
+	}
+	struct ip_addr a = { 0 };
+	if (inet_pton(AF_INET, text, a.bytes) == 1)
+		a.family = AF_INET;
+	else if (inet_pton(AF_INET6, text, a.bytes) == 1)
+		a.family = AF_INET6;
+	else
+		return -1;
+	long max = a.family == AF_INET ? 32 : 128;
+	if (prefix > max)
+		return -1;
+
+	memset(client, 0, sizeof(*client));
+	*with_prefix = prefix >= 0;
+	if (prefix < 0) {
+		client->source = a;
+		return 0;
+	}
+	// as a resolver would send it: host bits cleared
+	for (long bit = prefix; bit < max; bit++)
+		a.bytes[bit / 8] &= (uint8_t)~(0x80 >> (bit % 8));
+	client->has_ecs = true;
+	client->ecs_addr = a;
+	client->ecs_source_len = (uint8_t)prefix;
+	// a resolver address that is itself private never wins over ECS
+	client->source.family = AF_INET;
+	return 0;
+}
+
+static void print_addr(FILE *out, const char *label, const struct ip_addr *a,
+		       unsigned bits)
+{
+	char text[INET6_ADDRSTRLEN];
+	inet_ntop(a->family, a->bytes, text, sizeof(text));
+	fprintf(out, "%-16s %s/%u\n", label, text, bits);
+}
+
+static void print_vips(FILE *out, const struct config_region *reg)
+{
+	char text[INET6_ADDRSTRLEN];
+	fprintf(out, "%-16s", "vips");
+	for (size_t i = 0; i < reg->v4_count; i++)
+		fprintf(out, " %s", inet_ntop(AF_INET, reg->v4[i].bytes, text,
+					      sizeof(text)));
+	for (size_t i = 0; i < reg->v6_count; i++)
+		fprintf(out, " %s", inet_ntop(AF_INET6, reg->v6[i].bytes, text,
+					      sizeof(text)));
+	fprintf(out, "\n");
+}
+
+static void print_geo(FILE *out, const struct region_decision *d)
+{
+	const struct geo_record *rec = d->geo.record;
+	if (rec == NULL) {
+		fprintf(out, "%-16s not in database (empty network /%u)\n",
+			"mmdb", d->geo.prefix_len);
+		return;
+	}
+	fprintf(out, "%-16s network /%u, record at data offset %u\n", "mmdb",
+		d->geo.prefix_len, rec->mmdb_offset);
+	fprintf(out, "%-16s %s\n", "country", rec->country[0] ? rec->country : "-");
+	fprintf(out, "%-16s %s\n", "continent",
+		rec->continent < CONTINENT_COUNT
+			? continent_code((enum continent)rec->continent) : "-");
+}
+
+static void print_override(FILE *out, const struct config *cfg,
+			   const struct region_decision *d)
+{
+	if (d->network_override >= 0) {
+		const struct config_network_override *o =
+			&cfg->network_overrides[d->network_override];
+		char text[INET6_ADDRSTRLEN];
+		inet_ntop(o->net.family, o->net.bytes, text, sizeof(text));
+		fprintf(out, "%-16s network %s/%u (%s line %u)\n", "override",
+			text, o->prefix_len, cfg->path, o->line);
+	} else if (d->country_override >= 0) {
+		const struct config_country_override *o =
+			&cfg->country_overrides[d->country_override];
+		fprintf(out, "%-16s country %s (%s line %u)\n", "override",
+			o->code, cfg->path, o->line);
+	} else {
+		fprintf(out, "%-16s none\n", "override");
+	}
+}
+
+static void print_shed(FILE *out, const struct config *cfg,
+		       const struct region_decision *d)
+{
+	const struct config_region *reg = &cfg->regions[d->region_before_shed];
+	if (reg->shed_to == REGION_NONE || reg->shed_bp == 0) {
+		fprintf(out, "%-16s none for this region\n", "shed");
+		return;
+	}
+	fprintf(out, "%-16s to %s at %u.%02u%%: K=%u h=%llu, h mod 10000 = %llu "
+		"%s %u → %s\n", "shed", cfg->regions[reg->shed_to].name,
+		reg->shed_bp / 100, reg->shed_bp % 100, d->shed_k,
+		(unsigned long long)d->shed_hash,
+		(unsigned long long)(d->shed_hash % 10000),
+		d->shed ? "<" : ">=", reg->shed_bp,
+		d->shed ? "shed" : "stays");
+}
+
+int lookup_print(const struct snapshot *snap, const char *arg, FILE *out,
+		 FILE *err)
+{
+	struct region_client client;
+	bool with_prefix;
+	if (parse_client(arg, &client, &with_prefix) < 0) {
+		fprintf(err, "--lookup: '%s' is not ADDR or ADDR/PREFIX "
+			"(e.g. 192.0.2.1 or 2001:db8::/56)\n", arg);
+		return -1;
+	}
+	const struct config *cfg = snap->config;
+	struct region_decision d;
+	region_decide(snap->regions, cfg, snap->geo, &client, &d);
+
+	fprintf(out, "%-16s %s (%s)\n", "client", arg,
+		with_prefix ? "as an ECS option" : "as a packet source address");
+	if (d.ecs_private)
+		fprintf(out, "%-16s ECS address is private: a query would use "
+			"the resolver's address instead\n", "note");
+	if (with_prefix && !cfg->ecs)
+		fprintf(out, "%-16s ecs is off: the option would be ignored\n",
+			"note");
+	print_addr(out, "looked up", &d.addr, d.addr_bits);
+	if (d.offset > 0)
+		fprintf(out, "%-16s IPv4 carried at bit %u of IPv6\n", "unwrapped",
+			d.offset);
+	print_geo(out, &d);
+	print_override(out, cfg, &d);
+	fprintf(out, "%-16s %s\n", "region", cfg->regions[d.region_before_shed].name);
+	print_shed(out, cfg, &d);
+	fprintf(out, "%-16s %s\n", "answer region", cfg->regions[d.region].name);
+	print_vips(out, &cfg->regions[d.region]);
+	if (d.used_ecs)
+		fprintf(out, "%-16s %u\n", "ecs scope", d.scope);
+	else
+		fprintf(out, "%-16s 0 (no ECS address used)\n", "ecs scope");
+	return 0;
+}

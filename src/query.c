@@ -1,0 +1,256 @@
+/*
+ * src/query.c — the pure core, one message in, one message out: parse
+ * the header, question and OPT record, decide the RCODE class of the
+ * answer (drop, FORMERR, BADVERS, NOTIMP, REFUSED, or zone data), write
+ * the response, and truncate it to the client's UDP limit.
+ */
+#include "autoconf.h"
+#include "query.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include "answer.h"
+#include "config.h"
+#include "edns.h"
+#include "region.h"
+#include "snapshot.h"
+#include "wire.h"
+#include "zone.h"
+
+/* Header flag bits (RFC 1035 §4.1.1, RFC 4035 §3.2). */
+enum {
+	FLAG_QR = 0x8000, FLAG_AA = 0x0400, FLAG_TC = 0x0200,
+	FLAG_RD = 0x0100, FLAG_CD = 0x0010,
+};
+#define OPCODE_QUERY 0
+
+struct request {
+	uint16_t id, flags, qdcount, ancount, nscount, arcount;
+	bool question_ok;
+	size_t question_end;            /* offset just past the question */
+	uint8_t qname[DNAME_MAX];       /* canonical */
+	uint16_t qtype, qclass;
+	struct edns edns;
+	uint16_t rcode;                 /* from parsing: 0, FORMERR, BADVERS */
+};
+
+static uint16_t opcode_of(uint16_t flags)
+{
+	return (flags >> 11) & 0xf;
+}
+
+static int parse_question(struct request *rq, struct wire_reader *r)
+{
+	uint8_t name[DNAME_MAX];
+	if (rq->qdcount != 1)
+		return -1;
+	// a question is the first name of the message: no pointer can be valid
+	size_t start = r->pos;
+	if (wire_read_name(r, name) < 0 || r->pos - start != dname_length(name))
+		return -1;
+	if (wire_read_u16(r, &rq->qtype) < 0 || wire_read_u16(r, &rq->qclass) < 0)
+		return -1;
+	dname_copy_lower(rq->qname, name);
+	rq->question_ok = true;
+	rq->question_end = r->pos;
+	return 0;
+}
+
+/* Additional section: at most one OPT, owned by the root. */
+static int parse_additional(struct request *rq, struct wire_reader *r,
+			    bool ecs_enabled)
+{
+	for (uint16_t i = 0; i < rq->arcount; i++) {
+		uint8_t name[DNAME_MAX];
+		uint16_t type, class, rdlen;
+		uint32_t ttl;
+		if (wire_read_name(r, name) < 0 || wire_read_u16(r, &type) < 0 ||
+		    wire_read_u16(r, &class) < 0 || wire_read_u32(r, &ttl) < 0 ||
+		    wire_read_u16(r, &rdlen) < 0 || r->len - r->pos < rdlen)
+			return -1;
+		const uint8_t *rdata = r->pkt + r->pos;
+		r->pos += rdlen;
+		if (type != TYPE_OPT)
+			continue;
+		if (rq->edns.present || name[0] != 0)
+			return -1;
+		enum edns_status st = edns_parse(&rq->edns, class, ttl, rdata,
+						 rdlen, ecs_enabled);
+		if (st == EDNS_BADVERS)
+			rq->rcode = RCODE_BADVERS;
+		else if (st == EDNS_FORMERR)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Reads the whole message. Any structural fault is FORMERR; what could be
+ * read before it (question, OPT) still shapes the response.
+ */
+static void parse_request(struct request *rq, const uint8_t *pkt, size_t len,
+			  bool ecs_enabled)
+{
+	struct wire_reader r;
+	wire_reader_init(&r, pkt, len);
+	memset(rq, 0, sizeof(*rq));
+	wire_read_u16(&r, &rq->id);
+	wire_read_u16(&r, &rq->flags);
+	wire_read_u16(&r, &rq->qdcount);
+	wire_read_u16(&r, &rq->ancount);
+	wire_read_u16(&r, &rq->nscount);
+	wire_read_u16(&r, &rq->arcount);
+
+	if (parse_question(rq, &r) < 0)
+		goto formerr;
+	for (unsigned i = 0; i < (unsigned)rq->ancount + rq->nscount; i++)
+		if (wire_skip_rr(&r) < 0)
+			goto formerr;
+	if (parse_additional(rq, &r, ecs_enabled) < 0 || r.pos != len)
+		goto formerr;
+	return;
+formerr:
+	rq->rcode = RCODE_FORMERR;
+	// an invalid ECS option must not be echoed
+	rq->edns.ecs.present = false;
+}
+
+static void client_from(struct region_client *client, const struct sockaddr *from,
+			const struct edns *edns)
+{
+	memset(client, 0, sizeof(*client));
+	if (from->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)from;
+		client->source.family = AF_INET;
+		memcpy(client->source.bytes, &sin->sin_addr, 4);
+	} else {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)from;
+		client->source.family = AF_INET6;
+		memcpy(client->source.bytes, &sin6->sin6_addr, 16);
+	}
+	if (edns->ecs.present) {
+		client->has_ecs = true;
+		client->ecs_addr.family = edns->ecs.family == 1 ? AF_INET : AF_INET6;
+		memcpy(client->ecs_addr.bytes, edns->ecs.addr, 16);
+		client->ecs_source_len = edns->ecs.source_len;
+	}
+}
+
+/* The RCODE that needs no zone data, or -1 to answer from the zones. */
+static int early_rcode(const struct request *rq)
+{
+	if (rq->rcode != 0)
+		return rq->rcode;
+	if (opcode_of(rq->flags) != OPCODE_QUERY)
+		return RCODE_NOTIMP;
+	if (rq->qclass != CLASS_IN)
+		return RCODE_REFUSED;
+	if (rq->qtype == TYPE_AXFR || rq->qtype == TYPE_IXFR)
+		return RCODE_REFUSED;
+	if (rq->qtype == TYPE_OPT)
+		return RCODE_FORMERR; // a meta type cannot be asked for
+	return -1;
+}
+
+struct response {
+	struct wire_writer w;
+	uint16_t rcode;
+	bool aa, tc;
+	uint16_t ancount, nscount, arcount;
+	uint8_t scope;
+};
+
+static void write_header(struct response *out, const struct request *rq)
+{
+	uint16_t flags = FLAG_QR | (rq->flags & (0x7800 | FLAG_RD | FLAG_CD));
+	if (out->aa)
+		flags |= FLAG_AA;
+	if (out->tc)
+		flags |= FLAG_TC;
+	flags |= out->rcode & 0xf;
+	uint8_t *h = out->w.buf;
+	const uint16_t fields[6] = {
+		rq->id, flags, rq->question_ok ? 1 : 0,
+		out->ancount, out->nscount, out->arcount,
+	};
+	for (int i = 0; i < 6; i++) {
+		h[2 * i] = (uint8_t)(fields[i] >> 8);
+		h[2 * i + 1] = (uint8_t)fields[i];
+	}
+}
+
+static void answer_from_zones(struct response *out, const struct request *rq,
+			      const struct snapshot *snap,
+			      const struct sockaddr *from)
+{
+	const struct zone *z = zone_set_find(snap->zones, rq->qname);
+	if (z == NULL) {
+		out->rcode = RCODE_REFUSED;
+		return;
+	}
+	struct region_client client;
+	client_from(&client, from, &rq->edns);
+	struct answer_request areq = { snap, z, rq->qname, rq->qtype, &client };
+	struct answer_result ares;
+	answer_write(&areq, &out->w, &ares);
+	out->rcode = ares.rcode;
+	out->aa = ares.aa;
+	out->ancount = ares.ancount;
+	out->nscount = ares.nscount;
+	out->arcount = ares.arcount;
+	out->scope = ares.scope;
+}
+
+/* Over the limit: header, question (and OPT) only, with TC set. */
+static void truncate_response(struct response *out, const struct request *rq)
+{
+	wire_truncate(&out->w, rq->question_end);
+	out->tc = true;
+	out->ancount = out->nscount = out->arcount = 0;
+}
+
+size_t query_process(const struct snapshot *snap, const uint8_t *req,
+		     size_t req_len, const struct sockaddr *from,
+		     enum query_transport transport, uint8_t *resp)
+{
+	if (req_len < WIRE_HEADER_SIZE || (req[2] & 0x80) != 0)
+		return 0; // a runt, or a response: never answer (no loops)
+
+	struct request rq;
+	parse_request(&rq, req, req_len, snap->config->ecs);
+
+	struct response out = { .rcode = 0 };
+	size_t opt_size = edns_opt_size(&rq.edns, true);
+	size_t limit = transport == QUERY_UDP ? edns_udp_limit(&rq.edns)
+					      : QUERY_BUFFER_SIZE;
+	// keep room for OPT so that it always fits after truncation
+	wire_writer_init(&out.w, resp, limit - opt_size);
+	wire_put_bytes(&out.w, req, WIRE_HEADER_SIZE); // rewritten below
+	if (rq.question_ok) {
+		wire_put_bytes(&out.w, req + WIRE_HEADER_SIZE,
+			       rq.question_end - WIRE_HEADER_SIZE);
+		wire_remember_name(&out.w, WIRE_HEADER_SIZE);
+	} else {
+		rq.question_end = WIRE_HEADER_SIZE;
+	}
+
+	int early = early_rcode(&rq);
+	if (early >= 0)
+		out.rcode = (uint16_t)early;
+	else
+		answer_from_zones(&out, &rq, snap, from);
+
+	if (out.w.overflow)
+		truncate_response(&out, &rq);
+	if (rq.edns.present) {
+		out.w.cap = limit;
+		// BADVERS answers carry no options: we did not read them
+		bool echo = out.rcode != RCODE_BADVERS;
+		edns_write_opt(&out.w, &rq.edns, out.rcode, echo, out.scope);
+		out.arcount++;
+	}
+	write_header(&out, &rq);
+	return out.w.len;
+}

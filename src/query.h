@@ -1,0 +1,33 @@
+/*
+ * src/query.h — the pure core: request bytes + client address + snapshot
+ * → response bytes. No sockets, no globals, no allocation: the caller owns
+ * both buffers. Network code, unit tests, fuzzers and benchmarks all come
+ * in through query_process.
+ */
+#ifndef GEOVIP_QUERY_H
+#define GEOVIP_QUERY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct snapshot;
+
+/** The response buffer must hold this many bytes (the TCP maximum). */
+#define QUERY_BUFFER_SIZE 65535
+
+enum query_transport { QUERY_UDP, QUERY_TCP };
+
+/**
+ * Answers one DNS message. from is the packet's source address
+ * (AF_INET or AF_INET6). Writes the response into resp (QUERY_BUFFER_SIZE
+ * bytes) and returns its length, or 0 when nothing must be sent (a
+ * response, or a packet shorter than a header). UDP responses are already
+ * truncated to the client's limit.
+ */
+size_t query_process(const struct snapshot *snap, const uint8_t *req,
+		     size_t req_len, const struct sockaddr *from,
+		     enum query_transport transport, uint8_t *resp);
+
+#endif

@@ -1,0 +1,70 @@
+/*
+ * src/snapshot.c — building and releasing the immutable bundle a query
+ * reads. A snapshot is loaded completely or not at all: any error in the
+ * config, a zone or the geo database frees what was built and returns NULL.
+ */
+#include "autoconf.h"
+#include "snapshot.h"
+
+#include <stdlib.h>
+
+#include "config.h"
+#include "diag.h"
+#include "geo.h"
+#include "region.h"
+#include "zone.h"
+
+static atomic_uint_fast64_t snapshot_generations;
+
+static void snapshot_free(struct snapshot *s)
+{
+	zone_set_free(s->zones);
+	geo_free(s->geo);
+	regions_free(s->regions);
+	config_free(s->config);
+	free(s);
+}
+
+struct snapshot *snapshot_load(const char *config_path, struct diag *d)
+{
+	struct snapshot *s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		diag_error(d, config_path, 0, "out of memory");
+		return NULL;
+	}
+	s->config = config_load(config_path, d);
+	if (s->config == NULL)
+		goto fail;
+	// load everything even after an error, so one run reports all
+	s->regions = regions_build(s->config, d);
+	s->geo = geo_load(s->config->geoip, d);
+	if (s->geo == NULL)
+		diag_error(d, s->config->path, s->config->geoip_line,
+			   "geoip: cannot use '%s' (see above); fix the path "
+			   "or the file", s->config->geoip);
+	s->zones = zone_set_load(s->config, d);
+	if (s->regions == NULL || s->geo == NULL || s->zones == NULL ||
+	    diag_errors(d) > 0)
+		goto fail;
+
+	s->generation = atomic_fetch_add(&snapshot_generations, 1) + 1;
+	atomic_init(&s->refs, 1);
+	return s;
+fail:
+	snapshot_free(s);
+	return NULL;
+}
+
+void snapshot_ref(struct snapshot *s)
+{
+	atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+}
+
+void snapshot_unref(struct snapshot *s)
+{
+	if (s == NULL)
+		return;
+	// release our writes; the last owner acquires everyone's before free
+	if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1)
+		snapshot_free(s);
+}

@@ -1,0 +1,38 @@
+/*
+ * src/snapshot.h — one immutable bundle of everything a query reads:
+ * config, zones, geo data and region tables. A reload builds a whole new
+ * snapshot off the query path; workers switch to it between packets, and
+ * the last one to let go of the old snapshot frees it.
+ */
+#ifndef GEOVIP_SNAPSHOT_H
+#define GEOVIP_SNAPSHOT_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+struct config;
+struct zone_set;
+struct geo;
+struct regions;
+struct diag;
+
+struct snapshot {
+	struct config *config;
+	struct zone_set *zones;
+	struct geo *geo;
+	struct regions *regions;
+	uint64_t generation;
+	atomic_uint refs;
+};
+
+/**
+ * Loads config_path, its zones and geo database. Returns a snapshot with
+ * one reference, or NULL with every problem recorded in d.
+ */
+struct snapshot *snapshot_load(const char *config_path, struct diag *d);
+
+void snapshot_ref(struct snapshot *s);
+/** Drops a reference; frees the snapshot when it was the last. */
+void snapshot_unref(struct snapshot *s);
+
+#endif

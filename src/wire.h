@@ -1,0 +1,89 @@
+/*
+ * src/wire.h — bounded reading and writing of DNS messages. Readers fail
+ * instead of running off the end; the writer stops at its capacity and
+ * remembers that it overflowed, and compresses names (RFC 1035 §4.1.4)
+ * against the names it has already written.
+ */
+#ifndef GEOVIP_WIRE_H
+#define GEOVIP_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dname.h"
+
+#define WIRE_HEADER_SIZE 12
+
+/* RR types and classes geovip treats specially. */
+enum {
+	TYPE_A = 1, TYPE_NS = 2, TYPE_CNAME = 5, TYPE_SOA = 6, TYPE_PTR = 12,
+	TYPE_MX = 15, TYPE_AAAA = 28, TYPE_OPT = 41, TYPE_DS = 43,
+	TYPE_IXFR = 251, TYPE_AXFR = 252, TYPE_ANY = 255,
+};
+enum { CLASS_IN = 1 };
+enum {
+	RCODE_NOERROR = 0, RCODE_FORMERR = 1, RCODE_SERVFAIL = 2,
+	RCODE_NXDOMAIN = 3, RCODE_NOTIMP = 4, RCODE_REFUSED = 5,
+	RCODE_BADVERS = 16,
+};
+
+struct wire_reader {
+	const uint8_t *pkt;
+	size_t len;
+	size_t pos;
+};
+
+void wire_reader_init(struct wire_reader *r, const uint8_t *pkt, size_t len);
+/** 0 on success, -1 when the message ends first. */
+int wire_read_u8(struct wire_reader *r, uint8_t *v);
+int wire_read_u16(struct wire_reader *r, uint16_t *v);
+int wire_read_u32(struct wire_reader *r, uint32_t *v);
+int wire_skip(struct wire_reader *r, size_t n);
+/**
+ * Reads a name that may use compression pointers (only to earlier
+ * offsets, so no loops) into out, uncompressed, case kept. -1 when
+ * malformed (bad label type, longer than 255 bytes, out of bounds).
+ */
+int wire_read_name(struct wire_reader *r, uint8_t out[DNAME_MAX]);
+/** Skips one whole resource record; -1 when malformed. */
+int wire_skip_rr(struct wire_reader *r);
+
+#define WIRE_COMPRESS_MAX 64
+
+struct wire_writer {
+	uint8_t *buf;
+	size_t cap;
+	size_t len;
+	bool overflow;
+	/* offsets of name suffixes already in buf, for compression */
+	uint16_t comp_offset[WIRE_COMPRESS_MAX];
+	uint8_t comp_labels[WIRE_COMPRESS_MAX];
+	unsigned comp_count;
+};
+
+void wire_writer_init(struct wire_writer *w, uint8_t *buf, size_t cap);
+void wire_put_u8(struct wire_writer *w, uint8_t v);
+void wire_put_u16(struct wire_writer *w, uint16_t v);
+void wire_put_u32(struct wire_writer *w, uint32_t v);
+void wire_put_bytes(struct wire_writer *w, const void *p, size_t n);
+/** Overwrites a 16-bit value at off (< len). */
+void wire_poke_u16(struct wire_writer *w, size_t off, uint16_t v);
+/**
+ * Makes the name already written at off (e.g. the question) available
+ * for compression without writing it again.
+ */
+void wire_remember_name(struct wire_writer *w, size_t off);
+/** Writes a canonical name, compressed against earlier names. */
+void wire_put_name(struct wire_writer *w, const uint8_t *name);
+/**
+ * Writes RDLENGTH + RDATA for one record of type, from zone rdata (2-byte
+ * length + data, names uncompressed). Names in NS, CNAME, PTR, MX and SOA
+ * rdata are compressed; other types are copied as they are.
+ */
+void wire_put_rdata(struct wire_writer *w, uint16_t type,
+		    const uint8_t *rdata);
+/** Cuts the message back to len bytes, forgetting later names. */
+void wire_truncate(struct wire_writer *w, size_t len);
+
+#endif

@@ -1,0 +1,93 @@
+/*
+ * src/zone.h — zone data: master files loaded with ldns into an immutable
+ * structure built for lookup (a hash of nodes per zone, a hash of zones).
+ * The query path only does exact-match lookups here; answer.c walks
+ * ancestors for delegations, closest enclosers and wildcards.
+ */
+#ifndef GEOVIP_ZONE_H
+#define GEOVIP_ZONE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dname.h"
+
+struct config;
+struct diag;
+
+/*
+ * One RRset. rdata holds `count` records back to back, each as a 2-byte
+ * RDLENGTH (network order) followed by RDATA with uncompressed,
+ * lower-cased domain names — ready to copy into a packet.
+ */
+struct zone_rrset {
+	uint16_t type;
+	uint16_t count;
+	uint32_t ttl;
+	const uint8_t *rdata;
+	size_t rdata_len;               /* total bytes of rdata */
+};
+
+enum zone_node_flags {
+	ZONE_NODE_APEX = 1 << 0,
+	ZONE_NODE_DELEGATION = 1 << 1,  /* NS below the apex: a zone cut */
+	ZONE_NODE_REGIONAL = 1 << 2,    /* listed in `regional` */
+};
+
+struct zone_node {
+	const uint8_t *name;            /* canonical wire form, absolute */
+	uint8_t name_len;
+	uint8_t labels;
+	uint8_t flags;                  /* enum zone_node_flags */
+	uint16_t rrset_count;           /* 0: empty non-terminal */
+	const struct zone_rrset *rrsets;/* sorted by type */
+};
+
+struct zone {
+	const uint8_t *origin;          /* canonical wire form */
+	uint8_t origin_len;
+	uint8_t origin_labels;
+	const struct zone_node *apex;
+	const struct zone_rrset *soa;   /* never NULL in a loaded zone */
+	uint32_t negative_ttl;          /* min(SOA TTL, SOA MINIMUM) */
+	uint32_t regional_ttl;          /* `ttl` from the config */
+	/* lookup table: private to zone.c */
+	const struct zone_node **table;
+	size_t table_mask;
+	size_t node_count;
+	size_t record_count;
+};
+
+struct zone_set;
+
+/**
+ * Loads every zone of cfg. Problems go to d with file and line: ldns
+ * syntax errors, records outside the zone, no SOA at the apex, a regional
+ * name outside its zone or at a name with a CNAME (errors); A/AAAA at a
+ * regional name (warning: superseded). Returns NULL on any error.
+ * Every ancestor of a name, up to the apex, exists as a node (empty
+ * non-terminals), so closest-encloser searches need no other structure.
+ * Regional names exist as nodes even with no records in the file.
+ */
+struct zone_set *zone_set_load(const struct config *cfg, struct diag *d);
+void zone_set_free(struct zone_set *zs);
+
+/** The zone with the longest origin that qname is at or below; or NULL. */
+const struct zone *zone_set_find(const struct zone_set *zs,
+				 const uint8_t *qname);
+
+/** Exact node lookup (canonical name); NULL when absent. */
+const struct zone_node *zone_find_node(const struct zone *z,
+				       const uint8_t *name);
+
+/** The RRset of type at node, or NULL. */
+const struct zone_rrset *zone_node_rrset(const struct zone_node *node,
+					 uint16_t type);
+
+size_t zone_set_zone_count(const struct zone_set *zs);
+size_t zone_set_record_count(const struct zone_set *zs);
+/** Zone i, 0 <= i < zone_set_zone_count(). */
+const struct zone *zone_set_zone(const struct zone_set *zs, size_t i);
+
+#endif

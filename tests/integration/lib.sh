@@ -1,0 +1,266 @@
+# tests/integration/lib.sh — shared helpers for the integration scripts:
+# a free port picked at run time, a private test zone and config in a temp
+# directory, starting geovipd and waiting (bounded) for its ready line,
+# stopping it, and ok/FAIL bookkeeping. Sourced, not run.
+#
+# Environment (set by `make check`): GEOVIPD, top_srcdir, top_builddir.
+
+set -u
+
+: "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+: "${GEOVIPD:=$top_builddir/src/geovipd}"
+
+GEO_DB="$top_srcdir/geo/sample.mmdb"
+TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/geovip-test.XXXXXX")
+TEST_FAILS=0
+SERVER_PID=
+SERVER_LOG="$TEST_TMP/server.log"
+PORT=
+HAVE_V6=no
+# A token only our test zone carries: an answer with it came from our server.
+TOKEN="geovip-$$-$RANDOM$RANDOM"
+ZONE=geovip.test
+ZONE_FILE="$TEST_TMP/geovip.test.zone"
+CONF="$TEST_TMP/geovip.yaml"
+
+lib_cleanup() {
+	if [ -n "$SERVER_PID" ]; then
+		kill -KILL "$SERVER_PID" 2>/dev/null
+		wait "$SERVER_PID" 2>/dev/null
+	fi
+	rm -rf "$TEST_TMP"
+}
+trap lib_cleanup EXIT
+
+ok() { echo "ok - $*"; }
+fail() {
+	echo "FAIL - $*"
+	TEST_FAILS=$((TEST_FAILS + 1))
+}
+
+# check NAME EXPECTED ACTUAL
+check() {
+	if [ "$2" = "$3" ]; then
+		ok "$1"
+	else
+		fail "$1: expected '$2', got '$3'"
+	fi
+}
+
+# check_grep NAME PATTERN TEXT   (extended regex)
+check_grep() {
+	if printf '%s\n' "$3" | grep -Eq -- "$2"; then
+		ok "$1"
+	else
+		fail "$1: no match for '$2' in:"
+		printf '%s\n' "$3" | sed 's/^/    /' | head -40
+	fi
+}
+
+# check_nogrep NAME PATTERN TEXT
+check_nogrep() {
+	if printf '%s\n' "$3" | grep -Eq -- "$2"; then
+		fail "$1: unexpected match for '$2' in:"
+		printf '%s\n' "$3" | sed 's/^/    /' | head -40
+	else
+		ok "$1"
+	fi
+}
+
+finish() {
+	if [ "$TEST_FAILS" -ne 0 ]; then
+		echo "$TEST_FAILS failure(s)"
+		[ -f "$SERVER_LOG" ] && { echo "--- server log"; tail -40 "$SERVER_LOG"; }
+		exit 1
+	fi
+	exit 0
+}
+
+# Skip (exit 77, automake's SKIP) when a tool is missing.
+require() {
+	for t in "$@"; do
+		command -v "$t" >/dev/null 2>&1 || { echo "SKIP: $t not found"; exit 77; }
+	done
+	[ -x "$GEOVIPD" ] || { echo "FAIL - $GEOVIPD not built"; exit 1; }
+	[ -f "$GEO_DB" ] || { echo "FAIL - $GEO_DB missing"; exit 1; }
+}
+
+# Prints a port free for UDP and TCP on 127.0.0.1 (and ::1 when the host
+# has it), from a random range; sets HAVE_V6. Bounded: 200 tries.
+pick_port() {
+	local out
+	out=$(python3 - <<'EOF'
+import random, socket
+def free(fam, host, port):
+    for typ in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+        s = socket.socket(fam, typ)
+        try:
+            if fam == socket.AF_INET6:
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            s.bind((host, port))
+        except OSError:
+            return False
+        finally:
+            s.close()
+    return True
+v6 = free(socket.AF_INET6, "::1", 0)
+for _ in range(200):
+    p = random.randint(20000, 60000)
+    if free(socket.AF_INET, "127.0.0.1", p) and (not v6 or free(socket.AF_INET6, "::1", p)):
+        print(p, "yes" if v6 else "no")
+        break
+EOF
+	)
+	[ -n "$out" ] || { echo "FAIL - no free port found"; exit 1; }
+	PORT=${out% *}
+	HAVE_V6=${out#* }
+}
+
+# write_zone SERIAL — the test zone: regional names, a token TXT, a name
+# with no A, a wildcard, a delegation and an RRset too big for UDP.
+write_zone() {
+	{
+		cat <<EOF
+\$ORIGIN $ZONE.
+\$TTL 300
+@       IN SOA ns1 hostmaster $1 3600 600 86400 60
+@       IN NS  ns1
+@       IN MX  10 mail
+@       IN TXT "apex"
+ns1     IN A   192.0.2.53
+mail    IN A   192.0.2.25
+token   IN TXT "$TOKEN"
+sub     IN NS  ns.sub
+ns.sub  IN A   192.0.2.54
+EOF
+		for i in $(seq 1 40); do
+			printf 'big     IN TXT "record %02d padding padding padding padding padding"\n' "$i"
+		done
+	} > "$ZONE_FILE"
+}
+
+# write_config [EXTRA_YAML_LINE...] — a config serving the test zone on
+# $PORT (127.0.0.1, and ::1 when present), with absolute paths.
+write_config() {
+	{
+		echo "listen:"
+		echo "  - 127.0.0.1:$PORT"
+		[ "$HAVE_V6" = yes ] && echo "  - \"[::1]:$PORT\""
+		cat <<EOF
+geoip: $GEO_DB
+workers: 2
+regions:
+  americas:
+    continents: [NA, SA]
+    vips: [192.0.2.10, "2001:db8:10::1"]
+  emea:
+    continents: [EU, AF]
+    vips: [198.51.100.10, 198.51.100.11, "2001:db8:20::1"]
+  apac:
+    continents: [AS, OC]
+    vips: [203.0.113.10]
+default_region: americas
+overrides:
+  networks:
+    "10.0.0.0/8": emea
+  countries:
+    AU: apac
+zones:
+  - origin: $ZONE.
+    file: $ZONE_FILE
+    ttl: 30
+    regional: ["@", www, api, "*.edge"]
+EOF
+		for line in "$@"; do
+			echo "$line"
+		done
+	} > "$CONF"
+}
+
+# setup [EXTRA_YAML_LINE...] — port, zone and config in one go.
+setup() {
+	pick_port
+	write_zone 2024010101
+	write_config "$@"
+}
+
+# start_server [CONF] — starts geovipd in the background and waits up to
+# 10 s for its ready line; then checks that the token answer comes from us.
+start_server() {
+	local conf=${1:-$CONF} i
+	: > "$SERVER_LOG"
+	"$GEOVIPD" -c "$conf" 2>>"$SERVER_LOG" &
+	SERVER_PID=$!
+	for i in $(seq 1 100); do
+		grep -q "geovipd: serving on" "$SERVER_LOG" && break
+		if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+			wait "$SERVER_PID" 2>/dev/null
+			SERVER_PID=
+			echo "FAIL - geovipd exited at start-up:"
+			sed 's/^/    /' "$SERVER_LOG"
+			exit 1
+		fi
+		sleep 0.1
+	done
+	if ! grep -q "geovipd: serving on" "$SERVER_LOG"; then
+		echo "FAIL - geovipd not ready after 10 s"
+		sed 's/^/    /' "$SERVER_LOG"
+		exit 1
+	fi
+	local got
+	got=$(dig_short token.$ZONE TXT | tr -d '"')
+	if [ "$got" != "$TOKEN" ]; then
+		echo "FAIL - port $PORT answered by someone else ('$got')"
+		exit 1
+	fi
+}
+
+# stop_server [SIGNAL] — signals the server, waits up to 5 s; sets
+# SERVER_STATUS to its exit status (or "hung").
+stop_server() {
+	local sig=${1:-TERM} i
+	SERVER_STATUS=none
+	[ -n "$SERVER_PID" ] || return 0
+	kill -"$sig" "$SERVER_PID" 2>/dev/null
+	for i in $(seq 1 50); do
+		kill -0 "$SERVER_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	local hung=no status
+	if kill -0 "$SERVER_PID" 2>/dev/null; then
+		hung=yes
+		kill -KILL "$SERVER_PID" 2>/dev/null
+	fi
+	wait "$SERVER_PID" 2>/dev/null
+	status=$?
+	SERVER_STATUS=$status
+	[ "$hung" = no ] || SERVER_STATUS=hung
+	SERVER_PID=
+}
+
+# dig_full [DIG_ARGS...] NAME TYPE — the whole dig output, one try.
+dig_full() {
+	dig @127.0.0.1 -p "$PORT" +tries=1 +time=2 "$@" 2>&1
+}
+
+# dig_short [DIG_ARGS...] NAME TYPE — the answer's rdata, sorted, one line.
+dig_short() {
+	dig @127.0.0.1 -p "$PORT" +tries=1 +time=2 +short "$@" 2>&1 |
+		sort | tr '\n' ' ' | sed 's/ $//'
+}
+
+# status OUTPUT — the rcode of a dig output.
+status() {
+	printf '%s\n' "$1" | sed -n 's/.*status: \([A-Z]*\),.*/\1/p' | head -1
+}
+
+# flags OUTPUT — the header flags of a dig output ("qr aa rd").
+flags() {
+	printf '%s\n' "$1" | sed -n 's/.*flags: \([a-z ]*\);.*/\1/p' | head -1
+}
+
+# count SECTION OUTPUT — ANSWER / AUTHORITY / ADDITIONAL count.
+count() {
+	printf '%s\n' "$2" | sed -n "s/.*$1: \([0-9]*\).*/\1/p" | head -1
+}

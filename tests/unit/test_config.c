@@ -1,0 +1,854 @@
+/*
+ * tests/unit/test_config.c — config_load: the SPEC example parses into the
+ * right struct, defaults apply, and every class of mistake is refused with
+ * the exact "FILE:LINE: " of the offending node and a message saying why.
+ */
+#include "autoconf.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "diag.h"
+
+#ifndef FIXTURES
+#define FIXTURES "tests/fixtures"
+#endif
+
+/* A temporary directory holding t.yaml, and the diagnostics of a load. */
+struct fx {
+	char dir[64];
+	char path[96];
+	struct diag *d;
+	struct config *cfg;
+};
+
+/* Lines 1-12 of most test configs; tests append from line 13. */
+#define BASE \
+	"listen: [127.0.0.1:5353]\n"            /*  1 */ \
+	"geoip: geo.mmdb\n"                     /*  2 */ \
+	"regions:\n"                            /*  3 */ \
+	"  a:\n"                                /*  4 */ \
+	"    continents: [EU]\n"                /*  5 */ \
+	"    vips: [192.0.2.1]\n"               /*  6 */ \
+	"  b:\n"                                /*  7 */ \
+	"    vips: [\"2001:db8::1\"]\n"         /*  8 */ \
+	"default_region: a\n"                   /*  9 */ \
+	"zones:\n"                              /* 10 */ \
+	"  - origin: example.com.\n"            /* 11 */ \
+	"    file: example.com.zone\n"          /* 12 */
+
+static int fx_setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/test_config.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof(f->path), "%s/t.yaml", f->dir);
+	f->d = diag_new();
+	assert_non_null(f->d);
+	*state = f;
+	return 0;
+}
+
+static int fx_teardown(void **state)
+{
+	struct fx *f = *state;
+	config_free(f->cfg);
+	diag_free(f->d);
+	unlink(f->path);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+/* Writes yaml to the fixture's t.yaml and loads it. */
+static struct config *fx_load(struct fx *f, const char *yaml)
+{
+	FILE *out = fopen(f->path, "w");
+	assert_non_null(out);
+	assert_int_equal(fputs(yaml, out) >= 0, 1);
+	assert_int_equal(fclose(out), 0);
+	f->cfg = config_load(f->path, f->d);
+	return f->cfg;
+}
+
+static void fx_dump(const struct fx *f)
+{
+	for (size_t i = 0; i < diag_count(f->d); i++)
+		print_message("  diag: %s\n", diag_message(f->d, i));
+}
+
+/* True when some message starts with "PATH:LINE: " and holds phrase. */
+static bool fx_has(const struct fx *f, unsigned line, const char *phrase)
+{
+	char prefix[160];
+	if (line > 0)
+		snprintf(prefix, sizeof(prefix), "%s:%u: ", f->path, line);
+	else
+		snprintf(prefix, sizeof(prefix), "%s: ", f->path);
+	for (size_t i = 0; i < diag_count(f->d); i++) {
+		const char *m = diag_message(f->d, i);
+		if (strncmp(m, prefix, strlen(prefix)) == 0 &&
+		    strstr(m + strlen(prefix), phrase) != NULL)
+			return true;
+	}
+	print_message("expected '%s...%s' among:\n", prefix, phrase);
+	fx_dump(f);
+	return false;
+}
+
+/* Loads yaml, which must be refused with phrase at line. */
+static void fx_refused(void **state, const char *yaml, unsigned line,
+		       const char *phrase)
+{
+	struct fx *f = *state;
+	assert_null(fx_load(f, yaml));
+	assert_true(diag_errors(f->d) > 0);
+	assert_true(fx_has(f, line, phrase));
+}
+
+static struct config *fx_accepted(void **state, const char *yaml)
+{
+	struct fx *f = *state;
+	struct config *cfg = fx_load(f, yaml);
+	if (cfg == NULL)
+		fx_dump(f);
+	assert_non_null(cfg);
+	assert_int_equal(diag_errors(f->d), 0);
+	return cfg;
+}
+
+/* ---- valid configurations ---------------------------------------------- */
+
+static void ip_is(const struct ip_addr *a, int family, const char *text)
+{
+	uint8_t want[16] = { 0 };
+	assert_int_equal(a->family, family);
+	assert_int_equal(inet_pton(family, text, want), 1);
+	assert_memory_equal(a->bytes, want, family == AF_INET ? 4 : 16);
+}
+
+static void check_full_listen(const struct config *cfg)
+{
+	assert_int_equal(cfg->listen_count, 2);
+	const struct sockaddr_in *sin =
+		(const struct sockaddr_in *)&cfg->listen[0].addr;
+	assert_int_equal(sin->sin_family, AF_INET);
+	assert_int_equal(ntohs(sin->sin_port), 5353);
+	assert_int_equal(ntohl(sin->sin_addr.s_addr), 0x7f000001);
+	assert_int_equal(cfg->listen[0].addr_len, sizeof(struct sockaddr_in));
+	assert_string_equal(cfg->listen[0].text, "127.0.0.1:5353");
+	assert_int_equal(cfg->listen[0].line, 3);
+
+	const struct sockaddr_in6 *sin6 =
+		(const struct sockaddr_in6 *)&cfg->listen[1].addr;
+	assert_int_equal(sin6->sin6_family, AF_INET6);
+	assert_int_equal(ntohs(sin6->sin6_port), 5353);
+	assert_true(IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr));
+	assert_int_equal(cfg->listen[1].addr_len, sizeof(struct sockaddr_in6));
+}
+
+static void check_full_regions(const struct config *cfg)
+{
+	assert_int_equal(cfg->region_count, 3);
+	const struct config_region *am = &cfg->regions[0];
+	const struct config_region *em = &cfg->regions[1];
+	const struct config_region *ap = &cfg->regions[2];
+	assert_string_equal(am->name, "americas");
+	assert_string_equal(em->name, "emea");
+	assert_string_equal(ap->name, "apac");
+	assert_int_equal(am->line, 10);
+	assert_int_equal(am->continents,
+			 1 << CONTINENT_NA | 1 << CONTINENT_SA);
+	assert_int_equal(em->continents,
+			 1 << CONTINENT_EU | 1 << CONTINENT_AF);
+	assert_int_equal(ap->continents,
+			 1 << CONTINENT_AS | 1 << CONTINENT_OC);
+	assert_int_equal(am->v4_count, 1);
+	assert_int_equal(am->v6_count, 1);
+	ip_is(&am->v4[0], AF_INET, "192.0.2.10");
+	ip_is(&am->v6[0], AF_INET6, "2001:db8:10::1");
+	assert_int_equal(em->v4_count, 2);
+	assert_int_equal(em->v6_count, 1);
+	ip_is(&em->v4[1], AF_INET, "198.51.100.11");
+	assert_int_equal(ap->v4_count, 1);
+	assert_int_equal(ap->v6_count, 0);
+
+	assert_int_equal(cfg->default_region, 0);
+	assert_int_equal(am->shed_to, REGION_NONE);
+	assert_int_equal(em->shed_to, REGION_NONE);
+	assert_int_equal(ap->shed_to, 1);
+	assert_int_equal(ap->shed_bp, 2500);
+	assert_int_equal(ap->shed_line, 31);
+}
+
+static void check_full_overrides(const struct config *cfg)
+{
+	assert_int_equal(cfg->network_override_count, 2);
+	const struct config_network_override *n = cfg->network_overrides;
+	ip_is(&n[0].net, AF_INET, "10.0.0.0");
+	assert_int_equal(n[0].prefix_len, 8);
+	assert_int_equal(n[0].region, 1);
+	assert_int_equal(n[0].line, 24);
+	ip_is(&n[1].net, AF_INET6, "2001:db8:ffff::");
+	assert_int_equal(n[1].prefix_len, 48);
+	assert_int_equal(n[1].region, 2);
+
+	assert_int_equal(cfg->country_override_count, 2);
+	assert_string_equal(cfg->country_overrides[0].code, "BR");
+	assert_int_equal(cfg->country_overrides[0].region, 0);
+	assert_string_equal(cfg->country_overrides[1].code, "AU");
+	assert_int_equal(cfg->country_overrides[1].region, 2);
+}
+
+static void check_full_zone(const struct config *cfg)
+{
+	static const uint8_t origin[] = "\7example\3com";
+	static const uint8_t edge[] = "\1*\4edge\7example\3com";
+	assert_int_equal(cfg->zone_count, 1);
+	const struct config_zone *z = &cfg->zones[0];
+	assert_string_equal(z->origin_text, "example.com.");
+	assert_int_equal(z->origin_len, sizeof(origin));
+	assert_memory_equal(z->origin, origin, sizeof(origin));
+	assert_string_equal(z->file, FIXTURES "/config/example.com.zone");
+	assert_int_equal(z->ttl, 30);
+	assert_int_equal(z->regional_count, 4);
+	assert_string_equal(z->regional[0].text, "@");
+	assert_memory_equal(z->regional[0].name, origin, sizeof(origin));
+	assert_string_equal(z->regional[1].text, "www");
+	assert_memory_equal(z->regional[1].name, "\3www\7example\3com",
+			    sizeof("\3www\7example\3com"));
+	assert_string_equal(z->regional[3].text, "*.edge");
+	assert_int_equal(z->regional[3].name_len, sizeof(edge));
+	assert_memory_equal(z->regional[3].name, edge, sizeof(edge));
+	assert_int_equal(z->regional[3].line, 41);
+}
+
+static void test_full_spec_example(void **state)
+{
+	(void)state;
+	struct diag *d = diag_new();
+	struct config *cfg = config_load(FIXTURES "/config/full.yaml", d);
+	if (cfg == NULL)
+		diag_print(d, stderr);
+	assert_non_null(cfg);
+	assert_int_equal(diag_count(d), 0);
+
+	assert_string_equal(cfg->path, FIXTURES "/config/full.yaml");
+	assert_string_equal(cfg->dir, FIXTURES "/config");
+	check_full_listen(cfg);
+	assert_string_equal(cfg->geoip, FIXTURES "/config/../geo/sample.mmdb");
+	assert_int_equal(cfg->geoip_line, 5);
+	assert_true(cfg->ecs);
+	assert_int_equal(cfg->workers, 2);
+	check_full_regions(cfg);
+	check_full_overrides(cfg);
+	for (unsigned i = 0; i < 16; i++)
+		assert_int_equal(cfg->shed_key[i], i);
+	assert_int_equal(cfg->tcp_idle_timeout, 10);
+	assert_int_equal(cfg->tcp_max_connections, 1000);
+	check_full_zone(cfg);
+
+	assert_int_equal(config_region_index(cfg, "emea"), 1);
+	assert_int_equal(config_region_index(cfg, "nowhere"), REGION_NONE);
+	config_free(cfg);
+	diag_free(d);
+}
+
+static void test_defaults(void **state)
+{
+	(void)state;
+	struct diag *d = diag_new();
+	struct config *cfg = config_load(FIXTURES "/config/minimal.yaml", d);
+	assert_non_null(cfg);
+	assert_true(cfg->ecs);
+	assert_int_equal(cfg->workers, 0);
+	assert_int_equal(cfg->tcp_idle_timeout, 10);
+	assert_int_equal(cfg->tcp_max_connections, 1000);
+	uint8_t zero[16] = { 0 };
+	assert_memory_equal(cfg->shed_key, zero, 16);
+	assert_int_equal(cfg->regions[0].shed_to, REGION_NONE);
+	assert_int_equal(cfg->regions[0].continents, 0);
+	assert_int_equal(cfg->network_override_count, 0);
+	assert_int_equal(cfg->country_override_count, 0);
+	// absolute paths stay as written; an origin without its dot is absolute
+	assert_string_equal(cfg->geoip, "/var/lib/geovip/db.mmdb");
+	assert_string_equal(cfg->zones[0].file, "/etc/geovip/example.org.zone");
+	assert_string_equal(cfg->zones[0].origin_text, "example.org.");
+	assert_int_equal(cfg->zones[0].ttl, 60);
+	assert_int_equal(cfg->zones[0].regional_count, 0);
+	config_free(cfg);
+	diag_free(d);
+}
+
+static void test_relative_paths(void **state)
+{
+	struct fx *f = *state;
+	struct config *cfg = fx_accepted(state, BASE);
+	char want[160];
+	assert_string_equal(cfg->dir, f->dir);
+	snprintf(want, sizeof(want), "%s/geo.mmdb", f->dir);
+	assert_string_equal(cfg->geoip, want);
+	snprintf(want, sizeof(want), "%s/example.com.zone", f->dir);
+	assert_string_equal(cfg->zones[0].file, want);
+}
+
+static void test_scalar_forms(void **state)
+{
+	struct config *cfg = fx_accepted(state, BASE
+		"    ttl: 0\n"
+		"    regional: [WWW, \"other.example.com.\", \"*\"]\n"
+		"ecs: no\n"
+		"workers: 1024\n"
+		"tcp_idle_timeout: 1\n"
+		"tcp_max_connections: 1\n"
+		"shed_key: \"FFEEDDCCBBAA99887766554433221100\"\n"
+		"overrides:\n"
+		"  countries: { br: b, xk: a }\n"
+		"  networks: { \"0.0.0.0/0\": a, \"::/0\": b }\n");
+	assert_false(cfg->ecs);
+	assert_int_equal(cfg->workers, 1024);
+	assert_int_equal(cfg->tcp_idle_timeout, 1);
+	assert_int_equal(cfg->tcp_max_connections, 1);
+	assert_int_equal(cfg->shed_key[0], 0xff);
+	assert_int_equal(cfg->shed_key[15], 0x00);
+	assert_int_equal(cfg->zones[0].ttl, 0);
+	assert_int_equal(cfg->zones[0].regional_count, 3);
+	// names are canonical (lower-case); absolute names stay absolute
+	assert_memory_equal(cfg->zones[0].regional[0].name,
+			    "\3www\7example\3com", 17);
+	assert_memory_equal(cfg->zones[0].regional[1].name,
+			    "\5other\7example\3com", 19);
+	assert_memory_equal(cfg->zones[0].regional[2].name,
+			    "\1*\7example\3com", 15);
+	assert_string_equal(cfg->country_overrides[0].code, "BR");
+	assert_string_equal(cfg->country_overrides[1].code, "XK");
+	assert_int_equal(cfg->network_overrides[1].prefix_len, 0);
+	assert_int_equal(cfg->network_overrides[1].net.family, AF_INET6);
+}
+
+/* Percent is read exactly from the text: the basis points it gives. */
+static void test_shed_percent_values(void **state)
+{
+	static const struct { const char *text; unsigned bp; } ok[] = {
+		{ "0", 0 }, { "12.5", 1250 }, { "0.01", 1 }, { "100", 10000 },
+		{ "99.99", 9999 }, { "\"33.33\"", 3333 }, { "100.00", 10000 },
+		{ "0.29", 29 }, { "7", 700 },
+	};
+	struct fx *f = *state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		char yaml[1024];
+		snprintf(yaml, sizeof(yaml),
+			 BASE "shed:\n  a: { to: b, percent: %s }\n", ok[i].text);
+		config_free(f->cfg);
+		struct config *cfg = fx_accepted(state, yaml);
+		assert_int_equal(cfg->regions[0].shed_to, 1);
+		assert_int_equal(cfg->regions[0].shed_bp, ok[i].bp);
+		assert_int_equal(cfg->regions[0].shed_line, 14);
+		assert_int_equal(cfg->regions[1].shed_to, REGION_NONE);
+	}
+}
+
+static void test_continent_codes(void **state)
+{
+	(void)state;
+	assert_int_equal(continent_from_code("AF"), CONTINENT_AF);
+	assert_int_equal(continent_from_code("SA"), CONTINENT_SA);
+	assert_int_equal(continent_from_code("eu"), CONTINENT_EU);
+	assert_int_equal(continent_from_code("XX"), CONTINENT_UNKNOWN);
+	assert_int_equal(continent_from_code("EUR"), CONTINENT_UNKNOWN);
+	assert_int_equal(continent_from_code(""), CONTINENT_UNKNOWN);
+	for (int c = 0; c < CONTINENT_COUNT; c++)
+		assert_int_equal(continent_from_code(continent_code(c)), c);
+	assert_string_equal(continent_code(CONTINENT_OC), "OC");
+	assert_non_null(continent_code(CONTINENT_UNKNOWN));
+}
+
+/* ---- file and syntax errors ------------------------------------------- */
+
+static void test_cannot_read(void **state)
+{
+	struct fx *f = *state;
+	assert_null(config_load(f->path, f->d));
+	assert_true(fx_has(f, 0, "cannot read: No such file or directory"));
+}
+
+static void test_cannot_read_directory(void **state)
+{
+	struct fx *f = *state;
+	assert_null(config_load(f->dir, f->d));
+	assert_int_equal(diag_errors(f->d), 1);
+	assert_non_null(strstr(diag_message(f->d, 0), ": cannot read: "));
+}
+
+static void test_yaml_syntax(void **state)
+{
+	fx_refused(state, "listen: [127.0.0.1:53]\ngeoip: x\nregions: [a, b\n"
+		   "zones: []\n", 4, "YAML syntax error");
+	fx_refused(state, "listen:\n  - a\n bad: 1\n", 3, "YAML syntax error");
+}
+
+static void test_second_document(void **state)
+{
+	fx_refused(state, BASE "---\nworkers: 2\n", 14,
+		   "a second YAML document");
+}
+
+static void test_root_not_mapping(void **state)
+{
+	fx_refused(state, "- listen\n- geoip\n", 1, "must be a mapping");
+	fx_refused(state, "", 1, "must be a mapping");
+}
+
+static void test_missing_required(void **state)
+{
+	fx_refused(state, "ecs: true\n", 1, "missing required key 'listen'");
+	struct fx *f = *state;
+	assert_true(fx_has(f, 1, "missing required key 'geoip'"));
+	assert_true(fx_has(f, 1, "missing required key 'regions'"));
+	assert_true(fx_has(f, 1, "missing required key 'default_region'"));
+	assert_true(fx_has(f, 1, "missing required key 'zones'"));
+}
+
+/* ---- unknown keys and wrong types -------------------------------------- */
+
+static void test_unknown_key_top(void **state)
+{
+	fx_refused(state, BASE "listne: [127.0.0.1:53]\n", 13,
+		   "unknown key 'listne' in the configuration (valid keys: "
+		   "listen, geoip, ecs, workers, regions, default_region, ");
+}
+
+static void test_unknown_key_nested(void **state)
+{
+	struct fx *f = *state;
+	fx_refused(state, BASE
+		   "    ttl: 5\n"
+		   "    regonal: [www]\n"                   // 14
+		   "overrides:\n"
+		   "  nets: {}\n"                           // 16
+		   "shed:\n"
+		   "  a: { to: b, percent: 1, pct: 2 }\n",  // 18
+		   14, "unknown key 'regonal' in a zone (valid keys: origin, "
+		   "file, ttl, regional)");
+	assert_true(fx_has(f, 16, "unknown key 'nets' in 'overrides' "
+			   "(valid keys: networks, countries)"));
+	assert_true(fx_has(f, 18, "unknown key 'pct'"));
+	assert_true(fx_has(f, 18, "valid keys: to, percent"));
+}
+
+static void test_unknown_key_region(void **state)
+{
+	fx_refused(state,
+		   "listen: [127.0.0.1:53]\ngeoip: g\nregions:\n"
+		   "  a:\n    vips: [192.0.2.1]\n    continent: [EU]\n"
+		   "default_region: a\nzones: [{origin: x., file: f}]\n",
+		   6, "unknown key 'continent' in region 'a' (valid keys: "
+		   "continents, vips)");
+}
+
+static void test_duplicate_key(void **state)
+{
+	fx_refused(state, BASE "geoip: other.mmdb\n", 13,
+		   "key 'geoip' appears twice in the configuration "
+		   "(first at line 2)");
+}
+
+static void test_wrong_types(void **state)
+{
+	struct fx *f = *state;
+	fx_refused(state, BASE
+		   "    ttl: [1]\n"                         // 13
+		   "ecs: { a: 1 }\n"                        // 14
+		   "shed_key: [1, 2]\n"                     // 15
+		   "overrides: [networks]\n"                // 16
+		   "shed: abc\n",                           // 17
+		   13, "'ttl' must be a single value, not a list");
+	assert_true(fx_has(f, 14, "'ecs' must be a single value, not a mapping"));
+	assert_true(fx_has(f, 15, "'shed_key' must be a single value"));
+	assert_true(fx_has(f, 16, "'overrides' must be a mapping, not a list"));
+	assert_true(fx_has(f, 17, "'shed' must be a mapping, not a single value"));
+}
+
+static void test_wrong_types_top(void **state)
+{
+	struct fx *f = *state;
+	fx_refused(state,
+		   "listen: 127.0.0.1:53\n"                 // 1
+		   "geoip: [a, b]\n"                        // 2
+		   "regions: [a]\n"                         // 3
+		   "default_region: {x: y}\n"               // 4
+		   "zones: example.com\n",                  // 5
+		   1, "'listen' must be a list, not a single value");
+	assert_true(fx_has(f, 2, "'geoip' must be a single value, not a list"));
+	assert_true(fx_has(f, 3, "'regions' must be a mapping, not a list"));
+	assert_true(fx_has(f, 4, "'default_region' must be a single value"));
+	assert_true(fx_has(f, 5, "'zones' must be a list"));
+}
+
+static void test_empty_value(void **state)
+{
+	fx_refused(state, BASE "workers:\n", 13,
+		   "'workers' must be a single value, not empty");
+}
+
+/* ---- listen -------------------------------------------------------------- */
+
+static void test_listen_errors(void **state)
+{
+	struct fx *f = *state;
+	fx_refused(state,
+		   "geoip: g\nregions: {a: {vips: [192.0.2.1]}}\n"
+		   "default_region: a\nzones: [{origin: x., file: f}]\n"
+		   "listen:\n"                              // 5
+		   "  - 127.0.0.1:0\n"                      // 6
+		   "  - 127.0.0.1:65536\n"                  // 7
+		   "  - \"::1:53\"\n"                       // 8
+		   "  - 127.0.0.1\n"                        // 9
+		   "  - 300.0.0.1:53\n"                     // 10
+		   "  - \"[::1]53\"\n"                      // 11
+		   "  - \"[::1]:5353\"\n"                   // 12
+		   "  - \"[::1]:5353\"\n"                   // 13
+		   "  - 127.0.0.1:53x\n",                   // 14
+		   6, "bad listen address '127.0.0.1:0': the port must be");
+	assert_true(fx_has(f, 7, "port must be a whole number from 1 to 65535"));
+	assert_true(fx_has(f, 8, "write IPv6 as [ADDRESS]:PORT"));
+	assert_true(fx_has(f, 9, "expected ADDRESS:PORT"));
+	assert_true(fx_has(f, 10, "not a valid IPv4 address"));
+	assert_true(fx_has(f, 11, "write IPv6 as [ADDRESS]:PORT"));
+	assert_true(fx_has(f, 13, "listed twice (first at line 12)"));
+	assert_true(fx_has(f, 14, "port must be"));
+	assert_int_equal(diag_errors(f->d), 8);
+}
+
+static void test_listen_empty(void **state)
+{
+	fx_refused(state,
+		   "listen: []\ngeoip: g\nregions: {a: {vips: [192.0.2.1]}}\n"
+		   "default_region: a\nzones: [{origin: x., file: f}]\n",
+		   1, "'listen' must list at least one");
+}
+
+/* ---- regions ------------------------------------------------------------- */
+
+#define HEAD "listen: [127.0.0.1:53]\ngeoip: g\n" \
+	"default_region: a\nzones: [{origin: x., file: f}]\n"  /* 1-4 */
+
+static void test_bad_continent(void **state)
+{
+	fx_refused(state, HEAD "regions:\n  a:\n    continents: [EU,\n"
+		   "      XX]\n    vips: [192.0.2.1]\n", 8,
+		   "unknown continent 'XX' in region 'a' (use AF, AN, AS, EU, "
+		   "NA, OC or SA)");
+}
+
+static void test_continent_twice(void **state)
+{
+	fx_refused(state, HEAD "regions:\n"
+		   "  a: {continents: [EU], vips: [192.0.2.1]}\n"
+		   "  b: {continents: [AF, EU], vips: [192.0.2.2]}\n", 7,
+		   "continent EU is in region 'a' and in region 'b'");
+}
+
+static void test_region_no_vips(void **state)
+{
+	struct fx *f = *state;
+	fx_refused(state, HEAD "regions:\n"
+		   "  a:\n    continents: [EU]\n"           // 6
+		   "  b:\n    vips: []\n", 6,               // 8
+		   "region 'a' has no VIPs");
+	assert_true(fx_has(f, 8, "region 'b' has no VIPs"));
+	assert_int_equal(diag_errors(f->d), 2);
+}
+
+static void test_bad_vip(void **state)
+{
+	struct fx *f = *state;
+	fx_refused(state, HEAD "regions:\n  a:\n    vips:\n"
+		   "      - 192.0.2.1\n      - 192.0.2.300\n"   // 9
+		   "      - example.com\n"                      // 10
+		   "      - 192.0.2.1\n", 9,                    // 11
+		   "VIP '192.0.2.300' of region 'a' is not an IPv4 or IPv6");
+	assert_true(fx_has(f, 10, "VIP 'example.com'"));
+	assert_true(fx_has(f, 11, "listed twice in region 'a'"));
+}
+
+static void test_region_duplicate_and_type(void **state)
+{
+	struct fx *f = *state;
+	fx_refused(state, HEAD "regions:\n"
+		   "  a: {vips: [192.0.2.1]}\n"                 // 6
+		   "  a: {vips: [192.0.2.2]}\n"                 // 7
+		   "  c: [EU]\n", 7,                            // 8
+		   "'a' appears twice in 'regions' (first at line 6)");
+	assert_true(fx_has(f, 8, "region 'c' must be a mapping"));
+}
+
+static void test_unknown_default_region(void **state)
+{
+	fx_refused(state, "listen: [127.0.0.1:53]\ngeoip: g\n"
+		   "regions: {a: {vips: [192.0.2.1]}, b: {vips: [192.0.2.2]}}\n"
+		   "default_region: c\nzones: [{origin: x., file: f}]\n", 4,
+		   "unknown region 'c' in 'default_region' (regions: a, b)");
+}
+
+/* ---- overrides ----------------------------------------------------------- */
+
+static void test_network_errors(void **state)
+{
+	struct fx *f = *state;
+	fx_refused(state, BASE "overrides:\n  networks:\n"
+		   "    10.1.0.0/8: a\n"                        // 15
+		   "    \"2001:db8::1/32\": b\n"                // 16
+		   "    10.0.0.0/8: a\n"                        // 17
+		   "    10.0.0.0/08: b\n"                       // 18
+		   "    10.0.0.0/33: a\n"                       // 19
+		   "    10.0.0.0: a\n"                          // 20
+		   "    192.168.0.0/16: nowhere\n"              // 21
+		   "    bogus/8: a\n", 15,                      // 22
+		   "network '10.1.0.0/8' has bits set after the prefix length; "
+		   "write 10.0.0.0/8");
+	assert_true(fx_has(f, 16, "write 2001:db8::/32"));
+	assert_true(fx_has(f, 18, "network '10.0.0.0/08' is listed twice in "
+			   "overrides.networks (first at line 17)"));
+	assert_true(fx_has(f, 19, "prefix length must be 0 to 32"));
+	assert_true(fx_has(f, 20, "write a network as ADDRESS/LENGTH"));
+	assert_true(fx_has(f, 21, "unknown region 'nowhere' in "
+			   "overrides.networks"));
+	assert_true(fx_has(f, 22, "not a valid IPv4 or IPv6 address"));
+	assert_int_equal(diag_errors(f->d), 7);
+}
+
+static void test_country_errors(void **state)
+{
+	struct fx *f = *state;
+	fx_refused(state, BASE "overrides:\n  countries:\n"
+		   "    ZZ: a\n"                                // 15
+		   "    BRA: a\n"                               // 16
+		   "    br: a\n"                                // 17
+		   "    BR: b\n"                                // 18
+		   "    AU: nowhere\n", 15,                     // 19
+		   "unknown country code 'ZZ'");
+	assert_true(fx_has(f, 16, "'BRA' in overrides.countries is not a "
+			   "two-letter"));
+	assert_true(fx_has(f, 18, "country BR is listed twice in "
+			   "overrides.countries (first at line 17)"));
+	assert_true(fx_has(f, 19, "unknown region 'nowhere'"));
+	assert_int_equal(diag_errors(f->d), 4);
+}
+
+/* ---- shed ----------------------------------------------------------------- */
+
+static void test_shed_to_itself(void **state)
+{
+	fx_refused(state, BASE "shed:\n  a: {to: a, percent: 5}\n", 14,
+		   "region 'a' cannot shed to itself");
+}
+
+static void test_shed_unknown_regions(void **state)
+{
+	struct fx *f = *state;
+	fx_refused(state, BASE "shed:\n"
+		   "  a: {to: zz, percent: 5}\n"                // 14
+		   "  yy: {to: a, percent: 5}\n", 14,           // 15
+		   "unknown region 'zz' in the shed of region 'a' "
+		   "(regions: a, b)");
+	assert_true(fx_has(f, 15, "unknown region 'yy' in 'shed'"));
+}
+
+static void test_shed_twice(void **state)
+{
+	fx_refused(state, BASE "shed:\n"
+		   "  a: {to: b, percent: 5}\n"                 // 14
+		   "  a: {to: b, percent: 6}\n", 15,            // 15
+		   "'a' appears twice in 'shed' (first at line 14)");
+}
+
+static void test_shed_missing_keys(void **state)
+{
+	struct fx *f = *state;
+	fx_refused(state, BASE "shed:\n"
+		   "  a: {to: b}\n"                             // 14
+		   "  b:\n    percent: 5\n", 14,                // 15-16
+		   "missing required key 'percent' in the shed of region 'a'");
+	assert_true(fx_has(f, 16, "missing required key 'to'"));
+}
+
+static void test_shed_percent_errors(void **state)
+{
+	static const struct { const char *text; const char *why; } bad[] = {
+		{ "12.345", "has more than two decimals" },
+		{ "0.001", "has more than two decimals" },
+		{ "-1", "is outside 0-100" },
+		{ "101", "is outside 0-100" },
+		{ "100.01", "is outside 0-100" },
+		{ "abc", "is not a number" },
+		{ "1e2", "is not a number" },
+		{ "5.", "is not a number" },
+		{ "\"\"", "is not a number" },
+	};
+	struct fx *f = *state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char yaml[1024];
+		snprintf(yaml, sizeof(yaml), BASE "shed:\n  a:\n    to: b\n"
+			 "    percent: %s\n", bad[i].text);
+		diag_free(f->d);
+		f->d = diag_new();
+		fx_refused(state, yaml, 16, bad[i].why);
+	}
+}
+
+/* ---- scalars ---------------------------------------------------------------- */
+
+static void test_shed_key_errors(void **state)
+{
+	struct fx *f = *state;
+	fx_refused(state, BASE "shed_key: \"0011\"\n", 13,
+		   "'shed_key' must be exactly 32 hex digits");
+	diag_free(f->d);
+	f->d = diag_new();
+	fx_refused(state, BASE
+		   "shed_key: \"000102030405060708090a0b0c0d0e0g\"\n", 13,
+		   "'shed_key' must be exactly 32 hex digits");
+}
+
+static void test_tcp_settings(void **state)
+{
+	struct fx *f = *state;
+	fx_refused(state, BASE
+		   "tcp_idle_timeout: 0\n"                  // 13
+		   "tcp_max_connections: 1.5\n"             // 14
+		   "workers: 0\n", 13,                      // 15
+		   "'tcp_idle_timeout' must be a whole number from 1 to");
+	assert_true(fx_has(f, 14, "'tcp_max_connections' must be a whole "
+			   "number from 1 to 1000000, not '1.5'"));
+	assert_true(fx_has(f, 15, "'workers' must be a whole number from 1"));
+	diag_free(f->d);
+	f->d = diag_new();
+	fx_refused(state, BASE "tcp_max_connections: -5\n"
+		   "tcp_idle_timeout: 99999999999999999999999\n", 13,
+		   "not '-5'");
+	assert_true(fx_has(f, 14, "'tcp_idle_timeout' must be a whole number"));
+}
+
+static void test_ecs_not_bool(void **state)
+{
+	fx_refused(state, BASE "ecs: maybe\n", 13,
+		   "'ecs' must be true or false, not 'maybe'");
+}
+
+/* ---- zones ------------------------------------------------------------------ */
+
+static void test_regional_outside_zone(void **state)
+{
+	struct fx *f = *state;
+	fx_refused(state, BASE "    regional:\n"
+		   "      - www\n"                                  // 14
+		   "      - www.example.org.\n"                     // 15
+		   "      - \"bad..name\"\n"                        // 16
+		   "      - example.com.\n", 15,                    // 17
+		   "regional name 'www.example.org.' is outside zone "
+		   "example.com.");
+	assert_true(fx_has(f, 16, "regional name 'bad..name' is not a valid"));
+	assert_int_equal(diag_errors(f->d), 2);
+}
+
+static void test_zone_errors(void **state)
+{
+	struct fx *f = *state;
+	fx_refused(state, BASE
+		   "    ttl: 2147483648\n"                          // 13
+		   "  - origin: EXAMPLE.com\n"                      // 14
+		   "    file: other.zone\n"
+		   "  - file: x.zone\n"                             // 16
+		   "  - [a]\n", 13,                                 // 17
+		   "'ttl' must be a whole number from 0 to 2147483647");
+	assert_true(fx_has(f, 14, "zone example.com. is listed twice "
+			   "(first at line 11)"));
+	assert_true(fx_has(f, 16, "missing required key 'origin' in a zone"));
+	assert_true(fx_has(f, 17, "each entry of 'zones' must be a mapping"));
+}
+
+static void test_zone_bad_origin(void **state)
+{
+	struct fx *f = *state;
+	fx_refused(state, "listen: [127.0.0.1:53]\ngeoip: g\n"
+		   "regions: {a: {vips: [192.0.2.1]}}\ndefault_region: a\n"
+		   "zones:\n  - origin: \"a..b\"\n    regional: [www]\n", 6,
+		   "zone origin 'a..b' is not a valid domain name");
+	assert_true(fx_has(f, 6, "missing required key 'file' in a zone"));
+	assert_int_equal(diag_errors(f->d), 2);
+}
+
+/* Every error is reported, not only the first. */
+static void test_reports_all(void **state)
+{
+	struct fx *f = *state;
+	fx_refused(state, BASE "workers: x\necs: 2\nbogus: 1\n"
+		   "shed_key: z\n", 13, "'workers'");
+	assert_true(fx_has(f, 14, "'ecs'"));
+	assert_true(fx_has(f, 15, "unknown key 'bogus'"));
+	assert_true(fx_has(f, 16, "'shed_key'"));
+	assert_int_equal(diag_errors(f->d), 4);
+}
+
+#define FX(t) cmocka_unit_test_setup_teardown(t, fx_setup, fx_teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_full_spec_example),
+		cmocka_unit_test(test_defaults),
+		FX(test_relative_paths),
+		FX(test_scalar_forms),
+		FX(test_shed_percent_values),
+		cmocka_unit_test(test_continent_codes),
+		FX(test_cannot_read),
+		FX(test_cannot_read_directory),
+		FX(test_yaml_syntax),
+		FX(test_second_document),
+		FX(test_root_not_mapping),
+		FX(test_missing_required),
+		FX(test_unknown_key_top),
+		FX(test_unknown_key_nested),
+		FX(test_unknown_key_region),
+		FX(test_duplicate_key),
+		FX(test_wrong_types),
+		FX(test_wrong_types_top),
+		FX(test_empty_value),
+		FX(test_listen_errors),
+		FX(test_listen_empty),
+		FX(test_bad_continent),
+		FX(test_continent_twice),
+		FX(test_region_no_vips),
+		FX(test_bad_vip),
+		FX(test_region_duplicate_and_type),
+		FX(test_unknown_default_region),
+		FX(test_network_errors),
+		FX(test_country_errors),
+		FX(test_shed_to_itself),
+		FX(test_shed_unknown_regions),
+		FX(test_shed_twice),
+		FX(test_shed_missing_keys),
+		FX(test_shed_percent_errors),
+		FX(test_shed_key_errors),
+		FX(test_tcp_settings),
+		FX(test_ecs_not_bool),
+		FX(test_regional_outside_zone),
+		FX(test_zone_errors),
+		FX(test_zone_bad_origin),
+		FX(test_reports_all),
+	};
+	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}
