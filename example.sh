@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 ./build.sh
 
 log=$(mktemp /tmp/geovipd.XXXXXX.log)
-src/geovipd -c zones/geovip.yaml 2>"$log" &
+src/geovipd -c zones/geovip.yaml </dev/null >"$log" 2>&1 &
 pid=$!
 i=0
 until grep -q "serving on" "$log"; do

@@ -16,6 +16,15 @@
 #include "region.h"
 #include "snapshot.h"
 
+/* "24" → 24; -1 for anything but 1-3 plain digits. */
+static int parse_prefix(const char *text)
+{
+	size_t len = strlen(text);
+	if (len == 0 || len > 3 || strspn(text, "0123456789") != len)
+		return -1;
+	return atoi(text);
+}
+
 static int parse_client(const char *arg, struct region_client *client,
 			bool *with_prefix)
 {
@@ -24,12 +33,11 @@ static int parse_client(const char *arg, struct region_client *client,
 		return -1;
 	strcpy(text, arg);
 	char *slash = strchr(text, '/');
-	long prefix = -1;
+	int prefix = -1;
 	if (slash != NULL) {
-		char *end;
 		*slash = '\0';
-		prefix = strtol(slash + 1, &end, 10);
-		if (*end != '\0' || slash[1] == '\0')
+		prefix = parse_prefix(slash + 1);
+		if (prefix < 0)
 			return -1;
 	}
 	struct ip_addr a = { 0 };
@@ -39,7 +47,7 @@ static int parse_client(const char *arg, struct region_client *client,
 		a.family = AF_INET6;
 	else
 		return -1;
-	long max = a.family == AF_INET ? 32 : 128;
+	int max = a.family == AF_INET ? 32 : 128;
 	if (prefix > max)
 		return -1;
 
@@ -50,13 +58,12 @@ static int parse_client(const char *arg, struct region_client *client,
 		return 0;
 	}
 	// as a resolver would send it: host bits cleared
-	for (long bit = prefix; bit < max; bit++)
+	for (int bit = prefix; bit < max; bit++)
 		a.bytes[bit / 8] &= (uint8_t)~(0x80 >> (bit % 8));
 	client->has_ecs = true;
 	client->ecs_addr = a;
 	client->ecs_source_len = (uint8_t)prefix;
-	// a resolver address that is itself private never wins over ECS
-	client->source.family = AF_INET;
+	client->source = a; // unused unless the ECS address is set aside
 	return 0;
 }
 
@@ -150,12 +157,15 @@ int lookup_print(const struct snapshot *snap, const char *arg, FILE *out,
 
 	fprintf(out, "%-16s %s (%s)\n", "client", arg,
 		with_prefix ? "as an ECS option" : "as a packet source address");
-	if (d.ecs_private)
-		fprintf(out, "%-16s ECS address is private: a query would use "
-			"the resolver's address instead\n", "note");
-	if (with_prefix && !cfg->ecs)
-		fprintf(out, "%-16s ecs is off: the option would be ignored\n",
-			"note");
+	if (with_prefix && !d.used_ecs) {
+		// the decision would be the resolver's, which we do not know
+		fprintf(out, "%-16s %s: a query would be decided by the "
+			"resolver's address, with ECS scope 0; look that up "
+			"instead\n", "note",
+			d.ecs_private ? "the ECS address is private (RFC 7871 §10)"
+			: !cfg->ecs ? "ecs is off" : "SOURCE PREFIX-LENGTH is 0");
+		return 0;
+	}
 	print_addr(out, "looked up", &d.addr, d.addr_bits);
 	if (d.offset > 0)
 		fprintf(out, "%-16s IPv4 carried at bit %u of IPv6\n", "unwrapped",
