@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1258,6 +1259,119 @@ static void cfg_parse_zones(struct cfg_ctx *ctx, const struct cfg_pair *p,
 /* ---- the top level ------------------------------------------------------- */
 
 // Order matters: regions before every key that names a region.
+/* ---- rrl and user ------------------------------------------------------- */
+
+static void cfg_parse_rrl_rate(struct cfg_ctx *ctx, const struct cfg_pair *p,
+			       void *obj)
+{
+	struct config_rrl *rrl = obj;
+	unsigned long v;
+	if (cfg_uint(ctx, p, 0, 1000000, &v))
+		rrl->responses_per_second = (unsigned)v;
+}
+
+static void cfg_parse_rrl_slip(struct cfg_ctx *ctx, const struct cfg_pair *p,
+			       void *obj)
+{
+	struct config_rrl *rrl = obj;
+	unsigned long v;
+	if (cfg_uint(ctx, p, 0, 100, &v))
+		rrl->slip = (unsigned)v;
+}
+
+static void cfg_parse_rrl_v4(struct cfg_ctx *ctx, const struct cfg_pair *p,
+			     void *obj)
+{
+	struct config_rrl *rrl = obj;
+	unsigned long v;
+	if (cfg_uint(ctx, p, 0, 32, &v))
+		rrl->ipv4_prefix = (uint8_t)v;
+}
+
+static void cfg_parse_rrl_v6(struct cfg_ctx *ctx, const struct cfg_pair *p,
+			     void *obj)
+{
+	struct config_rrl *rrl = obj;
+	unsigned long v;
+	if (cfg_uint(ctx, p, 0, 128, &v))
+		rrl->ipv6_prefix = (uint8_t)v;
+}
+
+static void cfg_rrl_exempt_add(struct cfg_ctx *ctx, struct config_rrl *rrl,
+			       const yaml_node_t *item)
+{
+	const char *text = cfg_item_scalar(ctx, "rrl.exempt", item);
+	if (text == NULL)
+		return;
+	struct config_network_override o = { .region = REGION_NONE,
+					     .line = cfg_line(item) };
+	const char *why = cfg_cidr_parse(text, &o.net, &o.prefix_len);
+	if (why != NULL) {
+		diag_error(ctx->d, ctx->file, o.line,
+			   "bad network '%s' in rrl.exempt: %s", text, why);
+		return;
+	}
+	if (!cfg_host_bits_clear(&o.net, o.prefix_len)) {
+		char canon[INET6_ADDRSTRLEN + 8];
+		cfg_host_bits_clear_set(&o.net, o.prefix_len);
+		cfg_cidr_text(&o.net, o.prefix_len, canon, sizeof(canon));
+		diag_error(ctx->d, ctx->file, o.line,
+			   "network '%s' has bits set after the prefix "
+			   "length; write %s", text, canon);
+		return;
+	}
+	rrl->exempt[rrl->exempt_count++] = o;
+}
+
+static void cfg_parse_rrl_exempt(struct cfg_ctx *ctx, const struct cfg_pair *p,
+				 void *obj)
+{
+	struct config_rrl *rrl = obj;
+	if (cfg_is_null(p->value) || !cfg_expect(ctx, p, YAML_SEQUENCE_NODE))
+		return;
+	rrl->exempt = cfg_calloc(cfg_seq_len(p->value), sizeof(*rrl->exempt));
+	for (yaml_node_item_t *it = p->value->data.sequence.items.start;
+	     it < p->value->data.sequence.items.top; it++)
+		cfg_rrl_exempt_add(ctx, rrl, cfg_node(ctx, *it));
+}
+
+static const struct cfg_key rrl_keys[] = {
+	{ "responses_per_second", cfg_parse_rrl_rate, false },
+	{ "slip", cfg_parse_rrl_slip, false },
+	{ "ipv4_prefix", cfg_parse_rrl_v4, false },
+	{ "ipv6_prefix", cfg_parse_rrl_v6, false },
+	{ "exempt", cfg_parse_rrl_exempt, false },
+};
+
+static void cfg_parse_rrl(struct cfg_ctx *ctx, const struct cfg_pair *p,
+			  void *obj)
+{
+	struct config *cfg = obj;
+	cfg->rrl.line = cfg_pair_line(p);
+	if (cfg_is_null(p->value))
+		return;
+	if (cfg_expect(ctx, p, YAML_MAPPING_NODE))
+		cfg_map_walk(ctx, p->value, "'rrl'", rrl_keys,
+			     sizeof(rrl_keys) / sizeof(rrl_keys[0]), &cfg->rrl);
+}
+
+static void cfg_parse_user(struct cfg_ctx *ctx, const struct cfg_pair *p,
+			   void *obj)
+{
+	struct config *cfg = obj;
+	const char *name = cfg_scalar(ctx, p);
+	if (name == NULL)
+		return;
+	cfg->user_line = cfg_pair_line(p);
+	// checked here so that --check finds a typo before a restart does
+	if (getpwnam(name) == NULL) {
+		diag_error(ctx->d, ctx->file, cfg->user_line,
+			   "user '%s' does not exist on this system", name);
+		return;
+	}
+	cfg->user = cfg_strdup(name);
+}
+
 static const struct cfg_key top_keys[] = {
 	{ "listen", cfg_parse_listen, true },
 	{ "geoip", cfg_parse_geoip, true },
@@ -1270,6 +1384,8 @@ static const struct cfg_key top_keys[] = {
 	{ "shed_key", cfg_parse_shed_key, false },
 	{ "tcp_idle_timeout", cfg_parse_tcp_idle, false },
 	{ "tcp_max_connections", cfg_parse_tcp_max, false },
+	{ "rrl", cfg_parse_rrl, false },
+	{ "user", cfg_parse_user, false },
 	{ "zones", cfg_parse_zones, true },
 };
 _Static_assert(sizeof(top_keys) / sizeof(top_keys[0]) <= CFG_KEYS_MAX,
@@ -1291,6 +1407,9 @@ static struct config *cfg_new(const char *path)
 	cfg->ecs = true;
 	cfg->default_region = REGION_NONE;
 	cfg->tcp_idle_timeout = 10;
+	cfg->rrl.slip = 2;
+	cfg->rrl.ipv4_prefix = 24;
+	cfg->rrl.ipv6_prefix = 56;
 	cfg->tcp_max_connections = 1000;
 	return cfg;
 }
@@ -1447,6 +1566,8 @@ void config_free(struct config *cfg)
 	free(cfg->regions);
 	free(cfg->network_overrides);
 	free(cfg->country_overrides);
+	free(cfg->rrl.exempt);
+	free(cfg->user);
 	for (size_t i = 0; i < cfg->zone_count; i++)
 		cfg_zone_free(&cfg->zones[i]);
 	free(cfg->zones);

@@ -71,6 +71,17 @@ struct config_regional_name {
 	unsigned line;
 };
 
+/* Response rate limiting (UDP only); responses_per_second 0 = off. */
+struct config_rrl {
+	unsigned responses_per_second;  /* per client network */
+	unsigned slip;                  /* every Nth limited answer sent TC=1; 0 never */
+	uint8_t ipv4_prefix;            /* client network sizes: default 24 */
+	uint8_t ipv6_prefix;            /* and 56 */
+	struct config_network_override *exempt; /* never limited (region unused) */
+	size_t exempt_count;
+	unsigned line;
+};
+
 struct config_zone {
 	char *origin_text;
 	uint8_t origin[DNAME_MAX];      /* canonical wire form */
@@ -107,6 +118,11 @@ struct config {
 
 	unsigned tcp_idle_timeout;      /* seconds, default 10 */
 	unsigned tcp_max_connections;   /* default 1000 */
+
+	struct config_rrl rrl;
+
+	char *user;                     /* drop privileges to this user, or NULL */
+	unsigned user_line;
 
 	struct config_zone *zones;
 	size_t zone_count;

@@ -108,13 +108,17 @@ static void parse_request(struct request *rq, const uint8_t *pkt, size_t len,
 	for (unsigned i = 0; i < (unsigned)rq->ancount + rq->nscount; i++)
 		if (wire_skip_rr(&r) < 0)
 			goto formerr;
-	if (parse_additional(rq, &r, ecs_enabled) < 0 || r.pos != len)
+	if (parse_additional(rq, &r, ecs_enabled) < 0) {
+		// a broken OPT or ECS option is not echoed; a valid one is,
+		// whatever else is wrong with the message
+		rq->edns.ecs.present = false;
+		goto formerr;
+	}
+	if (r.pos != len)
 		goto formerr;
 	return;
 formerr:
 	rq->rcode = RCODE_FORMERR;
-	// an invalid ECS option must not be echoed
-	rq->edns.ecs.present = false;
 }
 
 static void client_from(struct region_client *client, const struct sockaddr *from,
@@ -141,10 +145,11 @@ static void client_from(struct region_client *client, const struct sockaddr *fro
 /* The RCODE that needs no zone data, or -1 to answer from the zones. */
 static int early_rcode(const struct request *rq)
 {
-	if (rq->rcode != 0)
-		return rq->rcode;
+	// NOTIMP first: other opcodes need not have a QUERY's layout
 	if (opcode_of(rq->flags) != OPCODE_QUERY)
 		return RCODE_NOTIMP;
+	if (rq->rcode != 0)
+		return rq->rcode;
 	if (rq->qclass != CLASS_IN)
 		return RCODE_REFUSED;
 	if (rq->qtype == TYPE_AXFR || rq->qtype == TYPE_IXFR)

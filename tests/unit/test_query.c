@@ -456,6 +456,11 @@ static void test_other_opcodes_notimp(void **state)
 		assert_int_equal(ldns_pkt_get_opcode(p), opcode);
 		ldns_pkt_free(p);
 	}
+	// an UPDATE-like message with no question is still NOTIMP
+	static const uint8_t dso[12] = { 0, 7, 6 << 3, 0 };
+	memcpy(req, dso, sizeof(dso));
+	assert_true(process_raw(snap, req, sizeof(dso), "127.0.0.1", QUERY_UDP) >= 12);
+	assert_int_equal(resp[3] & 0xf, LDNS_RCODE_NOTIMPL);
 }
 
 static void expect_formerr(size_t qlen)
@@ -481,6 +486,18 @@ static void test_formerr_on_truncated_and_trailing(void **state)
 		expect_formerr(len);
 	req[qlen] = 0;
 	expect_formerr(qlen + 1);
+
+	// trailing bytes after a valid ECS option: FORMERR, ECS still echoed
+	static const uint8_t a[3] = { 198, 51, 100 };
+	struct pkt_opts e = { .edns = true, .ecs = true, .ecs_family = 1,
+			      .ecs_source = 24, .ecs_addr = a, .ecs_addr_len = 3 };
+	qlen = pkt_build(req, "www.example.com.", 1, 1, &e);
+	req[qlen] = 0;
+	expect_formerr(qlen + 1);
+	uint16_t family;
+	uint8_t source, scope, addr[16];
+	assert_true(pkt_response_ecs(resp, resp_len, &family, &source, &scope, addr));
+	assert_int_equal(scope, 0);
 
 	struct pkt_opts o = { .edns = true };
 	qlen = pkt_build(req, "www.example.com.", 1, 1, &o);
