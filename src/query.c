@@ -259,3 +259,48 @@ size_t query_process(const struct snapshot *snap, const uint8_t *req,
 	write_header(&out, &rq);
 	return out.w.len;
 }
+
+/* Offset and length of the OPT record among the next records, or -1. */
+static long response_find_opt(struct wire_reader *r, unsigned records,
+			      size_t *opt_len)
+{
+	for (unsigned i = 0; i < records; i++) {
+		size_t start = r->pos;
+		uint8_t name[DNAME_MAX];
+		uint16_t type;
+		if (wire_read_name(r, name) < 0 || wire_read_u16(r, &type) < 0)
+			return -1;
+		r->pos = start;
+		if (wire_skip_rr(r) < 0)
+			return -1;
+		if (type == TYPE_OPT) {
+			*opt_len = r->pos - start;
+			return (long)start;
+		}
+	}
+	return -1;
+}
+
+size_t query_truncate(uint8_t *resp, size_t len)
+{
+	struct wire_reader r;
+	uint16_t counts[4];
+	uint8_t name[DNAME_MAX];
+	wire_reader_init(&r, resp, len);
+	if (wire_skip(&r, 4) < 0)
+		return len < WIRE_HEADER_SIZE ? len : WIRE_HEADER_SIZE;
+	for (int i = 0; i < 4; i++)
+		if (wire_read_u16(&r, &counts[i]) < 0)
+			return len;
+	if (counts[0] == 1 && (wire_read_name(&r, name) < 0 || wire_skip(&r, 4) < 0))
+		return len;
+	size_t question_end = r.pos, opt_len = 0;
+	long opt = response_find_opt(&r, (unsigned)counts[1] + counts[2] + counts[3],
+				     &opt_len);
+	if (opt >= 0)
+		memmove(resp + question_end, resp + opt, opt_len);
+	resp[2] |= FLAG_TC >> 8;
+	memset(resp + 6, 0, 6);
+	resp[11] = opt >= 0 ? 1 : 0;
+	return question_end + (opt >= 0 ? opt_len : 0);
+}

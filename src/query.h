@@ -30,4 +30,11 @@ size_t query_process(const struct snapshot *snap, const uint8_t *req,
 		     size_t req_len, const struct sockaddr *from,
 		     enum query_transport transport, uint8_t *resp);
 
+/**
+ * Cuts a response made by query_process down to header + question (+ its
+ * OPT record) with TC set, in place: RRL's "slip" answer, which tells a
+ * real client to retry over TCP. Returns the new length.
+ */
+size_t query_truncate(uint8_t *resp, size_t len);
+
 #endif

@@ -597,6 +597,34 @@ static void test_udp_truncation_and_tcp(void **state)
 	ldns_pkt_free(p);
 }
 
+static void test_truncate_for_slip(void **state)
+{
+	static const uint8_t a[3] = { 198, 51, 100 };
+	struct pkt_opts o = { .edns = true, .ecs = true, .ecs_family = 1,
+			      .ecs_source = 24, .ecs_addr = a, .ecs_addr_len = 3 };
+	ldns_pkt *p = ask_on(snap, "www.example.com.", 1, "127.0.0.1", &o, QUERY_UDP);
+	ldns_pkt_free(p);
+	size_t full = resp_len;
+	resp_len = query_truncate(resp, resp_len);
+	assert_true(resp_len < full);
+	assert_int_equal(ldns_wire2pkt(&p, resp, resp_len), LDNS_STATUS_OK);
+	assert_true(ldns_pkt_tc(p));
+	assert_int_equal(ldns_pkt_qdcount(p), 1);
+	assert_int_equal(ldns_pkt_ancount(p) + ldns_pkt_nscount(p), 0);
+	assert_true(ldns_pkt_edns(p)); // OPT kept, with the ECS option
+	ldns_pkt_free(p);
+	assert_int_equal(response_scope(), 25);
+
+	p = ask("nope.example.com.", 1, "127.0.0.1"); // no EDNS
+	ldns_pkt_free(p);
+	resp_len = query_truncate(resp, resp_len);
+	assert_int_equal(ldns_wire2pkt(&p, resp, resp_len), LDNS_STATUS_OK);
+	assert_true(ldns_pkt_tc(p));
+	assert_false(ldns_pkt_edns(p));
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NXDOMAIN);
+	ldns_pkt_free(p);
+}
+
 /* ---- ECS ---------------------------------------------------------------- */
 
 static void test_ecs_address_and_scope(void **state)
@@ -798,6 +826,7 @@ int main(void)
 		cmocka_unit_test(test_edns_opt_iff_in_query),
 		cmocka_unit_test(test_edns_badvers),
 		cmocka_unit_test(test_udp_truncation_and_tcp),
+		cmocka_unit_test(test_truncate_for_slip),
 		cmocka_unit_test(test_ecs_address_and_scope),
 		cmocka_unit_test(test_ecs_echo_and_zero_scopes),
 		cmocka_unit_test(test_ecs_invalid_is_formerr),
