@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -28,6 +29,7 @@
 #include "config.h"
 #include "log.h"
 #include "query.h"
+#include "rrl.h"
 #include "snapshot.h"
 
 // At most this many UDP packets per socket per wake-up, so one busy
@@ -44,6 +46,8 @@
 #define MAX_WORKERS 256
 // How long a stopping worker lets its TCP answers drain.
 #define STOP_DRAIN_SECONDS 1
+// How often worker 0 logs the RRL counters (when they moved).
+#define RRL_LOG_SECONDS 10
 
 struct worker;
 
@@ -79,6 +83,8 @@ struct worker {
 	struct event *stop_ev;
 	struct event *drain_ev;
 	struct event *resume_ev;        // re-enables listeners after accept errors
+	struct event *rrl_log_ev;       // worker 0 only: the RRL period line
+	uint64_t rrl_now;               // ms; read once per UDP batch, 0: not yet
 	bool stopping;
 
 	struct udp_sock *udp;           // one per listen address
@@ -96,6 +102,10 @@ struct server {
 	unsigned worker_count;
 	struct worker **workers;
 	atomic_uint tcp_conns;          // over every worker and address
+	// One bucket table for all workers: SO_REUSEPORT spreads one
+	// network's packets over every worker.
+	struct rrl_table *rrl;
+	bool rrl_used;                  // some snapshot had RRL on (main thread)
 };
 
 static pthread_once_t listen_evthread_once = PTHREAD_ONCE_INIT;
@@ -278,6 +288,24 @@ static size_t udp_reply_control(struct msghdr *in, union udp_control *out)
 	return 0;
 }
 
+// Response rate limiting of one answer: false when it must be dropped; a
+// slip cuts it to TC=1 in place, so a real client retries over TCP.
+static bool udp_rate_limit(struct worker *w, const struct sockaddr *from,
+			   size_t *len)
+{
+	if (w->rrl_now == 0)
+		w->rrl_now = rrl_now_ms();
+	switch (rrl_check(w->srv->rrl, w->snap->rrl, from, w->rrl_now)) {
+	case RRL_DROP:
+		return false;
+	case RRL_SLIP:
+		*len = query_truncate(w->resp, *len);
+		return true;
+	default:
+		return true;
+	}
+}
+
 // One packet: receive, answer, send. False when the socket is drained.
 static bool udp_handle_one(struct worker *w, struct udp_sock *u)
 {
@@ -300,6 +328,10 @@ static bool udp_handle_one(struct worker *w, struct udp_sock *u)
 				   w->resp);
 	if (len == 0)
 		return true;
+	// RRL off: this one branch is all it costs.
+	if (w->snap->rrl != NULL &&
+	    !udp_rate_limit(w, (const struct sockaddr *)&from, &len))
+		return true;
 
 	struct iovec oiov = { w->resp, len };
 	struct msghdr out = {
@@ -318,9 +350,17 @@ static bool udp_handle_one(struct worker *w, struct udp_sock *u)
 static void udp_on_readable(evutil_socket_t fd, short what, void *arg)
 {
 	struct udp_sock *u = arg;
+	u->w->rrl_now = 0; // a batch takes well under a millisecond
 	for (int i = 0; i < UDP_BATCH; i++)
 		if (!udp_handle_one(u->w, u))
 			break;
+}
+
+// Worker 0, every RRL_LOG_SECONDS: the RRL counters, when they moved.
+static void worker_on_rrl_log(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	rrl_table_log_period(w->srv->rrl, RRL_LOG_SECONDS);
 }
 
 /* ---- TCP ----------------------------------------------------------- */
@@ -485,15 +525,42 @@ fail:
 	atomic_fetch_sub(&srv->tcp_conns, 1);
 }
 
-// accept(2) failed, e.g. out of file descriptors: pause the listener
-// for a moment rather than spin on it.
+// How long a listener rests after accept(2) failed, and how often that
+// is logged: out of descriptors, every worker would otherwise log ten
+// lines a second.
+#define TCP_ACCEPT_PAUSE_MS 100
+#define TCP_ACCEPT_LOG_SECONDS 10
+static atomic_llong tcp_accept_error_logged = -TCP_ACCEPT_LOG_SECONDS;
+
+// One warning per TCP_ACCEPT_LOG_SECONDS over the whole server.
+static void tcp_log_accept_error(int err)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	long long last = atomic_load(&tcp_accept_error_logged);
+	if ((long long)now.tv_sec - last < TCP_ACCEPT_LOG_SECONDS ||
+	    !atomic_compare_exchange_strong(&tcp_accept_error_logged, &last,
+					    (long long)now.tv_sec))
+		return;
+	log_warning("tcp accept failed: %s; new TCP connections wait (the "
+		    "listener rests %d ms at a time)%s", strerror(err),
+		    TCP_ACCEPT_PAUSE_MS, err == EMFILE || err == ENFILE
+		    ? ": raise the descriptor limit (ulimit -n) or lower "
+		      "tcp_max_connections" : "");
+}
+
+// accept(2) failed, e.g. out of file descriptors (EMFILE, ENFILE): the
+// pending connection stays in the backlog and the level-triggered
+// listener would fire again at once, so rest it for a moment instead of
+// spinning; the timer re-enables it. UDP and open connections go on.
 static void tcp_on_accept_error(struct evconnlistener *l, void *arg)
 {
 	struct worker *w = arg;
-	log_warning("tcp accept failed: %s", strerror(errno));
+	int err = EVUTIL_SOCKET_ERROR();
 	evconnlistener_disable(l);
-	struct timeval pause = { 0, 100 * 1000 };
+	struct timeval pause = { 0, TCP_ACCEPT_PAUSE_MS * 1000 };
 	event_add(w->resume_ev, &pause);
+	tcp_log_accept_error(err);
 }
 
 static void worker_on_resume(evutil_socket_t fd, short what, void *arg)
@@ -602,6 +669,13 @@ static struct worker *worker_new(struct server *srv, unsigned id, char *err,
 	w->resume_ev = evtimer_new(w->base, worker_on_resume, w);
 	if (!w->publish_ev || !w->stop_ev || !w->drain_ev || !w->resume_ev)
 		goto nomem;
+	if (id == 0) {
+		struct timeval every = { RRL_LOG_SECONDS, 0 };
+		w->rrl_log_ev = event_new(w->base, -1, EV_PERSIST,
+					  worker_on_rrl_log, w);
+		if (w->rrl_log_ev == NULL || event_add(w->rrl_log_ev, &every))
+			goto nomem;
+	}
 	return w;
 nomem:
 	snprintf(err, errlen, "cannot start worker %u: out of memory", id);
@@ -657,6 +731,8 @@ static void worker_free(struct worker *w)
 		event_free(w->drain_ev);
 	if (w->resume_ev)
 		event_free(w->resume_ev);
+	if (w->rrl_log_ev)
+		event_free(w->rrl_log_ev);
 	if (w->base)
 		event_base_free(w->base);
 	pthread_mutex_destroy(&w->pending_lock);
@@ -713,6 +789,9 @@ struct server *server_new(const struct config *cfg, char *err, size_t errlen)
 		goto nomem;
 	memcpy(srv->addrs, cfg->listen, cfg->listen_count * sizeof(*srv->addrs));
 	srv->worker_count = server_worker_count_for(cfg);
+	srv->rrl = rrl_table_new();
+	if (srv->rrl == NULL)
+		goto nomem;
 
 	for (size_t i = 0; i < srv->addr_count; i++)
 		if (listen_probe(&srv->addrs[i], err, errlen) < 0)
@@ -738,6 +817,7 @@ int server_start(struct server *srv, struct snapshot *snap)
 		snapshot_ref(snap);
 		srv->workers[i]->snap = snap;
 	}
+	srv->rrl_used |= snap->rrl != NULL;
 	// Signals belong to the main thread's event loop, not to workers.
 	sigset_t all, saved;
 	sigfillset(&all);
@@ -760,6 +840,7 @@ int server_start(struct server *srv, struct snapshot *snap)
 
 void server_publish(struct server *srv, struct snapshot *snap)
 {
+	srv->rrl_used |= snap->rrl != NULL;
 	for (unsigned i = 0; i < srv->worker_count; i++) {
 		struct worker *w = srv->workers[i];
 		snapshot_ref(snap);
@@ -797,6 +878,9 @@ void server_free(struct server *srv)
 	if (srv == NULL)
 		return;
 	server_stop(srv);
+	if (srv->rrl_used)
+		rrl_table_log_totals(srv->rrl);
+	rrl_table_free(srv->rrl);
 	for (unsigned i = 0; srv->workers != NULL && i < srv->worker_count; i++)
 		worker_free(srv->workers[i]);
 	free(srv->workers);

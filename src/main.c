@@ -24,6 +24,7 @@
 #include "listen.h"
 #include "log.h"
 #include "lookup.h"
+#include "privs.h"
 #include "snapshot.h"
 #include "zone.h"
 
@@ -42,6 +43,7 @@ struct daemon {
 	struct config_listen *listen;
 	size_t listen_count;
 	unsigned workers;
+	char *user;                     // `user:` at start-up, or NULL
 	struct event_base *base;
 	struct event *reload_ev;
 };
@@ -197,6 +199,11 @@ static void main_warn_restart(const struct daemon *dm, const struct config *cfg)
 	if (cfg->workers != dm->workers)
 		log_warning("%s: workers changed; it takes effect after a "
 			    "restart", cfg->path);
+	bool same_user = cfg->user == NULL || dm->user == NULL
+		? cfg->user == dm->user : strcmp(cfg->user, dm->user) == 0;
+	if (!same_user)
+		log_warning("%s:%u: user changed; it takes effect after a "
+			    "restart", cfg->path, cfg->user_line);
 }
 
 static void main_reload(evutil_socket_t fd, short what, void *arg)
@@ -273,6 +280,30 @@ out:
 	return rc;
 }
 
+/*
+ * After binding (port 53 needs root or CAP_NET_BIND_SERVICE) and before
+ * the workers start, so no network input is parsed as root, and so the
+ * process is still single-threaded (see privs_drop).
+ */
+static int main_drop_privileges(const struct config *cfg)
+{
+	char err[512];
+	if (cfg->user == NULL) {
+		if (privs_is_root())
+			log_warning("running as root: set `user:` to drop "
+				    "privileges");
+		return 0;
+	}
+	if (privs_drop(cfg->user, err, sizeof(err)) < 0) {
+		fprintf(stderr, "geovipd: %s:%u: %s\n", cfg->path,
+			cfg->user_line, err);
+		return -1;
+	}
+	log_info("running as user %s (uid %lu, gid %lu)", cfg->user,
+		 (unsigned long)getuid(), (unsigned long)getgid());
+	return 0;
+}
+
 static void main_ready(const struct config *cfg, unsigned workers)
 {
 	char addrs[1024], line[1200];
@@ -308,6 +339,10 @@ static int main_serve(const struct options *o)
 		goto out;
 	memcpy(dm.listen, cfg->listen, cfg->listen_count * sizeof(*dm.listen));
 	dm.workers = cfg->workers;
+	if (cfg->user != NULL && (dm.user = strdup(cfg->user)) == NULL)
+		goto out;
+	if (main_drop_privileges(cfg) < 0)
+		goto out;
 
 	main_log_counts("loaded", dm.current);
 	if (server_start(dm.srv, dm.current) < 0)
@@ -318,6 +353,7 @@ static int main_serve(const struct options *o)
 out:
 	server_free(dm.srv); // stops the workers first
 	free(dm.listen);
+	free(dm.user);
 	snapshot_unref(dm.current);
 	if (rc == 0)
 		log_info("stopped");

@@ -6,12 +6,14 @@
 #include "autoconf.h"
 #include "snapshot.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "config.h"
 #include "diag.h"
 #include "geo.h"
 #include "region.h"
+#include "rrl.h"
 #include "zone.h"
 
 static atomic_uint_fast64_t snapshot_generations;
@@ -21,6 +23,7 @@ static void snapshot_free(struct snapshot *s)
 	zone_set_free(s->zones);
 	geo_free(s->geo);
 	regions_free(s->regions);
+	rrl_policy_free(s->rrl);
 	config_free(s->config);
 	free(s);
 }
@@ -43,6 +46,11 @@ struct snapshot *snapshot_load(const char *config_path, struct diag *d)
 			   "geoip: cannot use '%s' (see above); fix the path "
 			   "or the file", s->config->geoip);
 	s->zones = zone_set_load(s->config, d);
+	bool nomem;
+	s->rrl = rrl_policy_new(&s->config->rrl, &nomem);
+	if (nomem)
+		diag_error(d, s->config->path, s->config->rrl.line,
+			   "rrl: out of memory");
 	if (s->regions == NULL || s->geo == NULL || s->zones == NULL ||
 	    diag_errors(d) > 0)
 		goto fail;

@@ -14,6 +14,7 @@ struct config;
 struct zone_set;
 struct geo;
 struct regions;
+struct rrl_policy;
 struct diag;
 
 struct snapshot {
@@ -21,6 +22,7 @@ struct snapshot {
 	struct zone_set *zones;
 	struct geo *geo;
 	struct regions *regions;
+	struct rrl_policy *rrl;         /* NULL: rate limiting off */
 	uint64_t generation;
 	atomic_uint refs;
 };
