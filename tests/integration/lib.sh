@@ -4,6 +4,12 @@
 # stopping it, and ok/FAIL bookkeeping. Sourced, not run.
 #
 # Environment (set by `make check`): GEOVIPD, top_srcdir, top_builddir.
+# Optional: GEOVIPD_WRAPPER, a command put before the daemon by
+# start_server (e.g. "valgrind -q --error-exitcode=99 --leak-check=full
+# --errors-for-leak-kinds=definite --log-file=/tmp/vg.%p"); it must exec the
+# daemon in the same process (valgrind does), so $! is still the daemon's
+# PID. With it, the start/stop waits are 10x longer and stop_server fails
+# the test when the daemon exits non-zero (a memory error or a leak).
 
 set -u
 
@@ -18,6 +24,10 @@ SERVER_PID=
 SERVER_LOG="$TEST_TMP/server.log"
 PORT=
 HAVE_V6=no
+GEOVIPD_WRAPPER=${GEOVIPD_WRAPPER:-}
+# Bounded waits for the daemon are multiplied by this (valgrind is slow).
+WAIT_SCALE=1
+[ -n "$GEOVIPD_WRAPPER" ] && WAIT_SCALE=10
 # A token only our test zone carries: an answer with it came from our server.
 TOKEN="geovip-$$-$RANDOM$RANDOM"
 ZONE=geovip.test
@@ -185,14 +195,16 @@ setup() {
 	write_config "$@"
 }
 
-# start_server [CONF] — starts geovipd in the background and waits up to
-# 10 s for its ready line; then checks that the token answer comes from us.
+# start_server [CONF] — starts geovipd (behind $GEOVIPD_WRAPPER if set) in
+# the background and waits up to 10 s (x WAIT_SCALE) for its ready line;
+# then checks that the token answer comes from us.
 start_server() {
 	local conf=${1:-$CONF} i
 	: > "$SERVER_LOG"
-	"$GEOVIPD" -c "$conf" 2>>"$SERVER_LOG" &
+	# the wrapper is split into words on purpose
+	$GEOVIPD_WRAPPER "$GEOVIPD" -c "$conf" 2>>"$SERVER_LOG" &
 	SERVER_PID=$!
-	for i in $(seq 1 100); do
+	for i in $(seq 1 $((100 * WAIT_SCALE))); do
 		grep -q "geovipd: serving on" "$SERVER_LOG" && break
 		if ! kill -0 "$SERVER_PID" 2>/dev/null; then
 			wait "$SERVER_PID" 2>/dev/null
@@ -204,7 +216,7 @@ start_server() {
 		sleep 0.1
 	done
 	if ! grep -q "geovipd: serving on" "$SERVER_LOG"; then
-		echo "FAIL - geovipd not ready after 10 s"
+		echo "FAIL - geovipd not ready after $((10 * WAIT_SCALE)) s"
 		sed 's/^/    /' "$SERVER_LOG"
 		exit 1
 	fi
@@ -216,14 +228,15 @@ start_server() {
 	fi
 }
 
-# stop_server [SIGNAL] — signals the server, waits up to 5 s; sets
-# SERVER_STATUS to its exit status (or "hung").
+# stop_server [SIGNAL] — signals the server, waits up to 5 s (x WAIT_SCALE);
+# sets SERVER_STATUS to its exit status (or "hung"). Under GEOVIPD_WRAPPER a
+# status other than 0 is a failure, shown with the wrapper's log.
 stop_server() {
-	local sig=${1:-TERM} i
+	local sig=${1:-TERM} i pid=$SERVER_PID
 	SERVER_STATUS=none
 	[ -n "$SERVER_PID" ] || return 0
 	kill -"$sig" "$SERVER_PID" 2>/dev/null
-	for i in $(seq 1 50); do
+	for i in $(seq 1 $((50 * WAIT_SCALE))); do
 		kill -0 "$SERVER_PID" 2>/dev/null || break
 		sleep 0.1
 	done
@@ -237,6 +250,24 @@ stop_server() {
 	SERVER_STATUS=$status
 	[ "$hung" = no ] || SERVER_STATUS=hung
 	SERVER_PID=
+	[ -n "$GEOVIPD_WRAPPER" ] && [ "$SERVER_STATUS" != 0 ] &&
+		lib_wrapper_failed "$pid"
+	return 0
+}
+
+# lib_wrapper_failed PID — the daemon under GEOVIPD_WRAPPER did not exit 0:
+# a failure, with the wrapper's --log-file (%p = PID) or the server log.
+lib_wrapper_failed() {
+	local log
+	log=$(printf '%s\n' "$GEOVIPD_WRAPPER" |
+		sed -n 's/.*--log-file=\([^ ]*\).*/\1/p')
+	log=${log//%p/$1}
+	fail "geovipd under '$GEOVIPD_WRAPPER' exited with status $SERVER_STATUS"
+	if [ -n "$log" ] && [ -f "$log" ]; then
+		sed 's/^/    /' "$log" | head -80
+	else
+		tail -40 "$SERVER_LOG" | sed 's/^/    /'
+	fi
 }
 
 # dig_full [DIG_ARGS...] NAME TYPE — the whole dig output, one try.
