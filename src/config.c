@@ -578,7 +578,8 @@ static void cfg_parse_shed_key(struct cfg_ctx *ctx, const struct cfg_pair *p,
 		int hi = cfg_hex_digit(text[2 * i]);
 		int lo = cfg_hex_digit(text[2 * i + 1]);
 		ok = hi >= 0 && lo >= 0;
-		cfg->shed_key[i] = (uint8_t)(hi << 4 | lo);
+		if (ok)
+			cfg->shed_key[i] = (uint8_t)(hi << 4 | lo);
 	}
 	if (!ok) {
 		memset(cfg->shed_key, 0, sizeof(cfg->shed_key));
