@@ -396,6 +396,46 @@ static bool zone_line_blank(const char *s)
  * nor where a record begins after blank lines); records go back to ldns,
  * which also handles parentheses across lines.
  */
+/*
+ * True when the record text has an open quoted string: ldns accepts
+ * `TXT "abc` at the end of a file, which is how a zone file cut in the
+ * middle of a write looks.
+ */
+static bool zone_text_open_quote(const char *s, size_t n)
+{
+	bool quoted = false, comment = false;
+	for (size_t i = 0; i < n; i++) {
+		if (comment) {
+			comment = s[i] != '\n';
+		} else if (s[i] == '\\' && i + 1 < n) {
+			i++;
+		} else if (s[i] == '"') {
+			quoted = !quoted;
+		} else if (s[i] == ';' && !quoted) {
+			comment = true;
+		}
+	}
+	return quoted;
+}
+
+/* Re-reads the bytes [from, to) of fp and checks their quotes. */
+static bool zone_record_open_quote(struct zbuild *b, FILE *fp, long from,
+				   long to)
+{
+	size_t n = (size_t)(to - from);
+	char *text = malloc(n ? n : 1);
+	bool open = false;
+	if (text == NULL) {
+		b->oom = true;
+		return false;
+	}
+	if (fseek(fp, from, SEEK_SET) == 0 && fread(text, 1, n, fp) == n)
+		open = zone_text_open_quote(text, n);
+	fseek(fp, to, SEEK_SET);
+	free(text);
+	return open;
+}
+
 static void zone_read_file(struct zbuild *b, const char *path, FILE *fp,
 			   unsigned depth, const ldns_rdf *origin_in,
 			   uint32_t ttl)
@@ -433,7 +473,13 @@ static void zone_read_file(struct zbuild *b, const char *path, FILE *fp,
 		ldns_rr *rr = NULL;
 		ldns_status s = ldns_rr_new_frm_fp_l(&rr, fp, &ttl, &origin,
 						     &prev, &line);
-		if (s == LDNS_STATUS_OK) {
+		long end = ftell(fp);
+		if (s == LDNS_STATUS_OK && end >= pos &&
+		    zone_record_open_quote(b, fp, pos, end)) {
+			diag_error(b->d, path, start, "unterminated quoted "
+				   "string (is the file cut short?)");
+			ldns_rr_free(rr);
+		} else if (s == LDNS_STATUS_OK) {
 			zone_add_rr(b, rr, (uint16_t)file, start);
 			ldns_rr_free(rr);
 		} else if (s != LDNS_STATUS_SYNTAX_EMPTY) {

@@ -397,6 +397,22 @@ static void test_file_errors(void **state)
 	diag_free(d);
 }
 
+static void test_cut_in_a_quote(void **state)
+{
+	(void)state;
+	struct test_cfg t;
+	cfg_init(&t);
+	cfg_zone(&t, "example.org.", ZDIR "/errors/cut.zone", 5, NULL, 0);
+	struct diag *d = diag_new();
+	assert_null(zone_set_load(&t.cfg, d));
+	diag_dump(d);
+	// line 7 has an escaped quote and one in a comment: both fine
+	assert_true(diag_has(d, ZDIR "/errors/cut.zone:8: ",
+			     "unterminated quoted string"));
+	assert_int_equal(diag_errors(d), 1);
+	diag_free(d);
+}
+
 static void test_regional_errors(void **state)
 {
 	(void)state;
@@ -483,6 +499,7 @@ int main(void)
 		cmocka_unit_test(test_longest_zone),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_file_errors),
+		cmocka_unit_test(test_cut_in_a_quote),
 		cmocka_unit_test(test_regional_errors),
 		cmocka_unit_test(test_duplicate_zone),
 		cmocka_unit_test(test_empty_set),
