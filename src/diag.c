@@ -38,6 +38,10 @@ void diag_free(struct diag *d)
 
 static void diag_add(struct diag *d, bool error, const char *file,
 		     unsigned line, const char *fmt, va_list ap)
+	__attribute__((format(printf, 5, 0)));
+
+static void diag_add(struct diag *d, bool error, const char *file,
+		     unsigned line, const char *fmt, va_list ap)
 {
 	char msg[1024], where[1200];
 	vsnprintf(msg, sizeof(msg), fmt, ap);
