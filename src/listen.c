@@ -34,7 +34,8 @@
 
 // At most this many UDP packets per socket per wake-up, so one busy
 // socket cannot starve the others served by the same worker.
-#define UDP_BATCH 64
+#define UDP_BATCH 32             /* datagrams per recvmmsg/sendmmsg */
+#define UDP_ROUNDS 2             /* batches per readable event */
 #define UDP_RCVBUF (4 * 1024 * 1024)
 #define TCP_BACKLOG 256
 // A client that does not read its answers: stop reading its queries
@@ -69,6 +70,30 @@ struct udp_sock {
 	struct event *ev;
 };
 
+union udp_control {
+	struct cmsghdr align;
+	uint8_t buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+};
+
+/*
+ * One datagram of a batch. Requests get a full 64 KiB so no query is ever
+ * cut short (untouched pages cost nothing); no UDP answer exceeds 1232.
+ */
+struct udp_slot {
+	struct sockaddr_storage from;
+	union udp_control cin, cout;
+	struct iovec in_iov, out_iov;
+	uint8_t req[65536];
+	uint8_t resp[QUERY_UDP_BUFFER_SIZE];
+};
+
+/* recvmmsg/sendmmsg vectors: one system call each way per batch. */
+struct udp_batch {
+	struct mmsghdr in[UDP_BATCH];
+	struct mmsghdr out[UDP_BATCH];
+	struct udp_slot slot[UDP_BATCH];
+};
+
 struct worker {
 	struct server *srv;
 	unsigned id;
@@ -92,6 +117,7 @@ struct worker {
 	struct evconnlistener **tcp_listeners;
 	struct tcp_conn *conns;
 
+	struct udp_batch udp_batch;
 	uint8_t req[65536];
 	uint8_t resp[2 + QUERY_BUFFER_SIZE]; // room for the TCP length prefix
 };
@@ -249,10 +275,6 @@ static void worker_on_publish(evutil_socket_t fd, short what, void *arg)
 
 /* ---- UDP ----------------------------------------------------------- */
 
-union udp_control {
-	struct cmsghdr align;
-	uint8_t buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
-};
 
 /*
  * Copies the destination address of a received packet into a control
@@ -290,8 +312,9 @@ static size_t udp_reply_control(struct msghdr *in, union udp_control *out)
 
 // Response rate limiting of one answer: false when it must be dropped; a
 // slip cuts it to TC=1 in place, so a real client retries over TCP.
+/* RRL on one answer: false to drop it, or cut it to a TC=1 slip answer. */
 static bool udp_rate_limit(struct worker *w, const struct sockaddr *from,
-			   size_t *len)
+			   uint8_t *resp, size_t *len)
 {
 	if (w->rrl_now == 0)
 		w->rrl_now = rrl_now_ms();
@@ -299,61 +322,100 @@ static bool udp_rate_limit(struct worker *w, const struct sockaddr *from,
 	case RRL_DROP:
 		return false;
 	case RRL_SLIP:
-		*len = query_truncate(w->resp, *len);
+		*len = query_truncate(resp, *len);
 		return true;
 	default:
 		return true;
 	}
 }
 
-// One packet: receive, answer, send. False when the socket is drained.
-static bool udp_handle_one(struct worker *w, struct udp_sock *u)
+/* Receives up to UDP_BATCH datagrams; returns how many, 0 when none. */
+static unsigned udp_receive_batch(struct udp_batch *b, struct udp_sock *u)
 {
-	struct sockaddr_storage from;
-	union udp_control cin, cout;
-	struct iovec iov = { w->req, sizeof(w->req) };
-	struct msghdr msg = {
-		.msg_name = &from, .msg_namelen = sizeof(from),
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = u->pktinfo ? cin.buf : NULL,
-		.msg_controllen = u->pktinfo ? sizeof(cin.buf) : 0,
-	};
-	ssize_t n = recvmsg(u->fd, &msg, 0);
-	if (n < 0)
-		return errno == EINTR;
-	if (w->snap == NULL)
-		return true;
-	size_t len = query_process(w->snap, w->req, (size_t)n,
-				   (const struct sockaddr *)&from, QUERY_UDP,
-				   w->resp);
-	if (len == 0)
-		return true;
-	// RRL off: this one branch is all it costs.
-	if (w->snap->rrl != NULL &&
-	    !udp_rate_limit(w, (const struct sockaddr *)&from, &len))
-		return true;
+	for (unsigned i = 0; i < UDP_BATCH; i++) {
+		struct udp_slot *sl = &b->slot[i];
+		sl->in_iov = (struct iovec){ sl->req, sizeof(sl->req) };
+		// the kernel overwrites the lengths: set them every time
+		b->in[i].msg_hdr = (struct msghdr){
+			.msg_name = &sl->from, .msg_namelen = sizeof(sl->from),
+			.msg_iov = &sl->in_iov, .msg_iovlen = 1,
+			.msg_control = u->pktinfo ? sl->cin.buf : NULL,
+			.msg_controllen = u->pktinfo ? sizeof(sl->cin.buf) : 0,
+		};
+	}
+	int n;
+	do
+		n = recvmmsg(u->fd, b->in, UDP_BATCH, MSG_DONTWAIT, NULL);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? 0 : (unsigned)n;
+}
 
-	struct iovec oiov = { w->resp, len };
-	struct msghdr out = {
-		.msg_name = &from, .msg_namelen = msg.msg_namelen,
-		.msg_iov = &oiov, .msg_iovlen = 1,
+/* Answers datagram i into out[*count] when there is anything to send. */
+static void udp_answer_one(struct worker *w, struct udp_sock *u, unsigned i,
+			   unsigned *count)
+{
+	struct udp_batch *b = &w->udp_batch;
+	struct udp_slot *sl = &b->slot[i];
+	const struct sockaddr *from = (const struct sockaddr *)&sl->from;
+	size_t len = query_process(w->snap, sl->req, b->in[i].msg_len, from,
+				   QUERY_UDP, sl->resp);
+	if (len == 0)
+		return;
+	// RRL off: this one branch is all it costs.
+	if (w->snap->rrl != NULL && !udp_rate_limit(w, from, sl->resp, &len))
+		return;
+
+	sl->out_iov = (struct iovec){ sl->resp, len };
+	struct msghdr *out = &b->out[*count].msg_hdr;
+	*out = (struct msghdr){
+		.msg_name = &sl->from,
+		.msg_namelen = b->in[i].msg_hdr.msg_namelen,
+		.msg_iov = &sl->out_iov, .msg_iovlen = 1,
 	};
 	if (u->pktinfo) {
-		out.msg_controllen = udp_reply_control(&msg, &cout);
-		out.msg_control = out.msg_controllen ? cout.buf : NULL;
+		out->msg_controllen = udp_reply_control(&b->in[i].msg_hdr,
+							&sl->cout);
+		out->msg_control = out->msg_controllen ? sl->cout.buf : NULL;
 	}
-	// A full send buffer or an unreachable client: drop, as UDP does.
-	(void)sendmsg(u->fd, &out, 0);
-	return true;
+	(*count)++;
+}
+
+/* Sends out[0..count); a datagram that cannot go is dropped, as UDP does. */
+static void udp_send_batch(struct udp_sock *u, struct mmsghdr *out,
+			   unsigned count)
+{
+	unsigned done = 0;
+	while (done < count) {
+		int k = sendmmsg(u->fd, out + done, count - done, 0);
+		if (k > 0) {
+			done += (unsigned)k;
+		} else if (k < 0 && errno == EINTR) {
+			continue;
+		} else if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			break; // the socket buffer is full: the rest is lost too
+		} else {
+			done++; // this client is unreachable: skip it
+		}
+	}
 }
 
 static void udp_on_readable(evutil_socket_t fd, short what, void *arg)
 {
 	struct udp_sock *u = arg;
-	u->w->rrl_now = 0; // a batch takes well under a millisecond
-	for (int i = 0; i < UDP_BATCH; i++)
-		if (!udp_handle_one(u->w, u))
-			break;
+	struct worker *w = u->w;
+	w->rrl_now = 0; // a batch takes well under a millisecond
+	// a bounded number of batches, so one busy socket cannot starve others
+	for (int round = 0; round < UDP_ROUNDS; round++) {
+		unsigned n = udp_receive_batch(&w->udp_batch, u);
+		if (n == 0 || w->snap == NULL)
+			return;
+		unsigned count = 0;
+		for (unsigned i = 0; i < n; i++)
+			udp_answer_one(w, u, i, &count);
+		udp_send_batch(u, w->udp_batch.out, count);
+		if (n < UDP_BATCH)
+			return;
+	}
 }
 
 // Worker 0, every RRL_LOG_SECONDS: the RRL counters, when they moved.

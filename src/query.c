@@ -19,6 +19,9 @@
 #include "wire.h"
 #include "zone.h"
 
+_Static_assert(QUERY_UDP_BUFFER_SIZE == EDNS_SERVER_PAYLOAD,
+	       "UDP responses are at most the server's EDNS payload size");
+
 /* Header flag bits (RFC 1035 §4.1.1, RFC 4035 §3.2). */
 enum {
 	FLAG_QR = 0x8000, FLAG_AA = 0x0400, FLAG_TC = 0x0200,

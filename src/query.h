@@ -14,15 +14,18 @@
 
 struct snapshot;
 
-/** The response buffer must hold this many bytes (the TCP maximum). */
+/** The response buffer must hold this many bytes (the TCP maximum)... */
 #define QUERY_BUFFER_SIZE 65535
+/** ...or, for QUERY_UDP, this many: the server's EDNS payload size, which
+ *  no UDP response exceeds. */
+#define QUERY_UDP_BUFFER_SIZE 1232
 
 enum query_transport { QUERY_UDP, QUERY_TCP };
 
 /**
  * Answers one DNS message. from is the packet's source address
  * (AF_INET or AF_INET6). Writes the response into resp (QUERY_BUFFER_SIZE
- * bytes) and returns its length, or 0 when nothing must be sent (a
+ * bytes, QUERY_UDP_BUFFER_SIZE for UDP) and returns its length, or 0 when nothing must be sent (a
  * response, or a packet shorter than a header). UDP responses are already
  * truncated to the client's limit.
  */
