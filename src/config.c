@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <pwd.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,11 +34,14 @@ struct cfg_ctx {
 	int continent_owner[CONTINENT_COUNT];   /* region index or -1 */
 };
 
-/* One key of a mapping: its name node and its value node. */
+struct cfg_key;
+
+/* One key of a mapping: its name node, its value node, its schema. */
 struct cfg_pair {
 	const char *key;
 	yaml_node_t *knode;
 	yaml_node_t *value;
+	const struct cfg_key *schema;
 };
 
 typedef void cfg_parse_fn(struct cfg_ctx *ctx, const struct cfg_pair *p,
@@ -49,7 +53,20 @@ struct cfg_key {
 	const char *name;
 	cfg_parse_fn *parse;
 	bool required;
+	/* whole numbers (cfg_parse_uint): the field in obj and its range */
+	size_t offset;
+	size_t width;
+	unsigned long min, max;
 };
+
+/* A key with its own parse function. */
+#define CFG_KEY(key, fn, req) { .name = key, .parse = fn, .required = req }
+
+/* A key holding a whole number in [lo, hi], stored in obj's field. */
+#define CFG_UINT(key, type, field, lo, hi) \
+	{ .name = key, .parse = cfg_parse_uint, \
+	  .offset = offsetof(type, field), \
+	  .width = sizeof(((type *)0)->field), .min = lo, .max = hi }
 
 #define CFG_KEYS_MAX 16
 
@@ -199,6 +216,23 @@ static bool cfg_uint(struct cfg_ctx *ctx, const struct cfg_pair *p,
 	return false;
 }
 
+/* The schema's whole number, range-checked, into its field of obj. */
+static void cfg_parse_uint(struct cfg_ctx *ctx, const struct cfg_pair *p,
+			   void *obj)
+{
+	const struct cfg_key *k = p->schema;
+	unsigned long v;
+	if (!cfg_uint(ctx, p, k->min, k->max, &v))
+		return;
+	uint8_t *field = (uint8_t *)obj + k->offset;
+	if (k->width == sizeof(uint8_t)) {
+		*field = (uint8_t)v;
+	} else {
+		uint32_t v32 = (uint32_t)v; // unsigned and uint32_t fields
+		memcpy(field, &v32, sizeof(v32));
+	}
+}
+
 /* "a, b, c" of the region names, for "unknown region" messages. */
 static void cfg_region_list(const struct config *cfg, char *out, size_t len)
 {
@@ -287,7 +321,7 @@ static void cfg_map_collect(struct cfg_ctx *ctx, const yaml_node_t *map,
 				   keys[i].name, where, cfg_line(found[i].knode));
 			continue;
 		}
-		found[i] = (struct cfg_pair){ keys[i].name, k, v };
+		found[i] = (struct cfg_pair){ keys[i].name, k, v, NULL };
 	}
 }
 
@@ -312,6 +346,7 @@ static unsigned cfg_map_walk(struct cfg_ctx *ctx, const yaml_node_t *map,
 	for (size_t i = 0; i < nkeys; i++) {
 		if (found[i].knode != NULL) {
 			present |= 1u << i;
+			found[i].schema = &keys[i];
 			keys[i].parse(ctx, &found[i], obj);
 		} else if (keys[i].required)
 			diag_error(ctx->d, ctx->file, cfg_missing_line(ctx, map),
@@ -531,33 +566,6 @@ static void cfg_parse_ecs(struct cfg_ctx *ctx, const struct cfg_pair *p,
 			   "'ecs' must be true or false, not '%s'", text);
 }
 
-static void cfg_parse_workers(struct cfg_ctx *ctx, const struct cfg_pair *p,
-			      void *obj)
-{
-	struct config *cfg = obj;
-	unsigned long v;
-	if (cfg_uint(ctx, p, 1, 1024, &v))
-		cfg->workers = (unsigned)v;
-}
-
-static void cfg_parse_tcp_idle(struct cfg_ctx *ctx, const struct cfg_pair *p,
-			       void *obj)
-{
-	struct config *cfg = obj;
-	unsigned long v;
-	if (cfg_uint(ctx, p, 1, 86400, &v))
-		cfg->tcp_idle_timeout = (unsigned)v;
-}
-
-static void cfg_parse_tcp_max(struct cfg_ctx *ctx, const struct cfg_pair *p,
-			      void *obj)
-{
-	struct config *cfg = obj;
-	unsigned long v;
-	if (cfg_uint(ctx, p, 1, 1000000, &v))
-		cfg->tcp_max_connections = (unsigned)v;
-}
-
 static int cfg_hex_digit(char c)
 {
 	if (c >= '0' && c <= '9')
@@ -689,8 +697,8 @@ static void cfg_parse_vips(struct cfg_ctx *ctx, const struct cfg_pair *p,
 }
 
 static const struct cfg_key region_keys[] = {
-	{ "continents", cfg_parse_continents, false },
-	{ "vips", cfg_parse_vips, false },
+	CFG_KEY("continents", cfg_parse_continents, false),
+	CFG_KEY("vips", cfg_parse_vips, false),
 };
 
 /* Fills one region from its mapping; the name is already set. */
@@ -850,7 +858,7 @@ static int cfg_pair_region(struct cfg_ctx *ctx, const yaml_node_pair_t *pair,
 			   const char *what)
 {
 	yaml_node_t *k = cfg_node(ctx, pair->key);
-	struct cfg_pair p = { cfg_text(k), k, cfg_node(ctx, pair->value) };
+	struct cfg_pair p = { cfg_text(k), k, cfg_node(ctx, pair->value), NULL };
 	const char *name = cfg_scalar(ctx, &p);
 	if (name == NULL)
 		return REGION_NONE;
@@ -946,8 +954,8 @@ static void cfg_parse_countries(struct cfg_ctx *ctx, const struct cfg_pair *p,
 }
 
 static const struct cfg_key override_keys[] = {
-	{ "networks", cfg_parse_networks, false },
-	{ "countries", cfg_parse_countries, false },
+	CFG_KEY("networks", cfg_parse_networks, false),
+	CFG_KEY("countries", cfg_parse_countries, false),
 };
 
 static void cfg_parse_overrides(struct cfg_ctx *ctx, const struct cfg_pair *p,
@@ -1056,8 +1064,8 @@ static void cfg_parse_shed_percent(struct cfg_ctx *ctx,
 }
 
 static const struct cfg_key shed_keys[] = {
-	{ "to", cfg_parse_shed_to, true },
-	{ "percent", cfg_parse_shed_percent, true },
+	CFG_KEY("to", cfg_parse_shed_to, true),
+	CFG_KEY("percent", cfg_parse_shed_percent, true),
 };
 
 static void cfg_shed_entry(struct cfg_ctx *ctx, const yaml_node_pair_t *pair,
@@ -1137,15 +1145,6 @@ static void cfg_parse_file(struct cfg_ctx *ctx, const struct cfg_pair *p,
 		z->file = cfg_path_resolve(ctx->cfg, text);
 }
 
-static void cfg_parse_ttl(struct cfg_ctx *ctx, const struct cfg_pair *p,
-			  void *obj)
-{
-	struct config_zone *z = obj;
-	unsigned long v;
-	if (cfg_uint(ctx, p, 0, 2147483647UL, &v))
-		z->ttl = (uint32_t)v;
-}
-
 static bool cfg_regional_seen(const struct config_zone *z,
 			      const struct config_regional_name *n)
 {
@@ -1199,10 +1198,10 @@ static void cfg_parse_regional(struct cfg_ctx *ctx, const struct cfg_pair *p,
 }
 
 static const struct cfg_key zone_keys[] = {
-	{ "origin", cfg_parse_origin, true },
-	{ "file", cfg_parse_file, true },
-	{ "ttl", cfg_parse_ttl, false },
-	{ "regional", cfg_parse_regional, false },
+	CFG_KEY("origin", cfg_parse_origin, true),
+	CFG_KEY("file", cfg_parse_file, true),
+	CFG_UINT("ttl", struct config_zone, ttl, 0, 2147483647UL),
+	CFG_KEY("regional", cfg_parse_regional, false),
 };
 
 /* An earlier zone with z's origin, or NULL. */
@@ -1259,44 +1258,7 @@ static void cfg_parse_zones(struct cfg_ctx *ctx, const struct cfg_pair *p,
 
 /* ---- the top level ------------------------------------------------------- */
 
-// Order matters: regions before every key that names a region.
 /* ---- rrl and user ------------------------------------------------------- */
-
-static void cfg_parse_rrl_rate(struct cfg_ctx *ctx, const struct cfg_pair *p,
-			       void *obj)
-{
-	struct config_rrl *rrl = obj;
-	unsigned long v;
-	if (cfg_uint(ctx, p, 0, 1000000, &v))
-		rrl->responses_per_second = (unsigned)v;
-}
-
-static void cfg_parse_rrl_slip(struct cfg_ctx *ctx, const struct cfg_pair *p,
-			       void *obj)
-{
-	struct config_rrl *rrl = obj;
-	unsigned long v;
-	if (cfg_uint(ctx, p, 0, 100, &v))
-		rrl->slip = (unsigned)v;
-}
-
-static void cfg_parse_rrl_v4(struct cfg_ctx *ctx, const struct cfg_pair *p,
-			     void *obj)
-{
-	struct config_rrl *rrl = obj;
-	unsigned long v;
-	if (cfg_uint(ctx, p, 0, 32, &v))
-		rrl->ipv4_prefix = (uint8_t)v;
-}
-
-static void cfg_parse_rrl_v6(struct cfg_ctx *ctx, const struct cfg_pair *p,
-			     void *obj)
-{
-	struct config_rrl *rrl = obj;
-	unsigned long v;
-	if (cfg_uint(ctx, p, 0, 128, &v))
-		rrl->ipv6_prefix = (uint8_t)v;
-}
 
 static void cfg_rrl_exempt_add(struct cfg_ctx *ctx, struct config_rrl *rrl,
 			       const yaml_node_t *item)
@@ -1337,11 +1299,12 @@ static void cfg_parse_rrl_exempt(struct cfg_ctx *ctx, const struct cfg_pair *p,
 }
 
 static const struct cfg_key rrl_keys[] = {
-	{ "responses_per_second", cfg_parse_rrl_rate, false },
-	{ "slip", cfg_parse_rrl_slip, false },
-	{ "ipv4_prefix", cfg_parse_rrl_v4, false },
-	{ "ipv6_prefix", cfg_parse_rrl_v6, false },
-	{ "exempt", cfg_parse_rrl_exempt, false },
+	CFG_UINT("responses_per_second", struct config_rrl,
+		 responses_per_second, 0, 1000000),
+	CFG_UINT("slip", struct config_rrl, slip, 0, 100),
+	CFG_UINT("ipv4_prefix", struct config_rrl, ipv4_prefix, 0, 32),
+	CFG_UINT("ipv6_prefix", struct config_rrl, ipv6_prefix, 0, 128),
+	CFG_KEY("exempt", cfg_parse_rrl_exempt, false),
 };
 
 static void cfg_parse_rrl(struct cfg_ctx *ctx, const struct cfg_pair *p,
@@ -1374,20 +1337,21 @@ static void cfg_parse_user(struct cfg_ctx *ctx, const struct cfg_pair *p,
 }
 
 static const struct cfg_key top_keys[] = {
-	{ "listen", cfg_parse_listen, true },
-	{ "geoip", cfg_parse_geoip, true },
-	{ "ecs", cfg_parse_ecs, false },
-	{ "workers", cfg_parse_workers, false },
-	{ "regions", cfg_parse_regions, true },
-	{ "default_region", cfg_parse_default_region, true },
-	{ "overrides", cfg_parse_overrides, false },
-	{ "shed", cfg_parse_shed, false },
-	{ "shed_key", cfg_parse_shed_key, false },
-	{ "tcp_idle_timeout", cfg_parse_tcp_idle, false },
-	{ "tcp_max_connections", cfg_parse_tcp_max, false },
-	{ "rrl", cfg_parse_rrl, false },
-	{ "user", cfg_parse_user, false },
-	{ "zones", cfg_parse_zones, true },
+	CFG_KEY("listen", cfg_parse_listen, true),
+	CFG_KEY("geoip", cfg_parse_geoip, true),
+	CFG_KEY("ecs", cfg_parse_ecs, false),
+	CFG_UINT("workers", struct config, workers, 1, 1024),
+	CFG_KEY("regions", cfg_parse_regions, true),
+	CFG_KEY("default_region", cfg_parse_default_region, true),
+	CFG_KEY("overrides", cfg_parse_overrides, false),
+	CFG_KEY("shed", cfg_parse_shed, false),
+	CFG_KEY("shed_key", cfg_parse_shed_key, false),
+	CFG_UINT("tcp_idle_timeout", struct config, tcp_idle_timeout, 1, 86400),
+	CFG_UINT("tcp_max_connections", struct config, tcp_max_connections,
+		 1, 1000000),
+	CFG_KEY("rrl", cfg_parse_rrl, false),
+	CFG_KEY("user", cfg_parse_user, false),
+	CFG_KEY("zones", cfg_parse_zones, true),
 };
 _Static_assert(sizeof(top_keys) / sizeof(top_keys[0]) <= CFG_KEYS_MAX,
 	       "cfg_map_walk's found[] is too small for top_keys");

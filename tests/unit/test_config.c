@@ -292,6 +292,50 @@ static void test_defaults(void **state)
 	diag_free(d);
 }
 
+static void test_rrl_and_user(void **state)
+{
+	struct config *cfg = fx_accepted(state, BASE
+		"rrl:\n"                                           /* 13 */
+		"  responses_per_second: 250\n"
+		"  slip: 3\n"
+		"  ipv4_prefix: 28\n"
+		"  ipv6_prefix: 48\n"
+		"  exempt: [\"192.0.2.0/24\", \"2001:db8::/32\"]\n"
+		"user: nobody\n");
+	assert_int_equal(cfg->rrl.responses_per_second, 250);
+	assert_int_equal(cfg->rrl.slip, 3);
+	assert_int_equal(cfg->rrl.ipv4_prefix, 28);
+	assert_int_equal(cfg->rrl.ipv6_prefix, 48);
+	assert_int_equal(cfg->rrl.exempt_count, 2);
+	ip_is(&cfg->rrl.exempt[1].net, AF_INET6, "2001:db8::");
+	assert_int_equal(cfg->rrl.exempt[1].prefix_len, 32);
+	assert_string_equal(cfg->user, "nobody");
+	assert_int_equal(cfg->user_line, 19);
+
+	// defaults: off, slip 2, /24 and /56
+	struct fx *f = *state;
+	config_free(f->cfg);
+	f->cfg = NULL;
+	struct config *d = fx_load(f, BASE);
+	assert_non_null(d);
+	assert_int_equal(d->rrl.responses_per_second, 0);
+	assert_int_equal(d->rrl.slip, 2);
+	assert_int_equal(d->rrl.ipv4_prefix, 24);
+	assert_int_equal(d->rrl.ipv6_prefix, 56);
+	assert_null(d->user);
+}
+
+static void test_rrl_and_user_errors(void **state)
+{
+	fx_refused(state, BASE "rrl:\n  ipv6_prefix: 129\n", 14,
+		   "'ipv6_prefix' must be a whole number from 0 to 128");
+	fx_refused(state, BASE "rrl:\n  exempt: [\"10.0.0.1/8\"]\n", 14,
+		   "write 10.0.0.0/8");
+	fx_refused(state, BASE "rrl:\n  burst: 5\n", 14, "unknown key 'burst'");
+	fx_refused(state, BASE "user: no-such-user-here\n", 13,
+		   "user 'no-such-user-here' does not exist");
+}
+
 static void test_relative_paths(void **state)
 {
 	struct fx *f = *state;
@@ -811,6 +855,8 @@ int main(void)
 		cmocka_unit_test(test_full_spec_example),
 		cmocka_unit_test(test_defaults),
 		FX(test_relative_paths),
+		FX(test_rrl_and_user),
+		FX(test_rrl_and_user_errors),
 		FX(test_scalar_forms),
 		FX(test_shed_percent_values),
 		cmocka_unit_test(test_continent_codes),
