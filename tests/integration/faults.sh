@@ -210,10 +210,13 @@ sed -n '2,$p' "$TEST_TMP/load.out" | head -10
 field() { printf '%s\n' "$load" | sed -n "s/.*\b$1=\([0-9/]*\).*/\1/p"; }
 check "burst: zero lost UDP queries" 0 "$(field lost)"
 check "burst: every answer is one of the configs' sets" 0 "$(field other)"
-if [ "$(field sent)" -ge 1000 ] 2>/dev/null; then
-	ok "burst: $(field sent) queries answered during the load"
+# a floor proving the load really ran across the burst (a few hundred q/s;
+# valgrind slows the server tenfold, and the floor with it)
+min_sent=$((1000 / WAIT_SCALE))
+if [ "$(field sent)" -ge "$min_sent" ] 2>/dev/null; then
+	ok "burst: $(field sent) queries answered during the load (≥ $min_sent)"
 else
-	fail "burst: only '$(field sent)' queries sent"
+	fail "burst: only '$(field sent)' queries sent (< $min_sent)"
 fi
 kill -0 "$SERVER_PID" 2>/dev/null && ok "burst: server alive" || fail "burst: server died"
 
