@@ -23,7 +23,8 @@ struct regions {
 	/* overrides outside private ranges: only these can split a scope */
 	struct prefix_tree *scope[FAM_COUNT];
 	int continent_region[CONTINENT_COUNT];
-	int16_t country_region[26 * 26];
+	/* index in cfg->country_overrides per ISO code, or -1 */
+	int16_t country_override[26 * 26];
 };
 
 static int fam_index(uint8_t family)
@@ -218,12 +219,11 @@ struct regions *regions_build(const struct config *cfg, struct diag *d)
 		rc = regions_add_override(r, cfg, i, d);
 
 	for (size_t i = 0; i < 26 * 26; i++)
-		r->country_region[i] = REGION_NONE;
+		r->country_override[i] = -1;
 	for (size_t i = 0; i < cfg->country_override_count; i++) {
 		int slot = country_slot(cfg->country_overrides[i].code);
 		if (slot >= 0)
-			r->country_region[slot] =
-				(int16_t)cfg->country_overrides[i].region;
+			r->country_override[slot] = (int16_t)i;
 	}
 	regions_map_continents(r, cfg);
 	if (rc < 0) {
@@ -294,11 +294,10 @@ static void decide_region(const struct regions *r, const struct config *cfg,
 		return;
 	}
 	int slot = rec != NULL ? country_slot(rec->country) : -1;
-	if (slot >= 0 && r->country_region[slot] != REGION_NONE) {
-		out->region_before_shed = r->country_region[slot];
-		for (size_t i = 0; i < cfg->country_override_count; i++)
-			if (strcmp(cfg->country_overrides[i].code, rec->country) == 0)
-				out->country_override = (int)i;
+	if (slot >= 0 && r->country_override[slot] >= 0) {
+		out->country_override = r->country_override[slot];
+		out->region_before_shed =
+			cfg->country_overrides[out->country_override].region;
 		return;
 	}
 	if (out->continent < CONTINENT_COUNT &&
