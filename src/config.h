@@ -12,24 +12,13 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "addr.h"
+#include "country.h"
 #include "dname.h"
 
 struct diag;
 
-enum continent {
-	CONTINENT_AF, CONTINENT_AN, CONTINENT_AS, CONTINENT_EU,
-	CONTINENT_NA, CONTINENT_OC, CONTINENT_SA,
-	CONTINENT_COUNT,
-	CONTINENT_UNKNOWN = CONTINENT_COUNT
-};
-
 #define REGION_NONE (-1)
-
-/** An address family and up to 16 address bytes (4 used for IPv4). */
-struct ip_addr {
-	uint8_t family;         /* AF_INET or AF_INET6 */
-	uint8_t bytes[16];
-};
 
 struct config_listen {
 	struct sockaddr_storage addr;
@@ -128,20 +117,37 @@ struct config {
 	size_t zone_count;
 };
 
+/** Most networks `rrl.exempt` may list. */
+#define CONFIG_MAX_EXEMPT 10000
+
 /**
- * Reads and validates the YAML file at path. Every problem is recorded in
- * d as "FILE:LINE: message"; returns NULL if there was any error (the
+ * Reads and validates the YAML file at path (a regular file of at most
+ * CFG_MAX_BYTES, 16 MiB). Every problem is recorded in d as
+ * "FILE:LINE: message"; returns NULL if there was any error (the
  * configuration is refused as a whole), else a config owned by the caller.
  * Zone and geo files are not opened here (zone.c and geo.c do that).
  */
 struct config *config_load(const char *path, struct diag *d);
+
+/**
+ * The same for configuration text already in memory (len bytes, no NUL
+ * needed); name stands for the file in messages and relative paths
+ * resolve against its directory.
+ */
+struct config *config_load_text(const char *text, size_t len,
+				const char *name, struct diag *d);
+
+/**
+ * Checks what depends on this machine rather than on the text: the
+ * `user:` account exists and is not root. `--check` and start-up call
+ * it; a reload does not (the account is used once, at start-up).
+ * Returns 0, or -1 after recording the problem in d.
+ */
+int config_check_system(const struct config *cfg, struct diag *d);
+
 void config_free(struct config *cfg);
 
 /** Index of the region called name, or REGION_NONE. */
 int config_region_index(const struct config *cfg, const char *name);
-
-/** "AF".."SA" → enum continent; CONTINENT_UNKNOWN for anything else. */
-enum continent continent_from_code(const char *code);
-const char *continent_code(enum continent c);
 
 #endif

@@ -6,8 +6,10 @@
 #include "autoconf.h"
 #include "country.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct country_entry {
 	char code[3];
@@ -106,4 +108,23 @@ enum continent country_continent(const char *code)
 bool country_is_known(const char *code)
 {
 	return country_find(code) != NULL;
+}
+
+static const char *const continent_codes[CONTINENT_COUNT] = {
+	"AF", "AN", "AS", "EU", "NA", "OC", "SA"
+};
+
+enum continent continent_from_code(const char *code)
+{
+	if (code == NULL || strlen(code) != 2)
+		return CONTINENT_UNKNOWN;
+	for (int c = 0; c < CONTINENT_COUNT; c++)
+		if (strcasecmp(code, continent_codes[c]) == 0)
+			return (enum continent)c;
+	return CONTINENT_UNKNOWN;
+}
+
+const char *continent_code(enum continent c)
+{
+	return (unsigned)c < CONTINENT_COUNT ? continent_codes[c] : "--";
 }

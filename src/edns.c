@@ -6,6 +6,7 @@
  */
 #include "autoconf.h"
 #include "edns.h"
+#include "addr.h"
 #include "wire.h"
 
 #include <string.h>
@@ -23,11 +24,8 @@ static enum edns_status ecs_parse(struct edns_ecs *ecs, const uint8_t *p,
 	size_t addr_len = len - 4u;
 	if (addr_len != (source + 7u) / 8u)
 		return EDNS_FORMERR;
-	if (source % 8 != 0 && addr_len > 0) {
-		uint8_t host_bits = (uint8_t)(0xff >> (source % 8));
-		if (p[4 + addr_len - 1] & host_bits)
-			return EDNS_FORMERR;
-	}
+	if (!addr_bits_zero(p + 4, source, (unsigned)addr_len * 8))
+		return EDNS_FORMERR;
 	ecs->present = true;
 	ecs->family = family;
 	ecs->source_len = source;

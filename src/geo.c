@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "country.h"
 #include "diag.h"
 
@@ -95,21 +96,6 @@ static void geo_dedup_free(struct geo_dedup *h)
 	free(h->values);
 }
 
-/* "AF".."SA" of a continent.code value; CONTINENT_UNKNOWN otherwise. */
-static enum continent geo_continent_parse(const char *code)
-{
-	static const char names[CONTINENT_COUNT][3] = {
-		[CONTINENT_AF] = "AF", [CONTINENT_AN] = "AN",
-		[CONTINENT_AS] = "AS", [CONTINENT_EU] = "EU",
-		[CONTINENT_NA] = "NA", [CONTINENT_OC] = "OC",
-		[CONTINENT_SA] = "SA",
-	};
-	for (int c = 0; c < CONTINENT_COUNT; c++)
-		if (strcmp(code, names[c]) == 0)
-			return (enum continent)c;
-	return CONTINENT_UNKNOWN;
-}
-
 /*
  * Reads the string at the NULL-terminated path under entry into out as
  * two upper-case letters. 1 when found, 0 when absent or not a two-letter
@@ -175,7 +161,7 @@ static int geo_record_extract(struct geo_loader *l, MMDB_entry_s *entry,
 	if (rc < 0)
 		return -1;
 	if (rc > 0)
-		rec->continent = (uint8_t)geo_continent_parse(code);
+		rec->continent = (uint8_t)continent_from_code(code);
 	if (rec->continent == CONTINENT_UNKNOWN && rec->country[0] != '\0')
 		rec->continent = (uint8_t)country_continent(rec->country);
 	return 0;
@@ -413,11 +399,6 @@ void geo_free(struct geo *g)
 	free(g);
 }
 
-static unsigned geo_bit(const uint8_t *bytes, unsigned i)
-{
-	return (bytes[i >> 3] >> (7 - (i & 7))) & 1;
-}
-
 void geo_lookup(const struct geo *g, const struct ip_addr *addr,
 		struct geo_result *out)
 {
@@ -436,7 +417,7 @@ void geo_lookup(const struct geo *g, const struct ip_addr *addr,
 	}
 	// depth < offset only when a leaf covers all of ::/96 and beyond.
 	while (v < g->node_count && depth - offset < bits) {
-		unsigned bit = geo_bit(addr->bytes, depth - offset);
+		unsigned bit = addr_bit(addr->bytes, depth - offset);
 		v = bit ? g->right[v] : g->left[v];
 		depth++;
 	}

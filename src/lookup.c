@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "config.h"
 #include "geo.h"
 #include "region.h"
@@ -40,14 +41,10 @@ static int parse_client(const char *arg, struct region_client *client,
 		if (prefix < 0)
 			return -1;
 	}
-	struct ip_addr a = { 0 };
-	if (inet_pton(AF_INET, text, a.bytes) == 1)
-		a.family = AF_INET;
-	else if (inet_pton(AF_INET6, text, a.bytes) == 1)
-		a.family = AF_INET6;
-	else
+	struct ip_addr a;
+	if (addr_parse(text, &a) < 0)
 		return -1;
-	int max = a.family == AF_INET ? 32 : 128;
+	int max = (int)addr_family_bits(a.family);
 	if (prefix > max)
 		return -1;
 
@@ -58,8 +55,7 @@ static int parse_client(const char *arg, struct region_client *client,
 		return 0;
 	}
 	// as a resolver would send it: host bits cleared
-	for (int bit = prefix; bit < max; bit++)
-		a.bytes[bit / 8] &= (uint8_t)~(0x80 >> (bit % 8));
+	addr_mask(&a, (unsigned)prefix);
 	client->has_ecs = true;
 	client->ecs_addr = a;
 	client->ecs_source_len = (uint8_t)prefix;
@@ -70,9 +66,9 @@ static int parse_client(const char *arg, struct region_client *client,
 static void print_addr(FILE *out, const char *label, const struct ip_addr *a,
 		       unsigned bits)
 {
-	char text[INET6_ADDRSTRLEN];
-	inet_ntop(a->family, a->bytes, text, sizeof(text));
-	fprintf(out, "%-16s %s/%u\n", label, text, bits);
+	char text[ADDR_PREFIX_TEXT_MAX];
+	addr_prefix_format(a, bits, text, sizeof(text));
+	fprintf(out, "%-16s %s\n", label, text);
 }
 
 static void print_vips(FILE *out, const struct config_region *reg)
@@ -110,10 +106,10 @@ static void print_override(FILE *out, const struct config *cfg,
 	if (d->network_override >= 0) {
 		const struct config_network_override *o =
 			&cfg->network_overrides[d->network_override];
-		char text[INET6_ADDRSTRLEN];
-		inet_ntop(o->net.family, o->net.bytes, text, sizeof(text));
-		fprintf(out, "%-16s network %s/%u (%s line %u)\n", "override",
-			text, o->prefix_len, cfg->path, o->line);
+		char text[ADDR_PREFIX_TEXT_MAX];
+		addr_prefix_format(&o->net, o->prefix_len, text, sizeof(text));
+		fprintf(out, "%-16s network %s (%s line %u)\n", "override",
+			text, cfg->path, o->line);
 	} else if (d->country_override >= 0) {
 		const struct config_country_override *o =
 			&cfg->country_overrides[d->country_override];

@@ -105,8 +105,10 @@ static int main_parse(int argc, char **argv, struct options *o)
 }
 
 /*
- * Loads the snapshot for path. Every message goes to stderr as
- * "FILE:LINE: message" (warnings only when show_warnings).
+ * Loads the snapshot for path and, for --check and start-up
+ * (show_warnings), checks it against this machine (the `user:` account).
+ * Every message goes to stderr as "FILE:LINE: message" (warnings only
+ * when show_warnings).
  */
 static struct snapshot *main_load(const char *path, bool show_warnings)
 {
@@ -116,6 +118,11 @@ static struct snapshot *main_load(const char *path, bool show_warnings)
 		return NULL;
 	}
 	struct snapshot *s = snapshot_load(path, d);
+	if (s != NULL && show_warnings &&
+	    config_check_system(s->config, d) < 0) {
+		snapshot_unref(s);
+		s = NULL;
+	}
 	for (size_t i = 0; i < diag_count(d); i++)
 		if (diag_is_error(d, i) || show_warnings || s == NULL)
 			fprintf(stderr, "%s\n", diag_message(d, i));

@@ -6,6 +6,8 @@
 #include "autoconf.h"
 #include "prefix.h"
 
+#include "addr.h"
+
 #include <stdbool.h>
 #include <stdlib.h>
 
@@ -19,11 +21,6 @@ struct prefix_tree {
 	unsigned max_bits;
 	size_t count;
 };
-
-static unsigned addr_bit(const uint8_t *addr, unsigned i)
-{
-	return (addr[i / 8] >> (7 - i % 8)) & 1;
-}
 
 struct prefix_tree *prefix_tree_new(unsigned max_bits)
 {

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <stdlib.h>
 
+#include "addr.h"
 #include "diag.h"
 #include "prefix.h"
 #include "siphash.h"
@@ -32,138 +33,11 @@ static int fam_index(uint8_t family)
 	return family == AF_INET ? FAM_V4 : FAM_V6;
 }
 
-static unsigned fam_bits(uint8_t family)
-{
-	return family == AF_INET ? 32 : 128;
-}
-
 static int country_slot(const char *code)
 {
 	if (code[0] < 'A' || code[0] > 'Z' || code[1] < 'A' || code[1] > 'Z')
 		return -1;
 	return (code[0] - 'A') * 26 + (code[1] - 'A');
-}
-
-/* ---- addresses ---------------------------------------------------------- */
-
-struct private_net {
-	uint8_t family;
-	uint8_t bytes[16];
-	uint8_t len;
-};
-
-/* RFC 7871 §10: behind these the client's location says nothing. */
-static const struct private_net private_nets[] = {
-	{ AF_INET, { 10 }, 8 },
-	{ AF_INET, { 172, 16 }, 12 },
-	{ AF_INET, { 192, 168 }, 16 },
-	{ AF_INET, { 100, 64 }, 10 },
-	{ AF_INET, { 127 }, 8 },
-	{ AF_INET, { 169, 254 }, 16 },
-	{ AF_INET, { 0 }, 8 },
-	{ AF_INET6, { 0xfc }, 7 },
-	{ AF_INET6, { 0xfe, 0x80 }, 10 },
-	{ AF_INET6, { [15] = 1 }, 128 },
-	{ AF_INET6, { 0 }, 128 },
-};
-
-static bool prefix_contains(const uint8_t *net, unsigned len,
-			    const uint8_t *addr)
-{
-	unsigned whole = len / 8, rest = len % 8;
-	if (memcmp(net, addr, whole) != 0)
-		return false;
-	if (rest == 0)
-		return true;
-	uint8_t mask = (uint8_t)(0xff << (8 - rest));
-	return (net[whole] & mask) == (addr[whole] & mask);
-}
-
-bool region_addr_is_private(const struct ip_addr *addr)
-{
-	for (size_t i = 0; i < sizeof(private_nets) / sizeof(*private_nets); i++) {
-		const struct private_net *p = &private_nets[i];
-		if (p->family == addr->family &&
-		    prefix_contains(p->bytes, p->len, addr->bytes))
-			return true;
-	}
-	return false;
-}
-
-/* Is all of net/len inside one private range? */
-static bool network_is_private(const struct ip_addr *net, unsigned len)
-{
-	for (size_t i = 0; i < sizeof(private_nets) / sizeof(*private_nets); i++) {
-		const struct private_net *p = &private_nets[i];
-		if (p->family == net->family && p->len <= len &&
-		    prefix_contains(p->bytes, p->len, net->bytes))
-			return true;
-	}
-	return false;
-}
-
-static void addr_mask(struct ip_addr *a, unsigned bits)
-{
-	unsigned total = fam_bits(a->family) / 8;
-	for (unsigned i = 0; i < total; i++) {
-		if (bits >= 8 * (i + 1))
-			continue;
-		unsigned keep = bits > 8 * i ? bits - 8 * i : 0;
-		a->bytes[i] &= (uint8_t)(0xff00 >> keep);
-	}
-}
-
-struct embedded_v4 {
-	uint8_t prefix[12];     /* the IPv6 prefix that marks the form */
-	uint8_t prefix_len;
-	uint8_t offset;         /* bit position of the IPv4 address */
-	bool teredo;            /* stored inverted */
-};
-
-/* IPv6 forms that carry an IPv4 client address (SPEC step 1). */
-static const struct embedded_v4 embedded_forms[] = {
-	{ { [10] = 0xff, [11] = 0xff }, 96, 96, false },     /* ::ffff:0:0/96 */
-	{ { 0x00, 0x64, 0xff, 0x9b }, 96, 96, false },       /* 64:ff9b::/96 */
-	{ { 0x20, 0x01, 0x00, 0x00 }, 32, 96, true },        /* Teredo */
-	{ { 0x20, 0x02 }, 16, 16, false },                   /* 6to4 */
-};
-
-static const struct embedded_v4 *embedded_form(const uint8_t *v6)
-{
-	for (size_t i = 0; i < sizeof(embedded_forms) / sizeof(*embedded_forms); i++)
-		if (prefix_contains(embedded_forms[i].prefix,
-				    embedded_forms[i].prefix_len, v6))
-			return &embedded_forms[i];
-	return NULL;
-}
-
-/*
- * Replaces an IPv6 address carrying an IPv4 one by that IPv4 address when
- * enough of it is known (bits > offset). Returns the offset used, 0 if
- * the address stays as it was.
- */
-static uint8_t addr_unwrap(struct ip_addr *a, uint8_t *bits)
-{
-	if (a->family != AF_INET6)
-		return 0;
-	const struct embedded_v4 *form = embedded_form(a->bytes);
-	if (form == NULL || *bits <= form->offset)
-		return 0;
-
-	uint8_t v4[4];
-	memcpy(v4, a->bytes + form->offset / 8, 4);
-	if (form->teredo)
-		for (unsigned i = 0; i < 4; i++)
-			v4[i] ^= 0xff;
-	unsigned v4_bits = *bits - form->offset;
-	memset(a, 0, sizeof(*a));
-	a->family = AF_INET;
-	memcpy(a->bytes, v4, 4);
-	*bits = (uint8_t)(v4_bits > 32 ? 32 : v4_bits);
-	// Teredo stores the address inverted: bits the ECS prefix zeroed
-	// came back as ones and must go again
-	addr_mask(a, *bits);
-	return form->offset;
 }
 
 /* ---- building ----------------------------------------------------------- */
@@ -175,7 +49,7 @@ static int regions_add_override(struct regions *r, const struct config *cfg,
 	int f = fam_index(o->net.family);
 	int rc = prefix_tree_insert(r->match[f], o->net.bytes, o->prefix_len,
 				    (int)i);
-	if (rc == 0 && !network_is_private(&o->net, o->prefix_len))
+	if (rc == 0 && !addr_prefix_is_private(&o->net, o->prefix_len))
 		rc = prefix_tree_insert(r->scope[f], o->net.bytes,
 					o->prefix_len, (int)i);
 	if (rc == -1) {
@@ -267,16 +141,16 @@ static void decide_address(const struct config *cfg,
 	if (cfg->ecs && client->has_ecs && client->ecs_source_len > 0) {
 		out->addr = client->ecs_addr;
 		out->addr_bits = client->ecs_source_len;
-		out->offset = addr_unwrap(&out->addr, &out->addr_bits);
-		if (!region_addr_is_private(&out->addr)) {
+		out->offset = addr_unwrap_v4(&out->addr, &out->addr_bits);
+		if (!addr_is_private(&out->addr)) {
 			out->used_ecs = true;
 			return;
 		}
 		out->ecs_private = true;
 	}
 	out->addr = client->source;
-	out->addr_bits = (uint8_t)fam_bits(client->source.family);
-	out->offset = addr_unwrap(&out->addr, &out->addr_bits);
+	out->addr_bits = (uint8_t)addr_family_bits(client->source.family);
+	out->offset = addr_unwrap_v4(&out->addr, &out->addr_bits);
 }
 
 /* Step 2: network override, country override, continent, default. */

@@ -56,7 +56,4 @@ void region_decide(const struct regions *r, const struct config *cfg,
 uint64_t region_shed_hash(const uint8_t key[16], const struct ip_addr *addr,
 			  uint8_t k);
 
-/** True for the RFC 7871 §10 private ranges (see SPEC), after unwrapping. */
-bool region_addr_is_private(const struct ip_addr *addr);
-
 #endif

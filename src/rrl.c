@@ -17,6 +17,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "addr.h"
 #include "config.h"
 #include "log.h"
 #include "prefix.h"
@@ -187,11 +188,6 @@ static uint64_t rrl_read_be64(const uint8_t *b)
 	return v;
 }
 
-static uint64_t rrl_mask64(unsigned len)
-{
-	return len == 0 ? 0 : len >= 64 ? ~0ULL : ~0ULL << (64 - len);
-}
-
 static bool rrl_exempt(const struct prefix_tree *t, const uint8_t *addr)
 {
 	if (t == NULL)
@@ -206,9 +202,11 @@ static bool rrl_key_v4(const struct rrl_policy *p, const uint8_t *a4,
 {
 	if (rrl_exempt(p->exempt4, a4))
 		return false;
-	uint32_t addr = (uint32_t)a4[0] << 24 | (uint32_t)a4[1] << 16 |
-			(uint32_t)a4[2] << 8 | a4[3];
-	uint32_t net = (uint32_t)(addr & (rrl_mask64(p->v4_prefix) >> 32));
+	uint8_t m[4];
+	memcpy(m, a4, sizeof(m));
+	addr_bits_clear(m, p->v4_prefix, 32);
+	uint32_t net = (uint32_t)m[0] << 24 | (uint32_t)m[1] << 16 |
+		       (uint32_t)m[2] << 8 | m[3];
 	// injective: one key per (prefix, network)
 	*key = rrl_mix(KEY_V4_TAG | (uint64_t)p->v4_prefix << 32 | net);
 	return true;
@@ -220,9 +218,11 @@ static bool rrl_key_v6(const struct rrl_policy *p, const uint8_t *a16,
 	if (rrl_exempt(p->exempt6, a16))
 		return false;
 	unsigned len = p->v6_prefix;
-	uint64_t hi = rrl_read_be64(a16) & rrl_mask64(len);
-	uint64_t lo = rrl_read_be64(a16 + 8) &
-		      rrl_mask64(len > 64 ? len - 64 : 0);
+	uint8_t m[16];
+	memcpy(m, a16, sizeof(m));
+	addr_bits_clear(m, len, 128);
+	uint64_t hi = rrl_read_be64(m);
+	uint64_t lo = rrl_read_be64(m + 8);
 	*key = rrl_mix(hi ^ rrl_mix(lo ^ KEY_V6_TAG ^ len));
 	return true;
 }

@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <string.h>
 
+#include "addr.h"
 #include "config.h"
 #include "diag.h"
 #include "prefix.h"
@@ -142,20 +143,20 @@ static void test_private_ranges(void **state)
 				"169.254.1.1", "0.1.2.3" };
 	for (size_t i = 0; i < 8; i++) {
 		struct ip_addr a = v4(priv4[i]);
-		assert_true(region_addr_is_private(&a));
+		assert_true(addr_is_private(&a));
 	}
 	const char *pub4[] = { "172.32.0.1", "100.128.0.1", "11.0.0.1", "8.8.8.8" };
 	for (size_t i = 0; i < 4; i++) {
 		struct ip_addr a = v4(pub4[i]);
-		assert_false(region_addr_is_private(&a));
+		assert_false(addr_is_private(&a));
 	}
 	const char *priv6[] = { "fc00::1", "fdff::1", "fe80::1", "::1", "::" };
 	for (size_t i = 0; i < 5; i++) {
 		struct ip_addr a = v6(priv6[i]);
-		assert_true(region_addr_is_private(&a));
+		assert_true(addr_is_private(&a));
 	}
 	struct ip_addr a = v6("2001:db8::1");
-	assert_false(region_addr_is_private(&a));
+	assert_false(addr_is_private(&a));
 }
 
 /* ---- region_decide on the query fixture --------------------------------- */
