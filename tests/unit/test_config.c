@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -848,6 +849,164 @@ static void test_reports_all(void **state)
 	assert_int_equal(diag_errors(f->d), 4);
 }
 
+/* ---- limits and traps (issues 10 and 13) ------------------------------ */
+
+static void test_alias_refused(void **state)
+{
+	// each use of an alias would be walked (and allocated) again
+	fx_refused(state, BASE "rrl: &r\n  slip: 3\nx: *r\n", 13,
+		   "YAML aliases are not supported");
+	fx_refused(state, "listen: [127.0.0.1:53]\nregions: { a: *nowhere }\n",
+		   2, "YAML aliases are not supported");
+}
+
+static void test_nesting_limit(void **state)
+{
+	char yaml[4096];
+	int n = snprintf(yaml, sizeof(yaml), BASE "workers: ");
+	for (int i = 0; i < 40; i++)
+		yaml[n++] = '[';
+	for (int i = 0; i < 40; i++)
+		yaml[n++] = ']';
+	snprintf(yaml + n, sizeof(yaml) - (size_t)n, "\n");
+	fx_refused(state, yaml, 13, "nest deeper than 32 levels");
+}
+
+static void test_nul_byte(void **state)
+{
+	struct fx *f = *state;
+	static const char yaml[] = BASE "workers: 2\0\n";
+	// the NUL sits on line 13; libyaml alone would stop or say line 1
+	assert_null(config_load_text(yaml, sizeof(yaml) - 1, f->path, f->d));
+	assert_true(fx_has(f, 13, "a NUL byte"));
+}
+
+static void test_size_limit(void **state)
+{
+	struct fx *f = *state;
+	size_t len = 16u * 1024 * 1024 + 1;
+	char *yaml = malloc(len);
+	assert_non_null(yaml);
+	memset(yaml, '#', len);
+	yaml[len - 1] = '\n';
+	assert_null(config_load_text(yaml, len, f->path, f->d));
+	free(yaml);
+	assert_true(fx_has(f, 0, "larger than 16 MiB"));
+}
+
+static void test_exempt_limit(void **state)
+{
+	size_t cap = 64 + 20 * (CONFIG_MAX_EXEMPT + 1);
+	char *yaml = malloc(sizeof(BASE) + cap);
+	assert_non_null(yaml);
+	int n = sprintf(yaml, BASE "rrl:\n  exempt:\n");
+	for (unsigned i = 0; i <= CONFIG_MAX_EXEMPT; i++)
+		n += sprintf(yaml + n, "  - 10.%u.%u.0/24\n", i / 256, i % 256);
+	fx_refused(state, yaml, 15, "'rrl.exempt' lists more than 10000");
+	free(yaml);
+}
+
+/* CPU seconds to load n network overrides (one repeated at the end). */
+static double fx_networks_seconds(struct fx *f, unsigned n)
+{
+	char *yaml = malloc(sizeof(BASE) + 64 + 32 * (size_t)(n + 1));
+	assert_non_null(yaml);
+	int len = sprintf(yaml, BASE "overrides:\n  networks:\n");
+	for (unsigned i = 0; i < n; i++)
+		len += sprintf(yaml + len, "    10.%u.%u.0/24: b\n", i / 256,
+			       i % 256);
+	// the same network written another way: found by the sorted check
+	len += sprintf(yaml + len, "    010.0.1.0/24: b\n");
+	config_free(f->cfg);
+	diag_free(f->d);
+	f->d = diag_new();
+	clock_t t0 = clock();
+	f->cfg = config_load_text(yaml, (size_t)len, f->path, f->d);
+	double s = (double)(clock() - t0) / CLOCKS_PER_SEC;
+	free(yaml);
+	// inet_pton refuses 010.0.1.0, so the extra line is a syntax error
+	// in the network, not a repeat: either way the load is refused
+	assert_null(f->cfg);
+	return s;
+}
+
+static void test_duplicates_not_quadratic(void **state)
+{
+	struct fx *f = *state;
+	double small = fx_networks_seconds(f, 8000);
+	double large = fx_networks_seconds(f, 32000);
+	// 4x the entries: about 4x the time when sorted, 16x when each
+	// entry is compared with every earlier one (CPU time, so the
+	// machine's load does not matter; valgrind slows both alike)
+	print_message("8,000 networks %.3f s, 32,000 %.3f s\n", small, large);
+	assert_true(large < 10 * (small > 0.001 ? small : 0.001));
+}
+
+static void test_repeats_found_sorted(void **state)
+{
+	struct fx *f = *state;
+	fx_refused(state, BASE "overrides:\n  networks:\n"
+		   "    10.0.0.0/8: a\n    192.0.2.0/24: b\n"
+		   "    10.0.0.0/08: b\n", 17,
+		   "network '10.0.0.0/08' is listed twice in overrides.networks "
+		   "(first at line 15)");
+	assert_int_equal(diag_errors(f->d), 1);
+	config_free(f->cfg);
+	diag_free(f->d);
+	f->d = diag_new();
+	struct config *cfg = fx_accepted(state, BASE
+		"    regional: [www, mail, WWW, www.example.com., mail]\n");
+	assert_int_equal(cfg->zones[0].regional_count, 2);
+	assert_string_equal(cfg->zones[0].regional[0].text, "www");
+	assert_string_equal(cfg->zones[0].regional[1].text, "mail");
+	assert_int_equal(diag_warnings(f->d), 3);
+	assert_true(fx_has(f, 13, "regional name 'WWW' is listed twice"));
+}
+
+static void test_regional_without_final_dot(void **state)
+{
+	struct fx *f = *state;
+	fx_accepted(state, BASE "    regional: [www.example.com, a.b, "
+		    "example.com, www.example.com.]\n");
+	assert_true(fx_has(f, 13, "warning: regional name 'www.example.com' "
+			   "has no final dot, so it means "
+			   "www.example.com.example.com.; write "
+			   "'www.example.com.' for the name itself"));
+	assert_true(fx_has(f, 13, "regional name 'example.com' has no final"));
+	assert_int_equal(diag_warnings(f->d), 2);
+}
+
+static void test_shed_into_drained(void **state)
+{
+	struct fx *f = *state;
+	fx_accepted(state, BASE "shed:\n"
+		    "  a: { to: b, percent: 10 }\n"
+		    "  b: { to: a, percent: 100 }\n");
+	assert_true(fx_has(f, 14, "warning: region 'a' sheds to region 'b', "
+			   "which itself sheds 100% to 'a'"));
+	assert_int_equal(diag_warnings(f->d), 1);
+}
+
+static void test_yaml_hints(void **state)
+{
+	fx_refused(state, "listen: [[::1]:53]\n", 1,
+		   "quote IPv6 listen addresses: \"[::1]:53\"");
+	fx_refused(state, "listen:\n\t- 127.0.0.1:53\n", 2,
+		   "this line has a tab: YAML indents with spaces only");
+}
+
+static void test_user_root(void **state)
+{
+	struct fx *f = *state;
+	assert_non_null(fx_load(f, BASE "user: root\n"));
+	assert_int_equal(config_check_system(f->cfg, f->d), -1);
+	assert_true(fx_has(f, 13, "user 'root' has uid 0"));
+	config_free(f->cfg);
+	f->cfg = NULL;
+	assert_non_null(fx_load(f, BASE "user: nobody\n"));
+	assert_int_equal(config_check_system(f->cfg, f->d), 0);
+}
+
 #define FX(t) cmocka_unit_test_setup_teardown(t, fx_setup, fx_teardown)
 
 int main(void)
@@ -896,6 +1055,17 @@ int main(void)
 		FX(test_zone_errors),
 		FX(test_zone_bad_origin),
 		FX(test_reports_all),
+		FX(test_alias_refused),
+		FX(test_nesting_limit),
+		FX(test_nul_byte),
+		FX(test_size_limit),
+		FX(test_exempt_limit),
+		FX(test_duplicates_not_quadratic),
+		FX(test_repeats_found_sorted),
+		FX(test_regional_without_final_dot),
+		FX(test_shed_into_drained),
+		FX(test_yaml_hints),
+		FX(test_user_root),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
