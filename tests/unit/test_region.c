@@ -55,6 +55,87 @@ static struct ip_addr v6(const char *text)
 	return a;
 }
 
+/* The definitions in prefix.h, by brute force over the networks. */
+struct ref_net {
+	uint8_t key[16];
+	unsigned len;
+};
+
+static bool ref_agree(const uint8_t *a, const uint8_t *b, unsigned bits)
+{
+	for (unsigned i = 0; i < bits; i++)
+		if (addr_bit(a, i) != addr_bit(b, i))
+			return false;
+	return true;
+}
+
+static void ref_lookup(const struct ref_net *nets, size_t n, unsigned max,
+		       const uint8_t *addr, struct prefix_match *out)
+{
+	out->value = -1;
+	out->match_len = 0;
+	for (size_t i = 0; i < n; i++)
+		if (ref_agree(nets[i].key, addr, nets[i].len) &&
+		    (out->value < 0 || nets[i].len > out->match_len)) {
+			out->value = (int)i;
+			out->match_len = (uint8_t)nets[i].len;
+		}
+	// shortest L with no network longer than L inside addr/L
+	for (unsigned l = 0; l <= max; l++) {
+		bool split = false;
+		for (size_t i = 0; i < n && !split; i++)
+			split = nets[i].len > l && ref_agree(nets[i].key, addr, l);
+		if (!split) {
+			out->uniform_len = (uint8_t)l;
+			return;
+		}
+	}
+}
+
+/* The path-compressed trie agrees with the definitions on random
+ * networks that share long prefixes (so edges split and join). */
+static void test_prefix_tree_against_reference(void **state)
+{
+	(void)state;
+	srand(7);
+	for (unsigned round = 0; round < 200; round++) {
+		unsigned max = round % 2 ? 128 : 32;
+		struct ref_net nets[40];
+		size_t n = 0;
+		struct prefix_tree *t = prefix_tree_new(max);
+		assert_non_null(t);
+		for (unsigned i = 0; i < 40; i++) {
+			struct ref_net r = { { 0x20, 0x01 }, (unsigned)rand() % (max + 1) };
+			// few distinct bits, so networks nest and collide
+			for (unsigned b = 0; b < 6; b++)
+				if (rand() % 2)
+					r.key[(rand() % (max / 8)) ] ^=
+						(uint8_t)(1u << (rand() % 8));
+			addr_bits_clear(r.key, r.len, 128);
+			int rc = prefix_tree_insert(t, r.key, r.len, (int)n);
+			if (rc == 0)
+				nets[n++] = r;
+			else
+				assert_true(rc <= -2); // a repeat, never no memory
+		}
+		assert_int_equal(prefix_tree_count(t), n);
+		for (unsigned q = 0; q < 200; q++) {
+			uint8_t addr[16] = { 0x20, 0x01 };
+			if (n > 0 && rand() % 2)
+				memcpy(addr, nets[(size_t)rand() % n].key, 16);
+			for (unsigned b = 0; b < 3; b++)
+				addr[rand() % (max / 8)] ^= (uint8_t)(1u << (rand() % 8));
+			struct prefix_match got, want;
+			prefix_tree_lookup(t, addr, &got);
+			ref_lookup(nets, n, max, addr, &want);
+			assert_int_equal(got.value, want.value);
+			assert_int_equal(got.match_len, want.match_len);
+			assert_int_equal(got.uniform_len, want.uniform_len);
+		}
+		prefix_tree_free(t);
+	}
+}
+
 static void test_prefix_tree_longest_match_and_uniform(void **state)
 {
 	struct prefix_tree *t = prefix_tree_new(32);
@@ -272,6 +353,7 @@ int main(void)
 	const struct CMUnitTest pure[] = {
 		cmocka_unit_test(test_siphash_reference_vectors),
 		cmocka_unit_test(test_prefix_tree_longest_match_and_uniform),
+		cmocka_unit_test(test_prefix_tree_against_reference),
 		cmocka_unit_test(test_shed_hash_documented_vectors),
 		cmocka_unit_test(test_shed_share_and_monotonic),
 		cmocka_unit_test(test_private_ranges),
