@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <stddef.h>
@@ -1103,6 +1104,69 @@ struct config *config_load(const char *path, struct diag *d)
 
 /* ---- checks against this machine ------------------------------------------ */
 
+/* Effective IDs (and groups) of pw, as far as file access goes; -1 after
+ * putting back what was changed. Only root can do this. */
+static int cfg_become(const struct passwd *pw)
+{
+	if (initgroups(pw->pw_name, pw->pw_gid) < 0)
+		return -1;
+	if (setegid(pw->pw_gid) < 0 || seteuid(pw->pw_uid) < 0) {
+		(void)setegid(0);
+		(void)setgroups(0, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/* Back to root: IDs first (seteuid(0) is what allows the rest). */
+static int cfg_unbecome(void)
+{
+	if (seteuid(0) < 0 || setegid(0) < 0 || setgroups(0, NULL) < 0)
+		return -1;
+	return 0;
+}
+
+/* Warns when the user cannot open path (a reload, which runs as that
+ * user, would fail); other failures are the loaders' to report. */
+static void cfg_readable_as(const struct config *cfg, const char *user,
+			    const char *path, unsigned line, struct diag *d)
+{
+	int fd = file_open_regular(path);
+	if (fd >= 0) {
+		close(fd);
+		return;
+	}
+	if (fd == -EACCES)
+		diag_warn(d, cfg->path, line, "user '%s' cannot read %s: %s "
+			  "(a reload runs as that user and would fail)", user,
+			  path, file_strerror(fd));
+}
+
+/* Opens every file a reload reads, as pw. Only --check and start-up,
+ * single-threaded and as root, get here. */
+static int cfg_check_files_as(const struct config *cfg,
+			      const struct passwd *pw, struct diag *d)
+{
+	// getpwnam's static result is overwritten by initgroups
+	char user[256];
+	snprintf(user, sizeof(user), "%s", pw->pw_name);
+	if (cfg_become(pw) < 0)
+		return 0; // cannot tell; the drop itself will say why
+	cfg_readable_as(cfg, user, cfg->path, 0, d);
+	if (cfg->geoip != NULL)
+		cfg_readable_as(cfg, user, cfg->geoip, cfg->geoip_line, d);
+	for (size_t i = 0; i < cfg->zone_count; i++)
+		if (cfg->zones[i].file != NULL)
+			cfg_readable_as(cfg, user, cfg->zones[i].file,
+					cfg->zones[i].line, d);
+	if (cfg_unbecome() < 0) {
+		diag_error(d, cfg->path, cfg->user_line, "cannot return to root "
+			   "after checking files as user '%s'", user);
+		return -1;
+	}
+	return 0;
+}
+
 int config_check_system(const struct config *cfg, struct diag *d)
 {
 	if (cfg->user == NULL)
@@ -1120,6 +1184,8 @@ int config_check_system(const struct config *cfg, struct diag *d)
 			   "privilege; name an unprivileged user", cfg->user);
 		return -1;
 	}
+	if (geteuid() == 0)
+		return cfg_check_files_as(cfg, pw, d);
 	return 0;
 }
 

@@ -139,9 +139,11 @@ struct config *config_load_text(const char *text, size_t len,
 
 /**
  * Checks what depends on this machine rather than on the text: the
- * `user:` account exists and is not root. `--check` and start-up call
- * it; a reload does not (the account is used once, at start-up).
- * Returns 0, or -1 after recording the problem in d.
+ * `user:` account exists and is not root, and (when running as root) it
+ * can open the config, geo and zone files, which a reload reads as that
+ * user (a warning otherwise). `--check` and start-up call it, while
+ * single-threaded; a reload does not. Returns 0, or -1 after recording
+ * the problem in d.
  */
 int config_check_system(const struct config *cfg, struct diag *d);
 

@@ -105,10 +105,8 @@ static int main_parse(int argc, char **argv, struct options *o)
 }
 
 /*
- * Loads the snapshot for path and, for --check and start-up
- * (show_warnings), checks it against this machine (the `user:` account).
- * Every message goes to stderr as "FILE:LINE: message" (warnings only
- * when show_warnings).
+ * Loads the snapshot for path. Every message goes to stderr as
+ * "FILE:LINE: message" (warnings only when show_warnings).
  */
 static struct snapshot *main_load(const char *path, bool show_warnings)
 {
@@ -118,11 +116,6 @@ static struct snapshot *main_load(const char *path, bool show_warnings)
 		return NULL;
 	}
 	struct snapshot *s = snapshot_load(path, d);
-	if (s != NULL && show_warnings &&
-	    config_check_system(s->config, d) < 0) {
-		snapshot_unref(s);
-		s = NULL;
-	}
 	for (size_t i = 0; i < diag_count(d); i++)
 		if (diag_is_error(d, i) || show_warnings || s == NULL)
 			fprintf(stderr, "%s\n", diag_message(d, i));
@@ -132,11 +125,33 @@ static struct snapshot *main_load(const char *path, bool show_warnings)
 	return s;
 }
 
+/*
+ * The checks against this machine (the `user:` account) that --check and
+ * start-up make and a reload does not; messages to stderr after prefix.
+ */
+static int main_check_system(const struct config *cfg, const char *prefix)
+{
+	struct diag *d = diag_new();
+	if (d == NULL) {
+		fprintf(stderr, "geovipd: out of memory\n");
+		return -1;
+	}
+	int rc = config_check_system(cfg, d);
+	for (size_t i = 0; i < diag_count(d); i++)
+		fprintf(stderr, "%s%s\n", prefix, diag_message(d, i));
+	diag_free(d);
+	return rc;
+}
+
 static int main_check(const struct options *o)
 {
 	struct snapshot *s = main_load(o->config, true);
 	if (s == NULL)
 		return 1;
+	if (main_check_system(s->config, "") < 0) {
+		snapshot_unref(s);
+		return 1;
+	}
 	printf("config OK\n");
 	snapshot_unref(s);
 	return 0;
@@ -334,6 +349,8 @@ static int main_serve(const struct options *o)
 		return 1;
 	const struct config *cfg = dm.current->config;
 	char err[512];
+	if (main_check_system(cfg, "geovipd: ") < 0)
+		goto out;
 	main_raise_fd_limit();
 	dm.srv = server_new(cfg, err, sizeof(err));
 	if (dm.srv == NULL) {

@@ -110,6 +110,19 @@ check "--check with an unknown user exits 1" 1 "$rc"
 check_grep "--check: unknown user at FILE:LINE" \
 	"^$CONF:$line: user 'geovip-no-such-user-$$' does not exist" "$out"
 
+# --- --check opens the files as user: (a reload reads them as that user)
+write_config "user: nobody"
+readable
+chmod 600 "$ZONE_FILE"
+out=$("$GEOVIPD" -c "$CONF" --check 2>&1)
+rc=$?
+check "--check with a zone nobody cannot read: a warning, exit 0" 0 "$rc"
+check_grep "--check names the file nobody cannot read" \
+	"^$CONF:[0-9]+: warning: user 'nobody' cannot read $ZONE_FILE" "$out"
+readable
+out=$("$GEOVIPD" -c "$CONF" --check 2>&1)
+check_nogrep "--check: readable files, no warning" "cannot read" "$out"
+
 # --- started as nobody (setpriv): another user is an error, nobody is fine
 if command -v setpriv >/dev/null 2>&1; then
 	if id daemon >/dev/null 2>&1; then
