@@ -459,8 +459,10 @@ static const char *cfg_yaml_hint(const char *text, size_t len, size_t mark)
 	for (size_t i = start; i < end; i++)
 		if (text[i] == '\t')
 			return " (this line has a tab: YAML indents with spaces only)";
+	// "[::1]:53" quoted is fine; only a bare [: starts a broken flow list
 	for (size_t i = start; i + 1 < end; i++)
-		if (text[i] == '[' && text[i + 1] == ':')
+		if (text[i] == '[' && text[i + 1] == ':' &&
+		    (i == start || (text[i - 1] != '"' && text[i - 1] != '\'')))
 			return " (quote IPv6 listen addresses: \"[::1]:53\")";
 	return "";
 }
