@@ -24,11 +24,26 @@
 #include "diag.h"
 #include "file.h"
 
+/* A VIP as read, before the repeat check sorts them. */
+struct cfg_vip {
+	struct ip_addr a;
+	const char *text;
+	unsigned line;
+};
+
+struct cfg_region_name {
+	const char *name;
+	int index;
+};
+
 /* geovip's state while its schema runs (struct cfg_doc's app). */
 struct cfg_ctx {
 	struct config *cfg;
 	int continent_owner[CONTINENT_COUNT];   /* region index or -1 */
 	const char **network_text;      /* overrides.networks keys as written */
+	struct cfg_vip *vips;           /* one region's VIPs while read */
+	size_t vip_count;
+	struct cfg_region_name *region_order;   /* sorted by name */
 };
 
 static struct cfg_ctx *cfg_ctx(struct cfg_doc *c)
@@ -56,12 +71,47 @@ static void cfg_region_list(const struct config *cfg, char *out, size_t len)
 	}
 }
 
+/* Region names sorted once, so each of 100,000 overrides finds its
+ * region by binary search. */
+static int cfg_region_name_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct cfg_region_name *)a)->name,
+		      ((const struct cfg_region_name *)b)->name);
+}
+
+static void cfg_region_order(struct cfg_doc *c, unsigned line)
+{
+	struct cfg_ctx *ctx = cfg_ctx(c);
+	const struct config *cfg = ctx->cfg;
+	ctx->region_order = cfg_calloc(c, line, cfg->region_count,
+				       sizeof(*ctx->region_order));
+	if (ctx->region_order == NULL)
+		return;
+	for (size_t i = 0; i < cfg->region_count; i++)
+		ctx->region_order[i] = (struct cfg_region_name){
+			cfg->regions[i].name, (int)i };
+	qsort(ctx->region_order, cfg->region_count,
+	      sizeof(*ctx->region_order), cfg_region_name_cmp);
+}
+
+static int cfg_region_find(struct cfg_doc *c, const char *name)
+{
+	const struct cfg_ctx *ctx = cfg_ctx(c);
+	if (ctx->region_order == NULL)
+		return config_region_index(ctx->cfg, name);
+	struct cfg_region_name key = { name, REGION_NONE };
+	const struct cfg_region_name *hit =
+		bsearch(&key, ctx->region_order, ctx->cfg->region_count,
+			sizeof(key), cfg_region_name_cmp);
+	return hit != NULL ? hit->index : REGION_NONE;
+}
+
 /* The index of the region a scalar names, or REGION_NONE after an error. */
 static int cfg_region_ref(struct cfg_doc *c, const char *what,
 			  const char *name, unsigned line)
 {
 	const struct config *cfg = cfg_of(c);
-	int r = config_region_index(cfg, name);
+	int r = cfg_region_find(c, name);
 	// with no regions at all, that is the error already reported
 	if (r != REGION_NONE || cfg->region_count == 0)
 		return r;
@@ -305,37 +355,54 @@ static void cfg_parse_continents(struct cfg_doc *c, const struct cfg_pair *p,
 	cfg_list(c, p, NULL, 0, cfg_continent_add, obj);
 }
 
-static int cfg_ip_cmp(const void *a, const void *b)
+static int cfg_vip_cmp(const void *a, const void *b)
 {
-	return memcmp(((const struct ip_addr *)a)->bytes,
-		      ((const struct ip_addr *)b)->bytes, 16);
+	const struct cfg_vip *x = a, *y = b;
+	if (x->a.family != y->a.family)
+		return x->a.family < y->a.family ? -1 : 1;
+	return memcmp(x->a.bytes, y->a.bytes, sizeof(x->a.bytes));
 }
 
 static void cfg_vip_add(struct cfg_doc *c, const yaml_node_t *item, void *obj)
 {
 	struct config_region *r = obj;
-	struct ip_addr a;
+	struct cfg_ctx *ctx = cfg_ctx(c);
+	struct cfg_vip *v = &ctx->vips[ctx->vip_count];
 	const char *text = cfg_item_scalar(c, "vips", item);
 	if (text == NULL)
 		return;
-	if (addr_parse(text, &a) < 0) {
+	if (addr_parse(text, &v->a) < 0) {
 		diag_error(c->d, c->file, cfg_line(item),
 			   "VIP '%s' of region '%s' is not an IPv4 or IPv6 "
 			   "address", text, r->name);
 		return;
 	}
-	struct ip_addr *list = a.family == AF_INET ? r->v4 : r->v6;
-	size_t *count = a.family == AF_INET ? &r->v4_count : &r->v6_count;
-	for (size_t i = 0; i < *count; i++) {
-		// answers carry every VIP, so lists are short: linear is fine
-		if (cfg_ip_cmp(&list[i], &a) == 0) {
-			diag_error(c->d, c->file, cfg_line(item),
+	v->text = text;
+	v->line = cfg_line(item);
+	ctx->vip_count++;
+}
+
+/* Reports repeated VIPs (sorted, not pairwise) and files the others by
+ * family, in the order written. */
+static void cfg_vips_file(struct cfg_doc *c, struct config_region *r)
+{
+	struct cfg_ctx *ctx = cfg_ctx(c);
+	size_t *first;
+	if (cfg_dups(c, ctx->vips, ctx->vip_count, sizeof(*ctx->vips),
+		     cfg_vip_cmp, &first) < 0)
+		return;
+	for (size_t i = 0; i < ctx->vip_count; i++) {
+		const struct cfg_vip *v = &ctx->vips[i];
+		if (first[i] != i)
+			diag_error(c->d, c->file, v->line,
 				   "VIP '%s' is listed twice in region '%s'",
-				   text, r->name);
-			return;
-		}
+				   v->text, r->name);
+		else if (v->a.family == AF_INET)
+			r->v4[r->v4_count++] = v->a;
+		else
+			r->v6[r->v6_count++] = v->a;
 	}
-	list[(*count)++] = a;
+	free(first);
 }
 
 static void cfg_region_no_vips(struct cfg_doc *c,
@@ -358,10 +425,17 @@ static void cfg_parse_vips(struct cfg_doc *c, const struct cfg_pair *p,
 		cfg_region_no_vips(c, r);
 		return;
 	}
-	// room for all in each family's list; cfg_list makes the v4 one
+	// room for all in each family's list
+	r->v4 = cfg_calloc(c, cfg_pair_line(p), n, sizeof(*r->v4));
 	r->v6 = cfg_calloc(c, cfg_pair_line(p), n, sizeof(*r->v6));
-	if (r->v6 != NULL)
-		cfg_list(c, p, (void **)&r->v4, sizeof(*r->v4), cfg_vip_add, r);
+	struct cfg_ctx *ctx = cfg_ctx(c);
+	ctx->vip_count = 0;
+	if (r->v4 != NULL && r->v6 != NULL &&
+	    cfg_list(c, p, (void **)&ctx->vips, sizeof(*ctx->vips), cfg_vip_add,
+		     r))
+		cfg_vips_file(c, r);
+	free(ctx->vips);
+	ctx->vips = NULL;
 }
 
 static const struct cfg_key region_keys[] = {
@@ -414,8 +488,9 @@ static void cfg_parse_regions(struct cfg_doc *c, const struct cfg_pair *p,
 			   "'regions' must define at least one region");
 		return;
 	}
-	cfg_mapping(c, p, "'regions'", (void **)&cfg->regions,
-		    sizeof(*cfg->regions), cfg_region_add, cfg);
+	if (cfg_mapping(c, p, "'regions'", (void **)&cfg->regions,
+			sizeof(*cfg->regions), cfg_region_add, cfg))
+		cfg_region_order(c, cfg_pair_line(p));
 }
 
 static void cfg_parse_default_region(struct cfg_doc *c,
@@ -1076,6 +1151,7 @@ struct config *config_load_text(const char *text, size_t len,
 		cfg_parse_root(&c);
 	}
 	cfg_doc_free(&c);
+	free(ctx.region_order);
 	if (diag_errors(d) != errors_before) {
 		config_free(ctx.cfg);
 		return NULL;
