@@ -225,7 +225,7 @@ static int bench_verify(const struct snapshot *snap, const struct bench_class *c
 		    (c->answers && ancount == 0)) {
 			fprintf(stderr, "bench_core: %s query %u: unexpected answer "
 				"(%zu bytes, rcode %u, %u answers)\n", c->name, i,
-				n, n >= 12 ? resp[3] & 0xf : 0, ancount);
+				n, n >= 12 ? (unsigned)(resp[3] & 0xf) : 0u, ancount);
 			return -1;
 		}
 	}
@@ -258,7 +258,7 @@ static int bench_cmp(const void *a, const void *b)
 /* Median over rounds of the mean ns per query of BENCH_PASSES passes. */
 static double bench_time(const struct snapshot *snap, unsigned rounds)
 {
-	double ns[64];
+	double ns[64] = { 0 };
 	volatile size_t sink = bench_pass(snap); // warm the caches
 	for (unsigned r = 0; r < rounds; r++) {
 		double t0 = bench_now();

@@ -303,7 +303,7 @@ static int scn_parse_query(struct scn_block *b, char *args)
 				return -1;
 			i++;
 		} else if (strcmp(m, "ecs-raw") == 0) {
-			if (scn_parse_ecs_raw(b, &w[i + 1]) < 0)
+			if (i + 4 >= n || scn_parse_ecs_raw(b, &w[i + 1]) < 0)
 				return -1;
 			i += 4;
 		} else if (strcmp(m, "udp") == 0) {
@@ -549,11 +549,12 @@ static void scn_check(struct scn_run *run, const struct scn_block *b,
 		return;
 	}
 	int rcode = (scn_resp[3] & 0xf) | ldns_pkt_edns_extended_rcode(p) << 4;
-	char b1[16], b2[16];
-	if (b->rcode >= 0 && rcode != b->rcode)
+	if (b->rcode >= 0 && rcode != b->rcode) {
+		char b1[16], b2[16];
 		scn_fail(run, b, "rcode %s, want %s",
 			 scn_rcode_name(rcode, b1, sizeof(b1)),
 			 scn_rcode_name(b->rcode, b2, sizeof(b2)));
+	}
 	int flags = (scn_resp[2] << 8 | scn_resp[3]) & SCN_FLAG_MASK;
 	if (b->flags >= 0 && flags != b->flags) {
 		char got[64], want[64];
