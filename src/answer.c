@@ -17,6 +17,9 @@
 
 /* A CNAME chain longer than this is cut where it stands. */
 #define CNAME_CHAIN_MAX 16
+/* Distinct target names whose addresses go in the additional section of
+ * an NS, MX or SRV answer; later ones are left out (bounded work). */
+#define ADDITIONAL_TARGETS_MAX 32
 
 struct answer_ctx {
 	const struct answer_request *req;
@@ -104,29 +107,115 @@ static void put_negative(struct answer_ctx *c, uint8_t rcode)
 				     c->zone->negative_ttl);
 }
 
+/*
+ * The in-zone A and AAAA RRsets of target (a name server, mail exchanger
+ * or service host), once per node: seen/seen_count list the nodes already
+ * added. Regional targets are skipped: their addresses depend on the
+ * client, and the resolver asks for them with its own ECS option.
+ * optional: an RRset that does not fit is taken back whole and -1 is
+ * returned (stop); otherwise the overflow stays, for the caller to set TC.
+ */
+static int put_target_addresses(struct answer_ctx *c, const uint8_t *target,
+				const struct zone_node **seen,
+				unsigned *seen_count, bool optional)
+{
+	if (target == NULL || !dname_is_subdomain(target, c->zone->origin))
+		return 0;
+	const struct zone_node *g = zone_find_node(c->zone, target);
+	if (g == NULL || (g->flags & ZONE_NODE_REGIONAL))
+		return 0;
+	for (unsigned i = 0; i < *seen_count; i++)
+		if (seen[i] == g)
+			return 0; // RFC 2181 §5: no RR twice in a section
+	if (*seen_count == ADDITIONAL_TARGETS_MAX)
+		return -1;
+	seen[(*seen_count)++] = g;
+	static const uint16_t addr_types[] = { TYPE_A, TYPE_AAAA };
+	for (size_t t = 0; t < 2; t++) {
+		const struct zone_rrset *a = zone_node_rrset(g, addr_types[t]);
+		if (a == NULL)
+			continue;
+		size_t len = c->w->len;
+		uint16_t n = put_rrset(c->w, g->name, a, a->ttl);
+		if (optional && c->w->overflow) {
+			wire_truncate(c->w, len);
+			return -1;
+		}
+		c->res->arcount += n;
+	}
+	return 0;
+}
+
+/*
+ * Where the target name sits in one record's rdata (2-byte length, then
+ * data), or NULL: not a type with a target, or rdata too short to hold a
+ * whole name there (a record written as `\# LEN HEX` may be anything).
+ */
+static const uint8_t *rdata_target(uint16_t type, const uint8_t *rdata)
+{
+	size_t rdlen = (size_t)rdata[0] << 8 | rdata[1], off;
+	switch (type) {
+	case TYPE_NS:
+		off = 0;
+		break;
+	case TYPE_MX:
+		off = 2; // preference
+		break;
+	case TYPE_SRV:
+		off = 6; // priority, weight, port
+		break;
+	default:
+		return NULL;
+	}
+	const uint8_t *name = rdata + 2 + off;
+	size_t pos = 0;
+	while (off + pos < rdlen && pos < DNAME_MAX) {
+		if (name[pos] == 0)
+			return name;
+		if (name[pos] > 63)
+			return NULL;
+		pos += (size_t)name[pos] + 1;
+	}
+	return NULL;
+}
+
+/* The target addresses of every record of rrset, in its order. */
+static void put_rrset_targets(struct answer_ctx *c,
+			      const struct zone_rrset *rrset, bool optional)
+{
+	const struct zone_node *seen[ADDITIONAL_TARGETS_MAX];
+	unsigned seen_count = 0;
+	const uint8_t *rd = rrset->rdata;
+	for (uint16_t i = 0; i < rrset->count; i++) {
+		if (put_target_addresses(c, rdata_target(rrset->type, rd), seen,
+					 &seen_count, optional) < 0)
+			return;
+		rd += 2 + ((size_t)rd[0] << 8 | rd[1]);
+	}
+}
+
 static void put_referral(struct answer_ctx *c, const struct zone_node *cut)
 {
 	const struct zone_rrset *ns = zone_node_rrset(cut, TYPE_NS);
 	c->res->aa = c->res->ancount > 0; // AA only for data already in answer
 	c->res->nscount += put_rrset(c->w, cut->name, ns, ns->ttl);
+	// glue: addresses of name servers that we hold, below the cut or not;
+	// required data, so a referral that does not fit is truncated (TC)
+	put_rrset_targets(c, ns, false);
+}
 
-	// glue: addresses of name servers that we hold, below the cut or not
-	const uint8_t *rd = ns->rdata;
-	for (uint16_t i = 0; i < ns->count; i++) {
-		const uint8_t *target = rd + 2;
-		rd += 2 + ((size_t)rd[0] << 8 | rd[1]);
-		if (!dname_is_subdomain(target, c->zone->origin))
-			continue;
-		const struct zone_node *g = zone_find_node(c->zone, target);
-		if (g == NULL)
-			continue;
-		static const uint16_t glue_types[] = { TYPE_A, TYPE_AAAA };
-		for (size_t t = 0; t < 2; t++) {
-			const struct zone_rrset *a = zone_node_rrset(g, glue_types[t]);
-			if (a != NULL)
-				c->res->arcount += put_rrset(c->w, g->name, a, a->ttl);
-		}
-	}
+/*
+ * Additional-section addresses for an NS, MX or SRV answer (as NSD
+ * gives them). Optional data: the first RRset that does not fit and all
+ * after it are left out, and the answer goes out whole, without TC.
+ */
+static void put_additional(struct answer_ctx *c, const struct zone_rrset *rrset)
+{
+	if (rrset->type != TYPE_NS && rrset->type != TYPE_MX &&
+	    rrset->type != TYPE_SRV)
+		return;
+	if (!c->w->overflow) // else the answer itself did not fit: TC
+		put_rrset_targets(c, rrset, true);
 }
 
 /* Regional A/AAAA: the VIPs of the client's region, or NODATA. */
@@ -190,7 +279,18 @@ static const uint8_t *answer_node(struct answer_ctx *c,
 		return NULL;
 	}
 	c->res->ancount += put_rrset(c->w, owner, rrset, rrset->ttl);
+	put_additional(c, rrset);
 	return NULL;
+}
+
+/* Has the chain already answered at name? (a CNAME loop) */
+static bool chain_visited(const uint8_t *const *visited, unsigned count,
+			  const uint8_t *name)
+{
+	for (unsigned i = 0; i < count; i++)
+		if (dname_equal(visited[i], name))
+			return true;
+	return false;
 }
 
 void answer_write(const struct answer_request *req, struct wire_writer *w,
@@ -200,8 +300,10 @@ void answer_write(const struct answer_request *req, struct wire_writer *w,
 	memset(res, 0, sizeof(*res));
 	res->aa = true;
 
+	const uint8_t *visited[CNAME_CHAIN_MAX + 1];
 	const uint8_t *name = req->qname;
 	for (unsigned hop = 0; hop <= CNAME_CHAIN_MAX; hop++) {
+		visited[hop] = name;
 		struct lookup lk;
 		zone_lookup(c.zone, name, req->qtype, &lk);
 		if (lk.kind == DELEGATED) {
@@ -213,8 +315,11 @@ void answer_write(const struct answer_request *req, struct wire_writer *w,
 			return;
 		}
 		const uint8_t *target = answer_node(&c, lk.node, name);
-		// CNAMEs are followed inside this zone only
-		if (target == NULL || !dname_is_subdomain(target, c.zone->origin))
+		// CNAMEs are followed inside this zone only, and never back to
+		// a name already answered: a loop ends after its last new RR
+		// (RFC 2181 §5: no RR twice in a section)
+		if (target == NULL || !dname_is_subdomain(target, c.zone->origin) ||
+		    chain_visited(visited, hop + 1, target))
 			return;
 		name = target;
 	}

@@ -90,8 +90,24 @@ static int parse_additional(struct request *rq, struct wire_reader *r,
 }
 
 /*
+ * Past a question section that parse_question refused (QDCOUNT != 1, a
+ * compressed name), when its names can still be read: then the OPT
+ * record, if any, can be found for the FORMERR answer.
+ */
+static int skip_questions(const struct request *rq, struct wire_reader *r)
+{
+	uint8_t name[DNAME_MAX];
+	r->pos = WIRE_HEADER_SIZE;
+	for (unsigned i = 0; i < rq->qdcount; i++)
+		if (wire_read_name(r, name) < 0 || wire_skip(r, 4) < 0)
+			return -1;
+	return 0;
+}
+
+/*
  * Reads the whole message. Any structural fault is FORMERR; what could be
- * read before it (question, OPT) still shapes the response.
+ * read before it (question, OPT) still shapes the response: RFC 6891 §7
+ * wants an OPT in the answer to a query that had one, FORMERR included.
  */
 static void parse_request(struct request *rq, const uint8_t *pkt, size_t len,
 			  bool ecs_enabled)
@@ -106,8 +122,12 @@ static void parse_request(struct request *rq, const uint8_t *pkt, size_t len,
 	wire_read_u16(&r, &rq->nscount);
 	wire_read_u16(&r, &rq->arcount);
 
-	if (parse_question(rq, &r) < 0)
-		goto formerr;
+	bool formerr = false;
+	if (parse_question(rq, &r) < 0) {
+		formerr = true;
+		if (skip_questions(rq, &r) < 0)
+			goto formerr;
+	}
 	for (unsigned i = 0; i < (unsigned)rq->ancount + rq->nscount; i++)
 		if (wire_skip_rr(&r) < 0)
 			goto formerr;
@@ -117,7 +137,7 @@ static void parse_request(struct request *rq, const uint8_t *pkt, size_t len,
 		rq->edns.ecs.present = false;
 		goto formerr;
 	}
-	if (r.pos != len)
+	if (r.pos != len || formerr)
 		goto formerr;
 	return;
 formerr:

@@ -18,7 +18,7 @@
 /* RR types and classes geovip treats specially. */
 enum {
 	TYPE_A = 1, TYPE_NS = 2, TYPE_CNAME = 5, TYPE_SOA = 6, TYPE_PTR = 12,
-	TYPE_MX = 15, TYPE_AAAA = 28, TYPE_OPT = 41, TYPE_DS = 43,
+	TYPE_MX = 15, TYPE_AAAA = 28, TYPE_SRV = 33, TYPE_OPT = 41, TYPE_DS = 43,
 	TYPE_IXFR = 251, TYPE_AXFR = 252, TYPE_ANY = 255,
 };
 enum { CLASS_IN = 1 };

@@ -1,6 +1,7 @@
 # tests/integration/lib-extra.sh — helpers on top of lib.sh for ecs.sh,
 # shed.sh, reload.sh and lookup.sh: a config with every region rule (the
-# regions of tests/fixtures/query/geovip.yaml, serving lib.sh's test zone),
+# regions and overrides of tests/fixtures/query/geovip.yaml, copied by
+# fixture_block, serving lib.sh's test zone),
 # the raw DNS client, and a bounded wait on the server log. Sourced.
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -26,28 +27,8 @@ write_geo_config() {
 		cat <<EOF
 geoip: $GEO_DB
 workers: 2
-regions:
-  americas:
-    continents: [NA, SA]
-    vips: [192.0.2.10, "2001:db8:10::1"]
-  emea:
-    continents: [EU, AF]
-    vips: [198.51.100.10, 198.51.100.11, "2001:db8:20::1"]
-  apac:
-    continents: [AS, OC]
-    vips: [203.0.113.10]
-  lab:
-    continents: [AN]
-    vips: [192.0.2.77, "2001:db8:77::1"]
-default_region: americas
-overrides:
-  networks:
-    "10.0.0.0/8": emea
-    "192.0.2.192/26": apac
-    "2001:db8:ffff::/48": apac
-  countries:
-    BR: emea
-    AU: lab
+$(fixture_block regions)
+$(fixture_block overrides)
 shed_key: "$SHED_KEY"
 zones:
   - origin: $ZONE.

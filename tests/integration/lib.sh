@@ -150,8 +150,21 @@ EOF
 	} > "$ZONE_FILE"
 }
 
+# fixture_block NAME — the lines between "# --- begin NAME" and
+# "# --- end NAME" of tests/fixtures/query/geovip.yaml: the one definition
+# of the test regions ("regions": regions and default_region) and of the
+# overrides ("overrides"), shared with the unit tests.
+fixture_block() {
+	local f="$top_srcdir/tests/fixtures/query/geovip.yaml" out
+	out=$(sed -n "/^# --- begin $1\$/,/^# --- end $1\$/p" "$f" | sed '1d;$d')
+	[ -n "$out" ] || { echo "FAIL - no block '$1' in $f"; exit 1; }
+	printf '%s\n' "$out"
+}
+
 # write_config [EXTRA_YAML_LINE...] — a config serving the test zone on
-# $PORT (127.0.0.1, and ::1 when present), with absolute paths.
+# $PORT (127.0.0.1, and ::1 when present), with absolute paths: the shared
+# regions, and only two overrides (10/8 → emea, AU → apac), so that every
+# continent maps to its region in serve_basic.sh.
 write_config() {
 	{
 		echo "listen:"
@@ -160,17 +173,7 @@ write_config() {
 		cat <<EOF
 geoip: $GEO_DB
 workers: 2
-regions:
-  americas:
-    continents: [NA, SA]
-    vips: [192.0.2.10, "2001:db8:10::1"]
-  emea:
-    continents: [EU, AF]
-    vips: [198.51.100.10, 198.51.100.11, "2001:db8:20::1"]
-  apac:
-    continents: [AS, OC]
-    vips: [203.0.113.10]
-default_region: americas
+$(fixture_block regions)
 overrides:
   networks:
     "10.0.0.0/8": emea
