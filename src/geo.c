@@ -725,9 +725,13 @@ static int geo_metadata_decode(struct geo_loader *l, uint64_t *num,
 	struct geo_item map;
 	size_t at[META_COUNT], end;
 
-	if (geo_item_resolve(&w, 0, &map, &end) < 0 ||
-	    (map.type != GEO_MAP && geo_walk_fail(&w, 0, "not a map") < 0) ||
-	    geo_map_scan(&w, &map, names, at, META_COUNT) < 0)
+	if (geo_item_resolve(&w, 0, &map, &end) < 0)
+		goto corrupt;
+	if (map.type != GEO_MAP) {
+		geo_walk_fail(&w, 0, "not a map");
+		goto corrupt;
+	}
+	if (geo_map_scan(&w, &map, names, at, META_COUNT) < 0)
 		goto corrupt;
 	for (int i = 0; i < META_COUNT; i++) {
 		if (at[i] == SIZE_MAX) {
@@ -865,15 +869,44 @@ static const char *geo_read_error(const char *path, int rc)
 	return file_strerror(rc);
 }
 
+/* Whether two stats of one path show the same file, unchanged. */
+static bool geo_stat_same(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+	       a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	       a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+	       a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/*
+ * A private copy of path: a writer truncating or rewriting the file can
+ * no longer affect the load (no SIGBUS as with a mapping). A write while
+ * it is read (the size, or the times around the read, differ) is refused
+ * rather than risking a mix of two versions that happens to decode.
+ */
+static int geo_file_read(const char *path, char **bytes, size_t *len)
+{
+	struct stat before, after;
+	bool stat_ok = stat(path, &before) == 0;
+	int rc = file_read(path, GEO_FILE_MAX, bytes, len);
+
+	if (rc == 0 && stat_ok &&
+	    (stat(path, &after) != 0 || !geo_stat_same(&before, &after))) {
+		free(*bytes);
+		*bytes = NULL;
+		rc = -FILE_ERR_CHANGED;
+	}
+	return rc;
+}
+
 struct geo *geo_load(const char *path, struct diag *d)
 {
 	char *bytes = NULL;
 	size_t len = 0;
 
-	// A private copy: a writer truncating or rewriting the file from now
-	// on cannot affect the load (no SIGBUS as with a mapping). A rewrite
-	// during the read itself is detected and refused.
-	int rc = file_read(path, GEO_FILE_MAX, &bytes, &len);
+	int rc = geo_file_read(path, &bytes, &len);
 	if (rc == 0 && len == 0) {
 		free(bytes);
 		diag_error(d, path, 0, "cannot open the geo database: the file "

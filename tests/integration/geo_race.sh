@@ -94,6 +94,9 @@ fi
 unexplained=$(grep -i 'error' "$SERVER_LOG" | grep -Ev \
 	"$DB: (cannot open the geo database: (the file changed while it was read|the file is empty)|not a usable MaxMind DB)|geoip: cannot use|reload failed, keeping generation" || true)
 check "every reload error names the file and a reason" "" "$unexplained"
+echo "# reasons logged:"
+grep -o "$DB: .*" "$SERVER_LOG" | sed "s|^$DB: ||; s/ (.*//" | sort | uniq -c |
+	sed 's/^/#   /'
 failed=$(grep -c 'reload failed, keeping generation' "$SERVER_LOG")
 reasons=$(grep -c "$DB: " "$SERVER_LOG")
 if [ "$reasons" -ge "$failed" ]; then
