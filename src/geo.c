@@ -789,7 +789,6 @@ static int geo_metadata_read(struct geo_loader *l)
 	uint64_t num[META_COUNT] = { 0 };
 	const char *why = NULL;
 	size_t marker;
-	char text[160];
 
 	if (geo_marker_find(l, &marker) < 0)
 		return -1;
@@ -797,6 +796,7 @@ static int geo_metadata_read(struct geo_loader *l)
 	l->meta.size = l->len - marker - GEO_MARKER_LEN;
 	int rc = geo_metadata_decode(l, num, &why);
 	if (rc < 0) {
+		char text[160];
 		snprintf(text, sizeof(text), rc == -2 ? "the metadata has no "
 			 "%s" : "corrupt metadata: %s", why);
 		geo_unusable(l, text);
