@@ -1,8 +1,8 @@
 /*
- * src/geo.h — the geo database. geo.c is the only user of maxminddb.h:
- * geo_load walks the whole .mmdb search tree once and flattens it into
- * geovip's own arrays, so lookups on the query path never call
- * libmaxminddb, and the file can change on disk after loading.
+ * src/geo.h — the geo database. geo_load reads the .mmdb into memory,
+ * decodes it with geo.c's own bounded MaxMind DB reader and flattens its
+ * search tree into geovip's own arrays, so lookups never touch the file,
+ * which can change on disk at any time, even while it is being loaded.
  */
 #ifndef GEOVIP_GEO_H
 #define GEOVIP_GEO_H
@@ -36,8 +36,16 @@ struct geo_result {
 
 struct geo;
 
-/** Opens and flattens path; NULL with a message in d on any problem. */
+/** Reads path (a regular file of at most 1 GiB) into memory and loads
+ *  it with geo_load_mem; NULL with a message in d on any problem. */
 struct geo *geo_load(const char *path, struct diag *d);
+/**
+ * Loads the .mmdb image bytes[0..len) (only read during the call; name is
+ * the file name for messages). NULL with "name: message" in d when the
+ * file is corrupt, exceeds a limit (README) or has no location data.
+ */
+struct geo *geo_load_mem(const void *bytes, size_t len, const char *name,
+			 struct diag *d);
 void geo_free(struct geo *g);
 
 /** Looks up addr (family AF_INET or AF_INET6). Never fails. */

@@ -1,7 +1,8 @@
 /*
  * tests/unit/test_geo.c — the country table, and geo_load/geo_lookup on the
- * shipped sample database, its IPv4-only twin and broken files; lookups are
- * checked against libmaxminddb's own answer for the same addresses.
+ * shipped sample database, its IPv4-only twin, broken files and databases
+ * crafted byte by byte; lookups are checked against libmaxminddb's own
+ * answer for the same addresses.
  */
 #include "autoconf.h"
 
@@ -569,6 +570,485 @@ static void test_byte_flips(void **state)
 	free(orig);
 }
 
+/* ---- crafted databases ------------------------------------------------- */
+
+/* A growing byte buffer for building .mmdb images. */
+struct mbuf {
+	unsigned char *p;
+	size_t len, cap;
+};
+
+static void mb_put(struct mbuf *b, const void *data, size_t n)
+{
+	if (b->len + n > b->cap) {
+		b->cap = (b->len + n) * 2 + 64;
+		b->p = realloc(b->p, b->cap);
+		assert_non_null(b->p);
+	}
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
+}
+
+static void mb_byte(struct mbuf *b, unsigned v)
+{
+	unsigned char c = (unsigned char)v;
+	mb_put(b, &c, 1);
+}
+
+static void mb_be(struct mbuf *b, uint64_t v, unsigned n)
+{
+	while (n-- > 0)
+		mb_byte(b, (unsigned)(v >> (8 * n)) & 0xff);
+}
+
+enum { T_PTR = 1, T_STR = 2, T_U16 = 5, T_U32 = 6, T_MAP = 7, T_U64 = 9,
+       T_ARRAY = 11 };
+
+/* A control byte (+ extended type, + size bytes) as the spec encodes it. */
+static void enc_ctrl(struct mbuf *b, unsigned type, uint32_t size)
+{
+	unsigned first = type <= 7 ? type << 5 : 0, n = 0;
+	uint32_t extra = 0;
+	if (size < 29) {
+		first |= size;
+	} else if (size < 285) {
+		first |= 29, extra = size - 29, n = 1;
+	} else if (size < 65821) {
+		first |= 30, extra = size - 285, n = 2;
+	} else {
+		first |= 31, extra = size - 65821, n = 3;
+	}
+	mb_byte(b, first);
+	if (type > 7)
+		mb_byte(b, type - 7);
+	mb_be(b, extra, n);
+}
+
+static void enc_str(struct mbuf *b, const char *s)
+{
+	enc_ctrl(b, T_STR, (uint32_t)strlen(s));
+	mb_put(b, s, strlen(s));
+}
+
+static void enc_uint(struct mbuf *b, unsigned type, uint64_t v)
+{
+	unsigned n = 0;
+	while (n < 8 && (v >> (8 * n)) != 0)
+		n++;
+	enc_ctrl(b, type, n);
+	mb_be(b, v, n);
+}
+
+/* A pointer to data offset off (< 2048 + 2^19 is all the tests need). */
+static void enc_ptr(struct mbuf *b, uint32_t off)
+{
+	if (off < 2048) {
+		mb_byte(b, 0x20 | (off >> 8));
+		mb_byte(b, off & 0xff);
+	} else {
+		off -= 2048;
+		mb_byte(b, 0x28 | (off >> 16));
+		mb_be(b, off & 0xffff, 2);
+	}
+}
+
+/* One tree node with records l and r, in a record size of rs bits. */
+static void enc_node(struct mbuf *b, unsigned rs, uint32_t l, uint32_t r)
+{
+	if (rs == 28) {
+		mb_be(b, l & 0xffffff, 3);
+		mb_byte(b, ((l >> 24) & 0xf) << 4 | ((r >> 24) & 0xf));
+		mb_be(b, r & 0xffffff, 3);
+	} else {
+		mb_be(b, l, rs / 8);
+		mb_be(b, r, rs / 8);
+	}
+}
+
+/* What a built database says in its metadata. */
+struct meta {
+	uint64_t node_count;
+	unsigned record_size, ip_version, major;
+	const char *type;
+};
+
+/* The marker and a metadata map with every key libmaxminddb requires
+ * (build_epoch last: newer libmaxminddb dislikes an empty map there). */
+static void enc_meta(struct mbuf *b, const struct meta *m)
+{
+	mb_put(b, "\xab\xcd\xefMaxMind.com", 14);
+	enc_ctrl(b, T_MAP, 9);
+	enc_str(b, "binary_format_major_version");
+	enc_uint(b, T_U16, m->major ? m->major : 2);
+	enc_str(b, "binary_format_minor_version");
+	enc_uint(b, T_U16, 0);
+	enc_str(b, "database_type");
+	enc_str(b, m->type);
+	enc_str(b, "description");
+	enc_ctrl(b, T_MAP, 0);
+	enc_str(b, "ip_version");
+	enc_uint(b, T_U16, m->ip_version);
+	enc_str(b, "languages");
+	enc_ctrl(b, T_ARRAY, 0);
+	enc_str(b, "node_count");
+	enc_uint(b, T_U32, m->node_count);
+	enc_str(b, "record_size");
+	enc_uint(b, T_U16, m->record_size);
+	enc_str(b, "build_epoch");
+	enc_uint(b, T_U64, 1700000000);
+}
+
+/* An IPv4 database of one node: 0.0.0.0/1 → the record at data offset
+ * 0, 128.0.0.0/1 → nothing. The caller frees out->p. */
+static void build_one(struct mbuf *out, const struct mbuf *data,
+		      const char *type)
+{
+	struct meta m = { .node_count = 1, .record_size = 24,
+			  .ip_version = 4, .type = type };
+	memset(out, 0, sizeof(*out));
+	enc_node(out, 24, 1 + 16, 1);
+	mb_put(out, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16);
+	mb_put(out, data->p, data->len);
+	enc_meta(out, &m);
+}
+
+/* geo_load_mem must refuse bytes, naming name and saying what. */
+static void expect_mem_error(const void *bytes, size_t len, const char *what)
+{
+	struct diag *d = diag_new();
+	assert_non_null(d);
+	struct geo *g = geo_load_mem(bytes, len, "crafted.mmdb", d);
+	if (g != NULL)
+		fail_msg("loaded, expected an error saying '%s'", what);
+	assert_true(diag_errors(d) >= 1);
+	const char *msg = diag_message(d, 0);
+	if (strncmp(msg, "crafted.mmdb: ", 14) != 0 || strstr(msg, what) == NULL)
+		fail_msg("message '%s' should say '%s'", msg, what);
+	diag_free(d);
+}
+
+static struct geo *load_mem_ok(const struct mbuf *b)
+{
+	struct diag *d = diag_new();
+	assert_non_null(d);
+	struct geo *g = geo_load_mem(b->p, b->len, "crafted.mmdb", d);
+	if (g == NULL || diag_count(d) != 0) {
+		diag_print(d, stderr);
+		fail_msg("geo_load_mem failed");
+	}
+	diag_free(d);
+	return g;
+}
+
+/* {"continent": {"code": "EU"}, "note": {"a": {"a": ... {} }}}: levels
+ * nested maps under "note". */
+static void build_deep(struct mbuf *out, unsigned levels)
+{
+	struct mbuf data = { 0 };
+	enc_ctrl(&data, T_MAP, 2);
+	enc_str(&data, "continent");
+	enc_ctrl(&data, T_MAP, 1);
+	enc_str(&data, "code");
+	enc_str(&data, "EU");
+	enc_str(&data, "note");
+	for (unsigned i = 0; i < levels; i++) {
+		enc_ctrl(&data, T_MAP, 1);
+		enc_str(&data, "a");
+	}
+	enc_ctrl(&data, T_MAP, 0);
+	build_one(out, &data, "Deep");
+	free(data.p);
+}
+
+/*
+ * Issue 13 item 2: libmaxminddb 1.7.1 recursed once per level and
+ * overflowed the stack on 2,000,000 (the server died at reload). Now the
+ * nesting is refused past 512 levels, without recursion.
+ */
+static void test_deep_nesting(void **state)
+{
+	struct tmpdir *t = *state;
+	struct mbuf b;
+	char path[128];
+	snprintf(path, sizeof(path), "%s/deep.mmdb", t->path);
+
+	build_deep(&b, 2000000);
+	write_whole(path, b.p, b.len);
+	free(b.p);
+	expect_load_error(path, "corrupt data record at offset 0: nesting "
+			  "deeper than 512");
+
+	build_deep(&b, 513);
+	expect_mem_error(b.p, b.len, "corrupt data record at offset 0: "
+			 "nesting deeper than 512");
+	free(b.p);
+
+	// 512 levels are still read, and the record keeps its continent.
+	build_deep(&b, 511);
+	struct geo *g = load_mem_ok(&b);
+	struct ip_addr a = ip("1.2.3.4");
+	struct geo_result r;
+	geo_lookup(g, &a, &r);
+	assert_non_null(r.record);
+	assert_int_equal(r.record->continent, CONTINENT_EU);
+	assert_int_equal(r.prefix_len, 1);
+	geo_free(g);
+	free(b.p);
+}
+
+/* A record with more than 65536 values, flat (an array), is refused. */
+static void test_huge_record(void **state)
+{
+	(void)state;
+	struct mbuf data = { 0 }, b;
+	enc_ctrl(&data, T_MAP, 2);
+	enc_str(&data, "country_code");
+	enc_str(&data, "DE");
+	enc_str(&data, "list");
+	enc_ctrl(&data, T_ARRAY, 70000);
+	for (int i = 0; i < 70000; i++)
+		enc_ctrl(&data, T_MAP, 0);
+	build_one(&b, &data, "Huge");
+	expect_mem_error(b.p, b.len, "more than 65536 values");
+	free(b.p);
+	free(data.p);
+}
+
+/* Pointers that loop, point nowhere, or point at the wrong thing. */
+static void test_pointer_loops(void **state)
+{
+	(void)state;
+	struct mbuf data = { 0 }, b;
+
+	// the record is a pointer to itself
+	enc_ptr(&data, 0);
+	build_one(&b, &data, "Loop");
+	expect_mem_error(b.p, b.len, "corrupt data record at offset 0: a "
+			 "pointer to a pointer");
+	free(b.p);
+
+	// a map whose key points back at the map
+	data.len = 0;
+	enc_ctrl(&data, T_MAP, 1);
+	enc_ptr(&data, 0);
+	enc_str(&data, "x");
+	build_one(&b, &data, "Loop");
+	expect_mem_error(b.p, b.len, "a map key that is not a string");
+	free(b.p);
+
+	// a pointer past the end of the data section
+	data.len = 0;
+	enc_ctrl(&data, T_MAP, 1);
+	enc_str(&data, "country");
+	enc_ptr(&data, 1000);
+	build_one(&b, &data, "Loop");
+	expect_mem_error(b.p, b.len, "a pointer past the section");
+	free(b.p);
+
+	// "continent" pointing back at its own record: no code there, but
+	// the country still places it; nothing loops
+	data.len = 0;
+	enc_ctrl(&data, T_MAP, 2);
+	enc_str(&data, "continent");
+	enc_ptr(&data, 0);
+	enc_str(&data, "country");
+	enc_ctrl(&data, T_MAP, 1);
+	enc_str(&data, "iso_code");
+	enc_str(&data, "jp");
+	build_one(&b, &data, "Loop");
+	struct geo *g = load_mem_ok(&b);
+	struct ip_addr a = ip("1.2.3.4");
+	struct geo_result r;
+	geo_lookup(g, &a, &r);
+	assert_non_null(r.record);
+	assert_string_equal(r.record->country, "JP");
+	assert_int_equal(r.record->continent, CONTINENT_AS);
+	geo_free(g);
+	free(b.p);
+	free(data.p);
+}
+
+/* Issue 10: an ASN database (no continent, no country) is refused with
+ * its type named; so is any database without location data. */
+static void test_no_location_data(void **state)
+{
+	struct tmpdir *t = *state;
+	struct mbuf data = { 0 }, b;
+	char path[128];
+	snprintf(path, sizeof(path), "%s/asn.mmdb", t->path);
+
+	enc_ctrl(&data, T_MAP, 2);
+	enc_str(&data, "autonomous_system_number");
+	enc_uint(&data, T_U32, 15169);
+	enc_str(&data, "autonomous_system_organization");
+	enc_str(&data, "GOOGLE");
+	build_one(&b, &data, "GeoLite2-ASN");
+	write_whole(path, b.p, b.len);
+	free(b.p);
+	expect_load_error(path, "GeoLite2-ASN has no continent or country "
+			  "data (an ASN database?");
+
+	data.len = 0;
+	enc_ctrl(&data, T_MAP, 1);
+	enc_str(&data, "isp");
+	enc_str(&data, "Example");
+	build_one(&b, &data, "Example-ISP");
+	expect_mem_error(b.p, b.len, "Example-ISP has no continent or "
+			 "country data (geovip needs a Country or City");
+	free(b.p);
+	free(data.p);
+}
+
+/* The sample's tree and data section, split apart, for re-encoding. */
+struct parts {
+	unsigned char *file;
+	size_t len;
+	uint32_t nodes;
+	size_t data_start, data_end;
+};
+
+static void sample_split(const char *path, struct parts *p)
+{
+	struct geo *g = load_ok(path);
+	p->nodes = (uint32_t)geo_node_count(g);
+	geo_free(g);
+	p->file = read_whole(path, &p->len);
+	p->data_start = (size_t)p->nodes * 6 + 16;
+	p->data_end = 0;
+	for (size_t i = 0; i + 14 <= p->len; i++)
+		if (memcmp(p->file + i, "\xab\xcd\xefMaxMind.com", 14) == 0)
+			p->data_end = i;
+	assert_true(p->data_end > p->data_start);
+}
+
+/* The sample (record size 24) re-encoded with record size rs and the
+ * metadata m (node_count, type and ip_version filled in from it). */
+static void sample_reencode(const struct parts *p, struct meta *m,
+			    unsigned rs, unsigned node_rs, struct mbuf *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (uint32_t n = 0; n < p->nodes; n++) {
+		const unsigned char *q = p->file + (size_t)n * 6;
+		uint32_t l = (uint32_t)q[0] << 16 | q[1] << 8 | q[2];
+		uint32_t r = (uint32_t)q[3] << 16 | q[4] << 8 | q[5];
+		enc_node(out, node_rs, l, r);
+	}
+	mb_put(out, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16);
+	mb_put(out, p->file + p->data_start, p->data_end - p->data_start);
+	if (m->node_count == 0)
+		m->node_count = p->nodes;
+	m->record_size = rs;
+	enc_meta(out, m);
+}
+
+/* Record sizes 28 and 32 give the same answers as 24 (and as
+ * libmaxminddb); any other record size is refused. */
+static void test_record_sizes(void **state)
+{
+	struct tmpdir *t = *state;
+	const char *const files[] = { SAMPLE, V4ONLY };
+	char path[128];
+
+	for (size_t f = 0; f < 2; f++) {
+		struct parts p;
+		sample_split(files[f], &p);
+		unsigned ipv = f == 0 ? 6 : 4;
+		for (unsigned rs = 28; rs <= 32; rs += 4) {
+			struct meta m = { .ip_version = ipv, .type = "Re" };
+			struct mbuf b;
+			sample_reencode(&p, &m, rs, rs, &b);
+			snprintf(path, sizeof(path), "%s/rs%u.mmdb", t->path, rs);
+			write_whole(path, b.p, b.len);
+			free(b.p);
+			compare_with_mmdb(path);
+			struct geo *g = load_ok(path);
+			for (size_t i = 0; i < sizeof(v4_cases) /
+			     sizeof(v4_cases[0]); i++)
+				check_lookup(g, &v4_cases[i]);
+			geo_free(g);
+		}
+		static const unsigned bad[] = { 0, 8, 16, 25, 27, 30, 33, 64,
+						65535 };
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			struct meta m = { .ip_version = ipv, .type = "Bad" };
+			struct mbuf b;
+			sample_reencode(&p, &m, bad[i], 24, &b);
+			char what[64];
+			snprintf(what, sizeof(what), "record_size %u (expected "
+				 "24, 28 or 32)", bad[i]);
+			expect_mem_error(b.p, b.len, what);
+			free(b.p);
+		}
+		free(p.file);
+	}
+}
+
+/* Metadata that does not match the file. */
+static void test_bad_metadata(void **state)
+{
+	(void)state;
+	struct parts p;
+	struct mbuf b;
+	sample_split(SAMPLE, &p);
+	static const struct {
+		struct meta m;
+		const char *what;
+	} cases[] = {
+		{ { .node_count = 1000000, .ip_version = 6, .type = "x" },
+		  "a search tree of 1000000 nodes does not fit" },
+		{ { .node_count = 0xffffffff, .ip_version = 6, .type = "x" },
+		  "node count 4294967295" },
+		{ { .ip_version = 5, .type = "x" },
+		  "unsupported ip_version 5" },
+		{ { .ip_version = 6, .major = 3, .type = "x" },
+		  "binary format version 3" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct meta m = cases[i].m;
+		sample_reencode(&p, &m, 24, 24, &b);
+		expect_mem_error(b.p, b.len, cases[i].what);
+		free(b.p);
+	}
+	// a metadata map that is cut off after its first key
+	struct meta m = { .ip_version = 6, .type = "x" };
+	sample_reencode(&p, &m, 24, 24, &b);
+	size_t meta = b.len - 14;
+	while (memcmp(b.p + meta, "\xab\xcd\xefMaxMind.com", 14) != 0)
+		meta--;
+	expect_mem_error(b.p, meta + 14 + 30, "corrupt metadata");
+	free(b.p);
+	free(p.file);
+}
+
+/* Every prefix of the sample databases is refused, never loaded, never
+ * a crash (under ASan/valgrind: never an out-of-bounds read). */
+static void test_truncated_everywhere(void **state)
+{
+	(void)state;
+	const char *const files[] = { SAMPLE, V4ONLY };
+	for (size_t f = 0; f < 2; f++) {
+		size_t len;
+		unsigned char *buf = read_whole(files[f], &len);
+		for (size_t cut = 0; cut < len; cut++) {
+			// a private copy of exactly cut bytes: ASan sees any
+			// read past it
+			unsigned char *copy = malloc(cut + 1);
+			assert_non_null(copy);
+			memcpy(copy, buf, cut);
+			struct diag *d = diag_new();
+			struct geo *g = geo_load_mem(copy, cut, "cut.mmdb", d);
+			if (g != NULL)
+				fail_msg("%s cut at %zu bytes loaded", files[f],
+					 cut);
+			assert_true(diag_errors(d) >= 1);
+			assert_memory_equal(diag_message(d, 0), "cut.mmdb: ", 10);
+			diag_free(d);
+			free(copy);
+		}
+		free(buf);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -592,6 +1072,16 @@ int main(void)
 						tmp_setup, tmp_teardown),
 		cmocka_unit_test_setup_teardown(test_byte_flips,
 						tmp_setup, tmp_teardown),
+		cmocka_unit_test_setup_teardown(test_deep_nesting,
+						tmp_setup, tmp_teardown),
+		cmocka_unit_test(test_huge_record),
+		cmocka_unit_test(test_pointer_loops),
+		cmocka_unit_test_setup_teardown(test_no_location_data,
+						tmp_setup, tmp_teardown),
+		cmocka_unit_test_setup_teardown(test_record_sizes,
+						tmp_setup, tmp_teardown),
+		cmocka_unit_test(test_bad_metadata),
+		cmocka_unit_test(test_truncated_everywhere),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
