@@ -25,6 +25,11 @@ enum continent {
 
 #define REGION_NONE (-1)
 
+/** Longest `nsid:` payload, in bytes. */
+#define CONFIG_NSID_MAX 128
+/** Longest `identity:` / `version:` text: one TXT character-string. */
+#define CONFIG_TXT_MAX 255
+
 /** An address family and up to 16 address bytes (4 used for IPv4). */
 struct ip_addr {
 	uint8_t family;         /* AF_INET or AF_INET6 */
@@ -126,6 +131,18 @@ struct config {
 
 	struct config_zone *zones;
 	size_t zone_count;
+
+	/* ---- operations keys (h-ops): NSID, CH TXT, log, pidfile ---- */
+	uint8_t nsid[CONFIG_NSID_MAX];  /* `nsid:` payload; nsid_len 0 = off (default) */
+	size_t nsid_len;
+	char *identity;                 /* `identity:` CH TXT id.server, hostname.bind;
+	                                   NULL = hidden; default the hostname */
+	char *version;                  /* `version:` CH TXT version.server, version.bind;
+	                                   NULL = hidden; default "geovip VERSION" */
+	int log_target;                 /* `log:` enum log_target: stderr (default), syslog */
+	int log_level;                  /* `log_level:` enum log_level, default info */
+	char *pidfile;                  /* `pidfile:` resolved path, or NULL (default) */
+	unsigned pidfile_line;
 };
 
 /**
