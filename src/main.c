@@ -109,6 +109,12 @@ static int main_parse(int argc, char **argv, struct options *o)
 	return 0;
 }
 
+// Start-up errors printed before or beside the log: "<3>" under journald.
+static const char *main_err_prefix(void)
+{
+	return log_get_target() == LOG_TARGET_JOURNAL ? "<3>" : "";
+}
+
 /*
  * Loads the snapshot for path. Every message goes to stderr as
  * "FILE:LINE: message" (warnings only when show_warnings).
@@ -128,7 +134,8 @@ static struct snapshot *main_load(const char *path, bool show_warnings)
 				: diag_is_error(d, i) ? "<3>" : "<4>",
 				diag_message(d, i));
 	if (s == NULL && diag_errors(d) == 0)
-		fprintf(stderr, "%s: cannot load configuration\n", path);
+		fprintf(stderr, "%s%s: cannot load configuration\n",
+			main_err_prefix(), path);
 	diag_free(d);
 	return s;
 }
@@ -349,8 +356,8 @@ static int main_drop_privileges(const struct config *cfg)
 		return 0;
 	}
 	if (privs_drop(cfg->user, err, sizeof(err)) < 0) {
-		fprintf(stderr, "geovipd: %s:%u: %s\n", cfg->path,
-			cfg->user_line, err);
+		fprintf(stderr, "%sgeovipd: %s:%u: %s\n", main_err_prefix(),
+			cfg->path, cfg->user_line, err);
 		return -1;
 	}
 	log_info("running as user %s (uid %lu, gid %lu)", cfg->user,
@@ -385,7 +392,7 @@ static int main_serve(const struct options *o)
 	main_raise_fd_limit();
 	dm.srv = server_new(cfg, err, sizeof(err));
 	if (dm.srv == NULL) {
-		fprintf(stderr, "geovipd: %s\n", err);
+		fprintf(stderr, "%sgeovipd: %s\n", main_err_prefix(), err);
 		goto out;
 	}
 	dm.listen_count = cfg->listen_count;

@@ -134,6 +134,12 @@ stop_server TERM
 check_nogrep "journal: SIGTERM info line dropped at notice" "stopping" \
 	"$(cat "$SERVER_LOG")"
 
+# start-up errors carry <3> too (the config is not loaded yet)
+out=$(JOURNAL_STREAM="$js" "$GEOVIPD" -c "$CONF" 2>>"$SERVER_LOG"; echo "rc=$?")
+check "journal: a start-up config error exits 1" "rc=1" "$out"
+check_grep "journal: a start-up config error is <3> with file and line" \
+	"^<3>$CONF:[0-9]+: .*no_such_key" "$(cat "$SERVER_LOG")"
+
 # -v raises the level by one: notice → info
 cp "$TEST_TMP/good.yaml" "$CONF"
 start_with JOURNAL_STREAM="$js" -- -v
