@@ -1,8 +1,9 @@
 /*
  * tests/unit/test_chaos.c — "which site answered" through query_process:
  * NSID (RFC 5001) in the OPT of answers to queries that ask for it, and
- * the CH TXT identity/version names, shown and hidden. Responses are
- * parsed with ldns.
+ * the CH TXT identity/version names, shown and hidden (responses parsed
+ * with ldns); and the config keys behind them and the other operations
+ * keys (log, log_level, pidfile): values, defaults, FILE:LINE errors.
  */
 #include "autoconf.h"
 
@@ -15,11 +16,15 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <ldns/ldns.h>
 
+#include "config.h"
 #include "diag.h"
+#include "log.h"
 #include "query.h"
 #include "snapshot.h"
 
@@ -263,6 +268,122 @@ static void test_ch_with_nsid(void **state)
 	ldns_pkt_free(p);
 }
 
+/* ---- the operations config keys (nsid, identity, version, log,
+ * log_level, pidfile): values, defaults and FILE:LINE errors ---- */
+
+#define OPS_BASE \
+	"listen: [127.0.0.1:5300]\n" \
+	"geoip: geo.mmdb\n" \
+	"regions: {a: {continents: [EU], vips: [192.0.2.1]}}\n" \
+	"default_region: a\n" \
+	"zones: [{origin: example.com., file: z}]\n"     /* line 5 */
+
+static char ops_path[64];
+
+// Loads OPS_BASE + extra from a temporary file; NULL when refused, with
+// the first message in err.
+static struct config *ops_load(const char *extra, char *err, size_t len)
+{
+	snprintf(ops_path, sizeof(ops_path), "/tmp/test_chaos.XXXXXX");
+	int fd = mkstemp(ops_path);
+	assert_true(fd >= 0);
+	FILE *f = fdopen(fd, "w");
+	assert_non_null(f);
+	fputs(OPS_BASE, f);
+	fputs(extra, f);
+	assert_int_equal(fclose(f), 0);
+	struct diag *d = diag_new();
+	struct config *cfg = config_load(ops_path, d);
+	err[0] = '\0';
+	if (diag_count(d) > 0)
+		snprintf(err, len, "%s", diag_message(d, 0));
+	diag_free(d);
+	unlink(ops_path);
+	return cfg;
+}
+
+static void test_ops_config_defaults(void **state)
+{
+	char err[512], host[256] = "";
+	struct config *cfg = ops_load("", err, sizeof(err));
+	assert_non_null(cfg);
+	assert_int_equal(cfg->nsid_len, 0);
+	gethostname(host, sizeof(host));
+	assert_string_equal(cfg->identity, host);
+	assert_string_equal(cfg->version, "geovip " PACKAGE_VERSION);
+	assert_int_equal(cfg->log_target, LOG_TARGET_STDERR);
+	assert_int_equal(cfg->log_level, LOG_LEVEL_INFO);
+	assert_null(cfg->pidfile);
+	config_free(cfg);
+}
+
+static void test_ops_config_values(void **state)
+{
+	char err[512];
+	struct config *cfg = ops_load("nsid: \"hex:00FF10\"\n"
+				      "identity: false\n"
+				      "version: \"v 1\"\n"
+				      "log: syslog\n"
+				      "log_level: debug\n"
+				      "pidfile: run/g.pid\n", err, sizeof(err));
+	assert_non_null(cfg);
+	assert_int_equal(cfg->nsid_len, 3);
+	assert_memory_equal(cfg->nsid, "\x00\xff\x10", 3);
+	assert_null(cfg->identity);
+	assert_string_equal(cfg->version, "v 1");
+	assert_int_equal(cfg->log_target, LOG_TARGET_SYSLOG);
+	assert_int_equal(cfg->log_level, LOG_LEVEL_DEBUG);
+	assert_string_equal(cfg->pidfile, "/tmp/run/g.pid"); // next to the config
+	assert_int_equal(cfg->pidfile_line, 11);
+	config_free(cfg);
+
+	cfg = ops_load("nsid: true\nversion: false\n", err, sizeof(err));
+	assert_non_null(cfg);
+	char host[256] = "";
+	gethostname(host, sizeof(host));
+	assert_int_equal(cfg->nsid_len, strlen(host));
+	assert_memory_equal(cfg->nsid, host, cfg->nsid_len);
+	assert_null(cfg->version);
+	config_free(cfg);
+
+	cfg = ops_load("nsid: site-1\n", err, sizeof(err));
+	assert_non_null(cfg);
+	assert_int_equal(cfg->nsid_len, 6);
+	assert_memory_equal(cfg->nsid, "site-1", 6);
+	config_free(cfg);
+}
+
+static void assert_ops_refused(const char *extra, const char *phrase)
+{
+	char err[512], prefix[96];
+	struct config *cfg = ops_load(extra, err, sizeof(err));
+	assert_null(cfg);
+	snprintf(prefix, sizeof(prefix), "%s:6: ", ops_path);
+	if (strncmp(err, prefix, strlen(prefix)) != 0 ||
+	    strstr(err, phrase) == NULL)
+		fail_msg("expected '%s...%s', got '%s'", prefix, phrase, err);
+}
+
+static void test_ops_config_errors(void **state)
+{
+	char long_text[300];
+	memset(long_text, 'x', sizeof(long_text));
+	long_text[299] = '\0';
+	char line[400];
+	assert_ops_refused("nsid: \"hex:abc\"\n", "even number");
+	assert_ops_refused("nsid: \"hex:zz\"\n", "even number");
+	assert_ops_refused("nsid: \"hex:\"\n", "even number");
+	snprintf(line, sizeof(line), "nsid: %.129s\n", long_text);
+	assert_ops_refused(line, "1 to 128 bytes, not 129");
+	snprintf(line, sizeof(line), "identity: %.256s\n", long_text);
+	assert_ops_refused(line, "1 to 255 characters");
+	assert_ops_refused("version: \"\"\n", "1 to 255 characters");
+	assert_ops_refused("log: journald\n", "'journald' is not stderr or syslog");
+	assert_ops_refused("log_level: warn\n", "'warn' is not one of error");
+	assert_ops_refused("pidfile: \"\"\n", "empty path");
+	assert_ops_refused("nsid: [a]\n", "nsid");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -274,6 +395,9 @@ int main(void)
 		cmocka_unit_test(test_ch_other_names_and_types),
 		cmocka_unit_test(test_ch_hidden),
 		cmocka_unit_test(test_ch_with_nsid),
+		cmocka_unit_test(test_ops_config_defaults),
+		cmocka_unit_test(test_ops_config_values),
+		cmocka_unit_test(test_ops_config_errors),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
