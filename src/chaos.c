@@ -12,7 +12,6 @@
 
 #include "config.h"
 #include "diag.h"
-#include "dname.h"
 #include "wire.h"
 
 // owner pointer (2) + type, class, ttl, rdlength (10) + one string (1 + 255)
