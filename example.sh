@@ -1,6 +1,6 @@
 #!/bin/sh
 # example.sh — builds geovip, starts it on the shipped example config
-# (zones/geovip.yaml, sample geo database, port 5353 on 127.0.0.1 and ::1)
+# (zones/geovip.yaml, sample geo database, port 5300 on 127.0.0.1 and ::1)
 # and asks it for www.example.com from three "continents" of loopback.
 # The server keeps running; stop it with the kill command printed at the end.
 set -eu
@@ -23,7 +23,7 @@ done
 ask() {
   printf '%-28s ' "$1"
   shift
-  dig @127.0.0.1 -p 5353 +short "$@" | tr '\n' ' '
+  dig @127.0.0.1 -p 5300 +short "$@" | tr '\n' ' '
   echo
 }
 echo
@@ -33,6 +33,6 @@ ask "from 127.0.2.1 (AS):"          -b 127.0.2.1 www.example.com A
 ask "ECS 203.0.113.0/24 (OC):"      +subnet=203.0.113.0/24 www.example.com A
 echo
 echo "geovipd is running (pid $pid, log $log). Try:"
-echo "  dig @127.0.0.1 -p 5353 -b 127.0.1.1 www.example.com AAAA"
+echo "  dig @127.0.0.1 -p 5300 -b 127.0.1.1 www.example.com AAAA"
 echo "  src/geovipd -c zones/geovip.yaml --lookup 198.51.100.7/24"
 echo "Stop it with: kill $pid"

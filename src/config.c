@@ -23,6 +23,7 @@
 #include "country.h"
 #include "diag.h"
 #include "file.h"
+#include "log.h"
 
 /* A VIP as read, before the repeat check sorts them. */
 struct cfg_vip {
@@ -455,7 +456,7 @@ static void cfg_region_body(struct cfg_doc *c, struct config_region *r,
 			   "vips, not %s", r->name, cfg_type_name(body));
 		return;
 	}
-	unsigned present = cfg_map_walk(c, body, where, region_keys,
+	uint64_t present = cfg_map_walk(c, body, where, region_keys,
 					CFG_COUNT(region_keys), r);
 	// a present but broken or empty vips list has said why already
 	if (!(present & 2u))
@@ -1055,6 +1056,191 @@ static void cfg_parse_rrl(struct cfg_doc *c, const struct cfg_pair *p,
 
 /* ---- the top level ------------------------------------------------------- */
 
+/* ---- operations keys (h-ops): nsid, identity, version, log, log_level,
+ * pidfile. Self-contained: parse functions, defaults (cfg_ops_defaults)
+ * and their rows in top_keys; the fields are grouped in struct config. */
+
+static bool cfg_ops_hostname(char *out, size_t len)
+{
+	if (gethostname(out, len) < 0)
+		return false;
+	out[len - 1] = '\0';
+	return out[0] != '\0';
+}
+
+// "hex:0a1b..." → bytes; false when not an even count of hex digits.
+static bool cfg_ops_hex(const char *hex, uint8_t *out, size_t max,
+			size_t *len)
+{
+	size_t n = strlen(hex);
+	if (n == 0 || n % 2 != 0 || n / 2 > max)
+		return false;
+	for (size_t i = 0; i < n / 2; i++) {
+		int hi = cfg_hex_digit(hex[2 * i]), lo = cfg_hex_digit(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return false;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	*len = n / 2;
+	return true;
+}
+
+static void cfg_parse_nsid(struct cfg_doc *c, const struct cfg_pair *p,
+			   void *obj)
+{
+	struct config *cfg = obj;
+	const char *text = cfg_scalar(c, p);
+	bool on;
+	char host[256];
+	if (text == NULL)
+		return;
+	cfg->nsid_len = 0;
+	if (cfg_bool_parse(text, &on)) {
+		if (!on)
+			return;
+		if (!cfg_ops_hostname(host, sizeof(host))) {
+			diag_error(c->d, c->file, cfg_pair_line(p),
+				   "nsid: true needs the hostname, and "
+				   "gethostname failed; set a text instead");
+			return;
+		}
+		text = host;
+	} else if (strncmp(text, "hex:", 4) == 0) {
+		if (!cfg_ops_hex(text + 4, cfg->nsid, CONFIG_NSID_MAX,
+				 &cfg->nsid_len))
+			diag_error(c->d, c->file, cfg_pair_line(p),
+				   "nsid: '%s' must be hex: and 2 to %u hex "
+				   "digits, an even number", text,
+				   2 * CONFIG_NSID_MAX);
+		return;
+	}
+	size_t len = strlen(text);
+	if (len == 0 || len > CONFIG_NSID_MAX) {
+		diag_error(c->d, c->file, cfg_pair_line(p),
+			   "nsid: must be 1 to %u bytes, not %zu",
+			   CONFIG_NSID_MAX, len);
+		return;
+	}
+	memcpy(cfg->nsid, text, len);
+	cfg->nsid_len = len;
+}
+
+// identity and version: false hides, true keeps the default, else text.
+static void cfg_ops_txt(struct cfg_doc *c, const struct cfg_pair *p,
+			char **field)
+{
+	const char *text = cfg_scalar(c, p);
+	bool on;
+	if (text == NULL)
+		return;
+	if (cfg_bool_parse(text, &on)) {
+		if (!on) {
+			free(*field);
+			*field = NULL;
+		}
+		return;
+	}
+	size_t len = strlen(text);
+	if (len == 0 || len > CONFIG_TXT_MAX) {
+		diag_error(c->d, c->file, cfg_pair_line(p),
+			   "%s: must be 1 to %u characters, or false to hide "
+			   "it, not %zu characters", p->key, CONFIG_TXT_MAX,
+			   len);
+		return;
+	}
+	free(*field);
+	*field = cfg_strdup(c, cfg_pair_line(p), text);
+}
+
+static void cfg_parse_identity(struct cfg_doc *c, const struct cfg_pair *p,
+			       void *obj)
+{
+	cfg_ops_txt(c, p, &((struct config *)obj)->identity);
+}
+
+static void cfg_parse_version(struct cfg_doc *c, const struct cfg_pair *p,
+			      void *obj)
+{
+	cfg_ops_txt(c, p, &((struct config *)obj)->version);
+}
+
+static void cfg_parse_log(struct cfg_doc *c, const struct cfg_pair *p,
+			  void *obj)
+{
+	struct config *cfg = obj;
+	const char *text = cfg_scalar(c, p);
+	if (text == NULL)
+		return;
+	if (strcmp(text, "stderr") == 0)
+		cfg->log_target = LOG_TARGET_STDERR;
+	else if (strcmp(text, "syslog") == 0)
+		cfg->log_target = LOG_TARGET_SYSLOG;
+	else
+		diag_error(c->d, c->file, cfg_pair_line(p),
+			   "log: '%s' is not stderr or syslog", text);
+}
+
+static void cfg_parse_log_level(struct cfg_doc *c, const struct cfg_pair *p,
+				void *obj)
+{
+	struct config *cfg = obj;
+	const char *text = cfg_scalar(c, p);
+	if (text == NULL)
+		return;
+	int level = log_level_from_name(text);
+	if (level < 0)
+		diag_error(c->d, c->file, cfg_pair_line(p),
+			   "log_level: '%s' is not one of error, warning, "
+			   "notice, info, debug", text);
+	else
+		cfg->log_level = level;
+}
+
+static void cfg_parse_pidfile(struct cfg_doc *c, const struct cfg_pair *p,
+			      void *obj)
+{
+	struct config *cfg = obj;
+	const char *text = cfg_scalar(c, p);
+	if (text == NULL)
+		return;
+	if (text[0] == '\0') {
+		diag_error(c->d, c->file, cfg_pair_line(p),
+			   "pidfile: empty path");
+		return;
+	}
+	cfg->pidfile = cfg_path_resolve(c, cfg_pair_line(p), text);
+	cfg->pidfile_line = cfg_pair_line(p);
+}
+
+/* The defaults that are not whole numbers; -1 when out of memory. */
+static int cfg_ops_defaults(struct config *cfg)
+{
+	char host[256];
+	if (cfg_ops_hostname(host, sizeof(host)) &&
+	    (cfg->identity = strdup(host)) == NULL)
+		return -1;
+	cfg->version = strdup("geovip " PACKAGE_VERSION);
+	cfg->log_target = LOG_TARGET_STDERR;
+	cfg->log_level = LOG_LEVEL_INFO;
+	return cfg->version == NULL ? -1 : 0;
+}
+
+static void cfg_ops_free(struct config *cfg)
+{
+	free(cfg->identity);
+	free(cfg->version);
+	free(cfg->pidfile);
+}
+
+#define CFG_OPS_KEYS \
+	CFG_KEY("nsid", cfg_parse_nsid, false), \
+	CFG_KEY("identity", cfg_parse_identity, false), \
+	CFG_KEY("version", cfg_parse_version, false), \
+	CFG_KEY("log", cfg_parse_log, false), \
+	CFG_KEY("log_level", cfg_parse_log_level, false), \
+	CFG_KEY("pidfile", cfg_parse_pidfile, false)
+/* ---- end of the operations keys ---- */
+
 static const struct cfg_key top_keys[] = {
 	CFG_KEY("listen", cfg_parse_listen, true),
 	CFG_KEY("geoip", cfg_parse_geoip, true),
@@ -1072,6 +1258,7 @@ static const struct cfg_key top_keys[] = {
 	CFG_KEY("rrl", cfg_parse_rrl, false),
 	CFG_KEY("user", cfg_parse_user, false),
 	CFG_KEY("zones", cfg_parse_zones, true),
+	CFG_OPS_KEYS,
 };
 _Static_assert(CFG_COUNT(top_keys) <= CFG_KEYS_MAX,
 	       "cfg_map_walk's found[] is too small for top_keys");
@@ -1128,6 +1315,8 @@ static struct config *cfg_new(const char *name, struct diag *d)
 	cfg_defaults(top_keys, CFG_COUNT(top_keys), cfg);
 	cfg_defaults(rrl_keys, CFG_COUNT(rrl_keys), &cfg->rrl);
 	cfg->default_region = REGION_NONE;
+	if (cfg_ops_defaults(cfg) < 0)
+		goto nomem;
 	return cfg;
 nomem:
 	config_free(cfg);
@@ -1294,6 +1483,7 @@ void config_free(struct config *cfg)
 	free(cfg->country_overrides);
 	free(cfg->rrl.exempt);
 	free(cfg->user);
+	cfg_ops_free(cfg);
 	for (size_t i = 0; i < cfg->zone_count; i++)
 		cfg_zone_free(&cfg->zones[i]);
 	free(cfg->zones);

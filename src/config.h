@@ -20,6 +20,11 @@ struct diag;
 
 #define REGION_NONE (-1)
 
+/** Longest `nsid:` payload, in bytes. */
+#define CONFIG_NSID_MAX 128
+/** Longest `identity:` / `version:` text: one TXT character-string. */
+#define CONFIG_TXT_MAX 255
+
 struct config_listen {
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
@@ -115,6 +120,18 @@ struct config {
 
 	struct config_zone *zones;
 	size_t zone_count;
+
+	/* ---- operations keys (h-ops): NSID, CH TXT, log, pidfile ---- */
+	uint8_t nsid[CONFIG_NSID_MAX];  /* `nsid:` payload; nsid_len 0 = off (default) */
+	size_t nsid_len;
+	char *identity;                 /* `identity:` CH TXT id.server, hostname.bind;
+	                                   NULL = hidden; default the hostname */
+	char *version;                  /* `version:` CH TXT version.server, version.bind;
+	                                   NULL = hidden; default "geovip VERSION" */
+	int log_target;                 /* `log:` enum log_target: stderr (default), syslog */
+	int log_level;                  /* `log_level:` enum log_level, default info */
+	char *pidfile;                  /* `pidfile:` resolved path, or NULL (default) */
+	unsigned pidfile_line;
 };
 
 /** Most networks `rrl.exempt` may list. */

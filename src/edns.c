@@ -56,6 +56,8 @@ enum edns_status edns_parse(struct edns *e, uint16_t rr_class,
 		pos += 4;
 		if (rdlen - pos < len)
 			return EDNS_FORMERR;
+		if (code == EDNS_OPTION_NSID)
+			e->nsid = true; // RFC 5001 §2.1: data in a query is ignored
 		if (code == EDNS_OPTION_ECS && ecs_enabled &&
 		    ecs_parse(&e->ecs, rdata + pos, len) != EDNS_OK)
 			return EDNS_FORMERR;
@@ -72,31 +74,35 @@ size_t edns_udp_limit(const struct edns *e)
 	return size < EDNS_SERVER_PAYLOAD ? size : EDNS_SERVER_PAYLOAD;
 }
 
-size_t edns_opt_size(const struct edns *e, bool echo_ecs)
+size_t edns_opt_size(const struct edns *e, bool echo_ecs, size_t extra_len)
 {
 	if (!e->present)
 		return 0;
-	size_t size = 11; // root name, type, class, ttl, rdlength
+	size_t size = 11 + extra_len; // root name, type, class, ttl, rdlength
 	if (echo_ecs && e->ecs.present)
 		size += 4 + 4 + e->ecs.addr_len;
 	return size;
 }
 
 void edns_write_opt(struct wire_writer *w, const struct edns *e,
-		    uint16_t rcode, bool echo_ecs, uint8_t scope)
+		    uint16_t rcode, bool echo_ecs, uint8_t scope,
+		    const uint8_t *extra, size_t extra_len)
 {
 	bool ecs = echo_ecs && e->ecs.present;
+	if (extra == NULL)
+		extra_len = 0;
 	wire_put_u8(w, 0);
 	wire_put_u16(w, TYPE_OPT);
 	wire_put_u16(w, EDNS_SERVER_PAYLOAD);
 	wire_put_u8(w, (uint8_t)(rcode >> 4));
 	wire_put_u8(w, 0); // version 0
 	wire_put_u16(w, e->do_bit ? 0x8000 : 0);
-	if (!ecs) {
-		wire_put_u16(w, 0);
+	size_t ecs_len = ecs ? 4u + 4u + e->ecs.addr_len : 0;
+	wire_put_u16(w, (uint16_t)(ecs_len + extra_len));
+	if (extra_len > 0)
+		wire_put_bytes(w, extra, extra_len);
+	if (!ecs)
 		return;
-	}
-	wire_put_u16(w, (uint16_t)(4 + 4 + e->ecs.addr_len));
 	wire_put_u16(w, EDNS_OPTION_ECS);
 	wire_put_u16(w, (uint16_t)(4 + e->ecs.addr_len));
 	wire_put_u16(w, e->ecs.family);

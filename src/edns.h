@@ -14,6 +14,7 @@ struct wire_writer;
 
 /** The server's own UDP payload size (the DNS flag day 2020 value). */
 #define EDNS_SERVER_PAYLOAD 1232
+#define EDNS_OPTION_NSID 3
 #define EDNS_OPTION_ECS 8
 
 struct edns_ecs {
@@ -30,6 +31,7 @@ struct edns {
 	bool do_bit;
 	uint16_t udp_size;      /* as advertised */
 	struct edns_ecs ecs;
+	bool nsid;              /* an NSID option was sent (RFC 5001; its data is ignored) */
 };
 
 enum edns_status {
@@ -51,11 +53,14 @@ enum edns_status edns_parse(struct edns *e, uint16_t rr_class,
  *  min(max(advertised, 512), EDNS_SERVER_PAYLOAD). */
 size_t edns_udp_limit(const struct edns *e);
 
-/** Bytes the response's OPT record takes (with ECS when echoed). */
-size_t edns_opt_size(const struct edns *e, bool echo_ecs);
+/** Bytes the response's OPT record takes (with ECS when echoed, and
+ *  extra_len bytes of pre-encoded options such as NSID). */
+size_t edns_opt_size(const struct edns *e, bool echo_ecs, size_t extra_len);
 
-/** Appends the response's OPT record (extended RCODE = rcode >> 4). */
+/** Appends the response's OPT record (extended RCODE = rcode >> 4), with
+ *  extra: extra_len bytes of whole options (code, length, data) or NULL. */
 void edns_write_opt(struct wire_writer *w, const struct edns *e,
-		    uint16_t rcode, bool echo_ecs, uint8_t scope);
+		    uint16_t rcode, bool echo_ecs, uint8_t scope,
+		    const uint8_t *extra, size_t extra_len);
 
 #endif

@@ -24,6 +24,8 @@
 #include "listen.h"
 #include "log.h"
 #include "lookup.h"
+#include "notify.h"
+#include "pidfile.h"
 #include "privs.h"
 #include "snapshot.h"
 #include "zone.h"
@@ -32,8 +34,11 @@ struct options {
 	const char *config;
 	const char *lookup;
 	bool check;
-	bool verbose;
+	unsigned verbose;               /* -v count: levels above log_level */
 };
+
+/* Without -c: the configure-time default (Makefile.am defines SYSCONFDIR). */
+#define MAIN_CONFIG_DEFAULT SYSCONFDIR "/geovip/geovip.yaml"
 
 /* What the server was started with: reloads cannot change it. */
 struct daemon {
@@ -44,6 +49,8 @@ struct daemon {
 	size_t listen_count;
 	unsigned workers;
 	char *user;                     // `user:` at start-up, or NULL
+	char *pidfile;                  // written at start-up, removed at exit
+	unsigned verbose;
 	struct event_base *base;
 	struct event *reload_ev;
 };
@@ -53,14 +60,15 @@ enum { OPT_CHECK = 256, OPT_HELP, OPT_VERSION, OPT_LOOKUP };
 static void main_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: geovipd -c FILE [-v]       serve in the foreground, log to stderr\n"
-		"       geovipd -c FILE --check    check config, zones and geo database\n"
-		"       geovipd -c FILE --lookup ADDR[/PREFIX]\n"
+		"usage: geovipd [-c FILE] [-v]...  serve in the foreground\n"
+		"       geovipd [-c FILE] --check  check config, zones and geo database\n"
+		"       geovipd [-c FILE] --lookup ADDR[/PREFIX]\n"
 		"                                  show the region chosen for a client\n"
 		"       geovipd --help | --version\n"
 		"\n"
-		"  -c, --config FILE   the YAML configuration\n"
-		"  -v, --verbose       debug logging\n"
+		"  -c, --config FILE   the YAML configuration (default\n"
+		"                      " MAIN_CONFIG_DEFAULT ")\n"
+		"  -v, --verbose       log one level more (repeat: up to debug)\n"
 		"Signals: SIGHUP reloads config, zones and geo database; SIGTERM and\n"
 		"SIGINT stop gracefully.\n");
 }
@@ -81,7 +89,7 @@ static int main_parse(int argc, char **argv, struct options *o)
 	while ((ch = getopt_long(argc, argv, "c:vhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': o->config = optarg; break;
-		case 'v': o->verbose = true; break;
+		case 'v': o->verbose++; break;
 		case OPT_CHECK: o->check = true; break;
 		case OPT_LOOKUP: o->lookup = optarg; break;
 		case 'h': case OPT_HELP: main_usage(stdout); return 1;
@@ -96,12 +104,15 @@ static int main_parse(int argc, char **argv, struct options *o)
 			argv[optind]);
 		return -1;
 	}
-	if (o->config == NULL) {
-		fprintf(stderr, "geovipd: no configuration: use -c FILE "
-			"(see --help)\n");
-		return -1;
-	}
+	if (o->config == NULL)
+		o->config = MAIN_CONFIG_DEFAULT;
 	return 0;
+}
+
+// Start-up errors printed before or beside the log: "<3>" under journald.
+static const char *main_err_prefix(void)
+{
+	return log_get_target() == LOG_TARGET_JOURNAL ? "<3>" : "";
 }
 
 /*
@@ -116,11 +127,15 @@ static struct snapshot *main_load(const char *path, bool show_warnings)
 		return NULL;
 	}
 	struct snapshot *s = snapshot_load(path, d);
+	bool journal = log_get_target() == LOG_TARGET_JOURNAL;
 	for (size_t i = 0; i < diag_count(d); i++)
 		if (diag_is_error(d, i) || show_warnings || s == NULL)
-			fprintf(stderr, "%s\n", diag_message(d, i));
+			fprintf(stderr, "%s%s\n", !journal ? ""
+				: diag_is_error(d, i) ? "<3>" : "<4>",
+				diag_message(d, i));
 	if (s == NULL && diag_errors(d) == 0)
-		fprintf(stderr, "%s: cannot load configuration\n", path);
+		fprintf(stderr, "%s%s: cannot load configuration\n",
+			main_err_prefix(), path);
 	diag_free(d);
 	return s;
 }
@@ -226,27 +241,72 @@ static void main_warn_restart(const struct daemon *dm, const struct config *cfg)
 	if (!same_user)
 		log_warning("%s:%u: user changed; it takes effect after a "
 			    "restart", cfg->path, cfg->user_line);
+	bool same_pidfile = cfg->pidfile == NULL || dm->pidfile == NULL
+		? cfg->pidfile == dm->pidfile
+		: strcmp(cfg->pidfile, dm->pidfile) == 0;
+	if (!same_pidfile)
+		log_warning("%s:%u: pidfile changed; it takes effect after a "
+			    "restart", cfg->path, cfg->pidfile_line);
 }
+
+/* ---- operations hooks (h-ops): log settings, notify, pidfile ---- */
+
+// `log:` and `log_level:` from cfg, raised by one level per -v.
+static void main_apply_log(const struct config *cfg, unsigned verbose)
+{
+	unsigned level = (unsigned)cfg->log_level + verbose;
+	log_set_level(level > LOG_LEVEL_DEBUG ? LOG_LEVEL_DEBUG
+					     : (enum log_level)level);
+	log_set_target((enum log_target)cfg->log_target);
+}
+
+static void main_notify_ready(const struct snapshot *s)
+{
+	notify_send("READY=1\nSTATUS=serving generation %" PRIu64 ": %zu "
+		    "zones, %zu records", s->generation,
+		    zone_set_zone_count(s->zones),
+		    zone_set_record_count(s->zones));
+}
+
+// The pid file is written as the starting user (before dropping).
+static int main_pidfile_write(struct daemon *dm, const struct config *cfg)
+{
+	struct diag *d = diag_new();
+	int rc = d == NULL ? -1 : pidfile_write(cfg, d);
+	for (size_t i = 0; d != NULL && i < diag_count(d); i++)
+		log_error("%s", diag_message(d, i));
+	diag_free(d);
+	if (rc == 0 && cfg->pidfile != NULL &&
+	    (dm->pidfile = strdup(cfg->pidfile)) == NULL)
+		rc = -1;
+	return rc;
+}
+/* ---- end of the operations hooks ---- */
 
 static void main_reload(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *dm = arg;
+	notify_reloading();
 	struct diag *d = diag_new();
 	struct snapshot *s = d ? snapshot_load(dm->config_path, d) : NULL;
 	for (size_t i = 0; d != NULL && i < diag_count(d); i++)
-		log_msg(diag_is_error(d, i) ? LOG_ERROR : LOG_WARNING, "%s",
+		log_msg(diag_is_error(d, i) ? LOG_LEVEL_ERROR
+					    : LOG_LEVEL_WARNING, "%s",
 			diag_message(d, i));
 	diag_free(d);
 	if (s == NULL) {
 		log_error("reload failed, keeping generation %" PRIu64,
 			  dm->current->generation);
+		main_notify_ready(dm->current);
 		return;
 	}
+	main_apply_log(s->config, dm->verbose);
 	server_publish(dm->srv, s);
 	snapshot_unref(dm->current);
 	dm->current = s;
 	main_log_counts("reloaded", s);
 	main_warn_restart(dm, s->config);
+	main_notify_ready(s);
 }
 
 static void main_on_signal(evutil_socket_t sig, short what, void *arg)
@@ -259,6 +319,7 @@ static void main_on_signal(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	notify_send("STOPPING=1\nSTATUS=stopping");
 	event_base_loopbreak(dm->base);
 }
 
@@ -317,8 +378,8 @@ static int main_drop_privileges(const struct config *cfg)
 		return 0;
 	}
 	if (privs_drop(cfg->user, err, sizeof(err)) < 0) {
-		fprintf(stderr, "geovipd: %s:%u: %s\n", cfg->path,
-			cfg->user_line, err);
+		fprintf(stderr, "%sgeovipd: %s:%u: %s\n", main_err_prefix(),
+			cfg->path, cfg->user_line, err);
 		return -1;
 	}
 	log_info("running as user %s (uid %lu, gid %lu)", cfg->user,
@@ -342,19 +403,20 @@ static void main_ready(const struct config *cfg, unsigned workers)
 
 static int main_serve(const struct options *o)
 {
-	struct daemon dm = { .config_path = o->config };
+	struct daemon dm = { .config_path = o->config, .verbose = o->verbose };
 	int rc = 1;
 	dm.current = main_load(o->config, true);
 	if (dm.current == NULL)
 		return 1;
 	const struct config *cfg = dm.current->config;
+	main_apply_log(cfg, o->verbose);
 	char err[512];
 	if (main_check_system(cfg, "geovipd: ") < 0)
 		goto out;
 	main_raise_fd_limit();
 	dm.srv = server_new(cfg, err, sizeof(err));
 	if (dm.srv == NULL) {
-		fprintf(stderr, "geovipd: %s\n", err);
+		fprintf(stderr, "%sgeovipd: %s\n", main_err_prefix(), err);
 		goto out;
 	}
 	dm.listen_count = cfg->listen_count;
@@ -365,6 +427,8 @@ static int main_serve(const struct options *o)
 	dm.workers = cfg->workers;
 	if (cfg->user != NULL && (dm.user = strdup(cfg->user)) == NULL)
 		goto out;
+	if (notify_open() < 0 || main_pidfile_write(&dm, cfg) < 0)
+		goto out;
 	if (main_drop_privileges(cfg) < 0)
 		goto out;
 
@@ -372,10 +436,14 @@ static int main_serve(const struct options *o)
 	if (server_start(dm.srv, dm.current) < 0)
 		goto out;
 	main_ready(cfg, server_workers(dm.srv));
+	main_notify_ready(dm.current);
 	if (main_signal_loop(&dm) == 0)
 		rc = 0;
 out:
 	server_free(dm.srv); // stops the workers first
+	pidfile_remove(dm.pidfile);
+	notify_close();
+	free(dm.pidfile);
 	free(dm.listen);
 	free(dm.user);
 	snapshot_unref(dm.current);
@@ -390,8 +458,9 @@ int main(int argc, char **argv)
 	int rc = main_parse(argc, argv, &o);
 	if (rc != 0)
 		return rc > 0 ? 0 : 2;
-	if (o.verbose)
-		log_set_level(LOG_DEBUG);
+	log_set_target(LOG_TARGET_STDERR); // <N> prefixes under journald
+	log_set_level(o.verbose >= 2 ? LOG_LEVEL_DEBUG
+		      : (enum log_level)(LOG_LEVEL_INFO + o.verbose));
 	signal(SIGPIPE, SIG_IGN);
 
 	if (o.check)

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "answer.h"
+#include "chaos.h"
 #include "config.h"
 #include "edns.h"
 #include "region.h"
@@ -135,6 +136,7 @@ static void parse_request(struct request *rq, const uint8_t *pkt, size_t len,
 		// a broken OPT or ECS option is not echoed; a valid one is,
 		// whatever else is wrong with the message
 		rq->edns.ecs.present = false;
+		rq->edns.nsid = false;
 		goto formerr;
 	}
 	if (r.pos != len || formerr)
@@ -173,7 +175,7 @@ static int early_rcode(const struct request *rq)
 		return RCODE_NOTIMP;
 	if (rq->rcode != 0)
 		return rq->rcode;
-	if (rq->qclass != CLASS_IN)
+	if (rq->qclass != CLASS_IN && rq->qclass != CHAOS_CLASS)
 		return RCODE_REFUSED;
 	if (rq->qtype == TYPE_AXFR || rq->qtype == TYPE_IXFR)
 		return RCODE_REFUSED;
@@ -231,6 +233,15 @@ static void answer_from_zones(struct response *out, const struct request *rq,
 	out->scope = ares.scope;
 }
 
+/* Class CH: the identity and version TXT records (chaos.c). */
+static void answer_from_chaos(struct response *out, const struct request *rq,
+			      const struct snapshot *snap)
+{
+	out->rcode = chaos_answer(snap->chaos, rq->qname, rq->qtype, &out->w,
+				  &out->ancount);
+	out->aa = out->rcode == RCODE_NOERROR;
+}
+
 /* Over the limit: header, question (and OPT) only, with TC set. */
 static void truncate_response(struct response *out, const struct request *rq)
 {
@@ -250,7 +261,10 @@ size_t query_process(const struct snapshot *snap, const uint8_t *req,
 	parse_request(&rq, req, req_len, snap->config->ecs);
 
 	struct response out = { .rcode = 0 };
-	size_t opt_size = edns_opt_size(&rq.edns, true);
+	size_t nsid_len = 0;
+	const uint8_t *nsid = rq.edns.nsid
+		? chaos_nsid_option(snap->chaos, &nsid_len) : NULL;
+	size_t opt_size = edns_opt_size(&rq.edns, true, nsid_len);
 	size_t limit = transport == QUERY_UDP ? edns_udp_limit(&rq.edns)
 					      : QUERY_BUFFER_SIZE;
 	// keep room for OPT so that it always fits after truncation
@@ -267,6 +281,8 @@ size_t query_process(const struct snapshot *snap, const uint8_t *req,
 	int early = early_rcode(&rq);
 	if (early >= 0)
 		out.rcode = (uint16_t)early;
+	else if (rq.qclass == CHAOS_CLASS)
+		answer_from_chaos(&out, &rq, snap);
 	else
 		answer_from_zones(&out, &rq, snap, from);
 
@@ -276,7 +292,8 @@ size_t query_process(const struct snapshot *snap, const uint8_t *req,
 		out.w.cap = limit;
 		// BADVERS answers carry no options: we did not read them
 		bool echo = out.rcode != RCODE_BADVERS;
-		edns_write_opt(&out.w, &rq.edns, out.rcode, echo, out.scope);
+		edns_write_opt(&out.w, &rq.edns, out.rcode, echo, out.scope,
+			       nsid, nsid_len);
 		out.arcount++;
 	}
 	write_header(&out, &rq);

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+#include "chaos.h"
 #include "config.h"
 #include "diag.h"
 #include "geo.h"
@@ -24,6 +25,7 @@ static void snapshot_free(struct snapshot *s)
 	geo_free(s->geo);
 	regions_free(s->regions);
 	rrl_policy_free(s->rrl);
+	chaos_free(s->chaos);
 	config_free(s->config);
 	free(s);
 }
@@ -51,8 +53,9 @@ struct snapshot *snapshot_load(const char *config_path, struct diag *d)
 	if (nomem)
 		diag_error(d, s->config->path, s->config->rrl.line,
 			   "rrl: out of memory");
+	s->chaos = chaos_build(s->config, d);
 	if (s->regions == NULL || s->geo == NULL || s->zones == NULL ||
-	    diag_errors(d) > 0)
+	    s->chaos == NULL || diag_errors(d) > 0)
 		goto fail;
 
 	s->generation = atomic_fetch_add(&snapshot_generations, 1) + 1;

@@ -15,6 +15,7 @@ struct zone_set;
 struct geo;
 struct regions;
 struct rrl_policy;
+struct chaos;
 struct diag;
 
 struct snapshot {
@@ -23,6 +24,7 @@ struct snapshot {
 	struct geo *geo;
 	struct regions *regions;
 	struct rrl_policy *rrl;         /* NULL: rate limiting off */
+	struct chaos *chaos;            /* CH TXT answers and NSID, pre-encoded */
 	uint64_t generation;
 	atomic_uint refs;
 };

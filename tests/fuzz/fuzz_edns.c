@@ -32,13 +32,15 @@ static void fuzz_edns_check_ecs(const struct edns_ecs *ecs)
 static void fuzz_edns_round_trip(const struct edns *e, uint16_t rcode,
 				 bool echo, uint8_t scope)
 {
+	// an NSID option as chaos.c encodes it rides along
+	static const uint8_t nsid[] = { 0, EDNS_OPTION_NSID, 0, 2, 'n', '1' };
 	uint8_t buf[128];
 	struct wire_writer w;
-	size_t size = edns_opt_size(e, echo);
+	size_t size = edns_opt_size(e, echo, sizeof(nsid));
 	FUZZ_CHECK(size >= 11 && size <= sizeof(buf));
 	// a writer of exactly the announced size must not overflow
 	wire_writer_init(&w, buf, size);
-	edns_write_opt(&w, e, rcode, echo, scope);
+	edns_write_opt(&w, e, rcode, echo, scope, nsid, sizeof(nsid));
 	FUZZ_CHECK(!w.overflow && w.len == size);
 
 	FUZZ_CHECK(buf[0] == 0 && buf[1] == 0 && buf[2] == TYPE_OPT);
@@ -56,6 +58,7 @@ static void fuzz_edns_round_trip(const struct edns *e, uint16_t rcode,
 	FUZZ_CHECK(edns_parse(&back, rr_class, ttl, buf + 11, rdlen,
 			      true) == EDNS_OK);
 	FUZZ_CHECK(back.do_bit == e->do_bit);
+	FUZZ_CHECK(back.nsid);
 	FUZZ_CHECK(back.ecs.present == (echo && e->ecs.present));
 	if (back.ecs.present) {
 		FUZZ_CHECK(back.ecs.family == e->ecs.family);

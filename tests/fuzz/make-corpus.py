@@ -84,6 +84,16 @@ def query_seeds():
     s['ch-txt-version.bind'] = query('version.bind.', 'TXT', CLASS_CH)
     s['ch-txt-id.server'] = query('id.server.', 'TXT', CLASS_CH)
     s['ch-a-example.com'] = query(com, 'A', CLASS_CH)
+    s['ch-any-hostname.bind'] = query('hostname.bind.', 'ANY', CLASS_CH)
+    s['ch-txt-version.server-nsid'] = query('version.server.', 'TXT', CLASS_CH,
+                                            edns=opt(options=option(3, b'')))
+    # NSID (RFC 5001): empty, with data (ignored), beside ECS, cut short
+    s['nsid-empty'] = query('www.example.com.', 'A', edns=opt(options=option(3, b'')))
+    s['nsid-with-data-ecs'] = query(
+        'www.example.com.', 'A',
+        edns=opt(options=option(3, b'abc') + ecs(1, 24, v4('198.51.100.0'))))
+    s['nsid-cut-short'] = query('www.example.com.', 'A',
+                                edns=opt(options=b'\0\3\0'))
     s['class-any'] = query(com, 'A', CLASS_ANY)
     s['class-none-254'] = query(com, 'SOA', 254)
 

@@ -14,8 +14,14 @@ check "--version exit status" 0 "$rc"
 check_grep "--version names the version" "^geovipd [0-9]+\.[0-9]+" "$out"
 "$GEOVIPD" --no-such-flag >/dev/null 2>&1; rc=$?
 check "unknown flag: exit status 2" 2 "$rc"
-"$GEOVIPD" >/dev/null 2>&1; rc=$?
-check "no -c: exit status 2" 2 "$rc"
+# without -c the configure-time default path is used (--check: never serve)
+out=$("$GEOVIPD" --check 2>&1); rc=$?
+check_grep "no -c: --help names the default config" "geovip/geovip\.yaml" \
+	"$("$GEOVIPD" --help)"
+if [ ! -e "$("$GEOVIPD" --help | sed -n 's/^ *\(\/.*geovip\.yaml\))$/\1/p')" ]; then
+	check "no -c, default config missing: exit status 1" 1 "$rc"
+	check_grep "no -c: message names the default path" "geovip/geovip\.yaml" "$out"
+fi
 
 # --- --check
 out=$("$GEOVIPD" -c "$top_srcdir/zones/geovip.yaml" --check 2>&1); rc=$?
