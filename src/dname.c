@@ -70,7 +70,12 @@ uint64_t dname_hash(const uint8_t *name, size_t len)
 		h ^= name[i];
 		h *= 0x100000001b3ULL;
 	}
-	return h ^ (h >> 29);
+	// finalised (MurmurHash3's fmix64) so the low bits a table uses
+	// depend on every byte, not mostly on the shared suffix
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return h;
 }
 
 /* Reads one presentation-format character, handling \X and \DDD. */

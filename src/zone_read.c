@@ -713,6 +713,10 @@ static void zr_record(struct zread *zr, struct zfile *f, size_t n,
 			if (!zr_ttl(zr, f, line, &t[i], &ttl))
 				return;
 			have_ttl = true;
+		} else if (!have_class && t[i].n == 2 && !t[i].quoted &&
+			   (t[i].s[0] | 0x20) == 'i' &&
+			   (t[i].s[1] | 0x20) == 'n') {
+			have_class = true; // IN, the common case, quickly
 		} else if ((type = zr_type(&t[i])) == 0) {
 			int c = have_class ? 0 : zr_class(zr, f, line, &t[i]);
 			if (c < 0)
