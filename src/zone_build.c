@@ -230,7 +230,8 @@ static int zb_add(void *ctx, const struct zone_record *r)
 				    .line = r->line, .type = r->type,
 				    .rdata_len = (uint16_t)r->rdata_len,
 				    .file = r->file };
-	memcpy(b->rdata + b->rdata_len, r->rdata, r->rdata_len);
+	if (r->rdata_len > 0) // b->rdata may still be NULL
+		memcpy(b->rdata + b->rdata_len, r->rdata, r->rdata_len);
 	b->rdata_len += r->rdata_len;
 	if (b->tail[node] == NONE)
 		b->head[node] = i;
@@ -585,7 +586,8 @@ static void zb_fill_node(struct zbuild *b, uint32_t i,
 			set->ttl = r->ttl;
 		(*out)[0] = (uint8_t)(r->rdata_len >> 8);
 		(*out)[1] = (uint8_t)r->rdata_len;
-		memcpy(*out + 2, zb_rdata(b, r), r->rdata_len);
+		if (r->rdata_len > 0)
+			memcpy(*out + 2, zb_rdata(b, r), r->rdata_len);
 		*out += 2 + (size_t)r->rdata_len;
 		set->rdata_len += 2 + (size_t)r->rdata_len;
 		(*records)++;
