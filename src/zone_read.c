@@ -671,22 +671,23 @@ static bool zr_type_allowed(struct zread *zr, const struct zfile *f,
 	}
 }
 
-/* The owner of a record: its first token, or the previous owner. */
+/* The owner of a record: its first token, or the previous owner; in
+ * both cases inside the zone. */
 static bool zr_owner(struct zread *zr, struct zfile *f, unsigned line,
 		     bool blank_owner, size_t *i)
 {
-	if (blank_owner) {
-		if (f->prev_len > 0)
-			return true;
+	if (blank_owner && f->prev_len == 0) {
 		zr_error(zr, f, line, "no owner name: the first record starts "
 			 "with a blank");
 		return false;
 	}
-	const struct tok *t = &zr->toks[(*i)++];
-	if (!zr_name(zr, f, line, t, "(owner)", f->prev, &f->prev_len)) {
+	if (!blank_owner && !zr_name(zr, f, line, &zr->toks[(*i)++],
+				     "(owner)", f->prev, &f->prev_len)) {
 		f->prev_len = 0;
 		return false;
 	}
+	// checked for every record: a blank owner repeats one that may
+	// have been outside the zone
 	if (!dname_is_subdomain(f->prev, zr->cz->origin)) {
 		char text[DNAME_TEXT_MAX];
 		dname_to_text(text, f->prev);

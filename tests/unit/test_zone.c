@@ -770,6 +770,22 @@ static void test_token_messages(void **state)
 	diag_free(d);
 }
 
+/* A blank owner repeats the previous one, also when that was outside the
+ * zone (the fuzzer found the builder walking past the origin). */
+static void test_blank_owner_outside(void **state)
+{
+	(void)state;
+	struct diag *d;
+	assert_null(load_str("out.example.net. A 192.0.2.1\n"
+			     "  A 192.0.2.2\n"
+			     "  TXT \"x\"\n", &d));
+	assert_true(diag_has(d, at(4), "'out.example.net.' is outside the zone"));
+	assert_true(diag_has(d, at(5), "'out.example.net.' is outside the zone"));
+	assert_true(diag_has(d, at(6), "'out.example.net.' is outside the zone"));
+	assert_int_equal(diag_errors(d), 3);
+	diag_free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -795,6 +811,7 @@ int main(void)
 		cmocka_unit_test(test_nul_byte),
 		cmocka_unit_test(test_signed_zone),
 		cmocka_unit_test(test_token_messages),
+		cmocka_unit_test(test_blank_owner_outside),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
