@@ -191,7 +191,7 @@ static bool zr_skip_blank(struct zfile *f)
 	return false;
 }
 
-enum { SCAN_EOF, SCAN_RECORD, SCAN_BAD };
+enum { SCAN_EOF, SCAN_RECORD, SCAN_BAD, SCAN_LONG };
 
 /* The end of a quoted string that starts at p (after the quote). */
 static const char *zr_scan_quoted(struct zfile *f, const char *p,
@@ -207,11 +207,50 @@ static const char *zr_scan_quoted(struct zfile *f, const char *p,
 	return p;
 }
 
+/* One token, quoted or plain, at *pp: SCAN_RECORD when it was added,
+ * SCAN_LONG at lim, SCAN_BAD after an error. */
+static int zr_scan_token(struct zread *zr, struct zfile *f, const char **pp,
+			 const char *lim, size_t *ntok, unsigned line)
+{
+	const char *p = *pp, *s;
+	bool quoted = *p == '"';
+	if (quoted) {
+		s = ++p;
+		p = zr_scan_quoted(f, p, lim);
+		if (p == f->end) {
+			zr_error(zr, f, line, "unterminated quoted string (is "
+				 "the file cut short?)");
+			return SCAN_BAD;
+		}
+		if (p >= lim)
+			return SCAN_LONG;
+	} else {
+		s = p;
+		while (p < lim && !zr_delim(*p))
+			p += (*p == '\\' && p + 1 < lim) ? 2 : 1;
+	}
+	if (!zr_push(zr, s, (size_t)(p - s), quoted, ntok)) {
+		zr_oom(zr, f, line);
+		return SCAN_BAD;
+	}
+	*pp = p + quoted;
+	return SCAN_RECORD;
+}
+
+/* Skips to the next line after an error inside a record. */
+static int zr_scan_resync(struct zfile *f, const char *p)
+{
+	p = memchr(p, '\n', (size_t)(f->end - p));
+	f->p = p != NULL ? p + 1 : f->end;
+	if (p != NULL)
+		f->line++;
+	return SCAN_BAD;
+}
+
 /*
  * The next record of f as tokens in zr->toks: SCAN_RECORD with *ntok,
  * whether the owner field is blank (the line starts with a blank) and
- * the record's first line; SCAN_EOF; or SCAN_BAD after an error (the
- * rest of the file is then skipped when it cannot be resynchronised).
+ * the record's first line; SCAN_EOF; or SCAN_BAD after an error.
  */
 static int zr_scan(struct zread *zr, struct zfile *f, size_t *ntok,
 		   bool *blank_owner, unsigned *line)
@@ -222,10 +261,11 @@ static int zr_scan(struct zread *zr, struct zfile *f, size_t *ntok,
 	const char *lim = (size_t)(f->end - p) > ZONE_RECORD_MAX ?
 			  p + ZONE_RECORD_MAX : f->end;
 	unsigned depth = 0;
+	int rc = SCAN_RECORD;
 	*blank_owner = *p == ' ' || *p == '\t';
 	*line = f->line;
 	*ntok = 0;
-	while (p < lim) {
+	while (p < lim && rc == SCAN_RECORD) {
 		char c = *p;
 		if (c == ' ' || c == '\t' || c == '\r') {
 			p++;
@@ -236,60 +276,32 @@ static int zr_scan(struct zread *zr, struct zfile *f, size_t *ntok,
 		} else if (c == ';') {
 			const char *q = memchr(p, '\n', (size_t)(lim - p));
 			p = q != NULL ? q : lim;
-		} else if (c == '(') {
-			depth++, p++;
-		} else if (c == ')') {
-			if (depth == 0) {
+		} else if (c == '(' || c == ')') {
+			if (c == ')' && depth == 0) {
 				zr_error(zr, f, f->line, "')' without '('");
-				goto resync;
+				return zr_scan_resync(f, p);
 			}
-			depth--, p++;
-		} else if (c == '"') {
-			const char *s = ++p;
-			p = zr_scan_quoted(f, p, lim);
-			if (p == f->end) {
-				zr_error(zr, f, *line, "unterminated quoted "
-					 "string (is the file cut short?)");
-				f->p = f->end;
-				return SCAN_BAD;
-			}
-			if (p >= lim)
-				break;
-			if (!zr_push(zr, s, (size_t)(p - s), true, ntok))
-				goto oom;
+			depth += c == '(' ? 1u : -1u;
 			p++;
 		} else {
-			const char *s = p;
-			while (p < lim && !zr_delim(*p))
-				p += (*p == '\\' && p + 1 < lim) ? 2 : 1;
-			if (!zr_push(zr, s, (size_t)(p - s), false, ntok))
-				goto oom;
+			rc = zr_scan_token(zr, f, &p, lim, ntok, *line);
 		}
 	}
-	if (p >= lim && lim < f->end) {
+	if (rc == SCAN_RECORD && p >= lim && lim < f->end)
+		rc = SCAN_LONG;
+	if (rc == SCAN_RECORD && p == f->end && depth > 0) {
+		zr_error(zr, f, *line, "unterminated '(' (is the file cut short?)");
+		rc = SCAN_BAD;
+	}
+	if (rc == SCAN_LONG) {
 		zr_error(zr, f, *line, "record longer than %d bytes; refused",
 			 ZONE_RECORD_MAX);
-		f->p = f->end; // no way to find where it ends: skip the rest
-		return SCAN_BAD;
+		rc = SCAN_BAD;
 	}
-	if (p == f->end && depth > 0) {
-		zr_error(zr, f, *line, "unterminated '(' (is the file cut short?)");
-		f->p = f->end;
-		return SCAN_BAD;
-	}
-	f->p = p;
-	return SCAN_RECORD;
-resync:
-	// skip to the next line and go on: the later records are checked
-	p = memchr(p, '\n', (size_t)(f->end - p));
-	f->p = p != NULL ? p + 1 : f->end;
-	if (p != NULL)
-		f->line++;
-	return SCAN_BAD;
-oom:
-	zr_oom(zr, f, *line);
-	f->p = f->end;
-	return SCAN_BAD;
+	// after these errors there is no telling where the next record
+	// starts: the rest of the file is skipped
+	f->p = rc == SCAN_RECORD ? p : f->end;
+	return rc;
 }
 
 /* ---- fields ---------------------------------------------------------- */
