@@ -480,6 +480,29 @@ static bool zr_u16(struct zread *zr, const struct zfile *f, unsigned line,
 	return true;
 }
 
+/* TXT RDATA: one character-string per token. */
+static long zr_rdata_txt(struct zread *zr, const struct zfile *f,
+			 unsigned line, const struct tok *t, size_t n)
+{
+	size_t len = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (len + 256 > RDATA_MAX) {
+			zr_error(zr, f, line, "TXT rdata longer than %d bytes",
+				 RDATA_MAX);
+			return -1;
+		}
+		int l = zr_charstr(&t[i], zr->rdata + len);
+		if (l < 0) {
+			zr_error(zr, f, line, TOKF " in TXT rdata: %s",
+				 TOKA(&t[i]), l == -2 ? "longer than 255 bytes; "
+				 "split it into several strings" : "bad escape");
+			return -1;
+		}
+		len += (size_t)l;
+	}
+	return (long)len;
+}
+
 /*
  * RDATA of the common types, encoded here: the length, 0 when type is
  * not one of them (ldns then reads it), -1 after an error.
@@ -496,26 +519,8 @@ static long zr_rdata_common(struct zread *zr, const struct zfile *f,
 		[LDNS_RR_TYPE_AAAA] = 1 };
 	char tbuf[16];
 
-	if (type == LDNS_RR_TYPE_TXT) {
-		if (n == 0)
-			goto count;
-		for (size_t i = 0; i < n; i++) {
-			if (len + 256 > RDATA_MAX) {
-				zr_error(zr, f, line, "TXT rdata longer than %d bytes", RDATA_MAX);
-				return -1;
-			}
-			int l = zr_charstr(&t[i], out + len);
-			if (l < 0) {
-				zr_error(zr, f, line, TOKF " in TXT rdata: %s",
-					 TOKA(&t[i]), l == -2 ?
-					 "longer than 255 bytes; split it into several strings" :
-					 "bad escape");
-				return -1;
-			}
-			len += (size_t)l;
-		}
-		return (long)len;
-	}
+	if (type == LDNS_RR_TYPE_TXT && n > 0)
+		return zr_rdata_txt(zr, f, line, t, n);
 	if (type >= sizeof(fields) / sizeof(fields[0]) || fields[type] == 0)
 		return 0;
 	if (n != fields[type])
