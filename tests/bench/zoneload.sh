@@ -2,7 +2,7 @@
 # tests/bench/zoneload.sh — zone loading: `geovipd --check` against
 # `nsd-checkzone` on one generated zone (zonegen.py: 1,000,000 records by
 # default, 60% A, 20% AAAA, 10% TXT, 10% MX), each run alternately,
-# reporting wall seconds and peak RSS from /usr/bin/time -v, and geovip's
+# reporting wall and CPU seconds and peak RSS from /usr/bin/time -v, and geovip's
 # peak bytes per record. Run by `make bench`; the zone is generated in a
 # temp dir and never committed.
 set -eu
@@ -35,7 +35,7 @@ zones:
     file: $tmp/bench.zone
 EOC
 
-# measure NAME COMMAND... — one run: "seconds peak_kB", or exits on failure
+# measure NAME COMMAND... — one run: "wall_s cpu_s peak_kB", or exits on failure
 measure() {
 	local name=$1
 	shift
@@ -46,19 +46,21 @@ measure() {
 	fi
 	awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, t, ":");
 		s = (n == 3) ? t[1] * 3600 + t[2] * 60 + t[3] : t[1] * 60 + t[2] }
+		/User time \(seconds\)/ { cpu += $2 }
+		/System time \(seconds\)/ { cpu += $2 }
 		/Maximum resident set size/ { kb = $2 }
-		END { printf "%.2f %d\n", s, kb }' "$tmp/$name.time"
+		END { printf "%.2f %.2f %d\n", s, cpu, kb }' "$tmp/$name.time"
 }
 
 echo "#### zone load: $RECORDS records ($(du -h "$tmp/bench.zone" | cut -f1)), $RUNS runs alternating"
 echo "# load: $(cut -d' ' -f1-3 /proc/loadavg) at start"
 echo
-echo "| run | geovipd --check s | geovip peak RSS MB | geovip bytes/record | nsd-checkzone s | nsd peak RSS MB |"
+echo "| run | geovipd --check s (CPU s) | geovip peak RSS MB | geovip bytes/record | nsd-checkzone s (CPU s) | nsd peak RSS MB |"
 echo "|---|---|---|---|---|---|"
 for i in $(seq 1 "$RUNS"); do
-	read -r gs gkb < <(measure geovip "$GEOVIPD" -c "$tmp/geovip.yaml" --check)
-	read -r ns nkb < <(measure nsd nsd-checkzone bench.test "$tmp/bench.zone")
-	echo "| $i | $gs | $((gkb / 1024)) | $((gkb * 1024 / RECORDS)) | $ns | $((nkb / 1024)) |"
+	read -r gs gc gkb < <(measure geovip "$GEOVIPD" -c "$tmp/geovip.yaml" --check)
+	read -r ns nc nkb < <(measure nsd nsd-checkzone bench.test "$tmp/bench.zone")
+	echo "| $i | $gs ($gc) | $((gkb / 1024)) | $((gkb * 1024 / RECORDS)) | $ns ($nc) | $((nkb / 1024)) |"
 done
 echo
 echo "# load: $(cut -d' ' -f1-3 /proc/loadavg) at end"
