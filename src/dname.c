@@ -70,11 +70,16 @@ uint64_t dname_hash(const uint8_t *name, size_t len)
 		h ^= name[i];
 		h *= 0x100000001b3ULL;
 	}
-	return h ^ (h >> 29);
+	// finalised (MurmurHash3's fmix64) so the low bits a table uses
+	// depend on every byte, not mostly on the shared suffix
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return h;
 }
 
 /* Reads one presentation-format character, handling \X and \DDD. */
-static int text_char(const char **s)
+static int text_char(const char **s, const char *end)
 {
 	const char *p = *s;
 	if (*p != '\\') {
@@ -82,77 +87,110 @@ static int text_char(const char **s)
 		return (unsigned char)*p;
 	}
 	p++;
-	if (isdigit((unsigned char)p[0]) && isdigit((unsigned char)p[1]) &&
-	    isdigit((unsigned char)p[2])) {
+	if (p == end)
+		return -1;
+	if (end - p >= 3 && isdigit((unsigned char)p[0]) &&
+	    isdigit((unsigned char)p[1]) && isdigit((unsigned char)p[2])) {
 		int v = (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
 		*s = p + 3;
 		return v > 255 ? -1 : v;
 	}
-	if (*p == '\0')
-		return -1;
 	*s = p + 1;
 	return (unsigned char)*p;
+}
+
+int dname_parse(uint8_t out[DNAME_MAX], const char *text, size_t n,
+		const uint8_t *origin, size_t *len_out)
+{
+	const char *s = text, *end = text + n;
+	size_t len = 0;
+
+	if (n == 1 && text[0] == '@') {
+		if (origin == NULL)
+			return DNAME_ERR_SYNTAX;
+		*len_out = dname_copy_lower(out, origin);
+		return 0;
+	}
+	if (n == 1 && text[0] == '.') {
+		out[0] = 0;
+		*len_out = 1;
+		return 0;
+	}
+	if (n == 0 || text[0] == '.')
+		return DNAME_ERR_SYNTAX;
+	bool absolute = false;
+	while (s < end) {
+		size_t label_at = len++;
+		size_t label_len = 0;
+		while (s < end && *s != '.') {
+			int c = text_char(&s, end);
+			if (c < 0)
+				return DNAME_ERR_SYNTAX;
+			if (label_len == 63)
+				return DNAME_ERR_LABEL;
+			if (len >= DNAME_MAX - 1)
+				return DNAME_ERR_LONG;
+			out[len++] = lower((uint8_t)c);
+			label_len++;
+		}
+		if (label_len == 0)
+			return DNAME_ERR_SYNTAX;
+		out[label_at] = (uint8_t)label_len;
+		if (s < end && *s == '.' && ++s == end)
+			absolute = true;
+	}
+	if (!absolute) {
+		if (origin == NULL)
+			return DNAME_ERR_SYNTAX;
+		size_t olen = dname_length(origin);
+		if (len + olen > DNAME_MAX)
+			return DNAME_ERR_LONG;
+		dname_copy_lower(out + len, origin);
+		*len_out = len + olen;
+		return 0;
+	}
+	out[len++] = 0;
+	*len_out = len;
+	return 0;
 }
 
 size_t dname_from_text(uint8_t out[DNAME_MAX], const char *text,
 		       const uint8_t *origin)
 {
-	if (strcmp(text, "@") == 0) {
-		if (origin == NULL)
-			return 0;
-		return dname_copy_lower(out, origin);
-	}
-	if (strcmp(text, ".") == 0) {
-		out[0] = 0;
-		return 1;
-	}
-	if (*text == '\0' || *text == '.')
-		return 0;
+	size_t len;
+	return dname_parse(out, text, strlen(text), origin, &len) == 0 ? len
+									 : 0;
+}
 
-	size_t len = 0;
-	const char *s = text;
-	bool absolute = false;
-	while (*s != '\0') {
-		size_t label_at = len++;
-		uint8_t label_len = 0;
-		while (*s != '\0' && *s != '.') {
-			int c = text_char(&s);
-			if (c < 0 || label_len == 63 || len >= DNAME_MAX - 1)
-				return 0;
-			out[len++] = lower((uint8_t)c);
-			label_len++;
-		}
-		if (label_len == 0)
+size_t dname_check(const uint8_t *wire, size_t n)
+{
+	size_t off = 0;
+	while (off < n && off < DNAME_MAX) {
+		uint8_t l = wire[off];
+		if (l == 0)
+			return off + 1;
+		if (l > 63)
 			return 0;
-		out[label_at] = label_len;
-		if (*s == '.') {
-			s++;
-			if (*s == '\0')
-				absolute = true;
-		}
+		off += (size_t)l + 1;
 	}
-	if (absolute || origin == NULL) {
-		if (!absolute)
-			return 0;
-		out[len++] = 0;
-		return len;
-	}
-	size_t olen = dname_length(origin);
-	if (len + olen > DNAME_MAX)
-		return 0;
-	dname_copy_lower(out + len, origin);
-	return len + olen;
+	return 0;
 }
 
 void dname_to_text(char *out, const uint8_t *name)
 {
-	char *o = out;
+	// bounded twice: at most DNAME_MAX bytes of name are read, and the
+	// longest text of such a name (\DDD per byte) fits DNAME_TEXT_MAX
+	char *o = out, *stop = out + DNAME_TEXT_MAX - 6;
+	size_t used = 0;
 	if (*name == 0) {
 		strcpy(out, ".");
 		return;
 	}
-	for (const uint8_t *p = name; *p != 0; p += *p + 1) {
-		for (unsigned i = 1; i <= *p; i++) {
+	for (const uint8_t *p = name; *p != 0 && *p < 64; p += *p + 1) {
+		used += (size_t)*p + 1;
+		if (used >= DNAME_MAX)
+			break;
+		for (unsigned i = 1; i <= *p && o < stop; i++) {
 			uint8_t c = p[i];
 			if (c == '.' || c == '\\' || c == '"' || c == ';' ||
 			    c == '(' || c == ')' || c == '@' || c == '$')
@@ -162,6 +200,8 @@ void dname_to_text(char *out, const uint8_t *name)
 			else
 				*o++ = (char)c;
 		}
+		if (o >= stop)
+			break;
 		*o++ = '.';
 	}
 	*o = '\0';

@@ -43,7 +43,28 @@ const uint8_t *dname_strip(const uint8_t *name, unsigned strip);
 size_t dname_from_text(uint8_t out[DNAME_MAX], const char *text,
 		       const uint8_t *origin);
 
-/** Presentation format with trailing dot into out (DNAME_TEXT_MAX bytes). */
+/** Why dname_parse refused a name. */
+enum {
+	DNAME_ERR_SYNTAX = -1,  /* empty label, bad escape, no origin */
+	DNAME_ERR_LABEL = -2,   /* a label longer than 63 bytes */
+	DNAME_ERR_LONG = -3,    /* longer than 255 bytes (with the origin) */
+};
+
+/**
+ * Like dname_from_text, for the n bytes at text (no NUL needed): 0 and
+ * the length in *len, or a DNAME_ERR_* code saying what is wrong.
+ */
+int dname_parse(uint8_t out[DNAME_MAX], const char *text, size_t n,
+		const uint8_t *origin, size_t *len);
+
+/**
+ * Length of the well-formed wire name at the start of wire[0..n) (labels
+ * of at most 63 bytes, a root label, at most DNAME_MAX bytes), or 0.
+ */
+size_t dname_check(const uint8_t *wire, size_t n);
+
+/** Presentation format with trailing dot into out (DNAME_TEXT_MAX bytes);
+ *  never writes more than that, nor reads more than DNAME_MAX bytes. */
 void dname_to_text(char *out, const uint8_t *name);
 
 /** 64-bit hash of a canonical name for the lookup tables. */

@@ -1,8 +1,9 @@
 /*
- * src/zone.h — zone data: master files loaded with ldns into an immutable
- * structure built for lookup (a hash of nodes per zone, a hash of zones).
- * The query path only does exact-match lookups here; answer.c walks
- * ancestors for delegations, closest enclosers and wildcards.
+ * src/zone.h — zone data: master files (zone_read.c) compiled
+ * (zone_build.c) into an immutable structure built for lookup (zone.c: a
+ * hash of nodes per zone, a hash of zones). The query path only does
+ * exact-match lookups here; answer.c walks ancestors for delegations,
+ * closest enclosers and wildcards.
  */
 #ifndef GEOVIP_ZONE_H
 #define GEOVIP_ZONE_H
@@ -52,8 +53,9 @@ struct zone {
 	const struct zone_rrset *soa;   /* never NULL in a loaded zone */
 	uint32_t negative_ttl;          /* min(SOA TTL, SOA MINIMUM) */
 	uint32_t regional_ttl;          /* `ttl` from the config */
-	/* lookup table: private to zone.c */
-	const struct zone_node **table;
+	/* lookup table: private to the zone files */
+	const struct zone_node *nodes;  /* node_count of them */
+	const uint32_t *table;          /* index + 1 into nodes; 0 empty */
 	size_t table_mask;
 	size_t node_count;
 	size_t record_count;
@@ -62,10 +64,12 @@ struct zone {
 struct zone_set;
 
 /**
- * Loads every zone of cfg. Problems go to d with file and line: ldns
- * syntax errors, records outside the zone, no SOA at the apex, a regional
- * name outside its zone or at a name with a CNAME (errors); A/AAAA at a
- * regional name (warning: superseded). Returns NULL on any error.
+ * Loads every zone of cfg, as config_load made it (origins distinct,
+ * regional names inside their zone). Problems go to d with file and
+ * line: syntax errors naming the bad token, records outside the zone, no
+ * SOA at the apex, a regional name at a name with a CNAME, a signed zone
+ * (errors); A/AAAA at a regional name, CNAME loops (warnings). Returns
+ * NULL on any error.
  * Every ancestor of a name, up to the apex, exists as a node (empty
  * non-terminals), so closest-encloser searches need no other structure.
  * Regional names exist as nodes even with no records in the file.

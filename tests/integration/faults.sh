@@ -197,10 +197,13 @@ for i in $(seq 0 99); do
 	kill -HUP "$SERVER_PID"
 done
 burst_ms=$((($(date +%s%N) - t0) / 1000000))
-if [ "$burst_ms" -lt 1000 ]; then
+# 2 s, not 1: on a shared 2-core machine at load 12-14 this loop of 100
+# fork+kill took 1.2-1.4 s; 2 s still ends the burst inside the 3 s load
+# that started 0.7 s before it
+if [ "$burst_ms" -lt 2000 ]; then
 	ok "100 SIGHUPs sent in $burst_ms ms"
 else
-	fail "100 SIGHUPs took $burst_ms ms (≥ 1 s)"
+	fail "100 SIGHUPs took $burst_ms ms (≥ 2 s)"
 fi
 timeout $((30 * WAIT_SCALE)) tail --pid=$loader -f /dev/null
 wait "$loader"

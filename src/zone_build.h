@@ -1,0 +1,46 @@
+/*
+ * src/zone_build.h — what zone_build.c (the compiler) and zone.c (the
+ * lookups) share and nothing else sees: the zone set's layout and the
+ * one hash-table probe both use.
+ */
+#ifndef GEOVIP_ZONE_BUILD_H
+#define GEOVIP_ZONE_BUILD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "dname.h"
+#include "zone.h"
+
+struct zone_set {
+	void **blocks;                  /* every allocation, freed at once */
+	size_t block_count, block_cap;
+	struct zone *zones;
+	size_t zone_count;
+	struct zone_node *origins;      /* zone i's origin as a node key */
+	uint32_t *table;                /* index + 1 into origins; 0 empty */
+	size_t table_mask;
+	size_t record_count;
+	unsigned max_labels;
+};
+
+/**
+ * The slot of name in an open-addressing table of node indices + 1
+ * (0: empty) over nodes: the slot that holds it, or the empty slot where
+ * it would go. The table always has an empty slot.
+ */
+static inline size_t zone_table_slot(const uint32_t *table, size_t mask,
+				     const struct zone_node *nodes,
+				     const uint8_t *name, size_t len)
+{
+	size_t h = dname_hash(name, len) & mask;
+	for (; table[h] != 0; h = (h + 1) & mask) {
+		const struct zone_node *n = &nodes[table[h] - 1];
+		if (n->name_len == len && memcmp(n->name, name, len) == 0)
+			break;
+	}
+	return h;
+}
+
+#endif
