@@ -1,13 +1,14 @@
 /*
  * src/main.c — geovipd: command-line flags, the start-up order, and the
- * main thread's signal loop (SIGHUP reloads, SIGTERM/SIGINT stop).
+ * main thread's loop: signals (SIGHUP reloads in a loader thread,
+ * SIGUSR1 logs the counters, SIGTERM/SIGINT stop, SIGUSR2 is ignored).
  * No DNS logic lives here.
  */
 #include "autoconf.h"
 
 #include <getopt.h>
 #include <inttypes.h>
-#include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -17,14 +18,15 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <event2/thread.h>
 
 #include "config.h"
 #include "diag.h"
 #include "geo.h"
-#include "listen.h"
 #include "log.h"
 #include "lookup.h"
 #include "privs.h"
+#include "server.h"
 #include "snapshot.h"
 #include "zone.h"
 
@@ -39,13 +41,26 @@ struct options {
 struct daemon {
 	const char *config_path;
 	struct server *srv;
-	struct snapshot *current;       // our own reference
-	struct config_listen *listen;
-	size_t listen_count;
-	unsigned workers;
 	char *user;                     // `user:` at start-up, or NULL
-	struct event_base *base;
-	struct event *reload_ev;
+	struct event_base *base;        // the main thread's loop
+	struct event *signals[4];
+	struct loader *loader;          // the reload under way, or NULL
+	bool reload_again;              // a SIGHUP arrived during it
+};
+
+/*
+ * A reload under way in its own thread, so the main loop keeps taking
+ * signals: SIGTERM during a long load stops the daemon at once.
+ */
+struct loader {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	bool done;                      // the thread finished (under lock)
+	bool abandoned;                 // the daemon stops: the thread frees all
+	char *path;
+	struct diag *d;
+	struct snapshot *snap;          // the result, NULL on failure
+	struct event *done_ev;          // main loop: collect the result
 };
 
 enum { OPT_CHECK = 256, OPT_HELP, OPT_VERSION, OPT_LOOKUP };
@@ -147,6 +162,13 @@ static int main_lookup(const struct options *o)
 
 /* ---- serving ------------------------------------------------------- */
 
+// Start-up problems (binding, privileges): one line each on stderr.
+static void main_print_diag(const struct diag *d)
+{
+	for (size_t i = 0; i < diag_count(d); i++)
+		fprintf(stderr, "geovipd: %s\n", diag_message(d, i));
+}
+
 // "127.0.0.1:5353 [::1]:5353" into buf.
 static void main_listen_text(const struct config *cfg, char *buf, size_t len)
 {
@@ -170,35 +192,11 @@ static void main_log_counts(const char *what, const struct snapshot *s)
 		 geo_record_count(s->geo));
 }
 
-static bool main_same_addr(const struct config_listen *a,
-			   const struct config_listen *b)
-{
-	if (a->addr.ss_family != b->addr.ss_family)
-		return false;
-	if (a->addr.ss_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)&a->addr;
-		const struct sockaddr_in *y = (const void *)&b->addr;
-		return x->sin_port == y->sin_port &&
-		       x->sin_addr.s_addr == y->sin_addr.s_addr;
-	}
-	const struct sockaddr_in6 *x = (const void *)&a->addr;
-	const struct sockaddr_in6 *y = (const void *)&b->addr;
-	return x->sin6_port == y->sin6_port &&
-	       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
-}
-
-// Sockets and threads are made once: say so when a reload asks otherwise.
+// Sockets, threads and the user are set once: say so when a reload asks
+// otherwise.
 static void main_warn_restart(const struct daemon *dm, const struct config *cfg)
 {
-	bool same = cfg->listen_count == dm->listen_count;
-	for (size_t i = 0; same && i < cfg->listen_count; i++)
-		same = main_same_addr(&cfg->listen[i], &dm->listen[i]);
-	if (!same)
-		log_warning("%s: listen addresses changed; they take effect "
-			    "after a restart", cfg->path);
-	if (cfg->workers != dm->workers)
-		log_warning("%s: workers changed; it takes effect after a "
-			    "restart", cfg->path);
+	server_warn_restart(dm->srv, cfg);
 	bool same_user = cfg->user == NULL || dm->user == NULL
 		? cfg->user == dm->user : strcmp(cfg->user, dm->user) == 0;
 	if (!same_user)
@@ -206,38 +204,140 @@ static void main_warn_restart(const struct daemon *dm, const struct config *cfg)
 			    "restart", cfg->path, cfg->user_line);
 }
 
-static void main_reload(evutil_socket_t fd, short what, void *arg)
+static void main_loader_free(struct loader *l)
 {
-	struct daemon *dm = arg;
-	struct diag *d = diag_new();
-	struct snapshot *s = d ? snapshot_load(dm->config_path, d) : NULL;
-	for (size_t i = 0; d != NULL && i < diag_count(d); i++)
-		log_msg(diag_is_error(d, i) ? LOG_ERROR : LOG_WARNING, "%s",
-			diag_message(d, i));
-	diag_free(d);
-	if (s == NULL) {
-		log_error("reload failed, keeping generation %" PRIu64,
-			  dm->current->generation);
+	snapshot_unref(l->snap);
+	diag_free(l->d);
+	free(l->path);
+	pthread_mutex_destroy(&l->lock);
+	free(l);
+}
+
+// The loader thread: builds the snapshot, then hands it to the main loop,
+// unless the daemon is stopping, in which case it frees its own work.
+static void *main_loader_run(void *arg)
+{
+	struct loader *l = arg;
+	l->d = diag_new();
+	l->snap = l->d != NULL ? snapshot_load(l->path, l->d) : NULL;
+	pthread_mutex_lock(&l->lock);
+	bool abandoned = l->abandoned;
+	l->done = true;
+	if (!abandoned)
+		event_active(l->done_ev, EV_TIMEOUT, 0);
+	pthread_mutex_unlock(&l->lock);
+	if (abandoned)
+		main_loader_free(l);
+	return NULL;
+}
+
+static void main_on_loaded(evutil_socket_t fd, short what, void *arg);
+
+static void main_reload_start(struct daemon *dm)
+{
+	uint64_t gen = server_current(dm->srv)->generation;
+	struct loader *l = calloc(1, sizeof(*l));
+	if (l == NULL || (l->path = strdup(dm->config_path)) == NULL ||
+	    (l->done_ev = event_new(dm->base, -1, 0, main_on_loaded,
+				    dm)) == NULL) {
+		log_error("reload failed (out of memory), keeping generation "
+			  "%" PRIu64, gen);
+		if (l != NULL && l->done_ev != NULL)
+			event_free(l->done_ev);
+		if (l != NULL)
+			free(l->path);
+		free(l);
 		return;
 	}
-	server_publish(dm->srv, s);
-	snapshot_unref(dm->current);
-	dm->current = s;
-	main_log_counts("reloaded", s);
-	main_warn_restart(dm, s->config);
+	pthread_mutex_init(&l->lock, NULL);
+	// Signals stay with the main thread's loop.
+	sigset_t all, saved;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &saved);
+	int err = pthread_create(&l->thread, NULL, main_loader_run, l);
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	if (err != 0) {
+		log_error("reload failed (cannot start a thread: %s), keeping "
+			  "generation %" PRIu64, strerror(err), gen);
+		event_free(l->done_ev);
+		main_loader_free(l);
+		return;
+	}
+	log_debug("reloading %s", dm->config_path);
+	dm->loader = l;
+}
+
+// Main loop: the loader thread finished; publish or keep the old set.
+static void main_on_loaded(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *dm = arg;
+	struct loader *l = dm->loader;
+	dm->loader = NULL;
+	pthread_join(l->thread, NULL);
+	event_free(l->done_ev);
+	for (size_t i = 0; l->d != NULL && i < diag_count(l->d); i++)
+		log_msg(diag_is_error(l->d, i) ? LOG_ERROR : LOG_WARNING, "%s",
+			diag_message(l->d, i));
+	if (l->snap == NULL) {
+		log_error("reload failed, keeping generation %" PRIu64,
+			  server_current(dm->srv)->generation);
+	} else {
+		struct snapshot *s = l->snap;
+		l->snap = NULL;
+		server_publish(dm->srv, s); // the server owns it now
+		main_log_counts("reloaded", s);
+		main_warn_restart(dm, s->config);
+	}
+	main_loader_free(l);
+	if (dm->reload_again) {
+		dm->reload_again = false;
+		main_reload_start(dm);
+	}
+}
+
+// Stopping: a load under way is left to finish (and free itself) in its
+// thread while the process exits; nothing waits for it.
+static void main_loader_abandon(struct daemon *dm)
+{
+	struct loader *l = dm->loader;
+	if (l == NULL)
+		return;
+	dm->loader = NULL;
+	pthread_t thread = l->thread;
+	pthread_mutex_lock(&l->lock);
+	bool done = l->done;
+	l->abandoned = !done;
+	pthread_mutex_unlock(&l->lock);
+	// not done: the thread no longer touches done_ev (nor, soon, l)
+	event_free(l->done_ev);
+	if (done) {
+		pthread_join(thread, NULL);
+		main_loader_free(l);
+		return;
+	}
+	log_info("abandoning the reload under way");
+	pthread_detach(thread);
 }
 
 static void main_on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon *dm = arg;
-	if (sig == SIGHUP) {
-		// Activating an active event is a no-op: SIGHUPs that arrive
-		// while a reload runs become one more reload.
-		event_active(dm->reload_ev, EV_TIMEOUT, 0);
+	switch (sig) {
+	case SIGHUP:
+		// SIGHUPs during a reload become one more reload after it.
+		if (dm->loader != NULL)
+			dm->reload_again = true;
+		else
+			main_reload_start(dm);
 		return;
+	case SIGUSR1:
+		server_log_counters(dm->srv);
+		return;
+	default:
+		log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		main_loader_abandon(dm);
+		event_base_loopbreak(dm->base);
 	}
-	log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-	event_base_loopbreak(dm->base);
 }
 
 // Room for tcp_max_connections: lift the soft descriptor limit.
@@ -250,34 +350,36 @@ static void main_raise_fd_limit(void)
 	}
 }
 
-static int main_signal_loop(struct daemon *dm)
+/*
+ * The main loop and its signal events, made before anything is loaded:
+ * a signal that arrives during start-up is caught (and acted on once the
+ * loop runs) instead of killing the daemon.
+ */
+static int main_signals_install(struct daemon *dm)
 {
-	static const int sigs[] = { SIGHUP, SIGTERM, SIGINT };
-	struct event *ev[3] = { NULL, NULL, NULL };
-	int rc = -1;
+	static const int sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGUSR1 };
+	// Before any event_base: the loader and workers wake this loop.
+	if (evthread_use_pthreads() < 0)
+		return -1;
 	dm->base = event_base_new();
 	if (dm->base == NULL)
-		goto out;
-	dm->reload_ev = event_new(dm->base, -1, 0, main_reload, dm);
-	if (dm->reload_ev == NULL)
-		goto out;
-	for (size_t i = 0; i < 3; i++) {
-		ev[i] = evsignal_new(dm->base, sigs[i], main_on_signal, dm);
-		if (ev[i] == NULL || event_add(ev[i], NULL) < 0)
-			goto out;
+		return -1;
+	for (size_t i = 0; i < 4; i++) {
+		dm->signals[i] = evsignal_new(dm->base, sigs[i], main_on_signal,
+					      dm);
+		if (dm->signals[i] == NULL || event_add(dm->signals[i], NULL))
+			return -1;
 	}
-	rc = event_base_dispatch(dm->base) < 0 ? -1 : 0;
-out:
-	if (rc < 0)
-		log_error("cannot run the signal loop");
-	for (size_t i = 0; i < 3; i++)
-		if (ev[i] != NULL)
-			event_free(ev[i]);
-	if (dm->reload_ev != NULL)
-		event_free(dm->reload_ev);
+	return 0;
+}
+
+static void main_signals_free(struct daemon *dm)
+{
+	for (size_t i = 0; i < 4; i++)
+		if (dm->signals[i] != NULL)
+			event_free(dm->signals[i]);
 	if (dm->base != NULL)
 		event_base_free(dm->base);
-	return rc;
 }
 
 /*
@@ -287,18 +389,23 @@ out:
  */
 static int main_drop_privileges(const struct config *cfg)
 {
-	char err[512];
 	if (cfg->user == NULL) {
 		if (privs_is_root())
 			log_warning("running as root: set `user:` to drop "
 				    "privileges");
 		return 0;
 	}
-	if (privs_drop(cfg->user, err, sizeof(err)) < 0) {
-		fprintf(stderr, "geovipd: %s:%u: %s\n", cfg->path,
-			cfg->user_line, err);
+	struct diag *d = diag_new();
+	if (d == NULL || privs_drop(cfg->user, cfg->path, cfg->user_line,
+				    d) < 0) {
+		if (d != NULL)
+			main_print_diag(d);
+		else
+			fprintf(stderr, "geovipd: out of memory\n");
+		diag_free(d);
 		return -1;
 	}
+	diag_free(d);
 	log_info("running as user %s (uid %lu, gid %lu)", cfg->user,
 		 (unsigned long)getuid(), (unsigned long)getgid());
 	return 0;
@@ -318,43 +425,55 @@ static void main_ready(const struct config *cfg, unsigned workers)
 	}
 }
 
+// Sockets for cfg; NULL after printing why.
+static struct server *main_bind(const struct config *cfg,
+				struct event_base *base)
+{
+	struct diag *d = diag_new();
+	if (d == NULL) {
+		fprintf(stderr, "geovipd: out of memory\n");
+		return NULL;
+	}
+	struct server *srv = server_new(cfg, base, d);
+	main_print_diag(d);
+	diag_free(d);
+	return srv;
+}
+
 static int main_serve(const struct options *o)
 {
 	struct daemon dm = { .config_path = o->config };
 	int rc = 1;
-	dm.current = main_load(o->config, true);
-	if (dm.current == NULL)
-		return 1;
-	const struct config *cfg = dm.current->config;
-	char err[512];
-	main_raise_fd_limit();
-	dm.srv = server_new(cfg, err, sizeof(err));
-	if (dm.srv == NULL) {
-		fprintf(stderr, "geovipd: %s\n", err);
+	if (main_signals_install(&dm) < 0) {
+		fprintf(stderr, "geovipd: cannot set up signal handling\n");
 		goto out;
 	}
-	dm.listen_count = cfg->listen_count;
-	dm.listen = calloc(cfg->listen_count + 1, sizeof(*dm.listen));
-	if (dm.listen == NULL)
+	struct snapshot *snap = main_load(o->config, true);
+	if (snap == NULL)
 		goto out;
-	memcpy(dm.listen, cfg->listen, cfg->listen_count * sizeof(*dm.listen));
-	dm.workers = cfg->workers;
-	if (cfg->user != NULL && (dm.user = strdup(cfg->user)) == NULL)
+	const struct config *cfg = snap->config;
+	main_raise_fd_limit();
+	dm.srv = main_bind(cfg, dm.base);
+	if (dm.srv == NULL ||
+	    (cfg->user != NULL && (dm.user = strdup(cfg->user)) == NULL) ||
+	    main_drop_privileges(cfg) < 0) {
+		snapshot_unref(snap);
 		goto out;
-	if (main_drop_privileges(cfg) < 0)
-		goto out;
-
-	main_log_counts("loaded", dm.current);
-	if (server_start(dm.srv, dm.current) < 0)
+	}
+	main_log_counts("loaded", snap);
+	// The server owns snap from here on, started or not.
+	if (server_start(dm.srv, snap) < 0)
 		goto out;
 	main_ready(cfg, server_workers(dm.srv));
-	if (main_signal_loop(&dm) == 0)
+	if (event_base_dispatch(dm.base) < 0)
+		log_error("cannot run the main loop");
+	else
 		rc = 0;
 out:
+	main_loader_abandon(&dm);
 	server_free(dm.srv); // stops the workers first
-	free(dm.listen);
 	free(dm.user);
-	snapshot_unref(dm.current);
+	main_signals_free(&dm);
 	if (rc == 0)
 		log_info("stopped");
 	return rc;
@@ -369,6 +488,8 @@ int main(int argc, char **argv)
 	if (o.verbose)
 		log_set_level(LOG_DEBUG);
 	signal(SIGPIPE, SIG_IGN);
+	// SIGUSR2 is reserved: it must not stop the daemon.
+	signal(SIGUSR2, SIG_IGN);
 
 	if (o.check)
 		rc = main_check(&o);
