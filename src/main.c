@@ -263,7 +263,7 @@ static void main_reload_start(struct daemon *dm)
 		main_loader_free(l);
 		return;
 	}
-	log_debug("reloading %s", dm->config_path);
+	log_info("SIGHUP: reloading %s", dm->config_path);
 	dm->loader = l;
 }
 
