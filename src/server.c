@@ -87,6 +87,8 @@ static bool server_reap(struct server *srv)
 		struct snapshot *s = *p;
 		if (s->generation < min) {
 			*p = s->retired_next;
+			log_debug("generation %" PRIu64 " released: every "
+				  "worker has moved on", s->generation);
 			snapshot_unref(s);
 		} else {
 			p = &s->retired_next;
