@@ -1,14 +1,12 @@
 /*
  * src/main.c — geovipd: command-line flags, the start-up order, and the
- * main thread's loop: signals (SIGHUP reloads in a loader thread,
- * SIGUSR1 logs the counters, SIGTERM/SIGINT stop, SIGUSR2 is ignored).
+ * main thread's loop: signals (SIGHUP reloads, see reload.c; SIGUSR1
+ * logs the counters; SIGTERM/SIGINT stop; SIGUSR2 is ignored).
  * No DNS logic lives here.
  */
 #include "autoconf.h"
 
 #include <getopt.h>
-#include <inttypes.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -22,13 +20,12 @@
 
 #include "config.h"
 #include "diag.h"
-#include "geo.h"
 #include "log.h"
 #include "lookup.h"
 #include "privs.h"
+#include "reload.h"
 #include "server.h"
 #include "snapshot.h"
-#include "zone.h"
 
 struct options {
 	const char *config;
@@ -37,30 +34,12 @@ struct options {
 	bool verbose;
 };
 
-/* What the server was started with: reloads cannot change it. */
+/* The running daemon, for the main loop's callbacks. */
 struct daemon {
-	const char *config_path;
 	struct server *srv;
-	char *user;                     // `user:` at start-up, or NULL
+	struct reload *reload;
 	struct event_base *base;        // the main thread's loop
 	struct event *signals[4];
-	struct loader *loader;          // the reload under way, or NULL
-	bool reload_again;              // a SIGHUP arrived during it
-};
-
-/*
- * A reload under way in its own thread, so the main loop keeps taking
- * signals: SIGTERM during a long load stops the daemon at once.
- */
-struct loader {
-	pthread_t thread;
-	pthread_mutex_t lock;
-	bool done;                      // the thread finished (under lock)
-	bool abandoned;                 // the daemon stops: the thread frees all
-	char *path;
-	struct diag *d;
-	struct snapshot *snap;          // the result, NULL on failure
-	struct event *done_ev;          // main loop: collect the result
 };
 
 enum { OPT_CHECK = 256, OPT_HELP, OPT_VERSION, OPT_LOOKUP };
@@ -183,159 +162,19 @@ static void main_listen_text(const struct config *cfg, char *buf, size_t len)
 	}
 }
 
-static void main_log_counts(const char *what, const struct snapshot *s)
-{
-	log_info("%s generation %" PRIu64 ": %zu zones, %zu records, "
-		 "%zu regions, geo %s (%zu records)", what, s->generation,
-		 zone_set_zone_count(s->zones), zone_set_record_count(s->zones),
-		 s->config->region_count, geo_database_type(s->geo),
-		 geo_record_count(s->geo));
-}
-
-// Sockets, threads and the user are set once: say so when a reload asks
-// otherwise.
-static void main_warn_restart(const struct daemon *dm, const struct config *cfg)
-{
-	server_warn_restart(dm->srv, cfg);
-	bool same_user = cfg->user == NULL || dm->user == NULL
-		? cfg->user == dm->user : strcmp(cfg->user, dm->user) == 0;
-	if (!same_user)
-		log_warning("%s:%u: user changed; it takes effect after a "
-			    "restart", cfg->path, cfg->user_line);
-}
-
-static void main_loader_free(struct loader *l)
-{
-	snapshot_unref(l->snap);
-	diag_free(l->d);
-	free(l->path);
-	pthread_mutex_destroy(&l->lock);
-	free(l);
-}
-
-// The loader thread: builds the snapshot, then hands it to the main loop,
-// unless the daemon is stopping, in which case it frees its own work.
-static void *main_loader_run(void *arg)
-{
-	struct loader *l = arg;
-	l->d = diag_new();
-	l->snap = l->d != NULL ? snapshot_load(l->path, l->d) : NULL;
-	pthread_mutex_lock(&l->lock);
-	bool abandoned = l->abandoned;
-	l->done = true;
-	if (!abandoned)
-		event_active(l->done_ev, EV_TIMEOUT, 0);
-	pthread_mutex_unlock(&l->lock);
-	if (abandoned)
-		main_loader_free(l);
-	return NULL;
-}
-
-static void main_on_loaded(evutil_socket_t fd, short what, void *arg);
-
-static void main_reload_start(struct daemon *dm)
-{
-	uint64_t gen = server_current(dm->srv)->generation;
-	struct loader *l = calloc(1, sizeof(*l));
-	if (l == NULL || (l->path = strdup(dm->config_path)) == NULL ||
-	    (l->done_ev = event_new(dm->base, -1, 0, main_on_loaded,
-				    dm)) == NULL) {
-		log_error("reload failed (out of memory), keeping generation "
-			  "%" PRIu64, gen);
-		if (l != NULL && l->done_ev != NULL)
-			event_free(l->done_ev);
-		if (l != NULL)
-			free(l->path);
-		free(l);
-		return;
-	}
-	pthread_mutex_init(&l->lock, NULL);
-	// Signals stay with the main thread's loop.
-	sigset_t all, saved;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &saved);
-	int err = pthread_create(&l->thread, NULL, main_loader_run, l);
-	pthread_sigmask(SIG_SETMASK, &saved, NULL);
-	if (err != 0) {
-		log_error("reload failed (cannot start a thread: %s), keeping "
-			  "generation %" PRIu64, strerror(err), gen);
-		event_free(l->done_ev);
-		main_loader_free(l);
-		return;
-	}
-	log_info("SIGHUP: reloading %s", dm->config_path);
-	dm->loader = l;
-}
-
-// Main loop: the loader thread finished; publish or keep the old set.
-static void main_on_loaded(evutil_socket_t fd, short what, void *arg)
-{
-	struct daemon *dm = arg;
-	struct loader *l = dm->loader;
-	dm->loader = NULL;
-	pthread_join(l->thread, NULL);
-	event_free(l->done_ev);
-	for (size_t i = 0; l->d != NULL && i < diag_count(l->d); i++)
-		log_msg(diag_is_error(l->d, i) ? LOG_ERROR : LOG_WARNING, "%s",
-			diag_message(l->d, i));
-	if (l->snap == NULL) {
-		log_error("reload failed, keeping generation %" PRIu64,
-			  server_current(dm->srv)->generation);
-	} else {
-		struct snapshot *s = l->snap;
-		l->snap = NULL;
-		server_publish(dm->srv, s); // the server owns it now
-		main_log_counts("reloaded", s);
-		main_warn_restart(dm, s->config);
-	}
-	main_loader_free(l);
-	if (dm->reload_again) {
-		dm->reload_again = false;
-		main_reload_start(dm);
-	}
-}
-
-// Stopping: a load under way is left to finish (and free itself) in its
-// thread while the process exits; nothing waits for it.
-static void main_loader_abandon(struct daemon *dm)
-{
-	struct loader *l = dm->loader;
-	if (l == NULL)
-		return;
-	dm->loader = NULL;
-	pthread_t thread = l->thread;
-	pthread_mutex_lock(&l->lock);
-	bool done = l->done;
-	l->abandoned = !done;
-	pthread_mutex_unlock(&l->lock);
-	// not done: the thread no longer touches done_ev (nor, soon, l)
-	event_free(l->done_ev);
-	if (done) {
-		pthread_join(thread, NULL);
-		main_loader_free(l);
-		return;
-	}
-	log_info("abandoning the reload under way");
-	pthread_detach(thread);
-}
-
 static void main_on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon *dm = arg;
 	switch (sig) {
 	case SIGHUP:
-		// SIGHUPs during a reload become one more reload after it.
-		if (dm->loader != NULL)
-			dm->reload_again = true;
-		else
-			main_reload_start(dm);
+		reload_request(dm->reload);
 		return;
 	case SIGUSR1:
 		server_log_counters(dm->srv);
 		return;
 	default:
 		log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-		main_loader_abandon(dm);
+		reload_abandon(dm->reload);
 		event_base_loopbreak(dm->base);
 	}
 }
@@ -442,7 +281,7 @@ static struct server *main_bind(const struct config *cfg,
 
 static int main_serve(const struct options *o)
 {
-	struct daemon dm = { .config_path = o->config };
+	struct daemon dm = { 0 };
 	int rc = 1;
 	if (main_signals_install(&dm) < 0) {
 		fprintf(stderr, "geovipd: cannot set up signal handling\n");
@@ -454,13 +293,16 @@ static int main_serve(const struct options *o)
 	const struct config *cfg = snap->config;
 	main_raise_fd_limit();
 	dm.srv = main_bind(cfg, dm.base);
-	if (dm.srv == NULL ||
-	    (cfg->user != NULL && (dm.user = strdup(cfg->user)) == NULL) ||
-	    main_drop_privileges(cfg) < 0) {
+	if (dm.srv != NULL) {
+		dm.reload = reload_new(o->config, dm.srv, dm.base, cfg->user);
+		if (dm.reload == NULL)
+			fprintf(stderr, "geovipd: out of memory\n");
+	}
+	if (dm.reload == NULL || main_drop_privileges(cfg) < 0) {
 		snapshot_unref(snap);
 		goto out;
 	}
-	main_log_counts("loaded", snap);
+	reload_log_counts("loaded", snap);
 	// The server owns snap from here on, started or not.
 	if (server_start(dm.srv, snap) < 0)
 		goto out;
@@ -470,9 +312,8 @@ static int main_serve(const struct options *o)
 	else
 		rc = 0;
 out:
-	main_loader_abandon(&dm);
-	server_free(dm.srv); // stops the workers first
-	free(dm.user);
+	reload_free(dm.reload); // abandons a load under way
+	server_free(dm.srv);    // stops the workers first
 	main_signals_free(&dm);
 	if (rc == 0)
 		log_info("stopped");
