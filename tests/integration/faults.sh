@@ -197,10 +197,13 @@ for i in $(seq 0 99); do
 	kill -HUP "$SERVER_PID"
 done
 burst_ms=$((($(date +%s%N) - t0) / 1000000))
-if [ "$burst_ms" -lt 1000 ]; then
+# The shell's loop is what is timed: on a loaded shared machine (load 12
+# on 2 cores) it took 1.0–1.6 s with the old daemon too. 2 s still ends
+# inside the 3 s load that started 0.7 s before.
+if [ "$burst_ms" -lt 2000 ]; then
 	ok "100 SIGHUPs sent in $burst_ms ms"
 else
-	fail "100 SIGHUPs took $burst_ms ms (≥ 1 s)"
+	fail "100 SIGHUPs took $burst_ms ms (≥ 2 s)"
 fi
 timeout $((30 * WAIT_SCALE)) tail --pid=$loader -f /dev/null
 wait "$loader"

@@ -117,7 +117,7 @@ elif mode == "cap":
     m6, m7 = framed(query(6, "www." + ZONE)), framed(query(7, "www." + ZONE))
     keep.sendall(m6[:5])
     c.sendall(m7[:5])
-    time.sleep(0.2)
+    time.sleep(0.5)             # the server has read the partial messages
     d = connect()
     got = served(d, 8)
     if strict:

@@ -28,33 +28,42 @@ setup
 write_zone 2024010101
 add_records 50000     # start-up takes a moment: room to signal during it
 
-# --- SIGHUP, SIGUSR1, SIGUSR2 while the daemon loads at start-up
-: > "$SERVER_LOG"
-$GEOVIPD_WRAPPER "$GEOVIPD" -c "$CONF" 2>>"$SERVER_LOG" &
-SERVER_PID=$!
-for i in $(seq 1 $((200 * WAIT_SCALE))); do
-	caught "$SERVER_PID" 1 10 && break
-	sleep 0.01
-done
-early=no
-grep -q "geovipd: serving on" "$SERVER_LOG" || early=yes
-kill -HUP "$SERVER_PID"; kill -USR1 "$SERVER_PID"; kill -USR2 "$SERVER_PID"
-check "signals sent before the daemon was ready" yes "$early"
-for i in $(seq 1 $((300 * WAIT_SCALE))); do
-	grep -q "geovipd: serving on" "$SERVER_LOG" && break
-	kill -0 "$SERVER_PID" 2>/dev/null || break
-	sleep 0.1
-done
-if kill -0 "$SERVER_PID" 2>/dev/null; then
-	ok "HUP, USR1, USR2 during start-up: still running"
+# --- SIGHUP, SIGUSR1, SIGUSR2 while the daemon loads at start-up. Under
+# a wrapper (valgrind) SigCgt shows the wrapper's handlers, so there is no
+# telling when geovipd's own are in place: that part is skipped there.
+if [ -n "$GEOVIPD_WRAPPER" ]; then
+	echo "# skipped under GEOVIPD_WRAPPER: signals during start-up"
+	start_server
+	kill -HUP "$SERVER_PID"
+	kill -USR1 "$SERVER_PID"
 else
-	wait "$SERVER_PID"
-	fail "HUP, USR1, USR2 during start-up: died with status $?"
-	SERVER_PID=
-	finish
+	: > "$SERVER_LOG"
+	$GEOVIPD_WRAPPER "$GEOVIPD" -c "$CONF" 2>>"$SERVER_LOG" &
+	SERVER_PID=$!
+	for i in $(seq 1 $((200 * WAIT_SCALE))); do
+		caught "$SERVER_PID" 1 10 && break
+		sleep 0.01
+	done
+	early=no
+	grep -q "geovipd: serving on" "$SERVER_LOG" || early=yes
+	kill -HUP "$SERVER_PID"; kill -USR1 "$SERVER_PID"; kill -USR2 "$SERVER_PID"
+	check "signals sent before the daemon was ready" yes "$early"
+	for i in $(seq 1 $((300 * WAIT_SCALE))); do
+		grep -q "geovipd: serving on" "$SERVER_LOG" && break
+		kill -0 "$SERVER_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$SERVER_PID" 2>/dev/null; then
+		ok "HUP, USR1, USR2 during start-up: still running"
+	else
+		wait "$SERVER_PID"
+		fail "HUP, USR1, USR2 during start-up: died with status $?"
+		SERVER_PID=
+		finish
+	fi
+	check_grep "then serves" "geovipd: serving on" "$(cat "$SERVER_LOG")"
+	check "answers" "192.0.2.10" "$(dig_short www.$ZONE A)"
 fi
-check_grep "then serves" "geovipd: serving on" "$(cat "$SERVER_LOG")"
-check "answers" "192.0.2.10" "$(dig_short www.$ZONE A)"
 for i in $(seq 1 $((300 * WAIT_SCALE))); do
 	grep -q "reloaded generation 2" "$SERVER_LOG" && break
 	sleep 0.1
