@@ -1,13 +1,13 @@
 /*
  * src/main.c — geovipd: command-line flags, the start-up order, and the
- * main thread's signal loop (SIGHUP reloads, SIGTERM/SIGINT stop).
+ * main thread's loop: signals (SIGHUP reloads, see reload.c; SIGUSR1
+ * logs the counters; SIGTERM/SIGINT stop; SIGUSR2 is ignored).
  * No DNS logic lives here.
  */
 #include "autoconf.h"
 
 #include <getopt.h>
-#include <inttypes.h>
-#include <netinet/in.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -17,18 +17,18 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <event2/thread.h>
 
 #include "config.h"
 #include "diag.h"
-#include "geo.h"
-#include "listen.h"
 #include "log.h"
 #include "lookup.h"
 #include "notify.h"
 #include "pidfile.h"
 #include "privs.h"
+#include "reload.h"
+#include "server.h"
 #include "snapshot.h"
-#include "zone.h"
 
 struct options {
 	const char *config;
@@ -40,19 +40,13 @@ struct options {
 /* Without -c: the configure-time default (Makefile.am defines SYSCONFDIR). */
 #define MAIN_CONFIG_DEFAULT SYSCONFDIR "/geovip/geovip.yaml"
 
-/* What the server was started with: reloads cannot change it. */
+/* The running daemon, for the main loop's callbacks. */
 struct daemon {
-	const char *config_path;
 	struct server *srv;
-	struct snapshot *current;       // our own reference
-	struct config_listen *listen;
-	size_t listen_count;
-	unsigned workers;
-	char *user;                     // `user:` at start-up, or NULL
+	struct reload *reload;
+	struct event_base *base;        // the main thread's loop
+	struct event *signals[4];
 	char *pidfile;                  // written at start-up, removed at exit
-	unsigned verbose;
-	struct event_base *base;
-	struct event *reload_ev;
 };
 
 enum { OPT_CHECK = 256, OPT_HELP, OPT_VERSION, OPT_LOOKUP };
@@ -153,7 +147,8 @@ static int main_check_system(const struct config *cfg, const char *prefix)
 	}
 	int rc = config_check_system(cfg, d);
 	for (size_t i = 0; i < diag_count(d); i++)
-		fprintf(stderr, "%s%s\n", prefix, diag_message(d, i));
+		fprintf(stderr, "%s%s%s\n", main_err_prefix(), prefix,
+			diag_message(d, i));
 	diag_free(d);
 	return rc;
 }
@@ -184,6 +179,14 @@ static int main_lookup(const struct options *o)
 
 /* ---- serving ------------------------------------------------------- */
 
+// Start-up problems (binding, privileges): one line each on stderr.
+static void main_print_diag(const struct diag *d)
+{
+	for (size_t i = 0; i < diag_count(d); i++)
+		fprintf(stderr, "%sgeovipd: %s\n", main_err_prefix(),
+			diag_message(d, i));
+}
+
 // "127.0.0.1:5353 [::1]:5353" into buf.
 static void main_listen_text(const struct config *cfg, char *buf, size_t len)
 {
@@ -198,129 +201,22 @@ static void main_listen_text(const struct config *cfg, char *buf, size_t len)
 	}
 }
 
-static void main_log_counts(const char *what, const struct snapshot *s)
-{
-	log_info("%s generation %" PRIu64 ": %zu zones, %zu records, "
-		 "%zu regions, geo %s (%zu records)", what, s->generation,
-		 zone_set_zone_count(s->zones), zone_set_record_count(s->zones),
-		 s->config->region_count, geo_database_type(s->geo),
-		 geo_record_count(s->geo));
-}
-
-static bool main_same_addr(const struct config_listen *a,
-			   const struct config_listen *b)
-{
-	if (a->addr.ss_family != b->addr.ss_family)
-		return false;
-	if (a->addr.ss_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)&a->addr;
-		const struct sockaddr_in *y = (const void *)&b->addr;
-		return x->sin_port == y->sin_port &&
-		       x->sin_addr.s_addr == y->sin_addr.s_addr;
-	}
-	const struct sockaddr_in6 *x = (const void *)&a->addr;
-	const struct sockaddr_in6 *y = (const void *)&b->addr;
-	return x->sin6_port == y->sin6_port &&
-	       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
-}
-
-// Sockets and threads are made once: say so when a reload asks otherwise.
-static void main_warn_restart(const struct daemon *dm, const struct config *cfg)
-{
-	bool same = cfg->listen_count == dm->listen_count;
-	for (size_t i = 0; same && i < cfg->listen_count; i++)
-		same = main_same_addr(&cfg->listen[i], &dm->listen[i]);
-	if (!same)
-		log_warning("%s: listen addresses changed; they take effect "
-			    "after a restart", cfg->path);
-	if (cfg->workers != dm->workers)
-		log_warning("%s: workers changed; it takes effect after a "
-			    "restart", cfg->path);
-	bool same_user = cfg->user == NULL || dm->user == NULL
-		? cfg->user == dm->user : strcmp(cfg->user, dm->user) == 0;
-	if (!same_user)
-		log_warning("%s:%u: user changed; it takes effect after a "
-			    "restart", cfg->path, cfg->user_line);
-	bool same_pidfile = cfg->pidfile == NULL || dm->pidfile == NULL
-		? cfg->pidfile == dm->pidfile
-		: strcmp(cfg->pidfile, dm->pidfile) == 0;
-	if (!same_pidfile)
-		log_warning("%s:%u: pidfile changed; it takes effect after a "
-			    "restart", cfg->path, cfg->pidfile_line);
-}
-
-/* ---- operations hooks (h-ops): log settings, notify, pidfile ---- */
-
-// `log:` and `log_level:` from cfg, raised by one level per -v.
-static void main_apply_log(const struct config *cfg, unsigned verbose)
-{
-	unsigned level = (unsigned)cfg->log_level + verbose;
-	log_set_level(level > LOG_LEVEL_DEBUG ? LOG_LEVEL_DEBUG
-					     : (enum log_level)level);
-	log_set_target((enum log_target)cfg->log_target);
-}
-
-static void main_notify_ready(const struct snapshot *s)
-{
-	notify_send("READY=1\nSTATUS=serving generation %" PRIu64 ": %zu "
-		    "zones, %zu records", s->generation,
-		    zone_set_zone_count(s->zones),
-		    zone_set_record_count(s->zones));
-}
-
-// The pid file is written as the starting user (before dropping).
-static int main_pidfile_write(struct daemon *dm, const struct config *cfg)
-{
-	struct diag *d = diag_new();
-	int rc = d == NULL ? -1 : pidfile_write(cfg, d);
-	for (size_t i = 0; d != NULL && i < diag_count(d); i++)
-		log_error("%s", diag_message(d, i));
-	diag_free(d);
-	if (rc == 0 && cfg->pidfile != NULL &&
-	    (dm->pidfile = strdup(cfg->pidfile)) == NULL)
-		rc = -1;
-	return rc;
-}
-/* ---- end of the operations hooks ---- */
-
-static void main_reload(evutil_socket_t fd, short what, void *arg)
-{
-	struct daemon *dm = arg;
-	notify_reloading();
-	struct diag *d = diag_new();
-	struct snapshot *s = d ? snapshot_load(dm->config_path, d) : NULL;
-	for (size_t i = 0; d != NULL && i < diag_count(d); i++)
-		log_msg(diag_is_error(d, i) ? LOG_LEVEL_ERROR
-					    : LOG_LEVEL_WARNING, "%s",
-			diag_message(d, i));
-	diag_free(d);
-	if (s == NULL) {
-		log_error("reload failed, keeping generation %" PRIu64,
-			  dm->current->generation);
-		main_notify_ready(dm->current);
-		return;
-	}
-	main_apply_log(s->config, dm->verbose);
-	server_publish(dm->srv, s);
-	snapshot_unref(dm->current);
-	dm->current = s;
-	main_log_counts("reloaded", s);
-	main_warn_restart(dm, s->config);
-	main_notify_ready(s);
-}
-
 static void main_on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon *dm = arg;
-	if (sig == SIGHUP) {
-		// Activating an active event is a no-op: SIGHUPs that arrive
-		// while a reload runs become one more reload.
-		event_active(dm->reload_ev, EV_TIMEOUT, 0);
+	switch (sig) {
+	case SIGHUP:
+		reload_request(dm->reload);
 		return;
+	case SIGUSR1:
+		server_log_counters(dm->srv);
+		return;
+	default:
+		log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		notify_send("STOPPING=1\nSTATUS=stopping");
+		reload_abandon(dm->reload);
+		event_base_loopbreak(dm->base);
 	}
-	log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-	notify_send("STOPPING=1\nSTATUS=stopping");
-	event_base_loopbreak(dm->base);
 }
 
 // Room for tcp_max_connections: lift the soft descriptor limit.
@@ -333,34 +229,36 @@ static void main_raise_fd_limit(void)
 	}
 }
 
-static int main_signal_loop(struct daemon *dm)
+/*
+ * The main loop and its signal events, made before anything is loaded:
+ * a signal that arrives during start-up is caught (and acted on once the
+ * loop runs) instead of killing the daemon.
+ */
+static int main_signals_install(struct daemon *dm)
 {
-	static const int sigs[] = { SIGHUP, SIGTERM, SIGINT };
-	struct event *ev[3] = { NULL, NULL, NULL };
-	int rc = -1;
+	static const int sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGUSR1 };
+	// Before any event_base: the loader and workers wake this loop.
+	if (evthread_use_pthreads() < 0)
+		return -1;
 	dm->base = event_base_new();
 	if (dm->base == NULL)
-		goto out;
-	dm->reload_ev = event_new(dm->base, -1, 0, main_reload, dm);
-	if (dm->reload_ev == NULL)
-		goto out;
-	for (size_t i = 0; i < 3; i++) {
-		ev[i] = evsignal_new(dm->base, sigs[i], main_on_signal, dm);
-		if (ev[i] == NULL || event_add(ev[i], NULL) < 0)
-			goto out;
+		return -1;
+	for (size_t i = 0; i < 4; i++) {
+		dm->signals[i] = evsignal_new(dm->base, sigs[i], main_on_signal,
+					      dm);
+		if (dm->signals[i] == NULL || event_add(dm->signals[i], NULL))
+			return -1;
 	}
-	rc = event_base_dispatch(dm->base) < 0 ? -1 : 0;
-out:
-	if (rc < 0)
-		log_error("cannot run the signal loop");
-	for (size_t i = 0; i < 3; i++)
-		if (ev[i] != NULL)
-			event_free(ev[i]);
-	if (dm->reload_ev != NULL)
-		event_free(dm->reload_ev);
+	return 0;
+}
+
+static void main_signals_free(struct daemon *dm)
+{
+	for (size_t i = 0; i < 4; i++)
+		if (dm->signals[i] != NULL)
+			event_free(dm->signals[i]);
 	if (dm->base != NULL)
 		event_base_free(dm->base);
-	return rc;
 }
 
 /*
@@ -370,18 +268,23 @@ out:
  */
 static int main_drop_privileges(const struct config *cfg)
 {
-	char err[512];
 	if (cfg->user == NULL) {
 		if (privs_is_root())
 			log_warning("running as root: set `user:` to drop "
 				    "privileges");
 		return 0;
 	}
-	if (privs_drop(cfg->user, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%sgeovipd: %s:%u: %s\n", main_err_prefix(),
-			cfg->path, cfg->user_line, err);
+	struct diag *d = diag_new();
+	if (d == NULL || privs_drop(cfg->user, cfg->path, cfg->user_line,
+				    d) < 0) {
+		if (d != NULL)
+			main_print_diag(d);
+		else
+			fprintf(stderr, "geovipd: out of memory\n");
+		diag_free(d);
 		return -1;
 	}
+	diag_free(d);
 	log_info("running as user %s (uid %lu, gid %lu)", cfg->user,
 		 (unsigned long)getuid(), (unsigned long)getgid());
 	return 0;
@@ -401,52 +304,82 @@ static void main_ready(const struct config *cfg, unsigned workers)
 	}
 }
 
+// The pid file is written as the starting user (before dropping).
+static int main_pidfile_write(struct daemon *dm, const struct config *cfg)
+{
+	struct diag *d = diag_new();
+	int rc = d == NULL ? -1 : pidfile_write(cfg, d);
+	for (size_t i = 0; d != NULL && i < diag_count(d); i++)
+		log_error("%s", diag_message(d, i));
+	diag_free(d);
+	if (rc == 0 && cfg->pidfile != NULL &&
+	    (dm->pidfile = strdup(cfg->pidfile)) == NULL)
+		rc = -1;
+	return rc;
+}
+
+// Sockets for cfg; NULL after printing why.
+static struct server *main_bind(const struct config *cfg,
+				struct event_base *base)
+{
+	struct diag *d = diag_new();
+	if (d == NULL) {
+		fprintf(stderr, "geovipd: out of memory\n");
+		return NULL;
+	}
+	struct server *srv = server_new(cfg, base, d);
+	main_print_diag(d);
+	diag_free(d);
+	return srv;
+}
+
 static int main_serve(const struct options *o)
 {
-	struct daemon dm = { .config_path = o->config, .verbose = o->verbose };
+	struct daemon dm = { 0 };
 	int rc = 1;
-	dm.current = main_load(o->config, true);
-	if (dm.current == NULL)
-		return 1;
-	const struct config *cfg = dm.current->config;
-	main_apply_log(cfg, o->verbose);
-	char err[512];
-	if (main_check_system(cfg, "geovipd: ") < 0)
-		goto out;
-	main_raise_fd_limit();
-	dm.srv = server_new(cfg, err, sizeof(err));
-	if (dm.srv == NULL) {
-		fprintf(stderr, "%sgeovipd: %s\n", main_err_prefix(), err);
+	if (main_signals_install(&dm) < 0) {
+		fprintf(stderr, "geovipd: cannot set up signal handling\n");
 		goto out;
 	}
-	dm.listen_count = cfg->listen_count;
-	dm.listen = calloc(cfg->listen_count + 1, sizeof(*dm.listen));
-	if (dm.listen == NULL)
+	struct snapshot *snap = main_load(o->config, true);
+	if (snap == NULL)
 		goto out;
-	memcpy(dm.listen, cfg->listen, cfg->listen_count * sizeof(*dm.listen));
-	dm.workers = cfg->workers;
-	if (cfg->user != NULL && (dm.user = strdup(cfg->user)) == NULL)
+	const struct config *cfg = snap->config;
+	reload_apply_log(cfg, o->verbose);
+	if (main_check_system(cfg, "geovipd: ") < 0) {
+		snapshot_unref(snap);
 		goto out;
-	if (notify_open() < 0 || main_pidfile_write(&dm, cfg) < 0)
+	}
+	main_raise_fd_limit();
+	dm.srv = main_bind(cfg, dm.base);
+	if (dm.srv != NULL) {
+		dm.reload = reload_new(o->config, dm.srv, dm.base, cfg,
+				       o->verbose);
+		if (dm.reload == NULL)
+			fprintf(stderr, "geovipd: out of memory\n");
+	}
+	if (dm.reload == NULL || notify_open() < 0 ||
+	    main_pidfile_write(&dm, cfg) < 0 || main_drop_privileges(cfg) < 0) {
+		snapshot_unref(snap);
 		goto out;
-	if (main_drop_privileges(cfg) < 0)
-		goto out;
-
-	main_log_counts("loaded", dm.current);
-	if (server_start(dm.srv, dm.current) < 0)
+	}
+	reload_log_counts("loaded", snap);
+	// The server owns snap from here on, started or not.
+	if (server_start(dm.srv, snap) < 0)
 		goto out;
 	main_ready(cfg, server_workers(dm.srv));
-	main_notify_ready(dm.current);
-	if (main_signal_loop(&dm) == 0)
+	reload_notify_ready(snap);
+	if (event_base_dispatch(dm.base) < 0)
+		log_error("cannot run the main loop");
+	else
 		rc = 0;
 out:
-	server_free(dm.srv); // stops the workers first
+	reload_free(dm.reload); // abandons a load under way
+	server_free(dm.srv);    // stops the workers first
+	main_signals_free(&dm);
 	pidfile_remove(dm.pidfile);
 	notify_close();
 	free(dm.pidfile);
-	free(dm.listen);
-	free(dm.user);
-	snapshot_unref(dm.current);
 	if (rc == 0)
 		log_info("stopped");
 	return rc;
@@ -462,6 +395,14 @@ int main(int argc, char **argv)
 	log_set_level(o.verbose >= 2 ? LOG_LEVEL_DEBUG
 		      : (enum log_level)(LOG_LEVEL_INFO + o.verbose));
 	signal(SIGPIPE, SIG_IGN);
+	// One malloc arena for every thread: only the loader thread allocates
+	// much, and a thread whose own arena cannot be reserved (64 MB of
+	// address space, refused under a memory limit) falls back to one mmap
+	// per allocation, turning a reload that should fail in a second into
+	// minutes of system calls.
+	mallopt(M_ARENA_MAX, 1);
+	// SIGUSR2 is reserved: it must not stop the daemon.
+	signal(SIGUSR2, SIG_IGN);
 
 	if (o.check)
 		rc = main_check(&o);

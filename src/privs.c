@@ -14,16 +14,26 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "diag.h"
+
 bool privs_is_root(void)
 {
 	return geteuid() == 0;
 }
 
-static int privs_fail(char *err, size_t errlen, const char *user,
+// Where the `user:` key is, for FILE:LINE messages.
+struct privs_at {
+	const char *file;
+	unsigned line;
+	struct diag *d;
+};
+
+static int privs_fail(const struct privs_at *at, const char *user,
 		      const char *step)
 {
-	snprintf(err, errlen, "cannot drop privileges to user '%s': %s: %s",
-		 user, step, strerror(errno));
+	diag_error(at->d, at->file, at->line,
+		   "cannot drop privileges to user '%s': %s: %s",
+		   user, step, strerror(errno));
 	return -1;
 }
 
@@ -40,15 +50,16 @@ static bool privs_are(uid_t uid, gid_t gid)
 
 // Not root: only "already that user" is fine; anything else would need
 // privileges we do not have, so say how to fix it.
-static int privs_check_unprivileged(const struct passwd *pw, char *err,
-				    size_t errlen)
+static int privs_check_unprivileged(const struct passwd *pw,
+				    const struct privs_at *at)
 {
 	uid_t uid = geteuid();
 	if (getuid() == pw->pw_uid && uid == pw->pw_uid)
 		return 0;
-	snprintf(err, errlen, "cannot switch to user '%s': running as uid %lu, "
-		 "not root; start geovipd as root, or as '%s', or remove "
-		 "`user:`", pw->pw_name, (unsigned long)uid, pw->pw_name);
+	diag_error(at->d, at->file, at->line,
+		   "cannot switch to user '%s': running as uid %lu, "
+		   "not root; start geovipd as root, or as '%s', or remove "
+		   "`user:`", pw->pw_name, (unsigned long)uid, pw->pw_name);
 	return -1;
 }
 
@@ -59,44 +70,49 @@ static int privs_check_unprivileged(const struct passwd *pw, char *err,
  * change only the calling thread (glibc broadcasts them to every thread,
  * but we do not rely on that): the caller is still single-threaded.
  */
-int privs_drop(const char *user, char *err, size_t errlen)
+int privs_drop(const char *user, const char *file, unsigned line,
+	       struct diag *d)
 {
+	const struct privs_at at = { file, line, d };
 	errno = 0;
 	struct passwd *pw = getpwnam(user);
 	if (pw == NULL) {
-		snprintf(err, errlen, "user '%s' does not exist on this "
-			 "system%s%s", user, errno ? ": " : "",
-			 errno ? strerror(errno) : "");
+		diag_error(d, file, line,
+			   "user '%s' does not exist on this "
+			   "system%s%s", user, errno ? ": " : "",
+			   errno ? strerror(errno) : "");
 		return -1;
 	}
 	if (pw->pw_uid == 0) {
-		snprintf(err, errlen, "user '%s' has uid 0: dropping to it "
-			 "keeps every privilege; name an unprivileged user",
-			 user);
+		diag_error(d, file, line,
+			   "user '%s' has uid 0: dropping to it "
+			   "keeps every privilege; name an unprivileged user",
+			   user);
 		return -1;
 	}
 	if (!privs_is_root())
-		return privs_check_unprivileged(pw, err, errlen);
+		return privs_check_unprivileged(pw, &at);
 
 	// pw points into static storage that initgroups may reuse.
 	uid_t uid = pw->pw_uid;
 	gid_t gid = pw->pw_gid;
 	if (initgroups(user, gid) < 0)
-		return privs_fail(err, errlen, user, "initgroups");
+		return privs_fail(&at, user, "initgroups");
 	if (setgid(gid) < 0)
-		return privs_fail(err, errlen, user, "setgid");
+		return privs_fail(&at, user, "setgid");
 	if (setuid(uid) < 0)
-		return privs_fail(err, errlen, user, "setuid");
+		return privs_fail(&at, user, "setuid");
 
 	// Both must hold: every ID switched, and no way back to root.
 	if (!privs_are(uid, gid)) {
 		errno = EPERM;
-		return privs_fail(err, errlen, user,
+		return privs_fail(&at, user,
 				  "user or group IDs did not all change");
 	}
 	if (setuid(0) == 0 || seteuid(0) == 0) {
-		snprintf(err, errlen, "cannot drop privileges to user '%s': "
-			 "root could be regained after setuid", user);
+		diag_error(d, file, line,
+			   "cannot drop privileges to user '%s': "
+			   "root could be regained after setuid", user);
 		return -1;
 	}
 	return 0;

@@ -8,14 +8,18 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct diag;
+
 /**
  * Becomes user for good: supplementary groups (initgroups), then the
  * group (setgid), then the user (setuid) — real, effective and saved IDs
  * alike — and checks that root cannot be regained. Not root and already
  * user: nothing to do. Call it while the process has a single thread.
- * Returns 0, or -1 with one line saying what failed and what to do in err.
+ * Returns 0, or -1 with "FILE:LINE: what failed and what to do" in d
+ * (file and line: where `user:` is written).
  */
-int privs_drop(const char *user, char *err, size_t errlen);
+int privs_drop(const char *user, const char *file, unsigned line,
+	       struct diag *d);
 
 /** True when the process runs with effective user ID 0. */
 bool privs_is_root(void);

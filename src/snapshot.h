@@ -1,8 +1,8 @@
 /*
  * src/snapshot.h — one immutable bundle of everything a query reads:
  * config, zones, geo data and region tables. A reload builds a whole new
- * snapshot off the query path; workers switch to it between packets, and
- * the last one to let go of the old snapshot frees it.
+ * snapshot off the query path; server.c publishes it to the workers and
+ * frees the old one on the main thread once every worker has moved on.
  */
 #ifndef GEOVIP_SNAPSHOT_H
 #define GEOVIP_SNAPSHOT_H
@@ -25,8 +25,9 @@ struct snapshot {
 	struct regions *regions;
 	struct rrl_policy *rrl;         /* NULL: rate limiting off */
 	struct chaos *chaos;            /* CH TXT answers and NSID, pre-encoded */
-	uint64_t generation;
+	uint64_t generation;            /* 1, 2, ... in load order */
 	atomic_uint refs;
+	struct snapshot *retired_next;  /* server.c: replaced, not yet freed */
 };
 
 /**

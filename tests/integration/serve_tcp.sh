@@ -1,6 +1,7 @@
 #!/bin/bash
 # tests/integration/serve_tcp.sh — geovipd over TCP (RFC 7766): dig and
-# kdig, pipelining, idle and half-message timeouts, the connection cap, a
+# kdig, pipelining, idle and half-message timeouts, the connection cap
+# (an idle connection evicted for a newcomer, busy ones kept), a
 # client that never reads, and TC over UDP followed by the full answer.
 . "$(dirname "$0")/lib.sh"
 require dig python3
@@ -98,22 +99,48 @@ elif mode == "idle":
     report(t is not None and 1.5 <= t <= 4, "connection stalled mid-message closed (%s)" % t)
 
 elif mode == "cap":
+    # At the cap (2) a newcomer is served and an idle connection (nothing
+    # half-received, nothing unsent) is closed to make room; one with a
+    # partial message is never closed for it.
+    strict = len(sys.argv) > 3      # one worker: the choice is exact
     a, b = connect(), connect()
     report(served(a, 1) and served(b, 2), "2 connections served (cap 2)")
     c = connect()
-    ok = not served(c, 3) and closed_within(c, 3) is not None
-    report(ok, "3rd connection refused while 2 are open")
-    a.close()
+    report(served(c, 3), "3rd connection served at the cap")
+    ta, tb = closed_within(a, 1), closed_within(b, 1)
+    report((ta is None) != (tb is None),
+           "exactly one idle connection closed for it (%s, %s)" % (ta, tb))
+    if strict:
+        report(ta is not None, "the least recently active one (a)")
+    keep = b if ta is not None else a
+    report(served(keep, 5), "the other connection still served")
+    m6, m7 = framed(query(6, "www." + ZONE)), framed(query(7, "www." + ZONE))
+    keep.sendall(m6[:5])
+    c.sendall(m7[:5])
+    time.sleep(0.5)             # the server has read the partial messages
+    d = connect()
+    got = served(d, 8)
+    if strict:
+        report(not got and closed_within(d, 3) is not None,
+               "no connection idle: the newcomer is refused")
+    d.close()
+    keep.sendall(m6[5:])
+    c.sendall(m7[5:])
+    a6, a7 = read_answer(keep), read_answer(c)
+    report(a6 is not None and a6[:2] == b"\x00\x06" and
+           a7 is not None and a7[:2] == b"\x00\x07",
+           "connections with a partial message were kept and answered")
+    keep.close()
+    c.close()
     good = False
-    for _ in range(20):          # the server notices the close at once
+    for _ in range(20):          # the server notices the closes at once
         time.sleep(0.1)
         d = connect()
         if served(d, 4):
             good = True
             break
         d.close()
-    report(good, "a new connection is served once one closed")
-    report(served(b, 5), "the remaining connection still served")
+    report(good, "a new connection is served once others closed")
 
 elif mode == "stuck":
     # A client that sends many queries for a big answer and never reads
@@ -178,4 +205,12 @@ check "UDP unaffected by TCP clients" "192.0.2.10" "$(dig_short www.$ZONE A)"
 
 stop_server TERM
 check "SIGTERM exit status" 0 "$SERVER_STATUS"
+
+# --- the cap with one worker: which connection goes is exact
+sed -i 's/^workers: 2$/workers: 1/' "$CONF"
+start_server
+tcp cap "$PORT" strict | tee "$TEST_TMP/out"
+grep -q '^FAIL' "$TEST_TMP/out" && TEST_FAILS=$((TEST_FAILS + 1))
+stop_server TERM
+check "SIGTERM exit status (one worker)" 0 "$SERVER_STATUS"
 finish

@@ -1,7 +1,9 @@
 #!/bin/bash
 # tests/integration/tcp_limits.sh — geovipd under TCP load: 1000 idle
 # connections do not stop UDP or a new TCP client and are closed after
-# tcp_idle_timeout; a stalled length prefix is dropped; a connection is
+# tcp_idle_timeout; a stalled length prefix is dropped, and so is a client
+# trickling one byte at a time (message deadline); a busy connection ends
+# at its lifetime (12 idle timeouts); a connection is
 # closed after exactly 10000 messages; a client that never reads its
 # answers does not hold up others and is disconnected.
 . "$(dirname "$0")/lib.sh"
@@ -18,7 +20,7 @@ fi
 
 # limits.py MODE PORT [PID] — raw clients; prints "ok ..."/"FAIL ..." lines.
 cat > "$TEST_TMP/limits.py" <<'EOF'
-import os, selectors, socket, struct, sys, threading, time
+import os, select, selectors, socket, struct, sys, threading, time
 
 ZONE = "geovip.test"
 mode, port = sys.argv[1], int(sys.argv[2])
@@ -147,6 +149,54 @@ elif mode == "stall":
     report(t is not None and IDLE - 0.5 <= t <= IDLE + 2,
            "length prefix then silence: closed after %s s" % t)
 
+elif mode == "trickle":
+    # One byte every 0.5 s: each byte restarts the idle timer, but the
+    # message is not whole IDLE seconds after its first byte.
+    s = connect()
+    msg = framed(query(31, "www." + ZONE))
+    start, closed, i = time.monotonic(), None, 0
+    while time.monotonic() - start < 3 * IDLE and i < len(msg):
+        try:
+            s.send(msg[i:i + 1])
+            i += 1
+            r, _, _ = select.select([s], [], [], 0.5)
+            if r and not s.recv(4096):
+                closed = time.monotonic() - start
+        except OSError:
+            closed = time.monotonic() - start
+        if closed is not None:
+            break
+    report(closed is not None and IDLE - 0.5 <= closed <= IDLE + 1.5,
+           "one byte every 0.5 s: closed at the message deadline "
+           "(%s s, %d bytes sent)" % (closed, i))
+
+elif mode == "lifetime":
+    # Whole queries every IDLE/2 s never go idle nor slow: answered until
+    # the connection lifetime (12 idle timeouts), then closed.
+    LIFE = 12 * IDLE
+    s = connect(IDLE)
+    f = s.makefile("rb")
+    start, qid, good, sent, closed = time.monotonic(), 1000, 0, 0, None
+    while time.monotonic() - start < LIFE + 4:
+        try:
+            sent += 1
+            s.sendall(framed(query(qid, "www." + ZONE)))
+            a = read_answer(f)
+        except OSError:
+            a = None
+        if a is None:
+            closed = time.monotonic() - start
+            break
+        good += answered(a, qid)
+        qid += 1
+        time.sleep(IDLE / 2)
+    # every query but one sent as the lifetime ended was answered, and
+    # they kept coming for well over half the lifetime
+    report(good >= sent - 1 and good >= LIFE / IDLE,
+           "queries every %.1f s answered until the end (%d of %d)" % (IDLE / 2, good, sent))
+    report(closed is not None and LIFE - 1 <= closed <= LIFE + 2,
+           "closed at the connection lifetime %d s (%s s)" % (LIFE, closed))
+
 elif mode == "cap":
     MAX = 10000
     def pipelined(count, first):
@@ -230,10 +280,20 @@ limits() {
 setup "tcp_idle_timeout: 2" "tcp_max_connections: 1200"
 start_server
 
+# the lifetime check takes 24 s: it runs beside the others
+python3 "$TEST_TMP/limits.py" lifetime "$PORT" > "$TEST_TMP/life.out" 2>&1 &
+life_pid=$!
 limits idle "$PORT" "$SERVER_PID"
 limits stall "$PORT"
+limits trickle "$PORT"
 limits cap "$PORT"
 limits noread "$PORT"
+wait "$life_pid"
+life_rc=$?
+cat "$TEST_TMP/life.out"
+if [ "$life_rc" -ne 0 ] || grep -q '^FAIL' "$TEST_TMP/life.out"; then
+	TEST_FAILS=$((TEST_FAILS + 1))
+fi
 
 check "server still answers" "192.0.2.10" "$(dig_short www.$ZONE A)"
 stop_server TERM

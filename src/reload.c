@@ -1,0 +1,264 @@
+/*
+ * src/reload.c — reloading on SIGHUP: one loader thread at a time builds
+ * the snapshot (snapshot_load), the main loop collects it, logs every
+ * diagnostic and publishes it (server_publish) or keeps the old one.
+ */
+#include "autoconf.h"
+#include "reload.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "diag.h"
+#include "geo.h"
+#include "log.h"
+#include "notify.h"
+#include "server.h"
+#include "snapshot.h"
+#include "zone.h"
+
+/* One load in its own thread. */
+struct loader {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	bool done;                      // the thread finished (under lock)
+	bool abandoned;                 // nobody waits: the thread frees all
+	char *path;
+	struct diag *d;
+	struct snapshot *snap;          // the result, NULL on failure
+	struct event *done_ev;          // main loop: collect the result
+};
+
+struct reload {
+	char *config_path;
+	char *user;                     // `user:` at start-up, or NULL
+	char *pidfile;                  // `pidfile:` at start-up, or NULL
+	unsigned verbose;               // -v count
+	struct server *srv;
+	struct event_base *base;
+	struct loader *loader;          // the load under way, or NULL
+	bool again;                     // a SIGHUP arrived during it
+};
+
+void reload_log_counts(const char *what, const struct snapshot *s)
+{
+	log_info("%s generation %" PRIu64 ": %zu zones, %zu records, "
+		 "%zu regions, geo %s (%zu records)", what, s->generation,
+		 zone_set_zone_count(s->zones), zone_set_record_count(s->zones),
+		 s->config->region_count, geo_database_type(s->geo),
+		 geo_record_count(s->geo));
+}
+
+void reload_apply_log(const struct config *cfg, unsigned verbose)
+{
+	unsigned level = (unsigned)cfg->log_level + verbose;
+	log_set_level(level > LOG_LEVEL_DEBUG ? LOG_LEVEL_DEBUG
+					     : (enum log_level)level);
+	log_set_target((enum log_target)cfg->log_target);
+}
+
+void reload_notify_ready(const struct snapshot *s)
+{
+	notify_send("READY=1\nSTATUS=serving generation %" PRIu64 ": %zu "
+		    "zones, %zu records", s->generation,
+		    zone_set_zone_count(s->zones),
+		    zone_set_record_count(s->zones));
+}
+
+static bool reload_same_text(const char *a, const char *b)
+{
+	return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
+}
+
+// Sockets, threads, the user and the pid file are set once: say so when a
+// reload asks otherwise.
+static void reload_warn_restart(const struct reload *r,
+				const struct config *cfg)
+{
+	server_warn_restart(r->srv, cfg);
+	if (!reload_same_text(cfg->user, r->user))
+		log_warning("%s:%u: user changed; it takes effect after a "
+			    "restart", cfg->path, cfg->user_line);
+	if (!reload_same_text(cfg->pidfile, r->pidfile))
+		log_warning("%s:%u: pidfile changed; it takes effect after a "
+			    "restart", cfg->path, cfg->pidfile_line);
+}
+
+static void reload_loader_free(struct loader *l)
+{
+	snapshot_unref(l->snap);
+	diag_free(l->d);
+	free(l->path);
+	pthread_mutex_destroy(&l->lock);
+	free(l);
+}
+
+// The loader thread: builds the snapshot, then hands it to the main loop,
+// unless it was abandoned, in which case it frees its own work.
+static void *reload_loader_run(void *arg)
+{
+	struct loader *l = arg;
+	l->d = diag_new();
+	l->snap = l->d != NULL ? snapshot_load(l->path, l->d) : NULL;
+	pthread_mutex_lock(&l->lock);
+	bool abandoned = l->abandoned;
+	l->done = true;
+	if (!abandoned)
+		event_active(l->done_ev, EV_TIMEOUT, 0);
+	pthread_mutex_unlock(&l->lock);
+	if (abandoned)
+		reload_loader_free(l);
+	return NULL;
+}
+
+static void reload_on_loaded(evutil_socket_t fd, short what, void *arg);
+
+// A loader with its completion event; NULL when out of memory.
+static struct loader *reload_loader_new(struct reload *r)
+{
+	struct loader *l = calloc(1, sizeof(*l));
+	if (l == NULL)
+		return NULL;
+	l->path = strdup(r->config_path);
+	l->done_ev = event_new(r->base, -1, 0, reload_on_loaded, r);
+	if (l->path == NULL || l->done_ev == NULL) {
+		if (l->done_ev != NULL)
+			event_free(l->done_ev);
+		free(l->path);
+		free(l);
+		return NULL;
+	}
+	pthread_mutex_init(&l->lock, NULL);
+	return l;
+}
+
+static void reload_start(struct reload *r)
+{
+	uint64_t gen = server_current(r->srv)->generation;
+	struct loader *l = reload_loader_new(r);
+	if (l == NULL) {
+		log_error("reload failed (out of memory), keeping generation "
+			  "%" PRIu64, gen);
+		return;
+	}
+	// Signals stay with the main thread's loop.
+	sigset_t all, saved;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &saved);
+	int err = pthread_create(&l->thread, NULL, reload_loader_run, l);
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	if (err != 0) {
+		log_error("reload failed (cannot start a thread: %s), keeping "
+			  "generation %" PRIu64, strerror(err), gen);
+		event_free(l->done_ev);
+		reload_loader_free(l);
+		return;
+	}
+	log_info("SIGHUP: reloading %s", r->config_path);
+	notify_reloading();
+	r->loader = l;
+}
+
+// Main loop: the loader finished; publish, or keep the old set.
+static void reload_on_loaded(evutil_socket_t fd, short what, void *arg)
+{
+	struct reload *r = arg;
+	struct loader *l = r->loader;
+	r->loader = NULL;
+	pthread_join(l->thread, NULL);
+	event_free(l->done_ev);
+	for (size_t i = 0; l->d != NULL && i < diag_count(l->d); i++)
+		log_msg(diag_is_error(l->d, i) ? LOG_LEVEL_ERROR
+					       : LOG_LEVEL_WARNING,
+			"%s", diag_message(l->d, i));
+	if (l->snap == NULL) {
+		log_error("reload failed, keeping generation %" PRIu64,
+			  server_current(r->srv)->generation);
+		reload_notify_ready(server_current(r->srv));
+	} else {
+		struct snapshot *s = l->snap;
+		l->snap = NULL;
+		reload_apply_log(s->config, r->verbose);
+		server_publish(r->srv, s); // the server owns it now
+		reload_log_counts("reloaded", s);
+		reload_warn_restart(r, s->config);
+		reload_notify_ready(s);
+	}
+	reload_loader_free(l);
+	if (r->again) {
+		r->again = false;
+		reload_start(r);
+	}
+}
+
+struct reload *reload_new(const char *config_path, struct server *srv,
+			  struct event_base *base, const struct config *start,
+			  unsigned verbose)
+{
+	struct reload *r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return NULL;
+	r->srv = srv;
+	r->base = base;
+	r->verbose = verbose;
+	r->config_path = strdup(config_path);
+	r->user = start->user != NULL ? strdup(start->user) : NULL;
+	r->pidfile = start->pidfile != NULL ? strdup(start->pidfile) : NULL;
+	if (r->config_path == NULL || (start->user != NULL && r->user == NULL) ||
+	    (start->pidfile != NULL && r->pidfile == NULL)) {
+		reload_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void reload_request(struct reload *r)
+{
+	// Activating the done event is the loader's job: a SIGHUP during a
+	// load only asks for one more after it.
+	if (r->loader != NULL)
+		r->again = true;
+	else
+		reload_start(r);
+}
+
+void reload_abandon(struct reload *r)
+{
+	struct loader *l = r->loader;
+	if (l == NULL)
+		return;
+	r->loader = NULL;
+	r->again = false;
+	pthread_t thread = l->thread;
+	pthread_mutex_lock(&l->lock);
+	bool done = l->done;
+	l->abandoned = !done;
+	pthread_mutex_unlock(&l->lock);
+	// Not done: the thread no longer touches done_ev, and l is its own.
+	event_free(l->done_ev);
+	if (done) {
+		pthread_join(thread, NULL);
+		reload_loader_free(l);
+		return;
+	}
+	log_info("abandoning the reload under way");
+	pthread_detach(thread);
+}
+
+void reload_free(struct reload *r)
+{
+	if (r == NULL)
+		return;
+	reload_abandon(r);
+	free(r->config_path);
+	free(r->user);
+	free(r->pidfile);
+	free(r);
+}

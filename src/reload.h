@@ -1,0 +1,46 @@
+/*
+ * src/reload.h — SIGHUP: a new snapshot built in a loader thread while the
+ * main loop keeps taking signals, then published to the server; SIGHUPs
+ * during a load fold into one more; SIGTERM abandons a load under way.
+ */
+#ifndef GEOVIP_RELOAD_H
+#define GEOVIP_RELOAD_H
+
+struct config;
+struct event_base;
+struct server;
+struct snapshot;
+struct reload;
+
+/**
+ * A reloader for config_path publishing to srv; base is the main thread's
+ * loop (where results are collected), start the configuration of start-up
+ * (its `user:` and `pidfile:` need a restart to change), verbose the count
+ * of -v flags (log levels above `log_level:`). NULL when out of memory.
+ */
+struct reload *reload_new(const char *config_path, struct server *srv,
+			  struct event_base *base, const struct config *start,
+			  unsigned verbose);
+
+/** Applies `log:` and `log_level:` of cfg, raised by verbose levels. */
+void reload_apply_log(const struct config *cfg, unsigned verbose);
+
+/** Tells the service manager (sd_notify) that s is serving. */
+void reload_notify_ready(const struct snapshot *s);
+
+/** SIGHUP: starts a load, or asks for one more after the one under way. */
+void reload_request(struct reload *r);
+
+/**
+ * Stopping: a load under way is left to finish and free itself in its
+ * thread (nothing waits for it); its result is never published.
+ */
+void reload_abandon(struct reload *r);
+
+/** Abandons any load under way and frees r. */
+void reload_free(struct reload *r);
+
+/** Logs "WHAT generation N: counts of zones, records, regions, geo". */
+void reload_log_counts(const char *what, const struct snapshot *s);
+
+#endif
