@@ -712,7 +712,7 @@ static void scn_run_dir(struct scn_run *run, const char *dir)
 		scn_syntax(run, dir, 0, "(cannot open the directory)");
 		return;
 	}
-	char *names[256];
+	char *names[256] = { 0 };
 	size_t n = 0;
 	for (struct dirent *e; (e = readdir(d)) != NULL && n < 256;) {
 		size_t len = strlen(e->d_name);
