@@ -277,17 +277,19 @@ static unsigned cfg_missing_line(struct cfg_doc *c, const yaml_node_t *map)
 	return map == yaml_document_get_root_node(&c->doc) ? 1 : cfg_line(map);
 }
 
-unsigned cfg_map_walk(struct cfg_doc *c, const yaml_node_t *map,
+_Static_assert(CFG_KEYS_MAX <= 64, "cfg_map_walk returns a 64-bit row mask");
+
+uint64_t cfg_map_walk(struct cfg_doc *c, const yaml_node_t *map,
 		      const char *where, const struct cfg_key *keys,
 		      size_t nkeys, void *obj)
 {
 	struct cfg_pair found[CFG_KEYS_MAX];
-	unsigned present = 0;
+	uint64_t present = 0;
 	memset(found, 0, sizeof(found));
 	cfg_map_collect(c, map, where, keys, nkeys, found);
 	for (size_t i = 0; i < nkeys; i++) {
 		if (found[i].knode != NULL) {
-			present |= 1u << i;
+			present |= UINT64_C(1) << i;
 			if (keys[i].type == CFG_T_FN)
 				keys[i].parse(c, &found[i], obj);
 			else

@@ -18,7 +18,7 @@ struct diag;
 /** Deepest nesting of mappings and lists (flow or block) accepted. */
 #define CFG_MAX_DEPTH 32
 /** Most keys one schema table may hold. */
-#define CFG_KEYS_MAX 16
+#define CFG_KEYS_MAX 64
 
 /** A loaded document and where its messages go. */
 struct cfg_doc {
@@ -97,9 +97,9 @@ void cfg_defaults(const struct cfg_key *keys, size_t nkeys, void *obj);
 /**
  * Checks map against keys (unknown, repeated, non-scalar, missing
  * required keys) and runs each present row, in table order, on obj.
- * Returns a bit per row present.
+ * Returns a bit per row present (bit i for row i).
  */
-unsigned cfg_map_walk(struct cfg_doc *c, const yaml_node_t *map,
+uint64_t cfg_map_walk(struct cfg_doc *c, const yaml_node_t *map,
 		      const char *where, const struct cfg_key *keys,
 		      size_t nkeys, void *obj);
 

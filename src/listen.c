@@ -357,12 +357,16 @@ static void udp_answer_one(struct worker *w, struct udp_sock *u, unsigned i,
 	struct udp_batch *b = &w->udp_batch;
 	struct udp_slot *sl = &b->slot[i];
 	const struct sockaddr *from = (const struct sockaddr *)&sl->from;
+	struct query_result qr;
 	size_t len = query_process(w->snap, sl->req, b->in[i].msg_len, from,
-				   QUERY_UDP, sl->resp);
+				   QUERY_UDP, (uint32_t)time(NULL), sl->resp,
+				   &qr);
 	if (len == 0)
 		return;
-	// RRL off: this one branch is all it costs.
-	if (w->snap->rrl != NULL && !udp_rate_limit(w, from, sl->resp, &len))
+	// RRL off: this one branch is all it costs. A valid server cookie
+	// proves the source address: such clients are never limited.
+	if (w->snap->rrl != NULL && !qr.cookie_valid &&
+	    !udp_rate_limit(w, from, sl->resp, &len))
 		return;
 
 	sl->out_iov = (struct iovec){ sl->resp, len };
@@ -462,7 +466,8 @@ static bool tcp_answer(struct tcp_conn *c, struct evbuffer *in,
 	evbuffer_remove(in, w->req, msg_len);
 	size_t len = query_process(w->snap, w->req, msg_len,
 				   (const struct sockaddr *)&c->from,
-				   QUERY_TCP, w->resp + 2);
+				   QUERY_TCP, (uint32_t)time(NULL), w->resp + 2,
+				   NULL);
 	if (len == 0)
 		return false;
 	w->resp[0] = (uint8_t)(len >> 8);

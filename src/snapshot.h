@@ -10,6 +10,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "cookie.h"
+
 struct config;
 struct zone_set;
 struct geo;
@@ -23,6 +25,7 @@ struct snapshot {
 	struct geo *geo;
 	struct regions *regions;
 	struct rrl_policy *rrl;         /* NULL: rate limiting off */
+	struct cookie_secrets cookies;  /* configured, or the process's random one */
 	uint64_t generation;
 	atomic_uint refs;
 };

@@ -31,6 +31,8 @@ static struct snapshot *snap;
 static uint8_t req[4096];
 static uint8_t resp[QUERY_BUFFER_SIZE];
 static size_t resp_len;
+static struct query_result result;
+#define TEST_NOW 1700000000u
 
 static struct snapshot *load(const char *path)
 {
@@ -72,7 +74,8 @@ static size_t process_raw(const struct snapshot *s, const uint8_t *q,
 {
 	struct sockaddr_storage ss;
 	source_addr(&ss, src);
-	resp_len = query_process(s, q, qlen, (struct sockaddr *)&ss, t, resp);
+	resp_len = query_process(s, q, qlen, (struct sockaddr *)&ss, t,
+				 TEST_NOW, resp, &result);
 	return resp_len;
 }
 
