@@ -89,10 +89,13 @@ enum cookie_verdict cookie_check(const struct cookie_secrets *s,
 	int64_t age = (int32_t)(now - stamp);
 	if (age > COOKIE_LIFETIME || age < -COOKIE_FUTURE)
 		return COOKIE_INVALID;
-	if (!cookie_hash_ok(s->current, cc, sc, client) &&
-	    !(s->has_previous && cookie_hash_ok(s->previous, cc, sc, client)))
-		return COOKIE_INVALID;
-	return age > COOKIE_REFRESH ? COOKIE_RENEW : COOKIE_VALID;
+	if (cookie_hash_ok(s->current, cc, sc, client))
+		return age > COOKIE_REFRESH ? COOKIE_RENEW : COOKIE_VALID;
+	// one made with the previous secret is valid, and replaced by one
+	// made with the current secret, so clients move over
+	if (s->has_previous && cookie_hash_ok(s->previous, cc, sc, client))
+		return COOKIE_RENEW;
+	return COOKIE_INVALID;
 }
 
 static pthread_once_t cookie_once = PTHREAD_ONCE_INIT;

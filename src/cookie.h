@@ -35,7 +35,8 @@ struct cookie_secrets {
 enum cookie_verdict {
 	COOKIE_INVALID,         /* wrong length/version/hash, or expired */
 	COOKIE_VALID,           /* valid and fresh: echo it */
-	COOKIE_RENEW,           /* valid but older than COOKIE_REFRESH */
+	COOKIE_RENEW,           /* valid but older than COOKIE_REFRESH, or
+				   made with the previous secret: replace it */
 };
 
 /**

@@ -21,9 +21,11 @@
  *       version N         EDNS version N (implies edns)
  *       opcode N          header OPCODE (default 0, QUERY)
  *       tcp               over TCP (default UDP)
- *       cookie HEX        a COOKIE option with exactly these bytes (implies edns)
+ *       cookie HEX|-      a COOKIE option with exactly these bytes (implies edns)
  *       cookie-made CC SECRET STAMP   client cookie CC and the server
  *                         cookie SECRET makes for it at STAMP (seconds)
+ *       cookie-from ADDR  the address cookie-made makes it for (default:
+ *                         the query's source)
  *       cookie-twice      the COOKIE option sent twice
  *       now SECONDS       the clock query_process is given (default
  *                         SCN_NOW, 1700000000)
@@ -101,6 +103,7 @@ struct scn_block {
 	enum query_transport transport;
 	uint8_t cookie[64];             /* the COOKIE option's data */
 	bool cookie_made;               /* append the server cookie made by: */
+	struct sockaddr_storage made_for;       /* family 0: from */
 	uint8_t made_secret[16];
 	uint32_t made_stamp;
 	uint32_t now;
@@ -306,7 +309,8 @@ static int scn_hex(const char *hex, uint8_t *out, size_t max)
 /* cookie HEX: the option's bytes as given. */
 static int scn_parse_cookie(struct scn_block *b, const char *hex)
 {
-	int n = scn_hex(hex, b->cookie, sizeof(b->cookie));
+	int n = strcmp(hex, "-") == 0 ? 0 : scn_hex(hex, b->cookie,
+						     sizeof(b->cookie));
 	if (n < 0)
 		return -1;
 	b->opts.edns = true;
@@ -382,6 +386,13 @@ static int scn_parse_query(struct scn_block *b, char *args)
 			if (i + 3 >= n || scn_parse_cookie_made(b, &w[i + 1]) < 0)
 				return -1;
 			i += 3;
+		} else if (strcmp(m, "cookie-from") == 0) {
+			struct sockaddr_storage keep = b->from;
+			if (scn_parse_from(b, arg) < 0)
+				return -1;
+			b->made_for = b->from;
+			b->from = keep;
+			i++;
 		} else if (strcmp(m, "now") == 0) {
 			b->now = (uint32_t)strtoul(arg, NULL, 10);
 			i++;
@@ -631,16 +642,15 @@ static void scn_check_ecs(struct scn_run *run, const struct scn_block *b,
 		scn_fail(run, b, "ECS scope %u, want %d", scope, b->ecs_scope);
 }
 
-static void scn_source(struct ip_addr *a, const struct scn_block *b)
+static void scn_source(struct ip_addr *a, const struct sockaddr_storage *ss)
 {
 	memset(a, 0, sizeof(*a));
-	if (b->from.ss_family == AF_INET) {
+	if (ss->ss_family == AF_INET) {
 		a->family = AF_INET;
-		memcpy(a->bytes, &((const struct sockaddr_in *)&b->from)->sin_addr, 4);
+		memcpy(a->bytes, &((const struct sockaddr_in *)ss)->sin_addr, 4);
 	} else {
 		a->family = AF_INET6;
-		memcpy(a->bytes, &((const struct sockaddr_in6 *)&b->from)->sin6_addr,
-		       16);
+		memcpy(a->bytes, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
 	}
 }
 
@@ -662,7 +672,7 @@ static void scn_check_cookie(struct scn_run *run, const struct scn_block *b,
 	memcpy(want, b->cookie, want_len > 40 ? 40 : want_len);
 	if (b->cookie_expect == 2) {
 		struct ip_addr src;
-		scn_source(&src, b);
+		scn_source(&src, &b->from);
 		cookie_make(want + 8, run->snap->cookies.current, b->cookie,
 			    &src, b->now);
 		want_len = 8 + COOKIE_SERVER_LEN;
@@ -737,7 +747,7 @@ static void scn_run_block(struct scn_run *run, struct scn_block *b)
 	}
 	if (b->cookie_made) {
 		struct ip_addr src;
-		scn_source(&src, b);
+		scn_source(&src, b->made_for.ss_family ? &b->made_for : &b->from);
 		cookie_make(b->cookie + 8, b->made_secret, b->cookie, &src,
 			    b->made_stamp);
 	}
