@@ -3,8 +3,8 @@
  * write: malformed, truncated and runt packets, the RRL slip answer, the
  * shed hash against region_shed_hash, a config with ECS off, and DNS
  * cookies: RFC 9018's test vectors, the random secret, the slip and
- * BADCOOKIE answers. Every
- * ordinary query/answer pair is in tests/scenarios/ (test_scenarios.c).
+ * BADCOOKIE answers. Every ordinary query/answer pair is in
+ * tests/scenarios/ (test_scenarios.c).
  * Responses are parsed with ldns, an independent reader.
  */
 #include "autoconf.h"
