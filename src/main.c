@@ -369,6 +369,12 @@ static int main_serve(const struct options *o)
 		goto out;
 
 	main_log_counts("loaded", dm.current);
+	if (!cfg->cookie_secret_set)
+		log_warning("%s: no cookie_secret: DNS server cookies use a "
+			    "random secret made at start-up, valid at this "
+			    "server only; servers of an anycast fleet should "
+			    "share one (cookie_secret: 32 hex digits)",
+			    cfg->path);
 	if (server_start(dm.srv, dm.current) < 0)
 		goto out;
 	main_ready(cfg, server_workers(dm.srv));
