@@ -14,8 +14,6 @@ struct ip_addr;
 
 #define COOKIE_CLIENT_LEN 8
 #define COOKIE_SERVER_LEN 16    /* the RFC 9018 server cookie geovip makes */
-#define COOKIE_SERVER_MIN 8     /* RFC 7873 §4: a server cookie is 8..32 bytes */
-#define COOKIE_SERVER_MAX 32
 #define COOKIE_SECRET_LEN 16
 /** RFC 9018 §4.3: a server cookie is valid from 1 hour in the past to
  *  5 minutes in the future, and renewed once older than half an hour. */

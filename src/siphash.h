@@ -1,6 +1,6 @@
 /*
  * src/siphash.h — SipHash-2-4 (Aumasson & Bernstein), the keyed hash that
- * decides load shedding. Written from the paper; checked against its
+ * decides load shedding and signs DNS server cookies (cookie.c). Written from the paper; checked against its
  * published test vectors in tests/unit/test_region.c.
  */
 #ifndef GEOVIP_SIPHASH_H
