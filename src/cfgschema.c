@@ -277,6 +277,8 @@ static unsigned cfg_missing_line(struct cfg_doc *c, const yaml_node_t *map)
 	return map == yaml_document_get_root_node(&c->doc) ? 1 : cfg_line(map);
 }
 
+_Static_assert(CFG_KEYS_MAX <= 64, "cfg_map_walk returns a 64-bit row mask");
+
 uint64_t cfg_map_walk(struct cfg_doc *c, const yaml_node_t *map,
 		      const char *where, const struct cfg_key *keys,
 		      size_t nkeys, void *obj)

@@ -97,7 +97,7 @@ void cfg_defaults(const struct cfg_key *keys, size_t nkeys, void *obj);
 /**
  * Checks map against keys (unknown, repeated, non-scalar, missing
  * required keys) and runs each present row, in table order, on obj.
- * Returns a bit per row present.
+ * Returns a bit per row present (bit i for row i).
  */
 uint64_t cfg_map_walk(struct cfg_doc *c, const yaml_node_t *map,
 		      const char *where, const struct cfg_key *keys,

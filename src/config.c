@@ -283,27 +283,59 @@ static int cfg_hex_digit(char ch)
 	return (ch >= 'a' && ch <= 'f') ? ch - 'a' + 10 : -1;
 }
 
-static void cfg_parse_shed_key(struct cfg_doc *c, const struct cfg_pair *p,
-			       void *obj)
+/* A 16-byte key written as 32 hex digits into out; false after reporting. */
+static bool cfg_parse_key16(struct cfg_doc *c, const struct cfg_pair *p,
+			    uint8_t out[16])
 {
-	struct config *cfg = obj;
 	const char *text = cfg_scalar(c, p);
 	if (text == NULL)
-		return;
+		return false;
 	bool ok = strlen(text) == 32;
 	for (size_t i = 0; ok && i < 16; i++) {
 		int hi = cfg_hex_digit(text[2 * i]);
 		int lo = cfg_hex_digit(text[2 * i + 1]);
 		ok = hi >= 0 && lo >= 0;
 		if (ok)
-			cfg->shed_key[i] = (uint8_t)(hi << 4 | lo);
+			out[i] = (uint8_t)(hi << 4 | lo);
 	}
 	if (!ok) {
-		memset(cfg->shed_key, 0, sizeof(cfg->shed_key));
+		memset(out, 0, 16);
 		diag_error(c->d, c->file, cfg_pair_line(p),
-			   "'shed_key' must be exactly 32 hex digits (16 bytes), "
-			   "quoted, e.g. \"000102030405060708090a0b0c0d0e0f\"");
+			   "'%s' must be exactly 32 hex digits (16 bytes), "
+			   "quoted, e.g. \"000102030405060708090a0b0c0d0e0f\"",
+			   p->key);
 	}
+	return ok;
+}
+
+static void cfg_parse_shed_key(struct cfg_doc *c, const struct cfg_pair *p,
+			       void *obj)
+{
+	struct config *cfg = obj;
+	cfg_parse_key16(c, p, cfg->shed_key);
+}
+
+static void cfg_parse_cookie_secret(struct cfg_doc *c,
+				    const struct cfg_pair *p, void *obj)
+{
+	struct config *cfg = obj;
+	cfg->cookie_secret_set = cfg_parse_key16(c, p, cfg->cookie_secret);
+}
+
+/* After cookie_secret (table order): a second secret needs a first. */
+static void cfg_parse_cookie_secret_previous(struct cfg_doc *c,
+					     const struct cfg_pair *p,
+					     void *obj)
+{
+	struct config *cfg = obj;
+	cfg->cookie_secret_previous_line = cfg_pair_line(p);
+	cfg->cookie_secret_previous_set =
+		cfg_parse_key16(c, p, cfg->cookie_secret_previous);
+	if (cfg->cookie_secret_previous_set && !cfg->cookie_secret_set)
+		diag_error(c->d, c->file, cfg_pair_line(p),
+			   "'cookie_secret_previous' is accepted only next to "
+			   "'cookie_secret' (the secret new cookies use); "
+			   "set both");
 }
 
 static void cfg_parse_user(struct cfg_doc *c, const struct cfg_pair *p,
@@ -1251,6 +1283,9 @@ static const struct cfg_key top_keys[] = {
 	CFG_KEY("overrides", cfg_parse_overrides, false),
 	CFG_KEY("shed", cfg_parse_shed, false),
 	CFG_KEY("shed_key", cfg_parse_shed_key, false),
+	CFG_KEY("cookie_secret", cfg_parse_cookie_secret, false),
+	CFG_KEY("cookie_secret_previous", cfg_parse_cookie_secret_previous,
+		false),
 	CFG_UINT("tcp_idle_timeout", struct config, tcp_idle_timeout,
 		 1, 86400, 10),
 	CFG_UINT("tcp_max_connections", struct config, tcp_max_connections,

@@ -110,6 +110,14 @@ struct config {
 
 	uint8_t shed_key[16];           /* default all zero */
 
+	/* DNS cookies: the fleet's secret for new server cookies, and one
+	 * more accepted in checks during a rollover */
+	bool cookie_secret_set;         /* false: a random one per process */
+	uint8_t cookie_secret[16];
+	bool cookie_secret_previous_set;
+	uint8_t cookie_secret_previous[16];
+	unsigned cookie_secret_previous_line;
+
 	unsigned tcp_idle_timeout;      /* seconds, default 10 */
 	unsigned tcp_max_connections;   /* default 1000 */
 

@@ -2,7 +2,9 @@
  * src/edns.c — the OPT record in and out. ECS validation follows RFC 7871
  * §6 strictly: a family geovip does not know, a prefix longer than the
  * family, an address of the wrong length, bits set beyond the prefix, a
- * non-zero scope or a second ECS option all make the query FORMERR.
+ * non-zero scope or a second ECS option all make the query FORMERR; so
+ * do a COOKIE option of a length RFC 7873 §5.2.2 calls malformed and a
+ * second COOKIE option.
  */
 #include "autoconf.h"
 #include "edns.h"
@@ -35,6 +37,19 @@ static enum edns_status ecs_parse(struct edns_ecs *ecs, const uint8_t *p,
 	return EDNS_OK;
 }
 
+static enum edns_status cookie_parse(struct edns_cookie *c, const uint8_t *p,
+				     uint16_t len)
+{
+	if (c->present || len < 8 || (len > 8 && len < 16) ||
+	    len > EDNS_COOKIE_MAX)
+		return EDNS_FORMERR;
+	c->present = true;
+	memcpy(c->client, p, 8);
+	c->server_len = (uint8_t)(len - 8);
+	memcpy(c->server, p + 8, c->server_len);
+	return EDNS_OK;
+}
+
 enum edns_status edns_parse(struct edns *e, uint16_t rr_class,
 			    uint32_t rr_ttl, const uint8_t *rdata,
 			    uint16_t rdlen, bool ecs_enabled)
@@ -61,6 +76,9 @@ enum edns_status edns_parse(struct edns *e, uint16_t rr_class,
 		if (code == EDNS_OPTION_ECS && ecs_enabled &&
 		    ecs_parse(&e->ecs, rdata + pos, len) != EDNS_OK)
 			return EDNS_FORMERR;
+		if (code == EDNS_OPTION_COOKIE &&
+		    cookie_parse(&e->cookie, rdata + pos, len) != EDNS_OK)
+			return EDNS_FORMERR;
 		pos += len;
 	}
 	return EDNS_OK;
@@ -74,21 +92,24 @@ size_t edns_udp_limit(const struct edns *e)
 	return size < EDNS_SERVER_PAYLOAD ? size : EDNS_SERVER_PAYLOAD;
 }
 
-size_t edns_opt_size(const struct edns *e, bool echo_ecs, size_t extra_len)
+size_t edns_opt_size(const struct edns *e, bool echo, size_t extra_len)
 {
 	if (!e->present)
 		return 0;
 	size_t size = 11 + extra_len; // root name, type, class, ttl, rdlength
-	if (echo_ecs && e->ecs.present)
+	if (echo && e->ecs.present)
 		size += 4 + 4 + e->ecs.addr_len;
+	if (echo && e->cookie.present)
+		size += 4 + 8 + e->cookie.server_len;
 	return size;
 }
 
 void edns_write_opt(struct wire_writer *w, const struct edns *e,
-		    uint16_t rcode, bool echo_ecs, uint8_t scope,
+		    uint16_t rcode, bool echo, uint8_t scope,
 		    const uint8_t *extra, size_t extra_len)
 {
-	bool ecs = echo_ecs && e->ecs.present;
+	bool ecs = echo && e->ecs.present;
+	bool cookie = echo && e->cookie.present;
 	if (extra == NULL)
 		extra_len = 0;
 	wire_put_u8(w, 0);
@@ -97,16 +118,21 @@ void edns_write_opt(struct wire_writer *w, const struct edns *e,
 	wire_put_u8(w, (uint8_t)(rcode >> 4));
 	wire_put_u8(w, 0); // version 0
 	wire_put_u16(w, e->do_bit ? 0x8000 : 0);
-	size_t ecs_len = ecs ? 4u + 4u + e->ecs.addr_len : 0;
-	wire_put_u16(w, (uint16_t)(ecs_len + extra_len));
+	wire_put_u16(w, (uint16_t)(edns_opt_size(e, echo, extra_len) - 11));
 	if (extra_len > 0)
 		wire_put_bytes(w, extra, extra_len);
-	if (!ecs)
-		return;
-	wire_put_u16(w, EDNS_OPTION_ECS);
-	wire_put_u16(w, (uint16_t)(4 + e->ecs.addr_len));
-	wire_put_u16(w, e->ecs.family);
-	wire_put_u8(w, e->ecs.source_len);
-	wire_put_u8(w, scope);
-	wire_put_bytes(w, e->ecs.addr, e->ecs.addr_len);
+	if (ecs) {
+		wire_put_u16(w, EDNS_OPTION_ECS);
+		wire_put_u16(w, (uint16_t)(4 + e->ecs.addr_len));
+		wire_put_u16(w, e->ecs.family);
+		wire_put_u8(w, e->ecs.source_len);
+		wire_put_u8(w, scope);
+		wire_put_bytes(w, e->ecs.addr, e->ecs.addr_len);
+	}
+	if (cookie) {
+		wire_put_u16(w, EDNS_OPTION_COOKIE);
+		wire_put_u16(w, (uint16_t)(8 + e->cookie.server_len));
+		wire_put_bytes(w, e->cookie.client, 8);
+		wire_put_bytes(w, e->cookie.server, e->cookie.server_len);
+	}
 }

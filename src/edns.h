@@ -16,6 +16,9 @@ struct wire_writer;
 #define EDNS_SERVER_PAYLOAD 1232
 #define EDNS_OPTION_NSID 3
 #define EDNS_OPTION_ECS 8
+#define EDNS_OPTION_COOKIE 10
+/** RFC 7873 §4: a COOKIE option is 8 bytes, or 16 to 40. */
+#define EDNS_COOKIE_MAX 40
 
 struct edns_ecs {
 	bool present;           /* one valid ECS option was sent */
@@ -25,6 +28,15 @@ struct edns_ecs {
 	uint8_t addr[16];       /* padded with zero bits */
 };
 
+/* The COOKIE option: the query's on the way in; query.c puts the
+ * response's server cookie in its place. */
+struct edns_cookie {
+	bool present;           /* one well-formed COOKIE option was sent */
+	uint8_t client[8];
+	uint8_t server_len;     /* 0: a client cookie only */
+	uint8_t server[32];
+};
+
 struct edns {
 	bool present;
 	uint8_t version;
@@ -32,18 +44,20 @@ struct edns {
 	uint16_t udp_size;      /* as advertised */
 	struct edns_ecs ecs;
 	bool nsid;              /* an NSID option was sent (RFC 5001; its data is ignored) */
+	struct edns_cookie cookie;
 };
 
 enum edns_status {
 	EDNS_OK = 0,
 	EDNS_BADVERS,           /* version > 0 */
-	EDNS_FORMERR,           /* malformed OPT or invalid ECS */
+	EDNS_FORMERR,           /* malformed OPT, invalid ECS or COOKIE */
 };
 
 /**
  * Reads an OPT record's fields (its CLASS is the UDP size, its TTL holds
  * extended RCODE, version and flags) and options. ECS is validated and
- * kept only when ecs_enabled; unknown options are ignored.
+ * kept only when ecs_enabled. A COOKIE option of a length RFC 7873 does
+ * not allow, or a second one, is FORMERR. Unknown options are ignored.
  */
 enum edns_status edns_parse(struct edns *e, uint16_t rr_class,
 			    uint32_t rr_ttl, const uint8_t *rdata,
@@ -53,14 +67,16 @@ enum edns_status edns_parse(struct edns *e, uint16_t rr_class,
  *  min(max(advertised, 512), EDNS_SERVER_PAYLOAD). */
 size_t edns_udp_limit(const struct edns *e);
 
-/** Bytes the response's OPT record takes (with ECS when echoed, and
- *  extra_len bytes of pre-encoded options such as NSID). */
-size_t edns_opt_size(const struct edns *e, bool echo_ecs, size_t extra_len);
+/** Bytes the response's OPT record takes (with ECS and COOKIE when echo is
+ *  set and they are present, and extra_len bytes of pre-encoded options
+ *  such as NSID). */
+size_t edns_opt_size(const struct edns *e, bool echo, size_t extra_len);
 
-/** Appends the response's OPT record (extended RCODE = rcode >> 4), with
- *  extra: extra_len bytes of whole options (code, length, data) or NULL. */
+/** Appends the response's OPT record (extended RCODE = rcode >> 4): extra
+ *  (extra_len bytes of whole options — code, length, data — or NULL), then
+ *  the ECS option (at scope) and e->cookie when echo is set. */
 void edns_write_opt(struct wire_writer *w, const struct edns *e,
-		    uint16_t rcode, bool echo_ecs, uint8_t scope,
+		    uint16_t rcode, bool echo, uint8_t scope,
 		    const uint8_t *extra, size_t extra_len);
 
 #endif

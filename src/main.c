@@ -364,6 +364,12 @@ static int main_serve(const struct options *o)
 		goto out;
 	}
 	reload_log_counts("loaded", snap);
+	if (!cfg->cookie_secret_set)
+		log_warning("%s: no cookie_secret: DNS server cookies use a "
+			    "random secret made at start-up, valid at this "
+			    "server only; servers of an anycast fleet should "
+			    "share one (cookie_secret: 32 hex digits)",
+			    cfg->path);
 	// The server owns snap from here on, started or not.
 	if (server_start(dm.srv, snap) < 0)
 		goto out;

@@ -1,8 +1,9 @@
 /*
  * src/query.c — the pure core, one message in, one message out: parse
- * the header, question and OPT record, decide the RCODE class of the
- * answer (drop, FORMERR, BADVERS, NOTIMP, REFUSED, or zone data), write
- * the response, and truncate it to the client's UDP limit.
+ * the header, question and OPT record, check the DNS cookie, decide the
+ * RCODE class of the answer (drop, FORMERR, BADVERS, BADCOOKIE, NOTIMP,
+ * REFUSED, or zone data), write the response, and truncate it to the
+ * client's UDP limit.
  */
 #include "autoconf.h"
 #include "query.h"
@@ -11,9 +12,11 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "addr.h"
 #include "answer.h"
 #include "chaos.h"
 #include "config.h"
+#include "cookie.h"
 #include "edns.h"
 #include "region.h"
 #include "snapshot.h"
@@ -37,7 +40,7 @@ struct request {
 	uint8_t qname[DNAME_MAX];       /* canonical */
 	uint16_t qtype, qclass;
 	struct edns edns;
-	uint16_t rcode;                 /* from parsing: 0, FORMERR, BADVERS */
+	uint16_t rcode;                 /* 0, FORMERR, BADVERS, BADCOOKIE */
 };
 
 static uint16_t opcode_of(uint16_t flags)
@@ -137,6 +140,7 @@ static void parse_request(struct request *rq, const uint8_t *pkt, size_t len,
 		// whatever else is wrong with the message
 		rq->edns.ecs.present = false;
 		rq->edns.nsid = false;
+		rq->edns.cookie.present = false;
 		goto formerr;
 	}
 	if (r.pos != len || formerr)
@@ -146,25 +150,63 @@ formerr:
 	rq->rcode = RCODE_FORMERR;
 }
 
+static void source_of(struct ip_addr *a, const struct sockaddr *from)
+{
+	memset(a, 0, sizeof(*a));
+	if (from->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)from;
+		a->family = AF_INET;
+		memcpy(a->bytes, &sin->sin_addr, 4);
+	} else {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)from;
+		a->family = AF_INET6;
+		memcpy(a->bytes, &sin6->sin6_addr, 16);
+	}
+}
+
 static void client_from(struct region_client *client, const struct sockaddr *from,
 			const struct edns *edns)
 {
 	memset(client, 0, sizeof(*client));
-	if (from->sa_family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)from;
-		client->source.family = AF_INET;
-		memcpy(client->source.bytes, &sin->sin_addr, 4);
-	} else {
-		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)from;
-		client->source.family = AF_INET6;
-		memcpy(client->source.bytes, &sin6->sin6_addr, 16);
-	}
+	source_of(&client->source, from);
 	if (edns->ecs.present) {
 		client->has_ecs = true;
 		client->ecs_addr.family = edns->ecs.family == 1 ? AF_INET : AF_INET6;
 		memcpy(client->ecs_addr.bytes, edns->ecs.addr, 16);
 		client->ecs_source_len = edns->ecs.source_len;
 	}
+}
+
+/*
+ * RFC 7873 §5.2 on the request's COOKIE option (RFC 9018 server cookies):
+ * puts the response's server cookie in rq->edns.cookie and returns whether
+ * the request's server cookie was valid. A valid one is echoed, or renewed
+ * past half its lifetime; a client cookie alone gets a fresh one; an
+ * invalid one gets a fresh one too, with BADCOOKIE over UDP (the client
+ * retries with it) and a normal answer over TCP, whose handshake already
+ * proved the address.
+ */
+static bool cookie_process(struct request *rq, const struct cookie_secrets *s,
+			   const struct sockaddr *from,
+			   enum query_transport transport, uint32_t now)
+{
+	struct edns_cookie *c = &rq->edns.cookie;
+	if (!c->present)
+		return false;
+	struct ip_addr client;
+	source_of(&client, from);
+	enum cookie_verdict v = COOKIE_INVALID;
+	if (c->server_len > 0)
+		v = cookie_check(s, c->client, c->server, c->server_len,
+				 &client, now);
+	if (v == COOKIE_VALID)
+		return true;
+	if (c->server_len > 0 && v == COOKIE_INVALID &&
+	    transport == QUERY_UDP && rq->rcode == 0)
+		rq->rcode = RCODE_BADCOOKIE;
+	cookie_make(c->server, s->current, c->client, &client, now);
+	c->server_len = COOKIE_SERVER_LEN;
+	return v == COOKIE_RENEW;
 }
 
 /* The RCODE that needs no zone data, or -1 to answer from the zones. */
@@ -252,13 +294,20 @@ static void truncate_response(struct response *out, const struct request *rq)
 
 size_t query_process(const struct snapshot *snap, const uint8_t *req,
 		     size_t req_len, const struct sockaddr *from,
-		     enum query_transport transport, uint8_t *resp)
+		     enum query_transport transport, uint32_t now,
+		     uint8_t *resp, struct query_result *res)
 {
+	if (res != NULL)
+		res->cookie_valid = false;
 	if (req_len < WIRE_HEADER_SIZE || (req[2] & 0x80) != 0)
 		return 0; // a runt, or a response: never answer (no loops)
 
 	struct request rq;
 	parse_request(&rq, req, req_len, snap->config->ecs);
+	bool cookie_valid = cookie_process(&rq, &snap->cookies, from,
+					   transport, now);
+	if (res != NULL)
+		res->cookie_valid = cookie_valid;
 
 	struct response out = { .rcode = 0 };
 	size_t nsid_len = 0;

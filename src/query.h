@@ -22,16 +22,27 @@ struct snapshot;
 
 enum query_transport { QUERY_UDP, QUERY_TCP };
 
+/** What query_process tells its caller besides the response. */
+struct query_result {
+	/* the request carried a valid server cookie (RFC 7873): its source
+	 * address is proven, so rate limiting lets it through */
+	bool cookie_valid;
+};
+
 /**
  * Answers one DNS message. from is the packet's source address
- * (AF_INET or AF_INET6). Writes the response into resp (QUERY_BUFFER_SIZE
- * bytes, QUERY_UDP_BUFFER_SIZE for UDP) and returns its length, or 0 when nothing must be sent (a
+ * (AF_INET or AF_INET6); now is the wall-clock time in seconds since the
+ * epoch (time(NULL)), which dates and checks DNS cookies. Writes the
+ * response into resp (QUERY_BUFFER_SIZE bytes, QUERY_UDP_BUFFER_SIZE for
+ * UDP) and returns its length, or 0 when nothing must be sent (a
  * response, or a packet shorter than a header). UDP responses are already
- * truncated to the client's limit.
+ * truncated to the client's limit. res (may be NULL) receives the
+ * query_result.
  */
 size_t query_process(const struct snapshot *snap, const uint8_t *req,
 		     size_t req_len, const struct sockaddr *from,
-		     enum query_transport transport, uint8_t *resp);
+		     enum query_transport transport, uint32_t now,
+		     uint8_t *resp, struct query_result *res);
 
 /**
  * Cuts a response made by query_process down to header + question (+ its

@@ -1,7 +1,8 @@
 /*
  * src/siphash.h — SipHash-2-4 (Aumasson & Bernstein), the keyed hash that
- * decides load shedding. Written from the paper; checked against its
- * published test vectors in tests/unit/test_region.c.
+ * decides load shedding and signs DNS server cookies (cookie.c). Written
+ * from the paper; checked against its published test vectors in
+ * tests/unit/test_region.c.
  */
 #ifndef GEOVIP_SIPHASH_H
 #define GEOVIP_SIPHASH_H

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "chaos.h"
 #include "config.h"
@@ -28,6 +29,26 @@ static void snapshot_free(struct snapshot *s)
 	chaos_free(s->chaos);
 	config_free(s->config);
 	free(s);
+}
+
+/* The cookie secrets: the configured ones, or the process's random one
+ * (the same across reloads, so cookies handed out stay valid). */
+static int snapshot_cookies(struct snapshot *s, struct diag *d)
+{
+	const struct config *cfg = s->config;
+	struct cookie_secrets *k = &s->cookies;
+	if (cfg->cookie_secret_set) {
+		memcpy(k->current, cfg->cookie_secret, sizeof(k->current));
+		k->has_previous = cfg->cookie_secret_previous_set;
+		memcpy(k->previous, cfg->cookie_secret_previous,
+		       sizeof(k->previous));
+		return 0;
+	}
+	if (cookie_random_secret(k->current) == 0)
+		return 0;
+	diag_error(d, cfg->path, 0, "cannot make a random cookie secret "
+		   "(getrandom failed): set cookie_secret");
+	return -1;
 }
 
 struct snapshot *snapshot_load(const char *config_path, struct diag *d)
@@ -54,6 +75,7 @@ struct snapshot *snapshot_load(const char *config_path, struct diag *d)
 		diag_error(d, s->config->path, s->config->rrl.line,
 			   "rrl: out of memory");
 	s->chaos = chaos_build(s->config, d);
+	snapshot_cookies(s, d);
 	if (s->regions == NULL || s->geo == NULL || s->zones == NULL ||
 	    s->chaos == NULL || diag_errors(d) > 0)
 		goto fail;

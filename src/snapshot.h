@@ -10,6 +10,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "cookie.h"
+
 struct config;
 struct zone_set;
 struct geo;
@@ -25,6 +27,7 @@ struct snapshot {
 	struct regions *regions;
 	struct rrl_policy *rrl;         /* NULL: rate limiting off */
 	struct chaos *chaos;            /* CH TXT answers and NSID, pre-encoded */
+	struct cookie_secrets cookies;  /* configured, or the process's random one */
 	uint64_t generation;            /* 1, 2, ... in load order */
 	atomic_uint refs;
 	struct snapshot *retired_next;  /* server.c: replaced, not yet freed */

@@ -142,7 +142,8 @@ static bool tcp_answer(struct tcp_conn *c, const struct snapshot *snap,
 	evbuffer_remove(in, w->req, msg_len);
 	size_t len = query_process(snap, w->req, msg_len,
 				   (const struct sockaddr *)&c->from,
-				   QUERY_TCP, w->resp + 2);
+				   QUERY_TCP, (uint32_t)time(NULL), w->resp + 2,
+				   NULL);
 	if (len == 0)
 		return false;
 	w->resp[0] = (uint8_t)(len >> 8);

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -96,17 +97,21 @@ static unsigned udp_receive_batch(struct udp_batch *b, struct udp_sock *u)
 
 /* Answers datagram i into out[*count] when there is anything to send. */
 static void udp_answer_one(struct worker *w, const struct snapshot *snap,
-			   struct udp_sock *u, unsigned i, unsigned *count)
+			   uint32_t now, struct udp_sock *u, unsigned i,
+			   unsigned *count)
 {
 	struct udp_batch *b = &w->udp_batch;
 	struct udp_slot *sl = &b->slot[i];
 	const struct sockaddr *from = (const struct sockaddr *)&sl->from;
+	struct query_result qr;
 	size_t len = query_process(snap, sl->req, b->in[i].msg_len, from,
-				   QUERY_UDP, sl->resp);
+				   QUERY_UDP, now, sl->resp, &qr);
 	if (len == 0)
 		return;
-	// RRL off: this one branch is all it costs.
-	if (snap->rrl != NULL && !udp_rate_limit(w, snap, from, sl->resp, &len))
+	// RRL off: this one branch is all it costs. A valid server cookie
+	// proves the source address: such clients are never limited.
+	if (snap->rrl != NULL && !qr.cookie_valid &&
+	    !udp_rate_limit(w, snap, from, sl->resp, &len))
 		return;
 
 	sl->out_iov = (struct iovec){ sl->resp, len };
@@ -157,9 +162,10 @@ static void udp_on_readable(evutil_socket_t fd, short what, void *arg)
 		// from one snapshot, which stays valid until this worker's
 		// next quiescent point (see server.c).
 		const struct snapshot *snap = worker_snapshot(w);
+		uint32_t now = (uint32_t)time(NULL); // cookie timestamps
 		unsigned count = 0;
 		for (unsigned i = 0; i < n; i++)
-			udp_answer_one(w, snap, u, i, &count);
+			udp_answer_one(w, snap, now, u, i, &count);
 		udp_send_batch(u, w->udp_batch.out, count);
 		worker_count(&w->counters.udp_queries, n);
 		if (n < UDP_BATCH)

@@ -65,6 +65,13 @@ static void fuzz_edns_round_trip(const struct edns *e, uint16_t rcode,
 		FUZZ_CHECK(back.ecs.source_len == e->ecs.source_len);
 		FUZZ_CHECK(memcmp(back.ecs.addr, e->ecs.addr, 16) == 0);
 	}
+	FUZZ_CHECK(back.cookie.present == (echo && e->cookie.present));
+	if (back.cookie.present) {
+		FUZZ_CHECK(back.cookie.server_len == e->cookie.server_len);
+		FUZZ_CHECK(memcmp(back.cookie.client, e->cookie.client, 8) == 0);
+		FUZZ_CHECK(memcmp(back.cookie.server, e->cookie.server,
+				  e->cookie.server_len) == 0);
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -96,6 +103,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!ecs_enabled)
 		FUZZ_CHECK(!e.ecs.present);
 	fuzz_edns_check_ecs(&e.ecs);
+	// RFC 7873 §4: a client cookie alone, or with an 8..32-byte server one
+	if (e.cookie.present)
+		FUZZ_CHECK(e.cookie.server_len == 0 ||
+			   (e.cookie.server_len >= 8 && e.cookie.server_len <= 32));
 
 	uint16_t rcode = (uint16_t)(flags >> 1 & 0x7f) << 4;
 	uint8_t scope = size > FUZZ_EDNS_HEAD ? data[size - 1] : 0;

@@ -73,6 +73,98 @@ def query(qname, qtype='A', qclass=CLASS_IN, edns=None, **hdr):
     return msg + (edns if edns is not None else b'')
 
 
+# ---- DNS cookies (RFC 7873, server cookies as RFC 9018) ----
+# fuzz_query answers at FUZZ_NOW from SOURCE_V4 with the fixture's secrets
+# (tests/fixtures/query/geovip.yaml), so these server cookies check there.
+FUZZ_NOW = 1700000000
+COOKIE_SECRET = bytes.fromhex('e5e973e5a6b2a43f48e7dc849e37bfcf')
+COOKIE_PREVIOUS = bytes.fromhex('dd3bdf9344b678b185a6f5cb60fca715')
+COOKIE_OTHER = bytes.fromhex('00112233445566778899aabbccddeeff')
+CLIENT_COOKIE = bytes.fromhex('2464c4abcf10c957')
+
+
+def siphash24(key, data):
+    """SipHash-2-4 (Aumasson, Bernstein) as a little-endian 8-byte string."""
+    mask = (1 << 64) - 1
+
+    def rotl(x, b):
+        return ((x << b) | (x >> (64 - b))) & mask
+
+    def rounds(v, n):
+        for _ in range(n):
+            v[0] = (v[0] + v[1]) & mask; v[1] = rotl(v[1], 13); v[1] ^= v[0]
+            v[0] = rotl(v[0], 32)
+            v[2] = (v[2] + v[3]) & mask; v[3] = rotl(v[3], 16); v[3] ^= v[2]
+            v[0] = (v[0] + v[3]) & mask; v[3] = rotl(v[3], 21); v[3] ^= v[0]
+            v[2] = (v[2] + v[1]) & mask; v[1] = rotl(v[1], 17); v[1] ^= v[2]
+            v[2] = rotl(v[2], 32)
+    k0, k1 = struct.unpack('<QQ', key)
+    v = [k0 ^ 0x736f6d6570736575, k1 ^ 0x646f72616e646f6d,
+         k0 ^ 0x6c7967656e657261, k1 ^ 0x7465646279746573]
+    tail = len(data) % 8
+    padded = data[:len(data) - tail] + data[len(data) - tail:] + \
+        b'\0' * (7 - tail) + bytes([len(data) & 0xff])
+    for i in range(0, len(padded), 8):
+        m = struct.unpack('<Q', padded[i:i + 8])[0]
+        v[3] ^= m
+        rounds(v, 2)
+        v[0] ^= m
+    v[2] ^= 0xff
+    rounds(v, 4)
+    return struct.pack('<Q', v[0] ^ v[1] ^ v[2] ^ v[3])
+
+
+def server_cookie(secret, client_cookie, client_addr, stamp):
+    """RFC 9018 §4: version 1, reserved, timestamp, SipHash-2-4."""
+    head = struct.pack('!B3xI', 1, stamp)
+    return head + siphash24(secret, client_cookie + head + client_addr)
+
+
+# RFC 9018 Appendix A.1: a wrong SipHash would make every seed below useless
+assert server_cookie(COOKIE_SECRET, CLIENT_COOKIE, bytes([198, 51, 100, 100]),
+                     1559731985).hex() == '010000005cf79f111f8130c3eee29480'
+
+
+def cookie_seeds():
+    s = {}
+    www = 'www.example.com.'
+    src = bytes([203, 0, 113, 7])  # fuzz_query's SOURCE_V4
+
+    def cookie(secret, stamp):
+        return option(10, CLIENT_COOKIE +
+                      server_cookie(secret, CLIENT_COOKIE, src, stamp))
+    s['cookie-client-only'] = query(www, 'A', edns=opt(options=option(
+        10, CLIENT_COOKIE)))
+    s['cookie-valid'] = query(www, 'A', edns=opt(
+        options=cookie(COOKIE_SECRET, FUZZ_NOW - 60)))
+    s['cookie-valid-renew'] = query(www, 'A', edns=opt(
+        options=cookie(COOKIE_SECRET, FUZZ_NOW - 2000)))
+    s['cookie-previous-secret'] = query(www, 'AAAA', edns=opt(
+        options=cookie(COOKIE_PREVIOUS, FUZZ_NOW - 60)))
+    s['cookie-expired'] = query(www, 'A', edns=opt(
+        options=cookie(COOKIE_SECRET, FUZZ_NOW - 3601)))
+    s['cookie-future'] = query(www, 'A', edns=opt(
+        options=cookie(COOKIE_SECRET, FUZZ_NOW + 301)))
+    s['cookie-wrong-secret'] = query(www, 'A', edns=opt(
+        options=cookie(COOKIE_OTHER, FUZZ_NOW)))
+    s['cookie-valid-ecs'] = query(www, 'A', edns=opt(
+        options=ecs(1, 24, v4('198.51.100.0')) +
+        cookie(COOKIE_SECRET, FUZZ_NOW)))
+    s['cookie-valid-do-big'] = query('big.example.com.', 'TXT', edns=opt(
+        512, do=True, options=cookie(COOKIE_SECRET, FUZZ_NOW)))
+    s['cookie-valid-badvers'] = query(www, 'A', edns=opt(
+        version=1, options=cookie(COOKIE_SECRET, FUZZ_NOW)))
+    s['cookie-valid-notify'] = query(www, 'SOA', opcode=OPCODE_NOTIFY,
+                                     edns=opt(options=cookie(COOKIE_SECRET,
+                                                             FUZZ_NOW)))
+    s['cookie-twice'] = query(www, 'A', edns=opt(options=option(
+        10, CLIENT_COOKIE) * 2))
+    for n in [0, 7, 9, 15, 16, 40, 41]:
+        s['cookie-len%d' % n] = query(www, 'A', edns=opt(options=option(
+            10, (CLIENT_COOKIE + b'\1' * 40)[:n])))
+    return s
+
+
 def query_seeds():
     s = {}
     com = 'example.com.'
@@ -298,6 +390,7 @@ def query_seeds():
         s[base + '-cut1'] = s[base][:-1]
         s[base + '-trailing'] = s[base] + b'\xde\xad\xbe\xef'
     s['apex-soa-trailing-zero'] = s['apex-soa'] + b'\0'
+    s.update(cookie_seeds())
     return s
 
 
@@ -323,6 +416,10 @@ def edns_seeds():
     s['cookie-ecs'] = edns_seed(1232, 0, 3, option(10, b'\7' * 8) +
                                 ecs(2, 48, v6('2001:db8:2::')))
     s['overrun'] = edns_seed(1232, 0, 1, struct.pack('!HH', 8, 300) + b'\0\1')
+    for n in [0, 7, 8, 9, 15, 16, 24, 40, 41]:
+        s['cookie-len%d' % n] = edns_seed(1232, 0, 3, option(
+            10, (CLIENT_COOKIE + b'\1' * 40)[:n]))
+    s['cookie-two'] = edns_seed(1232, 0, 3, option(10, CLIENT_COOKIE) * 2)
     s['ext-rcode'] = edns_seed(100, 0xff008000, 0xff, b'')
     return s
 

@@ -6,6 +6,8 @@
 # after the last send and counted as full (TC=0), tc (TC=1) or none.
 #
 #   flood.py --port P --stream NAME=SRC[,SRC...]:COUNT [--stream ...]
+#            [--cookie NAME=HEX]   (that stream's queries carry a COOKIE
+#                                   option with these bytes: cookies.sh)
 #
 # prints one line per stream:
 #   NAME sent=N full=F tc=T none=X elapsed=SECONDS
@@ -40,6 +42,7 @@ class Stream:
         self.pending = {}  # (socket index, id) -> True
         self.full = self.tc = 0
         self.first = self.last = None
+        self.options = ()
 
     def due(self, start, duration):
         """How many queries should have been sent by now."""
@@ -51,7 +54,7 @@ class Stream:
     def send_one(self, qname, qtype):
         i = self.sent % len(self.socks)
         qid = (self.sent // len(self.socks)) & 0xffff
-        pkt = build_query(qname, qtype, qid)
+        pkt = build_query(qname, qtype, qid, options=self.options)
         try:
             self.socks[i].sendto(pkt, self.dest)
         except OSError:
@@ -93,6 +96,8 @@ def main():
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--stream", action="append", required=True,
                    help="NAME=SRC[,SRC...]:COUNT")
+    p.add_argument("--cookie", action="append", default=[],
+                   help="NAME=HEX: a COOKIE option on that stream's queries")
     p.add_argument("--duration", type=float, default=3.0)
     p.add_argument("--wait", type=float, default=1.5)
     p.add_argument("--sockets-per-source", type=int, default=2)
@@ -101,6 +106,11 @@ def main():
     a = p.parse_args()
 
     streams = [Stream(s, a.port, a.host, a.sockets_per_source) for s in a.stream]
+    for spec in a.cookie:
+        name, hexdata = spec.split("=", 1)
+        for st in streams:
+            if st.name == name:
+                st.options = ((10, bytes.fromhex(hexdata)),)
     owner = {}
     for st in streams:
         for i, s in enumerate(st.socks):

@@ -43,6 +43,15 @@ static size_t put_ecs(uint8_t *p, const struct pkt_opts *o)
 	return n + o->ecs_addr_len;
 }
 
+static size_t put_cookie(uint8_t *p, const struct pkt_opts *o)
+{
+	size_t n = 0;
+	n += put16(p + n, 10);
+	n += put16(p + n, (uint16_t)o->cookie_len);
+	memcpy(p + n, o->cookie, o->cookie_len);
+	return n + o->cookie_len;
+}
+
 size_t pkt_build(uint8_t *buf, const char *name, uint16_t qtype,
 		 uint16_t qclass, const struct pkt_opts *o)
 {
@@ -73,6 +82,10 @@ size_t pkt_build(uint8_t *buf, const char *name, uint16_t qtype,
 		n += put_ecs(buf + n, o);
 	if (o->ecs && o->ecs_twice)
 		n += put_ecs(buf + n, o);
+	if (o->cookie != NULL)
+		n += put_cookie(buf + n, o);
+	if (o->cookie != NULL && o->cookie_twice)
+		n += put_cookie(buf + n, o);
 	put16(buf + rdlen_at, (uint16_t)(n - rdlen_at - 2));
 	return n;
 }
@@ -126,6 +139,27 @@ bool pkt_response_ecs(const uint8_t *resp, size_t len, uint16_t *family,
 			*scope = rd[pos + 7];
 			memset(addr, 0, 16);
 			memcpy(addr, rd + pos + 8, olen - 4u);
+			return true;
+		}
+		pos += 4u + olen;
+	}
+	return false;
+}
+
+bool pkt_response_cookie(const uint8_t *resp, size_t len, uint8_t out[40],
+			 size_t *out_len)
+{
+	const uint8_t *rd;
+	uint16_t rdlen, udp;
+	uint32_t ttl;
+	if (!find_opt(resp, len, &rd, &rdlen, &udp, &ttl))
+		return false;
+	for (size_t pos = 0; pos + 4 <= rdlen;) {
+		uint16_t code = (uint16_t)(rd[pos] << 8 | rd[pos + 1]);
+		uint16_t olen = (uint16_t)(rd[pos + 2] << 8 | rd[pos + 3]);
+		if (code == 10 && olen <= 40 && pos + 4u + olen <= rdlen) {
+			memcpy(out, rd + pos + 4, olen);
+			*out_len = olen;
 			return true;
 		}
 		pos += 4u + olen;

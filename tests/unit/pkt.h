@@ -25,6 +25,9 @@ struct pkt_opts {
 	const uint8_t *ecs_addr;
 	size_t ecs_addr_len;
 	bool ecs_twice;
+	const uint8_t *cookie;  /* COOKIE option data, written when not NULL */
+	size_t cookie_len;
+	bool cookie_twice;
 };
 
 /** Builds a query for name (presentation form) into buf; returns length. */
@@ -34,6 +37,11 @@ size_t pkt_build(uint8_t *buf, const char *name, uint16_t qtype,
 /** ECS in a response: returns true and fills the fields if present. */
 bool pkt_response_ecs(const uint8_t *resp, size_t len, uint16_t *family,
 		      uint8_t *source, uint8_t *scope, uint8_t addr[16]);
+
+/** The COOKIE option of a response: true and its data (at most 40
+ *  bytes) in out, *out_len bytes, when present. */
+bool pkt_response_cookie(const uint8_t *resp, size_t len, uint8_t out[40],
+			 size_t *out_len);
 
 /** True when the response carries an OPT record; fills udp size / ttl. */
 bool pkt_response_opt(const uint8_t *resp, size_t len, uint16_t *udp,

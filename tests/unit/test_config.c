@@ -275,6 +275,8 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->tcp_max_connections, 1000);
 	uint8_t zero[16] = { 0 };
 	assert_memory_equal(cfg->shed_key, zero, 16);
+	assert_false(cfg->cookie_secret_set);
+	assert_false(cfg->cookie_secret_previous_set);
 	assert_int_equal(cfg->regions[0].shed_to, REGION_NONE);
 	assert_int_equal(cfg->regions[0].continents, 0);
 	assert_int_equal(cfg->network_override_count, 0);
@@ -769,6 +771,63 @@ static void test_shed_key_errors(void **state)
 		   "'shed_key' must be exactly 32 hex digits");
 }
 
+static void test_cookie_secrets(void **state)
+{
+	struct fx *f = *state;
+	struct config *cfg = fx_accepted(state, BASE
+		"cookie_secret: \"E5E973E5A6B2A43F48E7DC849E37BFCF\"\n"
+		"cookie_secret_previous: \"dd3bdf9344b678b185a6f5cb60fca715\"\n");
+	assert_true(cfg->cookie_secret_set);
+	assert_int_equal(cfg->cookie_secret[0], 0xe5);
+	assert_int_equal(cfg->cookie_secret[15], 0xcf);
+	assert_true(cfg->cookie_secret_previous_set);
+	assert_int_equal(cfg->cookie_secret_previous[0], 0xdd);
+	assert_int_equal(cfg->cookie_secret_previous[15], 0x15);
+	assert_int_equal(cfg->cookie_secret_previous_line, 14);
+	config_free(f->cfg);
+	f->cfg = NULL;
+	diag_free(f->d);
+	f->d = diag_new();
+	cfg = fx_accepted(state, BASE
+		"cookie_secret: \"e5e973e5a6b2a43f48e7dc849e37bfcf\"\n");
+	assert_false(cfg->cookie_secret_previous_set);
+}
+
+static void test_cookie_secret_errors(void **state)
+{
+	struct fx *f = *state;
+	fx_refused(state, BASE "cookie_secret: \"e5e973e5a6b2a43f\"\n", 13,
+		   "'cookie_secret' must be exactly 32 hex digits");
+	diag_free(f->d);
+	f->d = diag_new();
+	fx_refused(state, BASE
+		   "cookie_secret: \"e5e973e5a6b2a43f48e7dc849e37bfcx\"\n", 13,
+		   "'cookie_secret' must be exactly 32 hex digits");
+	diag_free(f->d);
+	f->d = diag_new();
+	fx_refused(state, BASE "cookie_secret: [1]\n", 13,
+		   "'cookie_secret' must be a single value");
+	diag_free(f->d);
+	f->d = diag_new();
+	fx_refused(state, BASE
+		   "cookie_secret: \"e5e973e5a6b2a43f48e7dc849e37bfcf\"\n"
+		   "cookie_secret_previous: \"dd3b\"\n", 14,
+		   "'cookie_secret_previous' must be exactly 32 hex digits");
+	diag_free(f->d);
+	f->d = diag_new();
+	// a second secret alone: new cookies would have none
+	fx_refused(state, BASE
+		   "cookie_secret_previous: \"dd3bdf9344b678b185a6f5cb60fca715\"\n",
+		   13, "'cookie_secret_previous' is accepted only next to "
+		   "'cookie_secret'");
+	diag_free(f->d);
+	f->d = diag_new();
+	fx_refused(state, BASE
+		   "cookie_secret: \"e5e973e5a6b2a43f48e7dc849e37bfcf\"\n"
+		   "cookie_secret: \"e5e973e5a6b2a43f48e7dc849e37bfcf\"\n", 14,
+		   "key 'cookie_secret' appears twice");
+}
+
 static void test_tcp_settings(void **state)
 {
 	struct fx *f = *state;
@@ -1049,6 +1108,8 @@ int main(void)
 		FX(test_shed_missing_keys),
 		FX(test_shed_percent_errors),
 		FX(test_shed_key_errors),
+		FX(test_cookie_secrets),
+		FX(test_cookie_secret_errors),
 		FX(test_tcp_settings),
 		FX(test_ecs_not_bool),
 		FX(test_regional_outside_zone),

@@ -1,8 +1,10 @@
 /*
  * tests/unit/test_query.c — query_process on what scenario files cannot
  * write: malformed, truncated and runt packets, the RRL slip answer, the
- * shed hash against region_shed_hash, and a config with ECS off. Every
- * ordinary query/answer pair is in tests/scenarios/ (test_scenarios.c).
+ * shed hash against region_shed_hash, a config with ECS off, and DNS
+ * cookies: RFC 9018's test vectors, the random secret, the slip and
+ * BADCOOKIE answers. Every ordinary query/answer pair is in
+ * tests/scenarios/ (test_scenarios.c).
  * Responses are parsed with ldns, an independent reader.
  */
 #include "autoconf.h"
@@ -20,7 +22,9 @@
 
 #include <ldns/ldns.h>
 
+#include "addr.h"
 #include "config.h"
+#include "cookie.h"
 #include "diag.h"
 #include "query.h"
 #include "region.h"
@@ -31,6 +35,8 @@ static struct snapshot *snap;
 static uint8_t req[4096];
 static uint8_t resp[QUERY_BUFFER_SIZE];
 static size_t resp_len;
+static struct query_result result;
+#define TEST_NOW 1700000000u
 
 static struct snapshot *load(const char *path)
 {
@@ -72,7 +78,8 @@ static size_t process_raw(const struct snapshot *s, const uint8_t *q,
 {
 	struct sockaddr_storage ss;
 	source_addr(&ss, src);
-	resp_len = query_process(s, q, qlen, (struct sockaddr *)&ss, t, resp);
+	resp_len = query_process(s, q, qlen, (struct sockaddr *)&ss, t,
+				 TEST_NOW, resp, &result);
 	return resp_len;
 }
 
@@ -293,7 +300,9 @@ static void test_truncate_for_slip(void **state)
 
 /* ---- ECS ---------------------------------------------------------------- */
 
-static void test_ecs_disabled_is_ignored(void **state)
+/* The fixture with absolute paths, each line passed through edit (which
+ * may rewrite it, or return false to leave it out). */
+static struct snapshot *load_edited(bool (*edit)(char *line, size_t size))
 {
 	char path[] = "/tmp/geovip-test-XXXXXX.yaml";
 	int fd = mkstemps(path, 5);
@@ -303,9 +312,7 @@ static void test_ecs_disabled_is_ignored(void **state)
 	assert_non_null(in);
 	char line[512];
 	while (fgets(line, sizeof(line), in) != NULL) {
-		if (strncmp(line, "ecs:", 4) == 0)
-			strcpy(line, "ecs: false\n");
-		else if (strncmp(line, "geoip:", 6) == 0)
+		if (strncmp(line, "geoip:", 6) == 0)
 			snprintf(line, sizeof(line), "geoip: %s/geo/sample.mmdb\n", TOP_SRCDIR);
 		else if (strstr(line, "file: ") != NULL) {
 			char *f = strstr(line, "file: ") + 6;
@@ -314,12 +321,26 @@ static void test_ecs_disabled_is_ignored(void **state)
 			snprintf(f, sizeof(line) - (size_t)(f - line), "%s/query/%s",
 				 FIXTURES, name);
 		}
-		fputs(line, out);
+		if (edit(line, sizeof(line)))
+			fputs(line, out);
 	}
 	fclose(in);
 	fclose(out);
-	struct snapshot *off = load(path);
+	struct snapshot *s = load(path);
 	unlink(path);
+	return s;
+}
+
+static bool edit_ecs_off(char *line, size_t size)
+{
+	if (strncmp(line, "ecs:", 4) == 0)
+		snprintf(line, size, "ecs: false\n");
+	return true;
+}
+
+static void test_ecs_disabled_is_ignored(void **state)
+{
+	struct snapshot *off = load_edited(edit_ecs_off);
 	assert_non_null(off);
 
 	// an invalid option is not even validated, and nothing is echoed
@@ -340,6 +361,171 @@ static void test_ecs_disabled_is_ignored(void **state)
 	snapshot_unref(off);
 }
 
+/* ---- DNS cookies ------------------------------------------------------- */
+
+static void hex_to(uint8_t *out, const char *hex)
+{
+	for (size_t i = 0; hex[2 * i] != '\0'; i++) {
+		unsigned v;
+		assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
+		out[i] = (uint8_t)v;
+	}
+}
+
+static void ip_of(struct ip_addr *a, const char *text)
+{
+	assert_int_equal(addr_parse(text, a), 0);
+}
+
+/* RFC 9018 Appendix A, every example: server cookies made and checked. */
+static void test_cookie_rfc9018_vectors(void **state)
+{
+	uint8_t cc[8], sc[16], want[16];
+	struct cookie_secrets k = { .has_previous = false };
+	struct ip_addr client;
+
+	// A.1: learning a new server cookie
+	hex_to(k.current, "e5e973e5a6b2a43f48e7dc849e37bfcf");
+	hex_to(cc, "2464c4abcf10c957");
+	ip_of(&client, "198.51.100.100");
+	cookie_make(sc, k.current, cc, &client, 1559731985);
+	hex_to(want, "010000005cf79f111f8130c3eee29480");
+	assert_memory_equal(sc, want, 16);
+	assert_int_equal(cookie_check(&k, cc, sc, 16, &client, 1559731985),
+			 COOKIE_VALID);
+
+	// A.2: the same client, a renewed cookie 40 minutes later
+	cookie_make(sc, k.current, cc, &client, 1559734385);
+	hex_to(want, "010000005cf7a871d4a564a1442aca77");
+	assert_memory_equal(sc, want, 16);
+
+	// A.3: another client's cookie, reserved bytes not zero (hashed as
+	// sent); 1800 s old is not yet due for renewal
+	hex_to(cc, "fc93fc62807ddb86");
+	ip_of(&client, "203.0.113.203");
+	hex_to(sc, "01abcdef5cf78f71a314227b6679ebf5");
+	assert_int_equal(cookie_check(&k, cc, sc, 16, &client, 1559727985),
+			 COOKIE_VALID);
+	assert_int_equal(cookie_check(&k, cc, sc, 16, &client, 1559727985 + 1800),
+			 COOKIE_VALID);
+	assert_int_equal(cookie_check(&k, cc, sc, 16, &client, 1559727985 + 1801),
+			 COOKIE_RENEW);
+	sc[0] = 10; // version 10: not an RFC 9018 cookie, whatever its hash
+	assert_int_equal(cookie_check(&k, cc, sc, 16, &client, 1559727985),
+			 COOKIE_INVALID);
+	sc[0] = 1;
+	ip_of(&client, "203.0.113.204"); // another address
+	assert_int_equal(cookie_check(&k, cc, sc, 16, &client, 1559727985),
+			 COOKIE_INVALID);
+
+	// A.4: IPv6, and a secret rollover
+	hex_to(k.current, "dd3bdf9344b678b185a6f5cb60fca715");
+	hex_to(cc, "22681ab97d52c298");
+	ip_of(&client, "2001:db8:220:1:59de:d0f4:8769:82b8");
+	cookie_make(sc, k.current, cc, &client, 1559741817);
+	hex_to(want, "010000005cf7c57926556bd0934c72f8");
+	assert_memory_equal(sc, want, 16);
+	assert_int_equal(cookie_check(&k, cc, sc, 16, &client, 1559741961),
+			 COOKIE_VALID);
+	uint8_t old[16];
+	memcpy(old, sc, 16);
+	memcpy(k.previous, k.current, 16);
+	hex_to(k.current, "445536bcd2513298075a5d379663c962");
+	cookie_make(sc, k.current, cc, &client, 1559741961);
+	hex_to(want, "010000005cf7c609a6bb79d16625507a");
+	assert_memory_equal(sc, want, 16);
+	// the old secret's cookie: refused until it is the previous secret,
+	// then valid and due for replacement
+	assert_int_equal(cookie_check(&k, cc, old, 16, &client, 1559741961),
+			 COOKIE_INVALID);
+	k.has_previous = true;
+	assert_int_equal(cookie_check(&k, cc, old, 16, &client, 1559741961),
+			 COOKIE_RENEW);
+
+	// lifetime: one hour back, five minutes ahead
+	assert_int_not_equal(cookie_check(&k, cc, sc, 16, &client, 1559741961 + 3600),
+			     COOKIE_INVALID);
+	assert_int_equal(cookie_check(&k, cc, sc, 16, &client, 1559741961 + 3601),
+			 COOKIE_INVALID);
+	assert_int_equal(cookie_check(&k, cc, sc, 16, &client, 1559741961 - 300),
+			 COOKIE_VALID);
+	assert_int_equal(cookie_check(&k, cc, sc, 16, &client, 1559741961 - 301),
+			 COOKIE_INVALID);
+	// serial arithmetic across the 2^32 wrap (the year 2106)
+	cookie_make(sc, k.current, cc, &client, 0xfffffff0u);
+	assert_int_equal(cookie_check(&k, cc, sc, 16, &client, 0x10), COOKIE_VALID);
+	// only the 16-byte form is ours
+	assert_int_equal(cookie_check(&k, cc, sc, 8, &client, 0x10), COOKIE_INVALID);
+}
+
+static bool edit_no_cookie_secret(char *line, size_t size)
+{
+	return strncmp(line, "cookie_secret", 13) != 0;
+}
+
+/* No cookie_secret: one random secret per process, the same for every
+ * snapshot (a reload keeps the cookies handed out valid). */
+static void test_cookie_random_secret_kept(void **state)
+{
+	struct snapshot *a = load_edited(edit_no_cookie_secret);
+	struct snapshot *b = load_edited(edit_no_cookie_secret);
+	assert_non_null(a);
+	assert_non_null(b);
+	static const uint8_t zero[16];
+	assert_memory_not_equal(a->cookies.current, zero, 16);
+	assert_memory_not_equal(a->cookies.current, snap->cookies.current, 16);
+	assert_memory_equal(a->cookies.current, b->cookies.current, 16);
+	assert_false(a->cookies.has_previous);
+
+	// and it answers: a client cookie gets a server cookie that checks
+	uint8_t cc[8] = { 1, 2, 3, 4, 5, 6, 7, 8 }, got[40];
+	size_t got_len;
+	struct pkt_opts o = { .edns = true, .cookie = cc, .cookie_len = 8 };
+	ldns_pkt *p = ask_on(a, "www.example.com.", 1, "127.0.0.1", &o, QUERY_UDP);
+	ldns_pkt_free(p);
+	assert_true(pkt_response_cookie(resp, resp_len, got, &got_len));
+	assert_int_equal(got_len, 24);
+	struct ip_addr client;
+	ip_of(&client, "127.0.0.1");
+	assert_int_equal(cookie_check(&a->cookies, cc, got + 8, 16, &client,
+				      TEST_NOW), COOKIE_VALID);
+	snapshot_unref(a);
+	snapshot_unref(b);
+}
+
+/* RRL's slip answer keeps the OPT record and its cookie; a BADCOOKIE
+ * answer fits the 512-byte limit of any client. */
+static void test_cookie_slip_and_badcookie(void **state)
+{
+	uint8_t opt[24];
+	hex_to(opt, "2464c4abcf10c957");
+	struct ip_addr client;
+	ip_of(&client, "127.0.0.1");
+	cookie_make(opt + 8, snap->cookies.current, opt, &client, TEST_NOW);
+	struct pkt_opts o = { .edns = true, .cookie = opt, .cookie_len = 24 };
+	ldns_pkt *p = ask_on(snap, "www.example.com.", 1, "127.0.0.1", &o,
+			     QUERY_UDP);
+	assert_int_equal(ldns_pkt_ancount(p), 1);
+	ldns_pkt_free(p);
+	assert_true(result.cookie_valid);
+	resp_len = query_truncate(resp, resp_len);
+	uint8_t got[40];
+	size_t got_len;
+	assert_true(pkt_response_cookie(resp, resp_len, got, &got_len));
+	assert_int_equal(got_len, 24);
+	assert_memory_equal(got, opt, 24);
+
+	opt[20] ^= 1; // a broken hash
+	o.udp_size = 512;
+	p = ask_on(snap, "www.example.com.", 1, "127.0.0.1", &o, QUERY_UDP);
+	assert_false(result.cookie_valid);
+	assert_int_equal(ldns_pkt_ancount(p), 0);
+	assert_int_equal(ldns_pkt_edns_extended_rcode(p), 1); // 23 = 1 << 4 | 7
+	assert_int_equal(ldns_pkt_get_rcode(p), 7);
+	ldns_pkt_free(p);
+	assert_true(resp_len <= 512);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -352,6 +538,9 @@ int main(void)
 		cmocka_unit_test(test_formerr_keeps_opt),
 		cmocka_unit_test(test_truncate_for_slip),
 		cmocka_unit_test(test_ecs_disabled_is_ignored),
+		cmocka_unit_test(test_cookie_rfc9018_vectors),
+		cmocka_unit_test(test_cookie_random_secret_kept),
+		cmocka_unit_test(test_cookie_slip_and_badcookie),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -21,9 +21,17 @@
  *       version N         EDNS version N (implies edns)
  *       opcode N          header OPCODE (default 0, QUERY)
  *       tcp               over TCP (default UDP)
+ *       cookie HEX|-      a COOKIE option with exactly these bytes (implies edns)
+ *       cookie-made CC SECRET STAMP   client cookie CC and the server
+ *                         cookie SECRET makes for it at STAMP (seconds)
+ *       cookie-from ADDR  the address cookie-made makes it for (default:
+ *                         the query's source)
+ *       cookie-twice      the COOKIE option sent twice
+ *       now SECONDS       the clock query_process is given (default
+ *                         SCN_NOW, 1700000000)
  *   then expectations for that query, each checked only when written:
  *       rcode NAME        NOERROR FORMERR SERVFAIL NXDOMAIN NOTIMP REFUSED
- *                         BADVERS (extended RCODE included)
+ *                         BADVERS BADCOOKIE (extended RCODE included)
  *       flags F...        exactly these header flags (qr aa tc rd ra ad cd)
  *       answer RR         one record in presentation form (absolute names,
  *       authority RR        TTL and class written); the records of a section
@@ -35,6 +43,11 @@
  *                                   family/source/address with scope N
  *       size max N        response length at most N bytes
  *       qdcount N         the response's QDCOUNT
+ *       cookie none | cookie echo | cookie fresh   the COOKIE option:
+ *                         absent, the query's bytes, or the client cookie
+ *                         with the server cookie the config's current
+ *                         secret makes at the query's clock
+ *       cookie-valid yes|no   what query_process reports to RRL
  *
  * Every response is also checked for what must always hold: the query's
  * ID and OPCODE, QR set, the question echoed byte for byte when QDCOUNT is
@@ -54,6 +67,8 @@
 
 #include <ldns/ldns.h>
 
+#include "addr.h"
+#include "cookie.h"
 #include "diag.h"
 #include "query.h"
 #include "snapshot.h"
@@ -86,6 +101,12 @@ struct scn_block {
 	struct pkt_opts opts;
 	uint8_t ecs_addr[32];
 	enum query_transport transport;
+	uint8_t cookie[64];             /* the COOKIE option's data */
+	bool cookie_made;               /* append the server cookie made by: */
+	struct sockaddr_storage made_for;       /* family 0: from */
+	uint8_t made_secret[16];
+	uint32_t made_stamp;
+	uint32_t now;
 	/* what must come back */
 	int rcode;                      /* -1: unchecked */
 	int flags;                      /* -1: unchecked */
@@ -96,7 +117,12 @@ struct scn_block {
 	int ecs_scope;                  /* -2 unchecked, -1 none */
 	long size_max;                  /* -1: unchecked */
 	int qdcount;                    /* -1: unchecked */
+	int cookie_expect;              /* -1 unchecked, 0 none, 1 echo, 2 fresh */
+	int cookie_valid;               /* -1 unchecked, 0 no, 1 yes */
 };
+
+/* The clock of every query unless `now` says otherwise. */
+#define SCN_NOW 1700000000u
 
 struct scn_run {
 	struct snapshot *snap;
@@ -113,7 +139,7 @@ static const struct {
 } scn_rcodes[] = {
 	{ "NOERROR", 0 }, { "FORMERR", 1 }, { "SERVFAIL", 2 },
 	{ "NXDOMAIN", 3 }, { "NOTIMP", 4 }, { "REFUSED", 5 },
-	{ "BADVERS", 16 },
+	{ "BADVERS", 16 }, { "BADCOOKIE", 23 },
 };
 
 static const struct {
@@ -263,6 +289,50 @@ static int scn_split(char *line, char **words, int max)
 	return n;
 }
 
+/* Hex text into at most max bytes; the count, or -1. */
+static int scn_hex(const char *hex, uint8_t *out, size_t max)
+{
+	size_t len = strlen(hex);
+	if (len % 2 != 0 || len / 2 > max)
+		return -1;
+	for (size_t i = 0; i < len / 2; i++) {
+		unsigned v;
+		if (!isxdigit((unsigned char)hex[2 * i]) ||
+		    !isxdigit((unsigned char)hex[2 * i + 1]) ||
+		    sscanf(hex + 2 * i, "%2x", &v) != 1)
+			return -1;
+		out[i] = (uint8_t)v;
+	}
+	return (int)(len / 2);
+}
+
+/* cookie HEX: the option's bytes as given. */
+static int scn_parse_cookie(struct scn_block *b, const char *hex)
+{
+	int n = strcmp(hex, "-") == 0 ? 0 : scn_hex(hex, b->cookie,
+						     sizeof(b->cookie));
+	if (n < 0)
+		return -1;
+	b->opts.edns = true;
+	b->opts.cookie = b->cookie;
+	b->opts.cookie_len = (size_t)n;
+	return 0;
+}
+
+/* cookie-made CC SECRET STAMP: made when the block runs (from is known). */
+static int scn_parse_cookie_made(struct scn_block *b, char **args)
+{
+	if (scn_hex(args[0], b->cookie, 8) != 8 ||
+	    scn_hex(args[1], b->made_secret, 16) != 16)
+		return -1;
+	b->made_stamp = (uint32_t)strtoul(args[2], NULL, 10);
+	b->cookie_made = true;
+	b->opts.edns = true;
+	b->opts.cookie = b->cookie;
+	b->opts.cookie_len = 8 + COOKIE_SERVER_LEN;
+	return 0;
+}
+
 /* `query NAME TYPE [MODIFIER...]` → b; -1 with a message on a bad line. */
 static int scn_parse_query(struct scn_block *b, char *args)
 {
@@ -287,6 +357,8 @@ static int scn_parse_query(struct scn_block *b, char *args)
 			b->opts.edns = b->opts.do_bit = true;
 		} else if (strcmp(m, "ecs-twice") == 0) {
 			b->opts.ecs_twice = true;
+		} else if (strcmp(m, "cookie-twice") == 0) {
+			b->opts.cookie_twice = true;
 		} else if (arg == NULL) {
 			return -1;
 		} else if (strcmp(m, "class") == 0) {
@@ -306,6 +378,24 @@ static int scn_parse_query(struct scn_block *b, char *args)
 			if (i + 4 >= n || scn_parse_ecs_raw(b, &w[i + 1]) < 0)
 				return -1;
 			i += 4;
+		} else if (strcmp(m, "cookie") == 0) {
+			if (scn_parse_cookie(b, arg) < 0)
+				return -1;
+			i++;
+		} else if (strcmp(m, "cookie-made") == 0) {
+			if (i + 3 >= n || scn_parse_cookie_made(b, &w[i + 1]) < 0)
+				return -1;
+			i += 3;
+		} else if (strcmp(m, "cookie-from") == 0) {
+			struct sockaddr_storage keep = b->from;
+			if (scn_parse_from(b, arg) < 0)
+				return -1;
+			b->made_for = b->from;
+			b->from = keep;
+			i++;
+		} else if (strcmp(m, "now") == 0) {
+			b->now = (uint32_t)strtoul(arg, NULL, 10);
+			i++;
 		} else if (strcmp(m, "udp") == 0) {
 			b->opts.edns = true;
 			b->opts.udp_size = (uint16_t)atoi(arg);
@@ -408,6 +498,21 @@ static int scn_parse_expect(struct scn_block *b, const char *key, char *args)
 	}
 	if (strcmp(key, "qdcount") == 0)
 		return sscanf(args, "%d", &b->qdcount) == 1 ? 0 : -1;
+	if (strcmp(key, "cookie") == 0) {
+		static const char *const kinds[] = { "none", "echo", "fresh" };
+		for (int i = 0; i < 3; i++)
+			if (strcmp(args, kinds[i]) == 0) {
+				b->cookie_expect = i;
+				return 0;
+			}
+		return -1;
+	}
+	if (strcmp(key, "cookie-valid") == 0) {
+		if (strcmp(args, "yes") != 0 && strcmp(args, "no") != 0)
+			return -1;
+		b->cookie_valid = strcmp(args, "yes") == 0;
+		return 0;
+	}
 	if (strcmp(key, "size") == 0)
 		return sscanf(args, "max %ld", &b->size_max) == 1 ? 0 : -1;
 	return -1;
@@ -424,6 +529,8 @@ static void scn_block_init(struct scn_block *b, const char *file,
 	b->ecs_scope = -2;
 	b->size_max = -1;
 	b->qdcount = -1;
+	b->cookie_expect = b->cookie_valid = -1;
+	b->now = SCN_NOW;
 }
 
 /* ---- checking a response ------------------------------------------------ */
@@ -535,6 +642,47 @@ static void scn_check_ecs(struct scn_run *run, const struct scn_block *b,
 		scn_fail(run, b, "ECS scope %u, want %d", scope, b->ecs_scope);
 }
 
+static void scn_source(struct ip_addr *a, const struct sockaddr_storage *ss)
+{
+	memset(a, 0, sizeof(*a));
+	if (ss->ss_family == AF_INET) {
+		a->family = AF_INET;
+		memcpy(a->bytes, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+	} else {
+		a->family = AF_INET6;
+		memcpy(a->bytes, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+	}
+}
+
+static void scn_check_cookie(struct scn_run *run, const struct scn_block *b,
+			     size_t len)
+{
+	uint8_t got[40], want[40];
+	size_t got_len = 0;
+	bool has = pkt_response_cookie(scn_resp, len, got, &got_len);
+	if (b->cookie_expect == 0 && has)
+		scn_fail(run, b, "a COOKIE option, want none");
+	if (b->cookie_expect <= 0)
+		return;
+	if (!has) {
+		scn_fail(run, b, "no COOKIE option");
+		return;
+	}
+	size_t want_len = b->opts.cookie_len;
+	memcpy(want, b->cookie, want_len > 40 ? 40 : want_len);
+	if (b->cookie_expect == 2) {
+		struct ip_addr src;
+		scn_source(&src, &b->from);
+		cookie_make(want + 8, run->snap->cookies.current, b->cookie,
+			    &src, b->now);
+		want_len = 8 + COOKIE_SERVER_LEN;
+	}
+	if (got_len != want_len || memcmp(got, want, got_len) != 0)
+		scn_fail(run, b, "COOKIE option of %zu bytes is not the %s "
+			 "one", got_len, b->cookie_expect == 1 ? "query's" :
+			 "fresh");
+}
+
 static void scn_check(struct scn_run *run, const struct scn_block *b,
 		      size_t qlen, size_t len)
 {
@@ -567,6 +715,7 @@ static void scn_check(struct scn_run *run, const struct scn_block *b,
 	scn_check_section(run, b, SCN_ADDITIONAL, ldns_pkt_additional(p));
 	scn_check_opt(run, b, p);
 	scn_check_ecs(run, b, len);
+	scn_check_cookie(run, b, len);
 	if (b->qdcount >= 0 && ldns_pkt_qdcount(p) != b->qdcount)
 		scn_fail(run, b, "QDCOUNT %u, want %d", ldns_pkt_qdcount(p),
 			 b->qdcount);
@@ -596,11 +745,21 @@ static void scn_run_block(struct scn_run *run, struct scn_block *b)
 		run->failures++;
 		return;
 	}
+	if (b->cookie_made) {
+		struct ip_addr src;
+		scn_source(&src, b->made_for.ss_family ? &b->made_for : &b->from);
+		cookie_make(b->cookie + 8, b->made_secret, b->cookie, &src,
+			    b->made_stamp);
+	}
 	size_t qlen = pkt_build(scn_req, b->qname, b->qtype, b->qclass, &b->opts);
+	struct query_result res;
 	size_t len = query_process(run->snap, scn_req, qlen,
 				   (const struct sockaddr *)&b->from,
-				   b->transport, scn_resp);
+				   b->transport, b->now, scn_resp, &res);
 	scn_check(run, b, qlen, len);
+	if (b->cookie_valid >= 0 && res.cookie_valid != b->cookie_valid)
+		scn_fail(run, b, "query_process reports a %s server cookie",
+			 res.cookie_valid ? "valid" : "missing or invalid");
 	if (run->block_failed)
 		run->failures++;
 	else
