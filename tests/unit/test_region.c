@@ -547,11 +547,38 @@ static void test_merged_matches_reference(void **state)
 			assert_int_equal(ref_region(&b), d.region_before_shed);
 			checks++;
 		}
-		// the answered prefix: clients with the same SOURCE PREFIX-LENGTH
-		for (unsigned k = 0; k < 8; k++) {
+		// small networks inside the prefix that random bits would miss:
+		// every network override
+		const struct config *cfg = snap->config;
+		for (size_t i = 0; i < cfg->network_override_count; i++) {
+			const struct config_network_override *o =
+				&cfg->network_overrides[i];
+			if (o->net.family != d.addr.family ||
+			    o->prefix_len < d.leaf_scope ||
+			    !addr_prefix_contains(d.addr.bytes, d.leaf_scope,
+						  o->net.bytes) ||
+			    addr_prefix_is_private(&o->net, o->prefix_len))
+				continue;
+			assert_int_equal(o->region, d.region_before_shed);
+			checks++;
+		}
+		// the answered prefix: clients with the same SOURCE PREFIX-LENGTH,
+		// also inside each IPv4-carrying form the prefix holds
+		for (unsigned k = 0; k < 8 + 4 * addr_embedded_count(); k++) {
 			struct ip_addr c = a;
 			unsigned bits = addr_family_bits(a.family);
-			for (unsigned bit = d.scope; bit < bits; bit++)
+			unsigned from = d.scope;
+			if (k >= 8) {
+				struct ip_addr f;
+				uint8_t flen, off;
+				addr_embedded_get((k - 8) / 4, &f, &flen, &off);
+				if (a.family != AF_INET6 || flen < d.scope ||
+				    !addr_prefix_contains(a.bytes, d.scope, f.bytes))
+					continue;
+				memcpy(c.bytes, f.bytes, 16);
+				from = flen;
+			}
+			for (unsigned bit = from; bit < bits; bit++)
 				if (rng() & 1)
 					c.bytes[bit / 8] ^= (uint8_t)(0x80 >> (bit % 8));
 			struct region_decision e;
