@@ -5,7 +5,9 @@
  *
  * The tree is exact: every address, private ones included (a packet
  * source can be 127.0.N.1), walks to the region the old step-by-step
- * decision gives it. Sibling leaves of one region are merged into one.
+ * decision gives it. Sibling leaves of one region are merged into one
+ * unless one is private and the other not: a leaf's private flag is
+ * addr_is_private of every address in it.
  *
  * The scope rule. A node is "uniform" when every public address under it
  * has one region; addresses in the private ranges of addr.h count as
@@ -190,8 +192,11 @@ static struct res walk(struct build *b, uint32_t v, unsigned d, size_t lo,
 	int32_t u = u_combine(rl.u, rr.u);
 	r.height = (uint8_t)(1 + (rl.height > rr.height ? rl.height : rr.height));
 	r.cut = rl.cut || rr.cut;
+	// a leaf is wholly private or wholly public, so the walk also tells
+	// whether an address is private (addr_is_private) for free
 	if ((rl.val & rr.val & GM_LEAF) && u != U_MIXED &&
-	    GM_REGION(rl.val) == GM_REGION(rr.val))
+	    GM_REGION(rl.val) == GM_REGION(rr.val) &&
+	    (rl.val & GM_PRIV) == (rr.val & GM_PRIV))
 		r.val = leaf_make(GM_REGION(rl.val), u);
 	else
 		r.val = node_add(b, rl.val, rr.val, u);
@@ -388,6 +393,7 @@ void geomap_lookup(const struct geomap *m, const struct ip_addr *addr,
 		d++;
 	}
 	out->region = GM_REGION(v);
+	out->priv = (v & GM_PRIV) != 0;
 	out->depth = (uint8_t)d;
 	out->scope = (uint8_t)(d - GM_UP(v));
 }

@@ -6,6 +6,7 @@
 #ifndef GEOVIP_GEOMAP_H
 #define GEOVIP_GEOMAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +40,7 @@ void geomap_free(struct geomap *m);
 /** What one walk finds for an address. */
 struct geomap_leaf {
 	int region;             /* before shed */
+	bool priv;              /* addr_is_private(addr) */
 	uint8_t depth;          /* of the leaf: its prefix length */
 	/* widest truthful scope: every public address of addr/scope (looked
 	 * up in the same family, outside or inside the same IPv4-carrying

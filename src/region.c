@@ -211,16 +211,21 @@ uint64_t region_shed_hash(const uint8_t key[16], const struct ip_addr *addr,
 	return siphash24(key, msg, 2 + len);
 }
 
-/* Step 1: the ECS address unless absent, empty or private; else source. */
+/*
+ * Steps 1 and 2: the ECS address unless absent, empty or private (the
+ * merged leaf says so), else the packet source; its leaf gives the
+ * region before shed and the merged scope.
+ */
 static void decide_address(const struct regions *r,
 			   const struct region_client *client,
-			   struct region_decision *out)
+			   struct region_decision *out, struct geomap_leaf *leaf)
 {
 	if (r->ecs && client->has_ecs && client->ecs_source_len > 0) {
 		out->addr = client->ecs_addr;
 		out->addr_bits = client->ecs_source_len;
 		out->offset = addr_unwrap_v4(&out->addr, &out->addr_bits);
-		if (!addr_is_private(&out->addr)) {
+		geomap_lookup(r->map, &out->addr, leaf);
+		if (!leaf->priv) {
 			out->used_ecs = true;
 			return;
 		}
@@ -229,6 +234,7 @@ static void decide_address(const struct regions *r,
 	out->addr = client->source;
 	out->addr_bits = (uint8_t)addr_family_bits(client->source.family);
 	out->offset = addr_unwrap_v4(&out->addr, &out->addr_bits);
+	geomap_lookup(r->map, &out->addr, leaf);
 }
 
 /* Step 3: shed once, by the keyed hash of the truncated address. */
@@ -270,9 +276,8 @@ void region_decide(const struct regions *r, const struct region_client *client,
 		   struct region_decision *out)
 {
 	memset(out, 0, sizeof(*out));
-	decide_address(r, client, out);
 	struct geomap_leaf leaf;
-	geomap_lookup(r->map, &out->addr, &leaf);
+	decide_address(r, client, out, &leaf);
 	out->region_before_shed = leaf.region;
 	out->leaf_depth = leaf.depth;
 	out->leaf_scope = leaf.scope;

@@ -514,6 +514,14 @@ static void test_merged_matches_reference(void **state)
 		struct region_decision d;
 		decide_addr(&a, len, &d);
 		assert_int_equal(d.region_before_shed, ref_region(&d.addr));
+		if (len > 0) { // the tree's private flag is addr_is_private
+			struct ip_addr u = a;
+			uint8_t ubits = (uint8_t)len;
+			addr_mask(&u, len);
+			addr_unwrap_v4(&u, &ubits);
+			assert_int_equal(d.ecs_private, addr_is_private(&u));
+			assert_int_equal(d.used_ecs, !addr_is_private(&u));
+		}
 		if (!d.used_ecs) {
 			assert_int_equal(d.scope, 0);
 			continue;
