@@ -31,10 +31,14 @@ struct regions {
 	struct geomap *map;
 	bool ecs;
 	uint8_t shed_key[16];
-	struct region_shed {
-		int to;                 /* REGION_NONE: the region never sheds */
-		uint16_t bp;
-	} *shed;
+	struct region_info {
+		int shed_to;            /* REGION_NONE: the region never sheds */
+		uint16_t shed_bp;
+		/* the A and AAAA RRsets, pre-encoded (region_rrset) */
+		uint8_t *rrs[2];
+		uint16_t rr_count[2];
+	} *reg;
+	size_t region_count;
 };
 
 static int fam_index(uint8_t family)
@@ -125,22 +129,60 @@ static int regions_map_build(struct regions *r, const struct config *cfg,
 	return 0;
 }
 
-/* The shed settings and the ECS switch, so deciding reads no config. */
+/* One family's VIPs as answer records (struct region_rrset). */
+static int regions_encode_rrset(struct region_info *sh, int fam,
+				const struct ip_addr *vips, size_t count)
+{
+	unsigned alen = fam == FAM_V4 ? 4 : 16;
+	size_t stride = 12 + alen;
+	if (count > UINT16_MAX)
+		return -1;
+	sh->rrs[fam] = calloc(count + 1, stride);
+	if (sh->rrs[fam] == NULL)
+		return -1;
+	sh->rr_count[fam] = (uint16_t)count;
+	uint16_t type = fam == FAM_V4 ? 1 : 28; // A, AAAA
+	for (size_t i = 0; i < count; i++) {
+		uint8_t *p = sh->rrs[fam] + i * stride;
+		p[0] = 0xc0;    // a pointer to the question name, at 12
+		p[1] = 12;
+		p[2] = (uint8_t)(type >> 8);
+		p[3] = (uint8_t)type;
+		p[4] = 0;       // class IN
+		p[5] = 1;
+		// TTL at 6..9 stays 0: patched per zone
+		p[10] = 0;
+		p[11] = (uint8_t)alen;
+		memcpy(p + 12, vips[i].bytes, alen);
+	}
+	return 0;
+}
+
+/* The shed settings, the ECS switch and the encoded VIPs, so deciding
+ * and answering read no config. */
 static int regions_copy_settings(struct regions *r, const struct config *cfg,
 				 struct diag *d)
 {
 	r->ecs = cfg->ecs;
 	memcpy(r->shed_key, cfg->shed_key, sizeof(r->shed_key));
-	r->shed = calloc(cfg->region_count + 1, sizeof(*r->shed));
-	if (r->shed == NULL) {
+	r->reg = calloc(cfg->region_count + 1, sizeof(*r->reg));
+	if (r->reg == NULL) {
 		diag_error(d, cfg->path, 0, "out of memory");
 		return -1;
 	}
+	r->region_count = cfg->region_count;
 	for (size_t i = 0; i < cfg->region_count; i++) {
 		const struct config_region *reg = &cfg->regions[i];
 		bool sheds = reg->shed_to != REGION_NONE && reg->shed_bp > 0;
-		r->shed[i].to = sheds ? reg->shed_to : REGION_NONE;
-		r->shed[i].bp = sheds ? reg->shed_bp : 0;
+		r->reg[i].shed_to = sheds ? reg->shed_to : REGION_NONE;
+		r->reg[i].shed_bp = sheds ? reg->shed_bp : 0;
+		if (regions_encode_rrset(&r->reg[i], FAM_V4, reg->v4,
+					 reg->v4_count) < 0 ||
+		    regions_encode_rrset(&r->reg[i], FAM_V6, reg->v6,
+					 reg->v6_count) < 0) {
+			diag_error(d, cfg->path, reg->line, "out of memory");
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -192,7 +234,11 @@ void regions_free(struct regions *r)
 		prefix_tree_free(r->scope[f]);
 	}
 	geomap_free(r->map);
-	free(r->shed);
+	for (size_t i = 0; r->reg != NULL && i < r->region_count; i++) {
+		free(r->reg[i].rrs[FAM_V4]);
+		free(r->reg[i].rrs[FAM_V6]);
+	}
+	free(r->reg);
 	free(r);
 }
 
@@ -240,16 +286,16 @@ static void decide_address(const struct regions *r,
 /* Step 3: shed once, by the keyed hash of the truncated address. */
 static void decide_shed(const struct regions *r, struct region_decision *out)
 {
-	const struct region_shed *sh = &r->shed[out->region_before_shed];
+	const struct region_info *sh = &r->reg[out->region_before_shed];
 	unsigned k_max = out->addr.family == AF_INET ? 24 : 56;
 	out->shed_k = (uint8_t)(out->used_ecs && out->addr_bits < k_max
 				? out->addr_bits : k_max);
 	out->region = out->region_before_shed;
-	if (sh->to == REGION_NONE)
+	if (sh->shed_to == REGION_NONE)
 		return;
 	out->shed_hash = region_shed_hash(r->shed_key, &out->addr, out->shed_k);
-	if (out->shed_hash % 10000 < sh->bp) {
-		out->region = sh->to;
+	if (out->shed_hash % 10000 < sh->shed_bp) {
+		out->region = sh->shed_to;
 		out->shed = true;
 	}
 }
@@ -266,7 +312,7 @@ static void decide_scope(const struct regions *r, struct region_decision *out)
 		return;
 	}
 	unsigned scope = out->leaf_scope;
-	if (r->shed[out->region_before_shed].to != REGION_NONE &&
+	if (r->reg[out->region_before_shed].shed_to != REGION_NONE &&
 	    out->shed_k > scope)
 		scope = out->shed_k;
 	out->scope = (uint8_t)(scope + out->offset);
@@ -329,6 +375,15 @@ void region_explain(const struct regions *r, const struct config *cfg,
 			     ? m.uniform_len : out->geo.prefix_len;
 	geomap_neighbour(r->map, &d->addr, d->leaf_scope, d->region_before_shed,
 			 &out->neighbour_region);
+}
+
+void region_rrset(const struct regions *r, int region, uint16_t qtype,
+		  struct region_rrset *out)
+{
+	int fam = qtype == 1 ? FAM_V4 : FAM_V6;
+	out->bytes = r->reg[region].rrs[fam];
+	out->count = r->reg[region].rr_count[fam];
+	out->stride = fam == FAM_V4 ? 16 : 28;
 }
 
 size_t regions_tree_nodes(const struct regions *r)

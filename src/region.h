@@ -74,6 +74,23 @@ void region_explain(const struct regions *r, const struct config *cfg,
 		    const struct geo *g, const struct region_decision *d,
 		    struct region_explanation *out);
 
+/**
+ * A regional A or AAAA RRset pre-encoded at snapshot build: count
+ * records of stride bytes, each the owner as a pointer to the question
+ * name (0xC00C), type, class IN, TTL 0 (the zone's TTL is patched in at
+ * byte REGION_RR_TTL of each), RDLENGTH and one VIP. count 0: NODATA.
+ */
+struct region_rrset {
+	const uint8_t *bytes;
+	uint16_t count;
+	uint16_t stride;
+};
+#define REGION_RR_TTL 6
+
+/** The pre-encoded RRset of region for qtype (TYPE_A or TYPE_AAAA). */
+void region_rrset(const struct regions *r, int region, uint16_t qtype,
+		  struct region_rrset *out);
+
 /** Nodes and bytes of the merged tree. */
 size_t regions_tree_nodes(const struct regions *r);
 size_t regions_tree_bytes(const struct regions *r);
