@@ -632,6 +632,40 @@ static void test_merged_exhaustive_v4(void **state)
 	}
 	print_message("public IPv4 /24 clients (every 7th): %u of %u get a "
 		      "wider scope than before\n", wider, total);
+	// IPv6 /48 clients in 2000::/3: never narrower, unless the old
+	// prefix held an IPv4-carrying form
+	unsigned w6 = 0, e6 = 0, n6 = 0;
+	for (unsigned n = 0; n < 20000; n++) {
+		struct ip_addr b = { AF_INET6, { 0 } };
+		for (unsigned i = 0; i < 6; i++)
+			b.bytes[i] = (uint8_t)rng();
+		b.bytes[0] = (uint8_t)(0x20 | (b.bytes[0] & 0x1f));
+		if (n % 2 == 0) // half of them where the sample has data
+			b.bytes[0] = 0x24 + 2 * (uint8_t)(rng() % 6);
+		struct region_decision d;
+		decide_addr(&b, 48, &d);
+		if (!d.used_ecs || d.offset > 0)
+			continue;
+		struct region_explanation x;
+		region_explain(snap->regions, snap->config, snap->geo, &d, &x);
+		if (d.leaf_scope < x.network_scope)
+			w6++;
+		else if (d.leaf_scope == x.network_scope)
+			e6++;
+		else {
+			struct ip_addr old = d.addr;
+			addr_mask(&old, x.network_scope);
+			assert_true(holds_embedded_form(&old, x.network_scope));
+			n6++;
+		}
+	}
+	print_message("IPv6 /48 clients in 2000::/3: %u wider, %u equal, %u "
+		      "narrower (old prefix held an IPv4-carrying form)\n",
+		      w6, e6, n6);
+	print_message("merged tree: %zu nodes, %zu bytes (geo tree: %zu "
+		      "nodes)\n", regions_tree_nodes(snap->regions),
+		      regions_tree_bytes(snap->regions),
+		      geo_node_count(snap->geo));
 	static const char *const edges[] = { "127.0.1.0", "198.51.100.0",
 					     "192.0.2.0", "10.255.255.0",
 					     "11.0.0.0", "0.0.0.0" };
