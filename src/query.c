@@ -247,7 +247,7 @@ size_t query_process(const struct snapshot *snap, const uint8_t *req,
 		return 0; // a runt, or a response: never answer (no loops)
 
 	struct request rq;
-	parse_request(&rq, req, req_len, snap->config->ecs);
+	parse_request(&rq, req, req_len, regions_ecs(snap->regions));
 
 	struct response out = { .rcode = 0 };
 	size_t opt_size = edns_opt_size(&rq.edns, true);

@@ -386,6 +386,11 @@ void region_rrset(const struct regions *r, int region, uint16_t qtype,
 	out->stride = fam == FAM_V4 ? 16 : 28;
 }
 
+bool regions_ecs(const struct regions *r)
+{
+	return r->ecs;
+}
+
 size_t regions_tree_nodes(const struct regions *r)
 {
 	return geomap_node_count(r->map);

@@ -91,6 +91,9 @@ struct region_rrset {
 void region_rrset(const struct regions *r, int region, uint16_t qtype,
 		  struct region_rrset *out);
 
+/** The config's `ecs` switch, copied for the query path. */
+bool regions_ecs(const struct regions *r);
+
 /** Nodes and bytes of the merged tree. */
 size_t regions_tree_nodes(const struct regions *r);
 size_t regions_tree_bytes(const struct regions *r);
