@@ -69,12 +69,16 @@ struct build {
 	uint32_t (*nodes)[2];
 	int32_t *node_u;
 	size_t count, cap;
-	/* per geo node: the built subtree, when built without overrides,
-	 * private or barrier prefixes inside and not cut at the last bit */
+	/* per geo node, outside and inside private ranges (2v, 2v+1): the
+	 * subtree built without overrides, private ranges or barriers in it */
 	uint32_t *memo_val;
 	int32_t *memo_u;
 	uint8_t *memo_height;   /* 0: none; else height + 1 */
-	bool oom;
+	uint8_t *memo_cut_depth; /* a cut result: valid at this depth only */
+	/* walk calls left: a crafted tree (a node leading to itself, shared
+	 * subtrees at many depths) cannot make the merge unfold it */
+	uint64_t budget;
+	bool oom, too_big;
 };
 
 /* What a subtree's build returns. */
@@ -147,6 +151,10 @@ static struct res walk(struct build *b, uint32_t v, unsigned d, size_t lo,
 {
 	struct res r = { 0, 0, 0, false };
 	bool barrier = false;
+	if (b->budget-- == 0) {
+		b->oom = b->too_big = true;
+		return r;
+	}
 	// the items that are p/d itself come first (shortest at one address)
 	for (; lo < hi && b->items[lo].len == d; lo++) {
 		const struct item *it = &b->items[lo];
@@ -168,12 +176,17 @@ static struct res walk(struct build *b, uint32_t v, unsigned d, size_t lo,
 		r.u = barrier ? U_MIXED : u;
 		return r;
 	}
-	bool memo = lo == hi && inh < 0 && !priv && !barrier;
-	if (memo && b->memo_height[v] != 0 &&
-	    d + b->memo_height[v] - 1 <= b->bits) {
-		r.val = b->memo_val[v];
-		r.u = b->memo_u[v];
-		r.height = (uint8_t)(b->memo_height[v] - 1);
+	// without overrides, private ranges or barriers inside, the subtree
+	// depends on v alone (and on d, where the last bit cuts it)
+	bool memo = lo == hi && inh < 0 && !barrier;
+	size_t slot = 2 * (size_t)v + priv; // inside a private range or not
+	if (memo && b->memo_height[slot] != 0 &&
+	    (b->memo_cut_depth[slot] != 0 ? b->memo_cut_depth[slot] == d
+	     : d + b->memo_height[slot] - 1 <= b->bits)) {
+		r.val = b->memo_val[slot];
+		r.u = b->memo_u[slot];
+		r.height = (uint8_t)(b->memo_height[slot] - 1);
+		r.cut = b->memo_cut_depth[slot] != 0;
 		return r;
 	}
 
@@ -201,10 +214,11 @@ static struct res walk(struct build *b, uint32_t v, unsigned d, size_t lo,
 	else
 		r.val = node_add(b, rl.val, rr.val, u);
 	r.u = barrier ? U_MIXED : u;
-	if (memo && !r.cut && !b->oom) {
-		b->memo_val[v] = r.val;
-		b->memo_u[v] = r.u;
-		b->memo_height[v] = (uint8_t)(r.height + 1);
+	if (memo && !b->oom) {
+		b->memo_val[slot] = r.val;
+		b->memo_u[slot] = r.u;
+		b->memo_height[slot] = (uint8_t)(r.height + 1);
+		b->memo_cut_depth[slot] = r.cut ? (uint8_t)d : 0;
 	}
 	return r;
 }
@@ -322,30 +336,45 @@ static void build_free(struct build *b)
 	free(b->memo_val);
 	free(b->memo_u);
 	free(b->memo_height);
+	free(b->memo_cut_depth);
 }
 
-struct geomap *geomap_build(const struct geomap_input *in)
+static bool regions_fit(const struct geomap_input *in, uint32_t records)
+{
+	if (in->nodata_region < 0 || in->nodata_region > 0xffff)
+		return false;
+	for (size_t i = 0; i < records; i++)
+		if (in->record_region[i] < 0 || in->record_region[i] > 0xffff)
+			return false;
+	for (size_t i = 0; i < in->override_count; i++)
+		if (in->overrides[i].region < 0 || in->overrides[i].region > 0xffff)
+			return false;
+	return true;
+}
+
+struct geomap *geomap_build(const struct geomap_input *in, const char **why)
 {
 	struct build b;
 	memset(&b, 0, sizeof(b));
 	geo_tree_get(in->geo, &b.t);
 	b.record_region = in->record_region;
 	b.nodata_region = in->nodata_region;
-	if (in->nodata_region < 0 || in->nodata_region > 0xffff)
+	*why = "more than 65536 regions";
+	if (!regions_fit(in, b.t.record_count))
 		return NULL;
-	for (size_t i = 0; i < b.t.record_count; i++)
-		if (in->record_region[i] < 0 || in->record_region[i] > 0xffff)
-			return NULL;
-	for (size_t i = 0; i < in->override_count; i++)
-		if (in->overrides[i].region < 0 || in->overrides[i].region > 0xffff)
-			return NULL;
-	size_t memo_n = (size_t)b.t.node_count + 1;
+	*why = "out of memory";
+	// a real tree takes about 2 calls per geo node, plus 2 per bit of
+	// each path to an override, private range or barrier
+	b.budget = 16 * ((uint64_t)b.t.node_count + 1) +
+		   4 * 130 * ((uint64_t)in->override_count + 64) + 1000000;
+	size_t memo_n = 2 * ((size_t)b.t.node_count + 1);
 	b.memo_val = calloc(memo_n, sizeof(*b.memo_val));
 	b.memo_u = calloc(memo_n, sizeof(*b.memo_u));
 	b.memo_height = calloc(memo_n, sizeof(*b.memo_height));
+	b.memo_cut_depth = calloc(memo_n, sizeof(*b.memo_cut_depth));
 	struct geomap *m = calloc(1, sizeof(*m));
 	if (m == NULL || b.memo_val == NULL || b.memo_u == NULL ||
-	    b.memo_height == NULL)
+	    b.memo_height == NULL || b.memo_cut_depth == NULL)
 		goto fail;
 	if (family_build(&b, in, AF_INET, &m->root[FAM_V4]) < 0 ||
 	    family_build(&b, in, AF_INET6, &m->root[FAM_V6]) < 0)
@@ -369,6 +398,10 @@ struct geomap *geomap_build(const struct geomap_input *in)
 	build_free(&b);
 	return m;
 fail:
+	if (b.too_big)
+		*why = "its search tree would unfold into too many nodes "
+		       "(nodes shared at many depths, or leading to "
+		       "themselves: is the file corrupt?)";
 	build_free(&b);
 	free(m);
 	return NULL;

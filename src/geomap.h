@@ -32,9 +32,10 @@ struct geomap_input {
 
 struct geomap;
 
-/** Builds the merged tree; NULL when out of memory (or over 2^31 nodes,
- *  or a region index above 65535). */
-struct geomap *geomap_build(const struct geomap_input *in);
+/** Builds the merged tree; NULL with *why set (out of memory, over 2^31
+ *  nodes, a region index above 65535, or a crafted geo tree that would
+ *  unfold into more nodes than a real one of its size can). */
+struct geomap *geomap_build(const struct geomap_input *in, const char **why);
 void geomap_free(struct geomap *m);
 
 /** What one walk finds for an address. */

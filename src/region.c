@@ -99,6 +99,7 @@ static int regions_map_build(struct regions *r, const struct config *cfg,
 {
 	struct geo_tree t;
 	geo_tree_get(g, &t);
+	const char *why = "out of memory";
 	int *record_region = calloc(t.record_count + 1, sizeof(*record_region));
 	struct geomap_override *ov = calloc(cfg->network_override_count + 1,
 					    sizeof(*ov));
@@ -117,13 +118,14 @@ static int regions_map_build(struct regions *r, const struct config *cfg,
 			.overrides = ov,
 			.override_count = cfg->network_override_count,
 		};
-		r->map = geomap_build(&in);
+		r->map = geomap_build(&in, &why);
 	}
 	free(record_region);
 	free(ov);
 	if (r->map == NULL) {
-		diag_error(d, cfg->path, cfg->geoip_line, "out of memory "
-			   "merging the geo database and overrides into one tree");
+		diag_error(d, cfg->path, cfg->geoip_line, "geoip: cannot merge "
+			   "'%s' and the overrides into one decision tree: %s",
+			   cfg->geoip, why);
 		return -1;
 	}
 	return 0;
