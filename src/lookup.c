@@ -165,7 +165,7 @@ static void print_shed(FILE *out, const struct config *cfg,
 	}
 	fprintf(out, "%-16s to %s at %u.%02u%%: K=%u h=%llu, h mod 10000 = %llu "
 		"%s %u → %s\n", "shed", cfg->regions[reg->shed_to].name,
-		reg->shed_bp / 100, reg->shed_bp % 100, d->shed_k,
+		reg->shed_bp / 100u, reg->shed_bp % 100u, d->shed_k,
 		(unsigned long long)d->shed_hash,
 		(unsigned long long)(d->shed_hash % 10000),
 		d->shed ? "<" : ">=", reg->shed_bp,
