@@ -218,3 +218,31 @@ bool addr_prefix_is_private(const struct ip_addr *net, unsigned len)
 	}
 	return false;
 }
+
+size_t addr_private_count(void)
+{
+	return sizeof(private_nets) / sizeof(*private_nets);
+}
+
+void addr_private_get(size_t i, struct ip_addr *net, uint8_t *len)
+{
+	memset(net, 0, sizeof(*net));
+	net->family = private_nets[i].family;
+	memcpy(net->bytes, private_nets[i].bytes, 16);
+	*len = private_nets[i].len;
+}
+
+size_t addr_embedded_count(void)
+{
+	return sizeof(embedded_forms) / sizeof(*embedded_forms);
+}
+
+void addr_embedded_get(size_t i, struct ip_addr *net, uint8_t *len,
+		       uint8_t *offset)
+{
+	memset(net, 0, sizeof(*net));
+	net->family = AF_INET6;
+	memcpy(net->bytes, embedded_forms[i].prefix, 12);
+	*len = embedded_forms[i].prefix_len;
+	*offset = embedded_forms[i].offset;
+}

@@ -85,4 +85,14 @@ bool addr_is_private(const struct ip_addr *addr);
 /** Is all of net/len inside one such range? */
 bool addr_prefix_is_private(const struct ip_addr *net, unsigned len);
 
+/** The i-th private range (i < addr_private_count()), as a network. */
+size_t addr_private_count(void);
+void addr_private_get(size_t i, struct ip_addr *net, uint8_t *len);
+
+/** The i-th IPv6 prefix that carries IPv4 (addr_unwrap_v4), and its
+ *  offset, for i < addr_embedded_count(). */
+size_t addr_embedded_count(void);
+void addr_embedded_get(size_t i, struct ip_addr *net, uint8_t *len,
+		       uint8_t *offset);
+
 #endif

@@ -218,32 +218,52 @@ static void put_additional(struct answer_ctx *c, const struct zone_rrset *rrset)
 		put_rrset_targets(c, rrset, true);
 }
 
+static void ttl_patch(uint8_t *p, uint32_t ttl)
+{
+	p[0] = (uint8_t)(ttl >> 24);
+	p[1] = (uint8_t)(ttl >> 16);
+	p[2] = (uint8_t)(ttl >> 8);
+	p[3] = (uint8_t)ttl;
+}
+
 /* Regional A/AAAA: the VIPs of the client's region, or NODATA. */
 static void put_regional(struct answer_ctx *c, const uint8_t *owner,
 			 uint16_t qtype)
 {
 	const struct snapshot *s = c->req->snap;
 	struct region_decision dec;
-	region_decide(s->regions, s->config, s->geo, c->req->client, &dec);
+	region_decide(s->regions, c->req->client, &dec);
 	c->res->regional = true;
 	c->res->scope = dec.scope;
 
-	const struct config_region *reg = &s->config->regions[dec.region];
-	if (qtype == TYPE_ANY) // RFC 8482: one RRset stands for the node
-		qtype = reg->v4_count > 0 ? TYPE_A : TYPE_AAAA;
-	const struct ip_addr *vips = qtype == TYPE_A ? reg->v4 : reg->v6;
-	size_t count = qtype == TYPE_A ? reg->v4_count : reg->v6_count;
-	unsigned addr_len = qtype == TYPE_A ? 4 : 16;
-	if (count == 0) {
+	struct region_rrset rrs;
+	if (qtype == TYPE_ANY) { // RFC 8482: one RRset stands for the node
+		region_rrset(s->regions, dec.region, TYPE_A, &rrs);
+		qtype = rrs.count > 0 ? TYPE_A : TYPE_AAAA;
+	}
+	region_rrset(s->regions, dec.region, qtype, &rrs);
+	if (rrs.count == 0) {
 		put_negative(c, RCODE_NOERROR);
 		return;
 	}
-	for (size_t i = 0; i < count; i++) {
-		put_rr_header(c->w, owner, qtype, c->zone->regional_ttl);
-		wire_put_u16(c->w, (uint16_t)addr_len);
-		wire_put_bytes(c->w, vips[i].bytes, addr_len);
+	if (owner == c->req->qname) {
+		// pre-encoded, the owner a pointer to the question name: copy
+		// the records and patch the zone's TTL in
+		size_t at = c->w->len;
+		wire_put_bytes(c->w, rrs.bytes, (size_t)rrs.count * rrs.stride);
+		if (!c->w->overflow)
+			for (size_t i = 0; i < rrs.count; i++)
+				ttl_patch(c->w->buf + at + i * rrs.stride +
+					  REGION_RR_TTL, c->zone->regional_ttl);
+	} else { // at the end of a CNAME chain: the owner is compressed
+		for (size_t i = 0; i < rrs.count; i++) {
+			const uint8_t *rr = rrs.bytes + i * rrs.stride;
+			put_rr_header(c->w, owner, qtype, c->zone->regional_ttl);
+			wire_put_bytes(c->w, rr + REGION_RR_TTL + 4,
+				       rrs.stride - REGION_RR_TTL - 4u);
+		}
 	}
-	c->res->ancount += (uint16_t)count;
+	c->res->ancount += rrs.count;
 }
 
 static bool is_regional_type(uint16_t qtype)

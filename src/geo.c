@@ -948,6 +948,18 @@ void geo_lookup(const struct geo *g, const struct ip_addr *addr,
 		out->record = &g->records[v - g->node_count - 1];
 }
 
+void geo_tree_get(const struct geo *g, struct geo_tree *out)
+{
+	out->left = g->left;
+	out->right = g->right;
+	out->node_count = g->node_count;
+	out->records = g->records;
+	out->record_count = g->record_count;
+	out->ip_version = g->ip_version;
+	out->v4_start = g->v4_start;
+	out->v4_start_depth = g->v4_start_depth;
+}
+
 size_t geo_node_count(const struct geo *g)
 {
 	return g->node_count;

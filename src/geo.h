@@ -52,6 +52,21 @@ void geo_free(struct geo *g);
 void geo_lookup(const struct geo *g, const struct ip_addr *addr,
 		struct geo_result *out);
 
+/** The flattened search tree, read-only, for geomap's merge: values as
+ *  in the mmdb (v < node_count a node, == node_count no data, above it
+ *  records[v - node_count - 1]); IPv4 starts at v4_start after
+ *  v4_start_depth bits (96 in an IPv6 tree, fewer when a leaf). */
+struct geo_tree {
+	const uint32_t *left, *right;
+	uint32_t node_count;
+	const struct geo_record *records;
+	uint32_t record_count;
+	unsigned ip_version;
+	uint32_t v4_start;
+	unsigned v4_start_depth;
+};
+void geo_tree_get(const struct geo *g, struct geo_tree *out);
+
 /** Counts for the start-up/reload log line. */
 size_t geo_node_count(const struct geo *g);
 size_t geo_record_count(const struct geo *g);

@@ -2,7 +2,7 @@
  * src/lookup.c — `geovipd --lookup ADDR[/PREFIX]`: runs the same
  * region_decide the query path runs, for an address given as if it came
  * in an ECS option (with /PREFIX) or as a packet source (without), and
- * prints every step of the decision.
+ * prints every step of the decision and the merged tree's leaf.
  */
 #include "autoconf.h"
 #include "lookup.h"
@@ -84,7 +84,7 @@ static void print_vips(FILE *out, const struct config_region *reg)
 	fprintf(out, "\n");
 }
 
-static void print_geo(FILE *out, const struct region_decision *d)
+static void print_geo(FILE *out, const struct region_explanation *d)
 {
 	const struct geo_record *rec = d->geo.record;
 	if (rec == NULL) {
@@ -101,7 +101,7 @@ static void print_geo(FILE *out, const struct region_decision *d)
 }
 
 static void print_override(FILE *out, const struct config *cfg,
-			   const struct region_decision *d)
+			   const struct region_explanation *d)
 {
 	if (d->network_override >= 0) {
 		const struct config_network_override *o =
@@ -120,6 +120,41 @@ static void print_override(FILE *out, const struct config *cfg,
 	}
 }
 
+/* The merged leaf: the widest prefix with this region, and why not wider. */
+static void print_merged(FILE *out, const struct config *cfg,
+			 const struct region_decision *d,
+			 const struct region_explanation *x)
+{
+	struct ip_addr net = d->addr;
+	addr_mask(&net, d->leaf_scope);
+	char text[ADDR_PREFIX_TEXT_MAX];
+	addr_prefix_format(&net, d->leaf_scope, text, sizeof(text));
+	fprintf(out, "%-16s %s (leaf /%u, mmdb and overrides alone: /%u)\n",
+		"merged", text, d->leaf_depth, x->network_scope);
+	if (addr_is_private(&d->addr)) {
+		fprintf(out, "%-16s a private address is never an ECS client: "
+			"its leaf is not merged\n", "merge stops");
+		return;
+	}
+	if (d->leaf_scope == 0) {
+		fprintf(out, "%-16s every public address of the family has "
+			"this region\n", "merge stops");
+		return;
+	}
+	struct ip_addr nb = d->addr;
+	unsigned bit = d->leaf_scope - 1u;
+	nb.bytes[bit / 8] ^= (uint8_t)(0x80 >> (bit % 8));
+	addr_mask(&nb, d->leaf_scope);
+	addr_prefix_format(&nb, d->leaf_scope, text, sizeof(text));
+	if (x->neighbour_region >= 0)
+		fprintf(out, "%-16s neighbour %s holds region %s\n",
+			"merge stops", text, cfg->regions[x->neighbour_region].name);
+	else
+		fprintf(out, "%-16s neighbour %s is or holds an IPv6 prefix "
+			"carrying IPv4 (looked up as IPv4 there)\n",
+			"merge stops", text);
+}
+
 static void print_shed(FILE *out, const struct config *cfg,
 		       const struct region_decision *d)
 {
@@ -130,7 +165,7 @@ static void print_shed(FILE *out, const struct config *cfg,
 	}
 	fprintf(out, "%-16s to %s at %u.%02u%%: K=%u h=%llu, h mod 10000 = %llu "
 		"%s %u → %s\n", "shed", cfg->regions[reg->shed_to].name,
-		(unsigned)reg->shed_bp / 100, (unsigned)reg->shed_bp % 100, d->shed_k,
+		reg->shed_bp / 100u, reg->shed_bp % 100u, d->shed_k,
 		(unsigned long long)d->shed_hash,
 		(unsigned long long)(d->shed_hash % 10000),
 		d->shed ? "<" : ">=", (unsigned)reg->shed_bp,
@@ -149,7 +184,9 @@ int lookup_print(const struct snapshot *snap, const char *arg, FILE *out,
 	}
 	const struct config *cfg = snap->config;
 	struct region_decision d;
-	region_decide(snap->regions, cfg, snap->geo, &client, &d);
+	region_decide(snap->regions, &client, &d);
+	struct region_explanation x;
+	region_explain(snap->regions, cfg, snap->geo, &d, &x);
 
 	fprintf(out, "%-16s %s (%s)\n", "client", arg,
 		with_prefix ? "as an ECS option" : "as a packet source address");
@@ -166,9 +203,10 @@ int lookup_print(const struct snapshot *snap, const char *arg, FILE *out,
 	if (d.offset > 0)
 		fprintf(out, "%-16s IPv4 carried at bit %u of IPv6\n", "unwrapped",
 			d.offset);
-	print_geo(out, &d);
-	print_override(out, cfg, &d);
+	print_geo(out, &x);
+	print_override(out, cfg, &x);
 	fprintf(out, "%-16s %s\n", "region", cfg->regions[d.region_before_shed].name);
+	print_merged(out, cfg, &d, &x);
 	print_shed(out, cfg, &d);
 	fprintf(out, "%-16s %s\n", "answer region", cfg->regions[d.region].name);
 	print_vips(out, &cfg->regions[d.region]);

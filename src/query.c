@@ -303,7 +303,7 @@ size_t query_process(const struct snapshot *snap, const uint8_t *req,
 		return 0; // a runt, or a response: never answer (no loops)
 
 	struct request rq;
-	parse_request(&rq, req, req_len, snap->config->ecs);
+	parse_request(&rq, req, req_len, regions_ecs(snap->regions));
 	bool cookie_valid = cookie_process(&rq, &snap->cookies, from,
 					   transport, now);
 	if (res != NULL)

@@ -1,8 +1,8 @@
 /*
  * src/region.c — the regional decision: which address stands for the
- * client, which region it belongs to (network override, country override,
- * continent, default), whether shed moves it, and the ECS scope over
- * which that answer holds. Tables are built once per snapshot.
+ * client, one walk of the merged tree (geomap.c) for its region and ECS
+ * scope, whether shed moves it; and the step-by-step decision (network
+ * override, country override, continent, default) the tree compiles.
  */
 #include "autoconf.h"
 #include "region.h"
@@ -13,6 +13,7 @@
 
 #include "addr.h"
 #include "diag.h"
+#include "geomap.h"
 #include "prefix.h"
 #include "siphash.h"
 
@@ -26,6 +27,18 @@ struct regions {
 	int continent_region[CONTINENT_COUNT];
 	/* index in cfg->country_overrides per ISO code, or -1 */
 	int16_t country_override[26 * 26];
+	/* what the query path needs, copied from the config */
+	struct geomap *map;
+	bool ecs;
+	uint8_t shed_key[16];
+	struct region_info {
+		int shed_to;            /* REGION_NONE: the region never sheds */
+		uint16_t shed_bp;
+		/* the A and AAAA RRsets, pre-encoded (region_rrset) */
+		uint8_t *rrs[2];
+		uint16_t rr_count[2];
+	} *reg;
+	size_t region_count;
 };
 
 static int fam_index(uint8_t family)
@@ -76,11 +89,114 @@ static void regions_map_continents(struct regions *r, const struct config *cfg)
 				r->continent_region[c] = (int)i;
 }
 
-struct regions *regions_build(const struct config *cfg, struct diag *d)
+static int regions_region_of_record(const struct regions *r,
+				    const struct config *cfg,
+				    const struct geo_record *rec);
+
+/* The merged tree: geo records → regions, with the network overrides. */
+static int regions_map_build(struct regions *r, const struct config *cfg,
+			     const struct geo *g, struct diag *d)
+{
+	struct geo_tree t;
+	geo_tree_get(g, &t);
+	const char *why = "out of memory";
+	int *record_region = calloc(t.record_count + 1, sizeof(*record_region));
+	struct geomap_override *ov = calloc(cfg->network_override_count + 1,
+					    sizeof(*ov));
+	if (record_region != NULL && ov != NULL) {
+		for (uint32_t i = 0; i < t.record_count; i++)
+			record_region[i] =
+				regions_region_of_record(r, cfg, &t.records[i]);
+		for (size_t i = 0; i < cfg->network_override_count; i++) {
+			ov[i].net = cfg->network_overrides[i].net;
+			ov[i].len = cfg->network_overrides[i].prefix_len;
+			ov[i].region = cfg->network_overrides[i].region;
+		}
+		struct geomap_input in = {
+			.geo = g, .record_region = record_region,
+			.nodata_region = regions_region_of_record(r, cfg, NULL),
+			.overrides = ov,
+			.override_count = cfg->network_override_count,
+		};
+		r->map = geomap_build(&in, &why);
+	}
+	free(record_region);
+	free(ov);
+	if (r->map == NULL) {
+		diag_error(d, cfg->path, cfg->geoip_line, "geoip: cannot merge "
+			   "'%s' and the overrides into one decision tree: %s",
+			   cfg->geoip, why);
+		return -1;
+	}
+	return 0;
+}
+
+/* One family's VIPs as answer records (struct region_rrset). */
+static int regions_encode_rrset(struct region_info *sh, int fam,
+				const struct ip_addr *vips, size_t count)
+{
+	unsigned alen = fam == FAM_V4 ? 4 : 16;
+	size_t stride = 12 + alen;
+	if (count > UINT16_MAX)
+		return -1;
+	sh->rrs[fam] = calloc(count + 1, stride);
+	if (sh->rrs[fam] == NULL)
+		return -1;
+	sh->rr_count[fam] = (uint16_t)count;
+	uint16_t type = fam == FAM_V4 ? 1 : 28; // A, AAAA
+	for (size_t i = 0; i < count; i++) {
+		uint8_t *p = sh->rrs[fam] + i * stride;
+		p[0] = 0xc0;    // a pointer to the question name, at 12
+		p[1] = 12;
+		p[2] = (uint8_t)(type >> 8);
+		p[3] = (uint8_t)type;
+		p[4] = 0;       // class IN
+		p[5] = 1;
+		// TTL at 6..9 stays 0: patched per zone
+		p[10] = 0;
+		p[11] = (uint8_t)alen;
+		memcpy(p + 12, vips[i].bytes, alen);
+	}
+	return 0;
+}
+
+/* The shed settings, the ECS switch and the encoded VIPs, so deciding
+ * and answering read no config. */
+static int regions_copy_settings(struct regions *r, const struct config *cfg,
+				 struct diag *d)
+{
+	r->ecs = cfg->ecs;
+	memcpy(r->shed_key, cfg->shed_key, sizeof(r->shed_key));
+	r->reg = calloc(cfg->region_count + 1, sizeof(*r->reg));
+	if (r->reg == NULL) {
+		diag_error(d, cfg->path, 0, "out of memory");
+		return -1;
+	}
+	r->region_count = cfg->region_count;
+	for (size_t i = 0; i < cfg->region_count; i++) {
+		const struct config_region *reg = &cfg->regions[i];
+		bool sheds = reg->shed_to != REGION_NONE && reg->shed_bp > 0;
+		r->reg[i].shed_to = sheds ? reg->shed_to : REGION_NONE;
+		r->reg[i].shed_bp = sheds ? reg->shed_bp : 0;
+		if (regions_encode_rrset(&r->reg[i], FAM_V4, reg->v4,
+					 reg->v4_count) < 0 ||
+		    regions_encode_rrset(&r->reg[i], FAM_V6, reg->v6,
+					 reg->v6_count) < 0) {
+			diag_error(d, cfg->path, reg->line, "out of memory");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+struct regions *regions_build(const struct config *cfg, const struct geo *g,
+			      struct diag *d)
 {
 	struct regions *r = calloc(1, sizeof(*r));
-	if (r == NULL)
+	if (r == NULL) {
+		diag_error(d, cfg->path, 0, "out of memory");
 		return NULL;
+	}
 	int rc = 0;
 	for (int f = 0; f < FAM_COUNT; f++) {
 		unsigned bits = f == FAM_V4 ? 32 : 128;
@@ -100,6 +216,10 @@ struct regions *regions_build(const struct config *cfg, struct diag *d)
 			r->country_override[slot] = (int16_t)i;
 	}
 	regions_map_continents(r, cfg);
+	if (rc == 0)
+		rc = regions_copy_settings(r, cfg, d);
+	if (rc == 0)
+		rc = regions_map_build(r, cfg, g, d);
 	if (rc < 0) {
 		regions_free(r);
 		return NULL;
@@ -115,6 +235,12 @@ void regions_free(struct regions *r)
 		prefix_tree_free(r->match[f]);
 		prefix_tree_free(r->scope[f]);
 	}
+	geomap_free(r->map);
+	for (size_t i = 0; r->reg != NULL && i < r->region_count; i++) {
+		free(r->reg[i].rrs[FAM_V4]);
+		free(r->reg[i].rrs[FAM_V6]);
+	}
+	free(r->reg);
 	free(r);
 }
 
@@ -133,16 +259,21 @@ uint64_t region_shed_hash(const uint8_t key[16], const struct ip_addr *addr,
 	return siphash24(key, msg, 2 + len);
 }
 
-/* Step 1: the ECS address unless absent, empty or private; else source. */
-static void decide_address(const struct config *cfg,
+/*
+ * Steps 1 and 2: the ECS address unless absent, empty or private (the
+ * merged leaf says so), else the packet source; its leaf gives the
+ * region before shed and the merged scope.
+ */
+static void decide_address(const struct regions *r,
 			   const struct region_client *client,
-			   struct region_decision *out)
+			   struct region_decision *out, struct geomap_leaf *leaf)
 {
-	if (cfg->ecs && client->has_ecs && client->ecs_source_len > 0) {
+	if (r->ecs && client->has_ecs && client->ecs_source_len > 0) {
 		out->addr = client->ecs_addr;
 		out->addr_bits = client->ecs_source_len;
 		out->offset = addr_unwrap_v4(&out->addr, &out->addr_bits);
-		if (!addr_is_private(&out->addr)) {
+		geomap_lookup(r->map, &out->addr, leaf);
+		if (!leaf->priv) {
 			out->used_ecs = true;
 			return;
 		}
@@ -151,89 +282,123 @@ static void decide_address(const struct config *cfg,
 	out->addr = client->source;
 	out->addr_bits = (uint8_t)addr_family_bits(client->source.family);
 	out->offset = addr_unwrap_v4(&out->addr, &out->addr_bits);
-}
-
-/* Step 2: network override, country override, continent, default. */
-static void decide_region(const struct regions *r, const struct config *cfg,
-			  struct region_decision *out,
-			  const struct prefix_match *m)
-{
-	const struct geo_record *rec = out->geo.record;
-	out->continent = rec != NULL ? (enum continent)rec->continent
-				     : CONTINENT_UNKNOWN;
-	out->network_override = m->value;
-	out->country_override = -1;
-	if (m->value >= 0) {
-		out->region_before_shed = cfg->network_overrides[m->value].region;
-		return;
-	}
-	int slot = rec != NULL ? country_slot(rec->country) : -1;
-	if (slot >= 0 && r->country_override[slot] >= 0) {
-		out->country_override = r->country_override[slot];
-		out->region_before_shed =
-			cfg->country_overrides[out->country_override].region;
-		return;
-	}
-	if (out->continent < CONTINENT_COUNT &&
-	    r->continent_region[out->continent] != REGION_NONE) {
-		out->region_before_shed = r->continent_region[out->continent];
-		return;
-	}
-	out->region_before_shed = cfg->default_region;
+	geomap_lookup(r->map, &out->addr, leaf);
 }
 
 /* Step 3: shed once, by the keyed hash of the truncated address. */
-static void decide_shed(const struct config *cfg, struct region_decision *out)
+static void decide_shed(const struct regions *r, struct region_decision *out)
 {
-	const struct config_region *reg = &cfg->regions[out->region_before_shed];
+	const struct region_info *sh = &r->reg[out->region_before_shed];
 	unsigned k_max = out->addr.family == AF_INET ? 24 : 56;
 	out->shed_k = (uint8_t)(out->used_ecs && out->addr_bits < k_max
 				? out->addr_bits : k_max);
 	out->region = out->region_before_shed;
-	if (reg->shed_to == REGION_NONE || reg->shed_bp == 0)
+	if (sh->shed_to == REGION_NONE)
 		return;
-	out->shed_hash = region_shed_hash(cfg->shed_key, &out->addr, out->shed_k);
-	if (out->shed_hash % 10000 < reg->shed_bp) {
-		out->region = reg->shed_to;
+	out->shed_hash = region_shed_hash(r->shed_key, &out->addr, out->shed_k);
+	if (out->shed_hash % 10000 < sh->shed_bp) {
+		out->region = sh->shed_to;
 		out->shed = true;
 	}
 }
 
 /*
- * The ECS scope: the database network, lengthened where a public network
- * override splits it, at least K when the region sheds, plus the offset
- * of an IPv4 address carried in IPv6.
+ * The ECS scope: the merged leaf's scope (the widest prefix whose public
+ * addresses share the region), at least K when the region sheds, plus
+ * the offset of an IPv4 address carried in IPv6.
  */
-static void decide_scope(const struct regions *r, const struct config *cfg,
-			 struct region_decision *out)
+static void decide_scope(const struct regions *r, struct region_decision *out)
 {
 	if (!out->used_ecs) {
 		out->scope = 0;
 		return;
 	}
-	struct prefix_match m;
-	prefix_tree_lookup(r->scope[fam_index(out->addr.family)],
-			   out->addr.bytes, &m);
-	unsigned scope = out->geo.prefix_len;
-	if (m.uniform_len > scope)
-		scope = m.uniform_len;
-	const struct config_region *reg = &cfg->regions[out->region_before_shed];
-	if (reg->shed_to != REGION_NONE && reg->shed_bp > 0 && out->shed_k > scope)
+	unsigned scope = out->leaf_scope;
+	if (r->reg[out->region_before_shed].shed_to != REGION_NONE &&
+	    out->shed_k > scope)
 		scope = out->shed_k;
 	out->scope = (uint8_t)(scope + out->offset);
 }
 
-void region_decide(const struct regions *r, const struct config *cfg,
-		   const struct geo *g, const struct region_client *client,
+void region_decide(const struct regions *r, const struct region_client *client,
 		   struct region_decision *out)
 {
 	memset(out, 0, sizeof(*out));
-	decide_address(cfg, client, out);
-	geo_lookup(g, &out->addr, &out->geo);
+	struct geomap_leaf leaf;
+	decide_address(r, client, out, &leaf);
+	out->region_before_shed = leaf.region;
+	out->leaf_depth = leaf.depth;
+	out->leaf_scope = leaf.scope;
+	decide_shed(r, out);
+	decide_scope(r, out);
+}
+
+/* ---- the step-by-step decision ------------------------------------------- */
+
+/* Country override, continent, default: a record's region (NULL: none). */
+static int regions_region_of_record(const struct regions *r,
+				    const struct config *cfg,
+				    const struct geo_record *rec)
+{
+	int slot = rec != NULL ? country_slot(rec->country) : -1;
+	if (slot >= 0 && r->country_override[slot] >= 0)
+		return cfg->country_overrides[r->country_override[slot]].region;
+	enum continent c = rec != NULL ? (enum continent)rec->continent
+				       : CONTINENT_UNKNOWN;
+	if (c < CONTINENT_COUNT && r->continent_region[c] != REGION_NONE)
+		return r->continent_region[c];
+	return cfg->default_region;
+}
+
+void region_explain(const struct regions *r, const struct config *cfg,
+		    const struct geo *g, const struct region_decision *d,
+		    struct region_explanation *out)
+{
+	memset(out, 0, sizeof(*out));
+	geo_lookup(g, &d->addr, &out->geo);
+	const struct geo_record *rec = out->geo.record;
+	out->continent = rec != NULL ? (enum continent)rec->continent
+				     : CONTINENT_UNKNOWN;
+	int f = fam_index(d->addr.family);
 	struct prefix_match m;
-	prefix_tree_lookup(r->match[fam_index(out->addr.family)],
-			   out->addr.bytes, &m);
-	decide_region(r, cfg, out, &m);
-	decide_shed(cfg, out);
-	decide_scope(r, cfg, out);
+	prefix_tree_lookup(r->match[f], d->addr.bytes, &m);
+	out->network_override = m.value;
+	out->country_override = -1;
+	int slot = rec != NULL ? country_slot(rec->country) : -1;
+	if (m.value >= 0)
+		out->region_before_shed = cfg->network_overrides[m.value].region;
+	else {
+		if (slot >= 0)
+			out->country_override = r->country_override[slot];
+		out->region_before_shed = regions_region_of_record(r, cfg, rec);
+	}
+	prefix_tree_lookup(r->scope[f], d->addr.bytes, &m);
+	out->network_scope = m.uniform_len > out->geo.prefix_len
+			     ? m.uniform_len : out->geo.prefix_len;
+	geomap_neighbour(r->map, &d->addr, d->leaf_scope, d->region_before_shed,
+			 &out->neighbour_region);
+}
+
+void region_rrset(const struct regions *r, int region, uint16_t qtype,
+		  struct region_rrset *out)
+{
+	int fam = qtype == 1 ? FAM_V4 : FAM_V6;
+	out->bytes = r->reg[region].rrs[fam];
+	out->count = r->reg[region].rr_count[fam];
+	out->stride = fam == FAM_V4 ? 16 : 28;
+}
+
+bool regions_ecs(const struct regions *r)
+{
+	return r->ecs;
+}
+
+size_t regions_tree_nodes(const struct regions *r)
+{
+	return geomap_node_count(r->map);
+}
+
+size_t regions_tree_bytes(const struct regions *r)
+{
+	return geomap_bytes(r->map);
 }

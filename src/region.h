@@ -1,8 +1,8 @@
 /*
  * src/region.h — from client to region: the client address (ECS or
- * packet source, IPv4 carried in IPv6 unwrapped), network and country
- * overrides, continent → region, load shedding, and the ECS scope that
- * makes the choice cacheable without ever claiming too much.
+ * packet source, IPv4 carried in IPv6 unwrapped), one walk of the merged
+ * decision tree (geomap.h) for region and scope, load shedding; and, for
+ * `--lookup` and the tests, the step-by-step decision it replaces.
  */
 #ifndef GEOVIP_REGION_H
 #define GEOVIP_REGION_H
@@ -16,8 +16,10 @@
 struct diag;
 struct regions;
 
-/** Built once per snapshot from the config (override trees, tables). */
-struct regions *regions_build(const struct config *cfg, struct diag *d);
+/** Built once per snapshot from the config and the geo database (the
+ *  merged tree, override trees, tables); NULL with a message in d. */
+struct regions *regions_build(const struct config *cfg, const struct geo *g,
+			      struct diag *d);
 void regions_free(struct regions *r);
 
 /** What the query knows about its client. */
@@ -35,22 +37,66 @@ struct region_decision {
 	uint8_t offset;                 /* 0, or 16/96 for IPv4 inside IPv6 */
 	bool used_ecs;                  /* addr came from the ECS option */
 	bool ecs_private;               /* ECS address set aside as private */
-	struct geo_result geo;
-	int network_override;           /* index in cfg, or -1 */
-	int country_override;           /* index in cfg, or -1 */
-	enum continent continent;
 	int region_before_shed;
 	int region;                     /* the answer's region */
 	bool shed;                      /* moved by shed */
 	uint8_t shed_k;                 /* K of the shed hash */
 	uint64_t shed_hash;             /* h, valid when the region sheds */
+	uint8_t leaf_depth;             /* of the merged tree's leaf */
+	uint8_t leaf_scope;             /* its merged scope (before shed, offset) */
 	uint8_t scope;                  /* ECS SCOPE PREFIX-LENGTH to send */
 };
 
-/** Decides the region for client. Pure; never fails. */
-void region_decide(const struct regions *r, const struct config *cfg,
-		   const struct geo *g, const struct region_client *client,
+/** Decides the region for client: one walk of the merged tree, then
+ *  shed. Reads only r (no config); pure; never fails. */
+void region_decide(const struct regions *r, const struct region_client *client,
 		   struct region_decision *out);
+
+/** The step-by-step decision the merged tree compiles (geo lookup,
+ *  network override, country override, continent, default), kept for
+ *  `--lookup` and as the tests' reference. */
+struct region_explanation {
+	struct geo_result geo;
+	int network_override;           /* index in cfg, or -1 */
+	int country_override;           /* index in cfg, or -1 */
+	enum continent continent;
+	int region_before_shed;
+	/* the scope the step-by-step rule gives: the mmdb network,
+	 * lengthened by public overrides (before shed, without offset) */
+	uint8_t network_scope;
+	/* why the merged leaf stops: a region found in the neighbouring
+	 * prefix, or -1 (an IPv4-carrying prefix beside or inside it) */
+	int neighbour_region;
+};
+
+/** Explains d (from region_decide, used_ecs or not) step by step. */
+void region_explain(const struct regions *r, const struct config *cfg,
+		    const struct geo *g, const struct region_decision *d,
+		    struct region_explanation *out);
+
+/**
+ * A regional A or AAAA RRset pre-encoded at snapshot build: count
+ * records of stride bytes, each the owner as a pointer to the question
+ * name (0xC00C), type, class IN, TTL 0 (the zone's TTL is patched in at
+ * byte REGION_RR_TTL of each), RDLENGTH and one VIP. count 0: NODATA.
+ */
+struct region_rrset {
+	const uint8_t *bytes;
+	uint16_t count;
+	uint16_t stride;
+};
+#define REGION_RR_TTL 6
+
+/** The pre-encoded RRset of region for qtype (TYPE_A or TYPE_AAAA). */
+void region_rrset(const struct regions *r, int region, uint16_t qtype,
+		  struct region_rrset *out);
+
+/** The config's `ecs` switch, copied for the query path. */
+bool regions_ecs(const struct regions *r);
+
+/** Nodes and bytes of the merged tree. */
+size_t regions_tree_nodes(const struct regions *r);
+size_t regions_tree_bytes(const struct regions *r);
 
 /** The shed hash h of addr truncated to k bits (family byte, K, address). */
 uint64_t region_shed_hash(const uint8_t key[16], const struct ip_addr *addr,

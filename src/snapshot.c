@@ -62,12 +62,13 @@ struct snapshot *snapshot_load(const char *config_path, struct diag *d)
 	if (s->config == NULL)
 		goto fail;
 	// load everything even after an error, so one run reports all
-	s->regions = regions_build(s->config, d);
 	s->geo = geo_load(s->config->geoip, d);
 	if (s->geo == NULL)
 		diag_error(d, s->config->path, s->config->geoip_line,
 			   "geoip: cannot use '%s' (see above); fix the path "
 			   "or the file", s->config->geoip);
+	else // the merged decision tree compiles the geo tree in
+		s->regions = regions_build(s->config, s->geo, d);
 	s->zones = zone_set_load(s->config, d);
 	bool nomem;
 	s->rrl = rrl_policy_new(&s->config->rrl, &nomem);

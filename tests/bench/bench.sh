@@ -487,6 +487,14 @@ for s in $BENCH_SERVERS; do
 done
 [ "$VERIFY_FAILED" = 0 ] || die "wrong answers: not measuring"
 
+# ECS scopes against gdnsd on the same database and map (issue 8): never
+# narrower, never untruthful.
+SCOPES_FAILED=0
+if [ -n "${PID[geovip]:-}" ] && [ -n "${PID[gdnsd]:-}" ]; then
+	python3 "$here/scopes.py" "${PORT[geovip]}" "${PORT[gdnsd]}" | sed 's/^/# /'
+	[ "${PIPESTATUS[0]}" = 0 ] || SCOPES_FAILED=1
+fi
+
 DIRTY=0
 for mix in $BENCH_MIXES; do
 	for ((r = 1; r <= BENCH_RUNS; r++)); do
@@ -515,5 +523,6 @@ done
 [ "$BENCH_PROFILE" = 1 ] && [ -n "${PID[geovip]:-}" ] && profile
 
 echo "# load:     $(cut -d' ' -f1-3 /proc/loadavg) at end"
+[ "$SCOPES_FAILED" = 0 ] || die "geovip's ECS scopes: narrower than gdnsd's or untruthful (see # scopes above)"
 [ "$DIRTY" = 0 ] || die "some measurements were not clean (see (!) above)"
 exit 0

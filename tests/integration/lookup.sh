@@ -36,6 +36,28 @@ lookup 192.0.2.0/24
 check "192.0.2.0/24: region americas" americas "$(field region)"
 check "192.0.2.0/24: vips" "192.0.2.10 2001:db8:10::1" "$(field vips)"
 check "192.0.2.0/24: ecs scope 25" 25 "$(field "ecs scope")"
+check "192.0.2.0/24: merged leaf" "192.0.2.0/25 (leaf /25, mmdb and overrides alone: /25)" \
+	"$(field merged)"
+check "192.0.2.0/24: the merge stops at the /25 holding apac" \
+	"neighbour 192.0.2.128/25 holds region apac" "$(field "merge stops")"
+
+# unknown space merges with its neighbours of one region: 8.0.0.0/5 is
+# americas (8.8.8.0/24 US, unknown space, 10/8 private); 0.0.0.0/5 holds
+# 1.0.0.0/24 (AU → lab)
+lookup 8.8.4.0/24
+check_grep "8.8.4.0/24: not in the database, empty network /21" \
+	"^mmdb +not in database \(empty network /21\)" "$OUT"
+check "8.8.4.0/24: merged leaf 8.0.0.0/5" \
+	"8.0.0.0/5 (leaf /7, mmdb and overrides alone: /21)" "$(field merged)"
+check "8.8.4.0/24: neighbour 0.0.0.0/5 holds lab" \
+	"neighbour 0.0.0.0/5 holds region lab" "$(field "merge stops")"
+check "8.8.4.0/24: ecs scope 5" 5 "$(field "ecs scope")"
+
+# a private packet source keeps its exact region, its leaf unmerged
+lookup 127.0.2.1
+check "127.0.2.1: region apac (JP)" apac "$(field region)"
+check_grep "127.0.2.1: a private leaf is not merged" \
+	"^merge stops +a private address is never an ECS client" "$OUT"
 
 lookup 192.0.2.200/26
 check "192.0.2.200/26: looked up as the /26" "192.0.2.192/26" "$(field "looked up")"
@@ -79,7 +101,8 @@ check "1.0.0.0/24: ecs scope 24 (K)" 24 "$(field "ecs scope")"
 start_server
 for prefix in 192.0.2.0/24 198.51.100.0/24 198.51.100.128/25 192.0.2.192/26 \
 	1.0.0.0/24 203.0.113.0/24 177.1.0.0/16 2001:db8:2::/48 \
-	2001:db8:ffff::/48 ::ffff:198.51.100.0/120 44.1.2.0/24 2a00:1::/32; do
+	2001:db8:ffff::/48 ::ffff:198.51.100.0/120 44.1.2.0/24 2a00:1::/32 \
+	8.8.4.0/24 3000::/56 2002:100::/56; do
 	lookup "$prefix"
 	want_vips=$(field vips | tr ' ' '\n' | grep -v : | sort | tr '\n' ',' | sed 's/,$//')
 	want_scope=$(field "ecs scope")

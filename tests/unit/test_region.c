@@ -1,7 +1,8 @@
 /*
  * tests/unit/test_region.c — SipHash vectors, the override prefix tree,
  * the shed hash (its documented vectors, share and monotonicity), and
- * region_decide's precedence and scopes on the query fixture.
+ * region_decide's precedence and scopes on the query fixture, and the
+ * merged decision tree against a step-by-step reference written here.
  */
 #include "autoconf.h"
 
@@ -12,11 +13,14 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "addr.h"
 #include "config.h"
+#include "country.h"
 #include "diag.h"
+#include "geo.h"
 #include "prefix.h"
 #include "region.h"
 #include "siphash.h"
@@ -260,12 +264,15 @@ static int teardown(void **state)
 	return 0;
 }
 
+static struct region_explanation why; // of the last decide_ecs
+
 static void decide_ecs(const char *addr, uint8_t bits, struct region_decision *out)
 {
 	struct region_client c = { .source = v4("127.0.0.1"), .has_ecs = true };
 	c.ecs_addr = strchr(addr, ':') ? v6(addr) : v4(addr);
 	c.ecs_source_len = bits;
-	region_decide(snap->regions, snap->config, snap->geo, &c, out);
+	region_decide(snap->regions, &c, out);
+	region_explain(snap->regions, snap->config, snap->geo, out, &why);
 }
 
 static const char *region_name(int r)
@@ -278,17 +285,17 @@ static void test_decide_precedence(void **state)
 	struct region_decision d;
 	decide_ecs("192.0.2.200", 32, &d); // NA network, override /26 → apac
 	assert_string_equal(region_name(d.region), "apac");
-	assert_true(d.network_override >= 0);
+	assert_true(why.network_override >= 0);
 	assert_int_equal(d.scope, 26);
 
 	decide_ecs("177.1.0.0", 16, &d);   // BR: country override beats SA
 	assert_string_equal(region_name(d.region), "emea");
-	assert_true(d.country_override >= 0);
+	assert_true(why.country_override >= 0);
 
 	decide_ecs("41.1.0.0", 16, &d);    // ZA → AF → emea by continent
 	assert_string_equal(region_name(d.region), "emea");
-	assert_int_equal(d.network_override, -1);
-	assert_int_equal(d.country_override, -1);
+	assert_int_equal(why.network_override, -1);
+	assert_int_equal(why.country_override, -1);
 
 	decide_ecs("2001:db8:ffff:1::", 64, &d); // IPv6 override
 	assert_string_equal(region_name(d.region), "apac");
@@ -298,17 +305,31 @@ static void test_decide_precedence(void **state)
 static void test_decide_scope_rules(void **state)
 {
 	struct region_decision d;
-	// unknown address: the empty network's length, not 0
+	// unknown address: the empty network merged with its neighbours of
+	// the same region, not 0. 8.0.0.0/5 holds 8.8.8.0/24 (US), unknown
+	// space (default americas) and 10/8 (private: its emea override
+	// cannot split); 0.0.0.0/5 holds 1.0.0.0/24 (AU → lab).
 	decide_ecs("8.8.4.0", 24, &d);
-	assert_true(d.geo.record == NULL);
+	assert_true(why.geo.record == NULL);
 	assert_string_equal(region_name(d.region), "americas");
-	assert_int_equal(d.scope, d.geo.prefix_len);
-	assert_true(d.scope > 0);
+	assert_int_equal(why.geo.prefix_len, 21);
+	assert_int_equal(d.scope, 5);
+	assert_string_equal(region_name(why.neighbour_region), "lab");
 
-	// 10/8 (private) lies inside whatever network holds 11.0.0.0, but
-	// private ranges never split a scope
+	// 10/8 (private) lies inside 8.0.0.0/5, but private ranges never
+	// split a scope
 	decide_ecs("11.0.0.0", 24, &d);
-	assert_int_equal(d.scope, d.geo.prefix_len);
+	assert_int_equal(d.scope, 5);
+	assert_true(d.scope < why.geo.prefix_len);
+
+	// a packet source in private space still gets its exact region
+	struct region_client src = { .source = v4("127.0.1.1") };
+	region_decide(snap->regions, &src, &d);
+	assert_string_equal(region_name(d.region), "emea"); // DE
+	src.source = v4("127.0.2.1");
+	region_decide(snap->regions, &src, &d);
+	assert_string_equal(region_name(d.region), "apac"); // JP
+	assert_int_equal(d.scope, 0);
 
 	// shedding region: scope at least K (203.0.113/24 is AU → lab)
 	decide_ecs("203.0.113.0", 24, &d);
@@ -348,6 +369,317 @@ static void test_decide_scope_property(void **state)
 	}
 }
 
+/* ---- the merged tree against the step-by-step reference ----------------- */
+
+/* The SPEC's steps 2, written here from the config alone: the longest
+ * network override (linear scan), the country override, the continent,
+ * the default. */
+static int ref_region(const struct ip_addr *a)
+{
+	const struct config *cfg = snap->config;
+	struct geo_result g;
+	geo_lookup(snap->geo, a, &g);
+	int best = -1, best_len = -1;
+	for (size_t i = 0; i < cfg->network_override_count; i++) {
+		const struct config_network_override *o = &cfg->network_overrides[i];
+		if (o->net.family == a->family && (int)o->prefix_len > best_len &&
+		    addr_prefix_contains(o->net.bytes, o->prefix_len, a->bytes)) {
+			best = o->region;
+			best_len = o->prefix_len;
+		}
+	}
+	if (best >= 0)
+		return best;
+	if (g.record != NULL)
+		for (size_t i = 0; i < cfg->country_override_count; i++)
+			if (strcmp(cfg->country_overrides[i].code,
+				   g.record->country) == 0)
+				return cfg->country_overrides[i].region;
+	unsigned c = g.record != NULL ? g.record->continent : CONTINENT_UNKNOWN;
+	for (size_t i = 0; c < CONTINENT_COUNT && i < cfg->region_count; i++)
+		if (cfg->regions[i].continents & (1u << c))
+			return (int)i;
+	return cfg->default_region;
+}
+
+static uint32_t rng_state = 2463534242u;
+
+static uint32_t rng(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 17;
+	rng_state ^= rng_state << 5;
+	return rng_state;
+}
+
+/* A random address, biased to where the sample database and the
+ * fixture's overrides have structure, and to the IPv4-carrying forms. */
+static struct ip_addr random_addr(void)
+{
+	static const char *const v4_bases[] = {
+		"192.0.2.0", "198.51.100.0", "203.0.113.0", "1.0.0.0",
+		"8.8.8.0", "41.0.0.0", "177.0.0.0", "2.16.0.0", "127.0.0.0",
+		"10.0.0.0", "101.0.0.0", "81.0.0.0", "100.64.0.0",
+	};
+	static const char *const v6_bases[] = {
+		"2001:db8::", "2001:db8:ffff::", "2a00::", "2400::", "2600::",
+		"2800::", "2c00::", "::ffff:0:0", "64:ff9b::", "2001::",
+		"2002::", "fc00::", "fe80::", "::", "::1", "3000::",
+	};
+	uint32_t k = rng();
+	struct ip_addr a;
+	unsigned keep = 8 + rng() % 40;   // bits kept from the base
+	if (k % 4 == 0) {       // anywhere
+		a.family = k % 8 == 0 ? AF_INET : AF_INET6;
+		for (unsigned i = 0; i < 16; i++)
+			a.bytes[i] = (uint8_t)rng();
+		if (a.family == AF_INET)
+			memset(a.bytes + 4, 0, 12);
+		return a;
+	}
+	if (k % 4 == 1) {
+		a = v4(v4_bases[rng() % (sizeof(v4_bases) / sizeof(*v4_bases))]);
+		keep = keep > 30 ? 30 : keep;
+		for (unsigned b = keep; b < 32; b++)
+			if (rng() & 1)
+				a.bytes[b / 8] ^= (uint8_t)(0x80 >> (b % 8));
+		return a;
+	}
+	a = v6(v6_bases[rng() % (sizeof(v6_bases) / sizeof(*v6_bases))]);
+	keep += rng() % 80;
+	if (rng() % 4 == 0)
+		keep = 128; // the base itself, e.g. ::1, ::ffff:0:0
+	for (unsigned b = keep; b < 128; b++)
+		if (rng() & 1)
+			a.bytes[b / 8] ^= (uint8_t)(0x80 >> (b % 8));
+	return a;
+}
+
+/* Decides a as an ECS client /len (or a packet source when len is 0). */
+static void decide_addr(const struct ip_addr *a, unsigned len,
+			struct region_decision *d)
+{
+	struct region_client c = { .source = v4("127.0.0.1") };
+	if (len == 0) {
+		c.source = *a;
+	} else {
+		c.has_ecs = true;
+		c.ecs_addr = *a;
+		addr_mask(&c.ecs_addr, len);
+		c.ecs_source_len = (uint8_t)len;
+	}
+	region_decide(snap->regions, &c, d);
+}
+
+static unsigned random_len(int family)
+{
+	static const uint8_t v4_lens[] = { 0, 8, 16, 20, 24, 25, 28, 32 };
+	static const uint8_t v6_lens[] = { 0, 16, 32, 40, 48, 56, 64, 96,
+					   104, 112, 120, 128 };
+	if (family == AF_INET)
+		return v4_lens[rng() % sizeof(v4_lens)];
+	return v6_lens[rng() % sizeof(v6_lens)];
+}
+
+/* Does net/len contain one of the IPv6 prefixes that carry IPv4? */
+static bool holds_embedded_form(const struct ip_addr *net, unsigned len)
+{
+	if (net->family != AF_INET6)
+		return false;
+	for (size_t i = 0; i < addr_embedded_count(); i++) {
+		struct ip_addr f;
+		uint8_t flen, off;
+		addr_embedded_get(i, &f, &flen, &off);
+		if (flen > len && addr_prefix_contains(net->bytes, len, f.bytes))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Every client gets the reference region (before and after shed), and
+ * the merged scope is truthful (every sampled public address of the
+ * looked-up prefix addr/leaf_scope has the region; every sampled client
+ * of the answered ECS prefix, sending the same SOURCE PREFIX-LENGTH,
+ * gets the same answer region) and never narrower than the old one,
+ * unless the old prefix held an IPv4-carrying IPv6 prefix (where the
+ * old scope was not truthful: clients there are looked up as IPv4).
+ */
+static void test_merged_matches_reference(void **state)
+{
+	unsigned wider = 0, equal = 0, narrower_form = 0, checks = 0;
+	for (unsigned n = 0; n < 20000; n++) {
+		struct ip_addr a = random_addr();
+		unsigned len = random_len(a.family);
+		struct region_decision d;
+		decide_addr(&a, len, &d);
+		assert_int_equal(d.region_before_shed, ref_region(&d.addr));
+		if (len > 0) { // the tree's private flag is addr_is_private
+			struct ip_addr u = a;
+			uint8_t ubits = (uint8_t)len;
+			addr_mask(&u, len);
+			addr_unwrap_v4(&u, &ubits);
+			assert_int_equal(d.ecs_private, addr_is_private(&u));
+			assert_int_equal(d.used_ecs, !addr_is_private(&u));
+		}
+		if (!d.used_ecs) {
+			assert_int_equal(d.scope, 0);
+			continue;
+		}
+		struct region_explanation x;
+		region_explain(snap->regions, snap->config, snap->geo, &d, &x);
+		assert_int_equal(x.region_before_shed, d.region_before_shed);
+		assert_true(d.leaf_scope <= d.leaf_depth);
+		if (d.leaf_scope < x.network_scope)
+			wider++;
+		else if (d.leaf_scope == x.network_scope)
+			equal++;
+		else {
+			struct ip_addr old = d.addr;
+			addr_mask(&old, x.network_scope);
+			assert_true(holds_embedded_form(&old, x.network_scope));
+			narrower_form++;
+		}
+		// the looked-up prefix: public addresses share the region
+		unsigned fam_bits = addr_family_bits(d.addr.family);
+		for (unsigned k = 0; k < 24; k++) {
+			struct ip_addr b = d.addr;
+			for (unsigned bit = d.leaf_scope; bit < fam_bits; bit++)
+				if (rng() & 1)
+					b.bytes[bit / 8] ^= (uint8_t)(0x80 >> (bit % 8));
+			if (k == 0) // the prefix's last address
+				for (unsigned bit = d.leaf_scope; bit < fam_bits; bit++)
+					b.bytes[bit / 8] |= (uint8_t)(0x80 >> (bit % 8));
+			if (addr_is_private(&b))
+				continue;
+			assert_int_equal(ref_region(&b), d.region_before_shed);
+			checks++;
+		}
+		// small networks inside the prefix that random bits would miss:
+		// every network override
+		const struct config *cfg = snap->config;
+		for (size_t i = 0; i < cfg->network_override_count; i++) {
+			const struct config_network_override *o =
+				&cfg->network_overrides[i];
+			if (o->net.family != d.addr.family ||
+			    o->prefix_len < d.leaf_scope ||
+			    !addr_prefix_contains(d.addr.bytes, d.leaf_scope,
+						  o->net.bytes) ||
+			    addr_prefix_is_private(&o->net, o->prefix_len))
+				continue;
+			assert_int_equal(o->region, d.region_before_shed);
+			checks++;
+		}
+		// the answered prefix: clients with the same SOURCE PREFIX-LENGTH,
+		// also inside each IPv4-carrying form the prefix holds
+		for (unsigned k = 0; k < 8 + 4 * addr_embedded_count(); k++) {
+			struct ip_addr c = a;
+			unsigned bits = addr_family_bits(a.family);
+			unsigned from = d.scope;
+			if (k >= 8) {
+				struct ip_addr f;
+				uint8_t flen, off;
+				addr_embedded_get((k - 8) / 4, &f, &flen, &off);
+				if (a.family != AF_INET6 || flen < d.scope ||
+				    !addr_prefix_contains(a.bytes, d.scope, f.bytes))
+					continue;
+				memcpy(c.bytes, f.bytes, 16);
+				from = flen;
+			}
+			for (unsigned bit = from; bit < bits; bit++)
+				if (rng() & 1)
+					c.bytes[bit / 8] ^= (uint8_t)(0x80 >> (bit % 8));
+			struct region_decision e;
+			decide_addr(&c, len, &e);
+			if (!e.used_ecs)
+				continue; // set aside as private
+			assert_int_equal(e.region, d.region);
+			assert_int_equal(e.scope, d.scope);
+			checks++;
+		}
+	}
+	print_message("merged vs mmdb+overrides scope: %u wider, %u equal, "
+		      "%u narrower (old prefix held an IPv4-carrying form); "
+		      "%u sampled checks\n", wider, equal, narrower_form, checks);
+	assert_true(wider > 0);
+}
+
+/* Every IPv4 /24 and every address of a few edge /24s, exhaustively. */
+static void test_merged_exhaustive_v4(void **state)
+{
+	struct ip_addr a = { AF_INET, { 0 } };
+	unsigned wider = 0, total = 0;
+	for (uint32_t p = 0; p < (1u << 24); p += 7) { // every 7th /24
+		a.bytes[0] = (uint8_t)(p >> 16);
+		a.bytes[1] = (uint8_t)(p >> 8);
+		a.bytes[2] = (uint8_t)p;
+		a.bytes[3] = (uint8_t)(p * 37u);
+		struct region_decision d;
+		decide_addr(&a, 0, &d);
+		assert_int_equal(d.region_before_shed, ref_region(&d.addr));
+		if (addr_is_private(&a))
+			continue;
+		decide_addr(&a, 24, &d);
+		struct region_explanation x;
+		region_explain(snap->regions, snap->config, snap->geo, &d, &x);
+		unsigned old = x.network_scope;
+		if (snap->config->regions[d.region_before_shed].shed_bp > 0 &&
+		    old < d.shed_k)
+			old = d.shed_k;
+		assert_true(d.scope <= old);
+		wider += d.scope < old;
+		total++;
+	}
+	print_message("public IPv4 /24 clients (every 7th): %u of %u get a "
+		      "wider scope than before\n", wider, total);
+	// IPv6 /48 clients in 2000::/3: never narrower, unless the old
+	// prefix held an IPv4-carrying form
+	unsigned w6 = 0, e6 = 0, n6 = 0;
+	for (unsigned n = 0; n < 20000; n++) {
+		struct ip_addr b = { AF_INET6, { 0 } };
+		for (unsigned i = 0; i < 6; i++)
+			b.bytes[i] = (uint8_t)rng();
+		b.bytes[0] = (uint8_t)(0x20 | (b.bytes[0] & 0x1f));
+		if (n % 2 == 0) // half of them where the sample has data
+			b.bytes[0] = 0x24 + 2 * (uint8_t)(rng() % 6);
+		struct region_decision d;
+		decide_addr(&b, 48, &d);
+		if (!d.used_ecs || d.offset > 0)
+			continue;
+		struct region_explanation x;
+		region_explain(snap->regions, snap->config, snap->geo, &d, &x);
+		if (d.leaf_scope < x.network_scope)
+			w6++;
+		else if (d.leaf_scope == x.network_scope)
+			e6++;
+		else {
+			struct ip_addr old = d.addr;
+			addr_mask(&old, x.network_scope);
+			assert_true(holds_embedded_form(&old, x.network_scope));
+			n6++;
+		}
+	}
+	print_message("IPv6 /48 clients in 2000::/3: %u wider, %u equal, %u "
+		      "narrower (old prefix held an IPv4-carrying form)\n",
+		      w6, e6, n6);
+	print_message("merged tree: %zu nodes, %zu bytes (geo tree: %zu "
+		      "nodes)\n", regions_tree_nodes(snap->regions),
+		      regions_tree_bytes(snap->regions),
+		      geo_node_count(snap->geo));
+	static const char *const edges[] = { "127.0.1.0", "198.51.100.0",
+					     "192.0.2.0", "10.255.255.0",
+					     "11.0.0.0", "0.0.0.0" };
+	for (size_t i = 0; i < sizeof(edges) / sizeof(*edges); i++) {
+		a = v4(edges[i]);
+		for (unsigned h = 0; h < 256; h++) {
+			a.bytes[3] = (uint8_t)h;
+			struct region_decision d;
+			decide_addr(&a, 0, &d);
+			assert_int_equal(d.region_before_shed, ref_region(&a));
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest pure[] = {
@@ -362,6 +694,8 @@ int main(void)
 		cmocka_unit_test(test_decide_precedence),
 		cmocka_unit_test(test_decide_scope_rules),
 		cmocka_unit_test(test_decide_scope_property),
+		cmocka_unit_test(test_merged_matches_reference),
+		cmocka_unit_test(test_merged_exhaustive_v4),
 	};
 	int failed = cmocka_run_group_tests_name("region_pure", pure, NULL, NULL);
 	failed += cmocka_run_group_tests_name("region_decide", decide, setup, teardown);

@@ -1,0 +1,67 @@
+/*
+ * src/geomap.h — geo tree + overrides → one flattened tree whose leaves
+ * are regions (before shed), built once per snapshot: one walk per query
+ * gives the region and the widest truthful ECS scope.
+ */
+#ifndef GEOVIP_GEOMAP_H
+#define GEOVIP_GEOMAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "geo.h"
+
+/** A network with a fixed region (an `overrides.networks` entry). */
+struct geomap_override {
+	struct ip_addr net;
+	uint8_t len;
+	int region;
+};
+
+struct geomap_input {
+	const struct geo *geo;
+	/* the region of each geo record (country override, continent or
+	 * default), and of addresses the database does not know */
+	const int *record_region;
+	int nodata_region;
+	const struct geomap_override *overrides;
+	size_t override_count;
+};
+
+struct geomap;
+
+/** Builds the merged tree; NULL with *why set (out of memory, over 2^31
+ *  nodes, a region index above 65535, or a crafted geo tree that would
+ *  unfold into more nodes than a real one of its size can). */
+struct geomap *geomap_build(const struct geomap_input *in, const char **why);
+void geomap_free(struct geomap *m);
+
+/** What one walk finds for an address. */
+struct geomap_leaf {
+	int region;             /* before shed */
+	bool priv;              /* addr_is_private(addr) */
+	uint8_t depth;          /* of the leaf: its prefix length */
+	/* widest truthful scope: every public address of addr/scope (looked
+	 * up in the same family, outside or inside the same IPv4-carrying
+	 * IPv6 prefix) has this region; 0..depth */
+	uint8_t scope;
+};
+
+/** One walk for addr (AF_INET or AF_INET6). Never fails. */
+void geomap_lookup(const struct geomap *m, const struct ip_addr *addr,
+		   struct geomap_leaf *out);
+
+/** Why the merge stops at scope for addr (scope > 0): *other is set to
+ *  another region found in the neighbouring prefix (addr with bit
+ *  scope-1 flipped, /scope), or -1 when the neighbour only differs by
+ *  holding or being an IPv4-carrying IPv6 prefix (addr_unwrap_v4). */
+void geomap_neighbour(const struct geomap *m, const struct ip_addr *addr,
+		      unsigned scope, int region, int *other);
+
+/** Nodes and bytes of the merged tree, for the log line and the bench. */
+size_t geomap_node_count(const struct geomap *m);
+size_t geomap_bytes(const struct geomap *m);
+
+#endif
