@@ -16,6 +16,7 @@ struct geo;
 struct regions;
 struct rrl_policy;
 struct chaos;
+struct dnssec_set;
 struct diag;
 
 struct snapshot {
@@ -25,6 +26,7 @@ struct snapshot {
 	struct regions *regions;
 	struct rrl_policy *rrl;         /* NULL: rate limiting off */
 	struct chaos *chaos;            /* CH TXT answers and NSID, pre-encoded */
+	struct dnssec_set *dnssec;      /* signed data of zones with `dnssec:` */
 	uint64_t generation;
 	atomic_uint refs;
 };

@@ -1,0 +1,119 @@
+#!/bin/bash
+# tests/integration/dnssec.sh — DNSSEC checked by real validators: keys made
+# by ldns-keygen at test time, the zone signed by geovipd at load, then delv
+# (with the zone's trust anchor) and a validating unbound (stub zone to
+# geovipd) must validate every answer kind — A, AAAA, regional NODATA,
+# NXDOMAIN, wildcard, CNAME into a regional name, referrals with and
+# without DS — from several regions; without DO nothing changes.
+. "$(dirname "$0")/lib.sh"
+require dig python3 delv ldns-keygen
+
+KEYDIR="$TEST_TMP/keys"
+mkdir -p "$KEYDIR"
+
+# keys KSK_ALG ZSK_ALG|- — generate a KSK (+ ZSK); sets KEYS (YAML list)
+# and ANCHOR (the KSK's DNSKEY, for the validators)
+make_keys() {
+	local ksk zsk
+	rm -f "$KEYDIR"/K*
+	ksk=$(cd "$KEYDIR" && ldns-keygen -a "$1" -k "$ZONE") ||
+		{ echo "FAIL - ldns-keygen -a $1"; exit 1; }
+	KEYS="\"$KEYDIR/$ksk\""
+	if [ "$2" != - ]; then
+		zsk=$(cd "$KEYDIR" && ldns-keygen -a "$2" "$ZONE") ||
+			{ echo "FAIL - ldns-keygen -a $2"; exit 1; }
+		KEYS="$KEYS, \"$KEYDIR/$zsk.key\""
+	fi
+	KSK="$KEYDIR/$ksk"
+	# delv's anchor file: the KSK as a static key
+	awk '!/^;/ && NF { sub(/;.*/, ""); printf "trust-anchors {\n  %s static-key %s %s %s \"", $1, $4, $5, $6;
+		for (i = 7; i <= NF; i++) printf "%s", $i; print "\";\n};" }' \
+		"$KSK.key" > "$TEST_TMP/anchor.conf"
+}
+
+# the test zone, plus a CNAME into a regional name, a wildcard CNAME, an
+# empty non-terminal, a signed delegation (DS) and an unsigned one
+write_signed_zone() {
+	write_zone 2024010101
+	cat >> "$ZONE_FILE" <<EOF
+alias   IN CNAME www
+*.wild  IN TXT "wildcard"
+*.wcn   IN CNAME api
+a.b.ent IN TXT "under an empty non-terminal"
+secure  IN NS  ns.secure
+secure  IN DS  12345 13 2 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+ns.secure IN A 192.0.2.55
+EOF
+}
+
+pick_port
+write_signed_zone
+
+# delv_check NAME TYPE WHAT [DELV_ARGS...] — delv must say "fully validated"
+delv_check() {
+	local name=$1 type=$2 what=$3 out
+	shift 3
+	out=$(timeout 20 delv @127.0.0.1 -p "$PORT" -a "$TEST_TMP/anchor.conf" \
+		+root="$ZONE" "$@" "$name" "$type" 2>&1)
+	check_grep "delv: $what" "fully validated" "$out"
+	check_nogrep "delv: $what: no validation failure" \
+		"validation failure|insecurity proof failed|no valid|bogus|broken trust|Invalid option" "$out"
+}
+
+# one full round for a key set: serve, validate, compare without DO
+round() {
+	local label=$1
+	make_keys "$2" "$3"
+	write_config "    dnssec: { keys: [$KEYS], validity: 14d, refresh: 7d }"
+	start_server
+
+	# without DO: no DNSSEC records at all (answers as an unsigned zone)
+	out=$(dig_full www.$ZONE A)
+	check_nogrep "$label: no RRSIG without DO" "RRSIG|NSEC" "$out"
+	out=$(dig_full +dnssec www.$ZONE A)
+	check_grep "$label: RRSIG with DO" "IN[[:space:]]+RRSIG[[:space:]]+A " "$out"
+
+	for src in 127.0.0.1 127.0.1.1 127.0.2.1; do
+		delv_check www.$ZONE A "$label: www A from $src" -b "$src"
+		delv_check $ZONE A "$label: apex A from $src" -b "$src"
+		delv_check pop7.edge.$ZONE A "$label: regional wildcard A from $src" -b "$src"
+		delv_check alias.$ZONE A "$label: CNAME into a regional name from $src" -b "$src"
+		delv_check x.wcn.$ZONE A "$label: wildcard CNAME into a regional name from $src" -b "$src"
+	done
+	delv_check www.$ZONE AAAA "$label: www AAAA (americas)" -b 127.0.0.1
+	delv_check www.$ZONE AAAA "$label: www AAAA (emea)" -b 127.0.1.1
+	# apac has no IPv6 VIPs: a regional NODATA whose NSEC has no AAAA bit
+	delv_check www.$ZONE AAAA "$label: regional NODATA AAAA (apac)" -b 127.0.2.1
+	delv_check pop7.edge.$ZONE AAAA "$label: regional wildcard NODATA (apac)" -b 127.0.2.1
+	out=$(dig_full -b 127.0.2.1 +dnssec www.$ZONE AAAA)
+	check_grep "$label: apac NSEC at www has A, no AAAA" \
+		"NSEC[[:space:]].* A (NS |MX |TXT )*RRSIG NSEC" "$out"
+	out=$(dig_full -b 127.0.1.1 +dnssec www.$ZONE MX)
+	check_grep "$label: other types at a regional name: NSEC with A and AAAA" \
+		"NSEC[[:space:]].* A AAAA RRSIG NSEC" "$out"
+	delv_check nope.$ZONE A "$label: NXDOMAIN"
+	delv_check zzz.nope.$ZONE TXT "$label: NXDOMAIN two labels down"
+	delv_check token.$ZONE A "$label: NODATA"
+	delv_check ent.$ZONE TXT "$label: NODATA at an empty non-terminal"
+	delv_check www.$ZONE MX "$label: NODATA at a regional name"
+	delv_check foo.wild.$ZONE TXT "$label: wildcard answer"
+	delv_check foo.wild.$ZONE A "$label: wildcard NODATA"
+	delv_check $ZONE DNSKEY "$label: DNSKEY"
+	delv_check $ZONE SOA "$label: SOA"
+	delv_check $ZONE MX "$label: MX"
+	delv_check secure.$ZONE DS "$label: DS at a delegation"
+	delv_check sub.$ZONE DS "$label: no DS at a delegation (NSEC)"
+	out=$(dig_full +dnssec +norec x.sub.$ZONE A)
+	check_grep "$label: referral without DS carries the NSEC" \
+		"^sub\.$ZONE\..*IN[[:space:]]+NSEC" "$out"
+	out=$(dig_full +dnssec +norec x.secure.$ZONE A)
+	check_grep "$label: referral with DS carries DS and RRSIG" \
+		"IN[[:space:]]+RRSIG[[:space:]]+DS " "$out"
+	stop_server
+}
+
+round "ECDSA KSK+Ed25519 ZSK" ECDSAP256SHA256 ED25519
+round "Ed25519 CSK" ED25519 -
+round "ECDSA CSK" ECDSAP256SHA256 -
+
+finish
