@@ -47,6 +47,9 @@ EOF
 }
 
 pick_port
+UPORT=$PORT
+pick_port
+while [ "$PORT" = "$UPORT" ]; do pick_port; done
 write_signed_zone
 
 # delv_check NAME TYPE WHAT [DELV_ARGS...] — delv must say "fully validated"
@@ -58,6 +61,100 @@ delv_check() {
 	check_grep "delv: $what" "fully validated" "$out"
 	check_nogrep "delv: $what: no validation failure" \
 		"validation failure|insecurity proof failed|no valid|bogus|broken trust|Invalid option" "$out"
+}
+
+UNBOUND_PID=
+UNBOUND_DIR="$TEST_TMP/unbound"
+mkdir -p "$UNBOUND_DIR"
+stop_unbound() {
+	[ -n "$UNBOUND_PID" ] || return 0
+	kill "$UNBOUND_PID" 2>/dev/null
+	wait "$UNBOUND_PID" 2>/dev/null
+	UNBOUND_PID=
+}
+trap 'stop_unbound; lib_cleanup' EXIT
+
+# start_unbound SOURCE — a validating unbound on $UPORT with the KSK as its
+# trust anchor and a stub zone to geovipd, querying from SOURCE (so that
+# geovipd puts it in that address's region)
+start_unbound() {
+	cat > "$UNBOUND_DIR/unbound.conf" <<EOF
+server:
+  interface: 127.0.0.1
+  port: $UPORT
+  do-daemonize: no
+  username: ""
+  chroot: ""
+  directory: "$UNBOUND_DIR"
+  pidfile: ""
+  use-syslog: no
+  logfile: "$UNBOUND_DIR/unbound.log"
+  verbosity: 1
+  val-log-level: 2
+  do-not-query-localhost: no
+  do-ip6: no
+  outgoing-interface: $1
+  access-control: 127.0.0.0/8 allow
+  module-config: "validator iterator"
+  trust-anchor-file: "$KSK.key"
+  qname-minimisation: no
+  # test. is one of unbound's built-in local zones (RFC 6761)
+  local-zone: "test." nodefault
+stub-zone:
+  name: "$ZONE"
+  stub-addr: 127.0.0.1@$PORT
+remote-control:
+  control-enable: no
+EOF
+	: > "$UNBOUND_DIR/unbound.log"
+	unbound -d -c "$UNBOUND_DIR/unbound.conf" 2>>"$UNBOUND_DIR/unbound.log" &
+	UNBOUND_PID=$!
+	local i
+	for i in $(seq 1 50); do
+		dig @127.0.0.1 -p "$UPORT" +tries=1 +time=1 $ZONE SOA >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	fail "unbound did not start:"
+	sed 's/^/    /' "$UNBOUND_DIR/unbound.log" | tail -20
+}
+
+# unbound_check NAME TYPE RCODE WHAT [EXPECT_ANSWER] — through unbound: the
+# rcode, the AD bit, and the answer when given
+unbound_check() {
+	local out
+	out=$(dig @127.0.0.1 -p "$UPORT" +tries=1 +time=5 +dnssec "$1" "$2" 2>&1)
+	check "unbound: $4: rcode" "$3" "$(status "$out")"
+	check_grep "unbound: $4: AD bit" "^qr rd ra ad" "$(flags "$out")"
+	if [ -n "${5:-}" ]; then
+		check "unbound: $4: answer" "$5" "$(printf '%s\n' "$out" |
+			awk -v t="$2" '$4 == t { print $5 }' | sort | tr '\n' ' ' |
+			sed 's/ $//')"
+	fi
+}
+
+unbound_round() {
+	local label=$1
+	start_unbound 127.0.0.1
+	unbound_check www.$ZONE A NOERROR "$label: www A (americas)" 192.0.2.10
+	unbound_check www.$ZONE AAAA NOERROR "$label: www AAAA (americas)" 2001:db8:10::1
+	unbound_check pop7.edge.$ZONE A NOERROR "$label: wildcard regional A (americas)" 192.0.2.10
+	unbound_check alias.$ZONE A NOERROR "$label: CNAME into a regional name (americas)" 192.0.2.10
+	unbound_check nope.$ZONE A NXDOMAIN "$label: NXDOMAIN"
+	unbound_check token.$ZONE A NOERROR "$label: NODATA"
+	unbound_check foo.wild.$ZONE TXT NOERROR "$label: wildcard TXT" '"wildcard"'
+	unbound_check secure.$ZONE DS NOERROR "$label: DS"
+	unbound_check sub.$ZONE DS NOERROR "$label: no DS"
+	stop_unbound
+	start_unbound 127.0.2.1
+	unbound_check www.$ZONE A NOERROR "$label: www A (apac)" 203.0.113.10
+	unbound_check www.$ZONE AAAA NOERROR "$label: regional NODATA AAAA (apac)"
+	unbound_check pop7.edge.$ZONE AAAA NOERROR "$label: wildcard regional NODATA (apac)"
+	unbound_check x.wcn.$ZONE A NOERROR "$label: wildcard CNAME into a regional name (apac)" 203.0.113.10
+	stop_unbound
+	start_unbound 127.0.1.1
+	unbound_check www.$ZONE A NOERROR "$label: www A (emea)" "198.51.100.10 198.51.100.11"
+	unbound_check $ZONE AAAA NOERROR "$label: apex AAAA (emea)" 2001:db8:20::1
+	stop_unbound
 }
 
 # one full round for a key set: serve, validate, compare without DO
@@ -109,6 +206,11 @@ round() {
 	out=$(dig_full +dnssec +norec x.secure.$ZONE A)
 	check_grep "$label: referral with DS carries DS and RRSIG" \
 		"IN[[:space:]]+RRSIG[[:space:]]+DS " "$out"
+	if command -v unbound >/dev/null 2>&1; then
+		unbound_round "$label"
+	else
+		echo "# SKIP unbound checks: unbound not installed"
+	fi
 	stop_server
 }
 
