@@ -959,12 +959,13 @@ void dnssec_describe_variant(const struct dnssec_zone *dz,
 		return;
 	}
 	const struct dnssec_variant *v = &dn->variants[region];
-	char a[64] = "-", aaaa[64] = "-", bits[256];
+	char a[64] = "", aaaa[64] = "", bits[256];
 	if (v->a_sig.count > 0)
 		describe_tags(&v->a_sig, a, sizeof(a));
 	if (v->aaaa_sig.count > 0)
 		describe_tags(&v->aaaa_sig, aaaa, sizeof(aaaa));
 	describe_bitmap(&v->nsec, bits, sizeof(bits));
-	snprintf(out, len, "A RRSIG key %s, AAAA RRSIG key %s, NSEC %s", a,
-		 aaaa, bits);
+	snprintf(out, len, "A %s%s, AAAA %s%s, NSEC bitmap '%s'",
+		 a[0] ? "signed by key " : "NODATA", a,
+		 aaaa[0] ? "signed by key " : "NODATA", aaaa, bits);
 }

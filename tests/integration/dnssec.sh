@@ -218,4 +218,44 @@ round "ECDSA KSK+Ed25519 ZSK" ECDSAP256SHA256 ED25519
 round "Ed25519 CSK" ED25519 -
 round "ECDSA CSK" ECDSAP256SHA256 -
 
+# --- --lookup names the signed variant a client gets
+out=$("$GEOVIPD" -c "$CONF" --lookup 127.0.2.1 2>&1)
+check_grep "--lookup apac: A signed, AAAA NODATA, NSEC without AAAA" \
+	"^dnssec +@ variant apac: A signed by key [0-9]+, AAAA NODATA, NSEC bitmap 'A [^']*RRSIG NSEC" "$out"
+check_nogrep "--lookup apac: no AAAA bit" "bitmap '[^']*AAAA" "$out"
+out=$("$GEOVIPD" -c "$CONF" --lookup 127.0.1.1 2>&1)
+check_grep "--lookup emea: A and AAAA signed" \
+	"^dnssec +@ variant emea: A signed by key [0-9]+, AAAA signed by key [0-9]+, NSEC bitmap 'A [^']* AAAA RRSIG" "$out"
+
+# --- bad keys and settings: --check refuses them with a clear message
+# check_refused WHAT PATTERN DNSSEC_YAML
+check_refused() {
+	write_config "    dnssec: $3"
+	out=$("$GEOVIPD" -c "$CONF" --check 2>&1)
+	check "--check refuses $1: exit status" 1 "$?"
+	check_grep "--check refuses $1: message" "$2" "$out"
+}
+# flip one bit of the private key: it no longer matches the .key file
+python3 - "$KSK.private" <<'EOF'
+import base64, re, sys
+p = sys.argv[1]
+t = open(p).read()
+m = re.search(r"PrivateKey: (\S+)", t)
+raw = bytearray(base64.b64decode(m.group(1)))
+raw[5] ^= 0x10
+open(p, "w").write(t.replace(m.group(1), base64.b64encode(bytes(raw)).decode()))
+EOF
+check_refused "a bit-flipped private key" \
+	"\.private:.*(does not match|cannot read)" "{ keys: [\"$KSK\"] }"
+check_refused "a missing key file" "nokey\.key: " "{ keys: [\"$KEYDIR/nokey\"] }"
+(cd "$KEYDIR" && ldns-keygen -a ECDSAP256SHA256 -k other.test >/dev/null)
+check_refused "a key of another zone" "not for zone $ZONE" \
+	"{ keys: [\"$(ls "$KEYDIR"/Kother.test*.key)\"] }"
+check_refused "nsec3 (not done yet)" "nsec3' is not supported yet" \
+	"{ keys: [\"$KSK\"], denial: nsec3 }"
+check_refused "refresh not shorter than validity" "'refresh' must be shorter" \
+	"{ keys: [\"$KSK\"], validity: 7d, refresh: 1w }"
+check_refused "a bad duration" "must be a duration" \
+	"{ keys: [\"$KSK\"], validity: 14x }"
+
 finish
