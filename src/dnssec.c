@@ -484,7 +484,15 @@ static int sign_nsec(struct dbuild *b, size_t i, bool has_a, bool has_aaaa,
 	const uint8_t *next = dz->chain[(i + 1) % dz->chain_count].name;
 	uint16_t types[1024];
 	size_t nt = 0;
-	for (uint16_t r = 0; r < n->rrset_count && nt < 1020; r++) {
+	if (n->rrset_count > 1024 - 4) {
+		char text[DNAME_TEXT_MAX];
+		dname_to_text(text, n->name);
+		diag_error(b->d, b->cfg->path, b->cz->dnssec.line,
+			   "%s has more than 1020 RR types: too many to sign",
+			   text);
+		return -1;
+	}
+	for (uint16_t r = 0; r < n->rrset_count; r++) {
 		uint16_t t = n->rrsets[r].type;
 		if ((n->flags & ZONE_NODE_DELEGATION) && t != TYPE_NS &&
 		    t != TYPE_DS)
@@ -501,13 +509,15 @@ static int sign_nsec(struct dbuild *b, size_t i, bool has_a, bool has_aaaa,
 	types_add(types, &nt, TYPE_RRSIG);
 	types_add(types, &nt, TYPE_NSEC);
 	size_t next_len = dname_length(next);
-	uint8_t *rd = ds_alloc(b, 2 + next_len + 32 * (2 + 32));
+	uint8_t tmp[2 + DNAME_MAX + 256 * (2 + 32)]; // every window full
+	memcpy(tmp + 2, next, next_len);
+	size_t len = next_len + bitmap_write(tmp + 2 + next_len, types, nt);
+	tmp[0] = (uint8_t)(len >> 8);
+	tmp[1] = (uint8_t)len;
+	uint8_t *rd = ds_alloc(b, 2 + len);
 	if (rd == NULL)
 		return -1;
-	memcpy(rd + 2, next, next_len);
-	size_t len = next_len + bitmap_write(rd + 2 + next_len, types, nt);
-	rd[0] = (uint8_t)(len >> 8);
-	rd[1] = (uint8_t)len;
+	memcpy(rd, tmp, 2 + len);
 	*nsec = (struct zone_rrset){ .type = TYPE_NSEC, .count = 1,
 				     .ttl = b->z->negative_ttl, .rdata = rd,
 				     .rdata_len = 2 + len };

@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "diag.h"
+#include "dnssec.h"
 #include "geo.h"
 #include "listen.h"
 #include "log.h"
@@ -205,6 +206,13 @@ static void main_log_counts(const char *what, const struct snapshot *s)
 		 zone_set_zone_count(s->zones), zone_set_record_count(s->zones),
 		 s->config->region_count, geo_database_type(s->geo),
 		 geo_record_count(s->geo));
+	// signatures are not refreshed in the background yet: say when
+	// they run out, so that a reload comes first
+	uint32_t left = dnssec_set_expiry(s->dnssec);
+	if (left > 0)
+		log_info("dnssec: signatures made now expire in %" PRIu32 " s "
+			 "(%.1f days); reload before each zone's refresh",
+			 left, left / 86400.0);
 }
 
 static bool main_same_addr(const struct config_listen *a,
