@@ -217,6 +217,7 @@ round() {
 round "ECDSA KSK+Ed25519 ZSK" ECDSAP256SHA256 ED25519
 round "Ed25519 CSK" ED25519 -
 round "ECDSA CSK" ECDSAP256SHA256 -
+round "RSASHA256 KSK+ECDSA ZSK" RSASHA256 ECDSAP256SHA256
 
 # --- --lookup names the signed variant a client gets
 out=$("$GEOVIPD" -c "$CONF" --lookup 127.0.2.1 2>&1)
@@ -235,7 +236,8 @@ check_refused() {
 	check "--check refuses $1: exit status" 1 "$?"
 	check_grep "--check refuses $1: message" "$2" "$out"
 }
-# flip one bit of the private key: it no longer matches the .key file
+# flip one bit of an ECDSA private key: it no longer matches the .key file
+make_keys ECDSAP256SHA256 -
 python3 - "$KSK.private" <<'EOF'
 import base64, re, sys
 p = sys.argv[1]
