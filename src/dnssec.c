@@ -845,13 +845,12 @@ static size_t chain_cover(const struct dnssec_zone *dz, const uint8_t *name)
 	return lo;
 }
 
-static uint16_t put_nsec(const struct dnssec_zone *dz, struct wire_writer *w,
-			 const uint8_t *owner, const struct zone_rrset *nsec,
+static uint16_t put_nsec(struct wire_writer *w, const uint8_t *owner,
+			 const struct zone_rrset *nsec,
 			 const struct zone_rrset *sig)
 {
 	if (nsec->count == 0)
 		return 0;
-	(void)dz;
 	uint16_t n = put_set(w, owner, nsec, nsec->ttl);
 	return (uint16_t)(n + put_set(w, owner, sig, nsec->ttl));
 }
@@ -861,7 +860,7 @@ static uint16_t put_chain_nsec(const struct dnssec_zone *dz,
 {
 	const struct chain_entry *e = &dz->chain[ci];
 	const struct dnssec_node *dn = &dz->nodes[e->node];
-	return put_nsec(dz, w, e->name, &dn->nsec, &dn->nsec_sig);
+	return put_nsec(w, e->name, &dn->nsec, &dn->nsec_sig);
 }
 
 static bool is_wildcard(const uint8_t *name)
@@ -890,7 +889,7 @@ uint16_t dnssec_put_nodata(const struct dnssec_zone *dz, struct wire_writer *w,
 	}
 	if (nsec->count == 0)
 		return n; // an empty non-terminal: the cover proves it
-	return (uint16_t)(n + put_nsec(dz, w, node->name, nsec, sig));
+	return (uint16_t)(n + put_nsec(w, node->name, nsec, sig));
 }
 
 uint16_t dnssec_put_nxdomain(const struct dnssec_zone *dz,
@@ -935,7 +934,7 @@ uint16_t dnssec_put_referral(const struct dnssec_zone *dz,
 	const struct zone_rrset *ds = zone_node_rrset(cut, TYPE_DS);
 	const struct dnssec_node *dn = dnode(dz, cut);
 	if (ds == NULL)
-		return put_nsec(dz, w, cut->name, &dn->nsec, &dn->nsec_sig);
+		return put_nsec(w, cut->name, &dn->nsec, &dn->nsec_sig);
 	uint16_t n = put_set(w, cut->name, ds, ds->ttl);
 	return (uint16_t)(n + dnssec_put_rrsig(dz, w, cut, ds, cut->name,
 					       ds->ttl));
