@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "dnssec.h"
 #include "region.h"
 #include "snapshot.h"
 #include "wire.h"
@@ -26,6 +27,12 @@ struct answer_ctx {
 	const struct zone *zone;
 	struct wire_writer *w;
 	struct answer_result *res;
+	/* DNSSEC: set only with DO=1 in a signed zone (see sec_* below) */
+	const struct dnssec_zone *dz;
+	int region;                     /* the regional answer's region */
+	uint16_t regional_type;         /* A or AAAA, as answered */
+	const uint8_t *wild[CNAME_CHAIN_MAX + 1]; /* owners synthesised */
+	unsigned wild_count;            /* from wildcards: proofs owed */
 };
 
 enum lookup_kind { FOUND, NOT_FOUND, DELEGATED };
@@ -100,11 +107,85 @@ static uint16_t put_rrset(struct wire_writer *w, const uint8_t *owner,
 	return rrset->count;
 }
 
+/* ---- DNSSEC hooks (dnssec.c does the work); no-ops without c->dz ---- */
+
+/* The RRSIGs of rrset at node, after it, in the same section. */
+static uint16_t sec_rrsig(struct answer_ctx *c, const struct zone_node *node,
+			  const struct zone_rrset *rrset, const uint8_t *owner,
+			  uint32_t ttl)
+{
+	return c->dz == NULL ? 0
+		: dnssec_put_rrsig(c->dz, c->w, node, rrset, owner, ttl);
+}
+
+/* Owner was answered from the wildcard node: owe the proof that owner
+ * itself does not exist (RFC 4035 §3.1.3.3). */
+static void sec_wildcard_note(struct answer_ctx *c,
+			      const struct zone_node *node, const uint8_t *owner)
+{
+	if (c->dz != NULL && node->name[0] == 1 && node->name[1] == '*' &&
+	    !dname_equal(node->name, owner) &&
+	    c->wild_count < CNAME_CHAIN_MAX + 1)
+		c->wild[c->wild_count++] = owner;
+}
+
+/* Writes the owed wildcard proofs into the authority section. */
+static void sec_flush(struct answer_ctx *c)
+{
+	for (unsigned i = 0; i < c->wild_count; i++)
+		c->res->nscount += dnssec_put_wildcard(c->dz, c->w, c->wild[i]);
+	c->wild_count = 0;
+}
+
+/* NODATA at node (region >= 0: the regional variant's NSEC). */
+static void sec_nodata(struct answer_ctx *c, const struct zone_node *node,
+		       int region, const uint8_t *owner)
+{
+	if (c->dz == NULL)
+		return;
+	c->res->nscount += dnssec_put_nodata(c->dz, c->w, node, region, owner);
+	sec_flush(c);
+}
+
+static void sec_nxdomain(struct answer_ctx *c, const uint8_t *name)
+{
+	if (c->dz == NULL)
+		return;
+	c->res->nscount += dnssec_put_nxdomain(c->dz, c->w, name);
+	sec_flush(c);
+}
+
+/* After a regional answer: its RRSIG, or the region's NODATA proof. */
+static void sec_regional(struct answer_ctx *c, const struct zone_node *node,
+			 const uint8_t *owner, uint16_t ancount_before)
+{
+	if (c->dz == NULL)
+		return;
+	if (c->res->ancount == ancount_before) {
+		sec_nodata(c, node, c->region, owner);
+		return;
+	}
+	c->res->ancount += dnssec_put_regional_rrsig(
+		c->dz, c->w, node, c->region, c->regional_type, owner);
+	sec_wildcard_note(c, node, owner);
+}
+
+/* A referral's DS and its RRSIG, or the NSEC proving there is no DS. */
+static void sec_referral(struct answer_ctx *c, const struct zone_node *cut)
+{
+	if (c->dz == NULL)
+		return;
+	c->res->nscount += dnssec_put_referral(c->dz, c->w, cut);
+	sec_flush(c);
+}
+
 static void put_negative(struct answer_ctx *c, uint8_t rcode)
 {
 	c->res->rcode = rcode;
 	c->res->nscount += put_rrset(c->w, c->zone->origin, c->zone->soa,
 				     c->zone->negative_ttl);
+	c->res->nscount += sec_rrsig(c, c->zone->apex, c->zone->soa,
+				     c->zone->origin, c->zone->negative_ttl);
 }
 
 /*
@@ -199,6 +280,7 @@ static void put_referral(struct answer_ctx *c, const struct zone_node *cut)
 	const struct zone_rrset *ns = zone_node_rrset(cut, TYPE_NS);
 	c->res->aa = c->res->ancount > 0; // AA only for data already in answer
 	c->res->nscount += put_rrset(c->w, cut->name, ns, ns->ttl);
+	sec_referral(c, cut);
 	// glue: addresses of name servers that we hold, below the cut or not;
 	// required data, so a referral that does not fit is truncated (TC)
 	put_rrset_targets(c, ns, false);
@@ -235,12 +317,14 @@ static void put_regional(struct answer_ctx *c, const uint8_t *owner,
 	region_decide(s->regions, c->req->client, &dec);
 	c->res->regional = true;
 	c->res->scope = dec.scope;
+	c->region = dec.region;
 
 	struct region_rrset rrs;
 	if (qtype == TYPE_ANY) { // RFC 8482: one RRset stands for the node
 		region_rrset(s->regions, dec.region, TYPE_A, &rrs);
 		qtype = rrs.count > 0 ? TYPE_A : TYPE_AAAA;
 	}
+	c->regional_type = qtype;
 	region_rrset(s->regions, dec.region, qtype, &rrs);
 	if (rrs.count == 0) {
 		put_negative(c, RCODE_NOERROR);
@@ -281,12 +365,16 @@ static const uint8_t *answer_node(struct answer_ctx *c,
 {
 	uint16_t qtype = c->req->qtype;
 	if ((node->flags & ZONE_NODE_REGIONAL) && is_regional_type(qtype)) {
+		uint16_t before = c->res->ancount;
 		put_regional(c, owner, qtype);
+		sec_regional(c, node, owner, before);
 		return NULL;
 	}
 	const struct zone_rrset *cname = zone_node_rrset(node, TYPE_CNAME);
 	if (cname != NULL && qtype != TYPE_CNAME) {
 		c->res->ancount += put_rrset(c->w, owner, cname, cname->ttl);
+		c->res->ancount += sec_rrsig(c, node, cname, owner, cname->ttl);
+		sec_wildcard_note(c, node, owner);
 		return cname->rdata + 2;
 	}
 	const struct zone_rrset *rrset = NULL;
@@ -296,9 +384,14 @@ static const uint8_t *answer_node(struct answer_ctx *c,
 		rrset = zone_node_rrset(node, qtype);
 	if (rrset == NULL) {
 		put_negative(c, RCODE_NOERROR);
+		sec_nodata(c, node, -1, owner);
 		return NULL;
 	}
 	c->res->ancount += put_rrset(c->w, owner, rrset, rrset->ttl);
+	c->res->ancount += sec_rrsig(c, node, rrset, owner, rrset->ttl);
+	sec_wildcard_note(c, node, owner);
+	if (c->dz != NULL)
+		sec_flush(c); // authority before additional
 	put_additional(c, rrset);
 	return NULL;
 }
@@ -316,9 +409,11 @@ static bool chain_visited(const uint8_t *const *visited, unsigned count,
 void answer_write(const struct answer_request *req, struct wire_writer *w,
 		  struct answer_result *res)
 {
-	struct answer_ctx c = { req, req->zone, w, res };
+	struct answer_ctx c = { req, req->zone, w, res, .region = -1 };
 	memset(res, 0, sizeof(*res));
 	res->aa = true;
+	if (req->dnssec_ok)
+		c.dz = dnssec_set_zone(req->snap->dnssec, req->zone);
 
 	const uint8_t *visited[CNAME_CHAIN_MAX + 1];
 	const uint8_t *name = req->qname;
@@ -332,6 +427,7 @@ void answer_write(const struct answer_request *req, struct wire_writer *w,
 		}
 		if (lk.kind == NOT_FOUND) {
 			put_negative(&c, RCODE_NXDOMAIN);
+			sec_nxdomain(&c, name);
 			return;
 		}
 		const uint8_t *target = answer_node(&c, lk.node, name);
@@ -340,7 +436,9 @@ void answer_write(const struct answer_request *req, struct wire_writer *w,
 		// (RFC 2181 §5: no RR twice in a section)
 		if (target == NULL || !dname_is_subdomain(target, c.zone->origin) ||
 		    chain_visited(visited, hop + 1, target))
-			return;
+			break;
 		name = target;
 	}
+	if (c.dz != NULL)
+		sec_flush(&c);
 }

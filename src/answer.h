@@ -21,6 +21,7 @@ struct answer_request {
 	const uint8_t *qname;           /* canonical */
 	uint16_t qtype;
 	const struct region_client *client;
+	bool dnssec_ok;                 /* DO=1: add RRSIGs and NSEC proofs */
 };
 
 struct answer_result {

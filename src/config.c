@@ -966,12 +966,138 @@ static void cfg_parse_regional(struct cfg_doc *c, const struct cfg_pair *p,
 		cfg_regional_dups(c, z);
 }
 
+/* ---- dnssec: per zone (issue 11) ------------------------------------------ */
+
+/* "3600", "90m", "36h", "14d", "2w" → seconds in [1, 2^31 - 1]. */
+static bool cfg_duration(const char *text, uint32_t *out)
+{
+	size_t n = strlen(text);
+	unsigned long mult = 1, v;
+	char num[16];
+	if (n == 0 || n >= sizeof(num))
+		return false;
+	switch (text[n - 1]) {
+	case 's': mult = 1; n--; break;
+	case 'm': mult = 60; n--; break;
+	case 'h': mult = 3600; n--; break;
+	case 'd': mult = 86400; n--; break;
+	case 'w': mult = 604800; n--; break;
+	default: break;
+	}
+	memcpy(num, text, n);
+	num[n] = '\0';
+	if (!cfg_whole_number(num, 1, 2147483647UL / mult, &v))
+		return false;
+	*out = (uint32_t)(v * mult);
+	return true;
+}
+
+static void cfg_dnssec_duration(struct cfg_doc *c, const struct cfg_pair *p,
+				uint32_t *out)
+{
+	const char *text = cfg_scalar(c, p);
+	if (text != NULL && !cfg_duration(text, out))
+		diag_error(c->d, c->file, cfg_pair_line(p),
+			   "'%s' must be a duration such as 3600, 90m, 36h, "
+			   "14d or 2w (at most 68 years), not '%s'", p->key,
+			   text);
+}
+
+static void cfg_parse_dnssec_validity(struct cfg_doc *c,
+				      const struct cfg_pair *p, void *obj)
+{
+	cfg_dnssec_duration(c, p, &((struct config_dnssec *)obj)->validity);
+}
+
+static void cfg_parse_dnssec_refresh(struct cfg_doc *c,
+				     const struct cfg_pair *p, void *obj)
+{
+	cfg_dnssec_duration(c, p, &((struct config_dnssec *)obj)->refresh);
+}
+
+/* "Kexample.+013+12345", with or without .key/.private: the base path. */
+static void cfg_dnssec_key_add(struct cfg_doc *c, const yaml_node_t *item,
+			       void *obj)
+{
+	struct config_dnssec *ds = obj;
+	const char *text = cfg_item_scalar(c, "keys", item);
+	if (text == NULL)
+		return;
+	char *path = cfg_path_resolve(c, cfg_line(item), text);
+	if (path == NULL)
+		return;
+	size_t n = strlen(path);
+	if (n > 4 && strcmp(path + n - 4, ".key") == 0)
+		path[n - 4] = '\0';
+	else if (n > 8 && strcmp(path + n - 8, ".private") == 0)
+		path[n - 8] = '\0';
+	ds->keys[ds->key_count++] = path;
+}
+
+static void cfg_parse_dnssec_keys(struct cfg_doc *c, const struct cfg_pair *p,
+				  void *obj)
+{
+	struct config_dnssec *ds = obj;
+	if (p->value->type == YAML_SEQUENCE_NODE &&
+	    (p->value->data.sequence.items.top ==
+	     p->value->data.sequence.items.start ||
+	     p->value->data.sequence.items.top -
+	     p->value->data.sequence.items.start > CONFIG_DNSSEC_KEYS_MAX)) {
+		diag_error(c->d, c->file, cfg_pair_line(p),
+			   "'keys' must list 1 to %d key files",
+			   CONFIG_DNSSEC_KEYS_MAX);
+		return;
+	}
+	cfg_list(c, p, (void **)&ds->keys, sizeof(*ds->keys),
+		 cfg_dnssec_key_add, ds);
+}
+
+static void cfg_parse_dnssec_denial(struct cfg_doc *c,
+				    const struct cfg_pair *p, void *obj)
+{
+	(void)obj;
+	const char *text = cfg_scalar(c, p);
+	if (text == NULL || strcmp(text, "nsec") == 0)
+		return;
+	if (strcmp(text, "nsec3") == 0)
+		diag_error(c->d, c->file, cfg_pair_line(p),
+			   "'denial: nsec3' is not supported yet; use nsec");
+	else
+		diag_error(c->d, c->file, cfg_pair_line(p),
+			   "'denial' must be nsec or nsec3, not '%s'", text);
+}
+
+static const struct cfg_key dnssec_keys[] = {
+	CFG_KEY("keys", cfg_parse_dnssec_keys, true),
+	CFG_KEY("denial", cfg_parse_dnssec_denial, false),
+	CFG_KEY("validity", cfg_parse_dnssec_validity, false),
+	CFG_KEY("refresh", cfg_parse_dnssec_refresh, false),
+};
+
+static void cfg_parse_dnssec(struct cfg_doc *c, const struct cfg_pair *p,
+			     void *obj)
+{
+	struct config_zone *z = obj;
+	z->dnssec.line = cfg_pair_line(p);
+	z->dnssec.validity = 14 * 86400;
+	z->dnssec.refresh = 7 * 86400;
+	if (!cfg_expect(c, p, YAML_MAPPING_NODE))
+		return;
+	cfg_map_walk(c, p->value, "'dnssec'", dnssec_keys,
+		     CFG_COUNT(dnssec_keys), &z->dnssec);
+	if (z->dnssec.refresh >= z->dnssec.validity)
+		diag_error(c->d, c->file, z->dnssec.line,
+			   "dnssec 'refresh' must be shorter than 'validity'");
+}
+
 static const struct cfg_key zone_keys[] = {
 	CFG_KEY("origin", cfg_parse_origin, true),
 	CFG_KEY("file", cfg_parse_file, true),
 	CFG_UINT("ttl", struct config_zone, ttl, 0, 2147483647UL, 60),
 	CFG_KEY("regional", cfg_parse_regional, false),
+	CFG_KEY("dnssec", cfg_parse_dnssec, false),
 };
+
 
 static void cfg_zone_add(struct cfg_doc *c, const yaml_node_t *item,
 			 void *obj)
@@ -1498,6 +1624,9 @@ static void cfg_zone_free(struct config_zone *z)
 	for (size_t i = 0; i < z->regional_count; i++)
 		free(z->regional[i].text);
 	free(z->regional);
+	for (size_t i = 0; i < z->dnssec.key_count; i++)
+		free(z->dnssec.keys[i]);
+	free(z->dnssec.keys);
 }
 
 void config_free(struct config *cfg)

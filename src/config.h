@@ -76,6 +76,16 @@ struct config_rrl {
 	unsigned line;
 };
 
+/* `dnssec:` of a zone (issue 11): keys and denial; enabled when key_count > 0. */
+#define CONFIG_DNSSEC_KEYS_MAX 8
+struct config_dnssec {
+	char **keys;                    /* resolved key file bases (no .key/.private) */
+	size_t key_count;
+	uint32_t validity;              /* seconds a signature is valid, default 14d */
+	uint32_t refresh;               /* re-sign before this is left, default 7d */
+	unsigned line;
+};
+
 struct config_zone {
 	char *origin_text;
 	uint8_t origin[DNAME_MAX];      /* canonical wire form */
@@ -84,6 +94,7 @@ struct config_zone {
 	uint32_t ttl;                   /* TTL of regional answers */
 	struct config_regional_name *regional;
 	size_t regional_count;
+	struct config_dnssec dnssec;
 	unsigned line;
 };
 

@@ -13,9 +13,11 @@
 
 #include "addr.h"
 #include "config.h"
+#include "dnssec.h"
 #include "geo.h"
 #include "region.h"
 #include "snapshot.h"
+#include "zone.h"
 
 /* "24" → 24; -1 for anything but 1-3 plain digits. */
 static int parse_prefix(const char *text)
@@ -172,6 +174,29 @@ static void print_shed(FILE *out, const struct config *cfg,
 		d->shed ? "shed" : "stays");
 }
 
+/* One line per signed zone: the region's pre-signed variant of its first
+ * regional name (what a DO=1 query gets). */
+static void print_dnssec(FILE *out, const struct snapshot *snap, int region)
+{
+	const struct config *cfg = snap->config;
+	for (size_t i = 0; i < cfg->zone_count; i++) {
+		const struct config_zone *cz = &cfg->zones[i];
+		if (cz->dnssec.key_count == 0 || cz->regional_count == 0)
+			continue;
+		const struct zone *z = zone_set_find(snap->zones, cz->origin);
+		const struct dnssec_zone *dz = z == NULL ? NULL
+			: dnssec_set_zone(snap->dnssec, z);
+		const struct zone_node *n = dz == NULL ? NULL
+			: zone_find_node(z, cz->regional[0].name);
+		if (n == NULL)
+			continue;
+		char text[512];
+		dnssec_describe_variant(dz, n, region, text, sizeof(text));
+		fprintf(out, "%-16s %s variant %s: %s\n", "dnssec",
+			cz->regional[0].text, cfg->regions[region].name, text);
+	}
+}
+
 int lookup_print(const struct snapshot *snap, const char *arg, FILE *out,
 		 FILE *err)
 {
@@ -214,5 +239,6 @@ int lookup_print(const struct snapshot *snap, const char *arg, FILE *out,
 		fprintf(out, "%-16s %u\n", "ecs scope", d.scope);
 	else
 		fprintf(out, "%-16s 0 (no ECS address used)\n", "ecs scope");
+	print_dnssec(out, snap, d.region);
 	return 0;
 }

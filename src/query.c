@@ -264,7 +264,8 @@ static void answer_from_zones(struct response *out, const struct request *rq,
 	}
 	struct region_client client;
 	client_from(&client, from, &rq->edns);
-	struct answer_request areq = { snap, z, rq->qname, rq->qtype, &client };
+	struct answer_request areq = { snap, z, rq->qname, rq->qtype, &client,
+				       .dnssec_ok = rq->edns.do_bit };
 	struct answer_result ares;
 	answer_write(&areq, &out->w, &ares);
 	out->rcode = ares.rcode;

@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "diag.h"
+#include "dnssec.h"
 #include "geo.h"
 #include "log.h"
 #include "notify.h"
@@ -54,6 +55,13 @@ void reload_log_counts(const char *what, const struct snapshot *s)
 		 zone_set_zone_count(s->zones), zone_set_record_count(s->zones),
 		 s->config->region_count, geo_database_type(s->geo),
 		 geo_record_count(s->geo));
+	// signatures are not refreshed in the background yet: say when
+	// they run out, so that a reload comes first
+	uint32_t left = dnssec_set_expiry(s->dnssec);
+	if (left > 0)
+		log_info("dnssec: signatures made now expire in %" PRIu32 " s "
+			 "(%.1f days); reload before each zone's refresh",
+			 left, left / 86400.0);
 }
 
 void reload_apply_log(const struct config *cfg, unsigned verbose)

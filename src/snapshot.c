@@ -13,6 +13,7 @@
 #include "chaos.h"
 #include "config.h"
 #include "diag.h"
+#include "dnssec.h"
 #include "geo.h"
 #include "region.h"
 #include "rrl.h"
@@ -22,6 +23,7 @@ static atomic_uint_fast64_t snapshot_generations;
 
 static void snapshot_free(struct snapshot *s)
 {
+	dnssec_set_free(s->dnssec);
 	zone_set_free(s->zones);
 	geo_free(s->geo);
 	regions_free(s->regions);
@@ -79,6 +81,10 @@ struct snapshot *snapshot_load(const char *config_path, struct diag *d)
 	snapshot_cookies(s, d);
 	if (s->regions == NULL || s->geo == NULL || s->zones == NULL ||
 	    s->chaos == NULL || diag_errors(d) > 0)
+		goto fail;
+	// signed last: only a zone set that loaded cleanly is worth signing
+	s->dnssec = dnssec_set_build(s->config, s->zones, d);
+	if (s->dnssec == NULL)
 		goto fail;
 
 	s->generation = atomic_fetch_add(&snapshot_generations, 1) + 1;

@@ -16,6 +16,7 @@
 #include "diag.h"
 #include "dname.h"
 #include "zone_build.h"
+#include "dnssec.h"
 #include "zone_read.h"
 
 #define T_NS 2
@@ -673,6 +674,10 @@ static bool zb_load_one(const struct config *cfg,
 	if (zone_read(cfg, cz, d, &b.files, zb_add, &b) < 0)
 		goto out; // reported
 	if (b.files.count == 0 || !zb_add_regional(&b))
+		goto out;
+	// a signed zone's DNSKEY RRset comes from its key files (issue 11)
+	if (cz->dnssec.key_count > 0 &&
+	    dnssec_dnskey_records(cfg, cz, d, 0, zb_add, &b) < 0)
 		goto out;
 	for (uint32_t i = 0; i < b.node_count; i++)
 		if (!zb_group_node(&b, i))

@@ -489,7 +489,7 @@ static void test_unknown_key_nested(void **state)
 		   "shed:\n"
 		   "  a: { to: b, percent: 1, pct: 2 }\n",  // 18
 		   14, "unknown key 'regonal' in a zone (valid keys: origin, "
-		   "file, ttl, regional)");
+		   "file, ttl, regional, dnssec)");
 	assert_true(fx_has(f, 16, "unknown key 'nets' in 'overrides' "
 			   "(valid keys: networks, countries)"));
 	assert_true(fx_has(f, 18, "unknown key 'pct'"));

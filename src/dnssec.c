@@ -1,0 +1,1005 @@
+/*
+ * src/dnssec.c — DNSSEC signing at snapshot build and the proofs served
+ * with DO=1. Keys come from BIND-format files (ldns); every RRset, the
+ * NSEC chain and each region's variant of every regional name are signed
+ * here once, so the query path only copies pre-built records.
+ */
+#include "autoconf.h"
+#include "dnssec.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ldns/ldns.h>
+
+#include "config.h"
+#include "diag.h"
+#include "file.h"
+#include "wire.h"
+#include "zone.h"
+
+#define TYPE_RRSIG 46
+#define TYPE_NSEC 47
+#define TYPE_DNSKEY 48
+#define KEY_FILE_MAX (64 * 1024)
+/* Signatures start this long before the signing time (clock skew). */
+#define INCEPTION_SKEW 3600
+/* Signed data is carved from blocks of this size. */
+#define DS_CHUNK (1024 * 1024)
+
+/* Region's own variant of a regional name. */
+struct dnssec_variant {
+	struct zone_rrset a_sig, aaaa_sig;      /* count 0: no such RRset */
+	struct zone_rrset nsec, nsec_sig;
+};
+
+struct dnssec_node {
+	struct zone_rrset *sigs;        /* parallel to the node's rrsets */
+	struct zone_rrset nsec, nsec_sig;/* count 0: not in the chain */
+	struct dnssec_variant *variants;/* per region, regional names only */
+};
+
+struct chain_entry {
+	const uint8_t *name;
+	uint32_t node;                  /* index into zone->nodes */
+};
+
+struct dnssec_zone {
+	const struct zone *zone;
+	struct dnssec_node *nodes;      /* parallel to zone->nodes */
+	struct chain_entry *chain;      /* NSEC chain, canonical order */
+	size_t chain_count;
+};
+
+struct dnssec_set {
+	const struct zone_set *zs;
+	struct dnssec_zone **zones;     /* per zone index; NULL: unsigned */
+	size_t zone_count;
+	void **blocks;                  /* every allocation, freed at once */
+	size_t block_count, block_cap;
+	uint8_t *chunk;                 /* the block ds_alloc carves from */
+	size_t chunk_left;
+	time_t expire_at;               /* 0: nothing signed */
+};
+
+struct dkey {
+	ldns_key *key;
+	uint16_t tag;
+	bool ksk;                       /* SEP flag (257) */
+};
+
+/* What one zone's signing needs. */
+struct dbuild {
+	const struct config *cfg;
+	const struct config_zone *cz;
+	struct diag *d;
+	struct dnssec_set *ds;
+	const struct zone *z;
+	struct dnssec_zone *dz;
+	ldns_key_list *zsk, *ksk;       /* RRsets; DNSKEY */
+	ldns_buffer *buf;
+	bool oom;
+};
+
+/* ---- canonical order (RFC 4034 §6.1) on lower-cased wire names -------- */
+
+static int canon_cmp(const uint8_t *a, const uint8_t *b)
+{
+	const uint8_t *la[128], *lb[128];
+	int na = 0, nb = 0;
+	for (const uint8_t *p = a; *p != 0 && na < 128; p += *p + 1)
+		la[na++] = p;
+	for (const uint8_t *p = b; *p != 0 && nb < 128; p += *p + 1)
+		lb[nb++] = p;
+	while (na > 0 && nb > 0) {
+		const uint8_t *x = la[--na], *y = lb[--nb];
+		int c = memcmp(x + 1, y + 1, *x < *y ? *x : *y);
+		if (c != 0)
+			return c;
+		if (*x != *y)
+			return *x < *y ? -1 : 1;
+	}
+	return (na > nb) - (na < nb);
+}
+
+static int chain_cmp(const void *pa, const void *pb)
+{
+	const struct chain_entry *a = pa, *b = pb;
+	return canon_cmp(a->name, b->name);
+}
+
+/* ---- allocation ------------------------------------------------------- */
+
+/* A new zeroed block of n bytes, owned by the set. */
+static void *ds_block(struct dbuild *b, size_t n)
+{
+	struct dnssec_set *ds = b->ds;
+	if (ds->block_count == ds->block_cap) {
+		size_t cap = ds->block_cap ? ds->block_cap * 2 : 64;
+		void **p = realloc(ds->blocks, cap * sizeof(*p));
+		if (p == NULL) {
+			b->oom = true;
+			return NULL;
+		}
+		ds->blocks = p;
+		ds->block_cap = cap;
+	}
+	void *p = calloc(1, n ? n : 1);
+	if (p == NULL) {
+		b->oom = true;
+		return NULL;
+	}
+	ds->blocks[ds->block_count++] = p;
+	return p;
+}
+
+/* n zeroed bytes (8-aligned) carved from CHUNK-sized blocks: millions of
+ * small signatures cost no malloc overhead each. */
+static void *ds_alloc(struct dbuild *b, size_t n)
+{
+	struct dnssec_set *ds = b->ds;
+	n = (n + 7) & ~(size_t)7;
+	if (n > DS_CHUNK / 4)
+		return ds_block(b, n);
+	if (n > ds->chunk_left) {
+		ds->chunk = ds_block(b, DS_CHUNK);
+		if (ds->chunk == NULL)
+			return NULL;
+		ds->chunk_left = DS_CHUNK;
+	}
+	void *p = ds->chunk;
+	ds->chunk += n;
+	ds->chunk_left -= n;
+	return p;
+}
+
+/* ---- key files -------------------------------------------------------- */
+
+static char *key_path(const char *base, const char *suffix)
+{
+	size_t n = strlen(base) + strlen(suffix) + 1;
+	char *p = malloc(n);
+	if (p != NULL)
+		snprintf(p, n, "%s%s", base, suffix);
+	return p;
+}
+
+/* The DNSKEY record of base.key: its first line that is not a comment. */
+static ldns_rr *key_read_public(const struct config *cfg,
+				const struct config_zone *cz, const char *base,
+				struct diag *d)
+{
+	char *path = key_path(base, ".key"), *data = NULL;
+	size_t len;
+	ldns_rr *rr = NULL;
+	if (path == NULL) {
+		diag_error(d, cfg->path, cz->dnssec.line, "out of memory");
+		return NULL;
+	}
+	int rc = file_read(path, KEY_FILE_MAX, &data, &len);
+	if (rc < 0) {
+		diag_error(d, cfg->path, cz->dnssec.line, "key file %s: %s",
+			   path, file_strerror(rc));
+		goto out;
+	}
+	unsigned line = 1;
+	char *p = data;
+	for (; *p != '\0'; line++) {
+		char *nl = strchr(p, '\n');
+		if (nl != NULL)
+			*nl = '\0';
+		p += strspn(p, " \t\r");
+		if (*p != '\0' && *p != ';')
+			break;
+		p = nl != NULL ? nl + 1 : p + strlen(p);
+	}
+	ldns_rdf *origin = ldns_dname_new_frm_str(cz->origin_text);
+	ldns_status st = *p == '\0' ? LDNS_STATUS_SYNTAX_EMPTY
+		: ldns_rr_new_frm_str(&rr, p, 3600, origin, NULL);
+	if (st != LDNS_STATUS_OK) {
+		diag_error(d, path, line, "not a DNSKEY record: %s",
+			   ldns_get_errorstr_by_id(st));
+		rr = NULL;
+	} else if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_DNSKEY ||
+		   ldns_rr_rd_count(rr) != 4) {
+		diag_error(d, path, line, "not a DNSKEY record");
+		ldns_rr_free(rr);
+		rr = NULL;
+	} else if (ldns_dname_compare(ldns_rr_owner(rr), origin) != 0) {
+		diag_error(d, path, line, "the key is not for zone %s",
+			   cz->origin_text);
+		ldns_rr_free(rr);
+		rr = NULL;
+	}
+	ldns_rdf_deep_free(origin);
+out:
+	free(data);
+	free(path);
+	return rr;
+}
+
+static bool key_algorithm_ok(unsigned alg)
+{
+	return alg == LDNS_RSASHA256 || alg == LDNS_ECDSAP256SHA256 ||
+	       alg == LDNS_ED25519;
+}
+
+/* base.private, checked against the public key of base.key. */
+static int key_read_private(const struct config *cfg,
+			    const struct config_zone *cz, const char *base,
+			    const ldns_rr *pub, struct diag *d, struct dkey *out)
+{
+	char *path = key_path(base, ".private");
+	if (path == NULL) {
+		diag_error(d, cfg->path, cz->dnssec.line, "out of memory");
+		return -1;
+	}
+	int rc = -1;
+	int fd = file_open_regular(path);
+	if (fd < 0) {
+		diag_error(d, cfg->path, cz->dnssec.line, "key file %s: %s",
+			   path, file_strerror(fd));
+		goto out;
+	}
+	FILE *fp = fdopen(fd, "r");
+	if (fp == NULL) {
+		close(fd);
+		diag_error(d, path, 0, "%s", strerror(errno));
+		goto out;
+	}
+	int line = 1;
+	ldns_key *k = NULL;
+	ldns_status st = ldns_key_new_frm_fp_l(&k, fp, &line);
+	fclose(fp);
+	if (st != LDNS_STATUS_OK) {
+		diag_error(d, path, (unsigned)line, "cannot read the key: %s",
+			   ldns_get_errorstr_by_id(st));
+		goto out;
+	}
+	uint16_t flags = ldns_rdf2native_int16(ldns_rr_rdf(pub, 0));
+	unsigned alg = ldns_rdf2native_int8(ldns_rr_rdf(pub, 2));
+	ldns_key_set_flags(k, flags);
+	ldns_key_set_pubkey_owner(k, ldns_rdf_clone(ldns_rr_owner(pub)));
+	ldns_rr *mine = ldns_key2rr(k);
+	if (!key_algorithm_ok(alg) || ldns_key_algorithm(k) != alg) {
+		diag_error(d, path, 0, "algorithm %u is not supported (use 8, "
+			   "13 or 15), or differs from the .key file", alg);
+	} else if (mine == NULL ||
+		   ldns_rdf_compare(ldns_rr_rdf(mine, 3),
+				    ldns_rr_rdf(pub, 3)) != 0) {
+		diag_error(d, path, 0, "the private key does not match the "
+			   "public key in %s.key (damaged or mixed-up files)",
+			   base);
+	} else {
+		out->key = k;
+		out->tag = ldns_calc_keytag(pub);
+		out->ksk = (flags & LDNS_KEY_SEP_KEY) != 0;
+		ldns_key_set_keytag(k, out->tag);
+		k = NULL;
+		rc = 0;
+	}
+	ldns_rr_free(mine);
+	if (k != NULL)
+		ldns_key_deep_free(k);
+out:
+	free(path);
+	return rc;
+}
+
+int dnssec_dnskey_records(const struct config *cfg,
+			  const struct config_zone *cz, struct diag *d,
+			  uint16_t file, zone_record_fn fn, void *ctx)
+{
+	int rc = 0;
+	for (size_t i = 0; i < cz->dnssec.key_count && rc == 0; i++) {
+		ldns_rr *rr = key_read_public(cfg, cz, cz->dnssec.keys[i], d);
+		if (rr == NULL) {
+			rc = -1;
+			break;
+		}
+		ldns_buffer *buf = ldns_buffer_new(1024);
+		if (buf == NULL ||
+		    ldns_rr_rdata2buffer_wire(buf, rr) != LDNS_STATUS_OK) {
+			diag_error(d, cfg->path, cz->dnssec.line,
+				   "out of memory");
+			rc = -1;
+		} else {
+			struct zone_record rec = {
+				.owner = cz->origin, .owner_len = cz->origin_len,
+				.rdata = ldns_buffer_begin(buf),
+				.rdata_len = ldns_buffer_position(buf),
+				.ttl = ldns_rr_ttl(rr), .type = TYPE_DNSKEY,
+				.file = file, .line = 0,
+			};
+			if (fn(ctx, &rec) < 0) {
+				diag_error(d, cfg->path, cz->dnssec.line,
+					   "out of memory");
+				rc = -1;
+			}
+		}
+		ldns_buffer_free(buf);
+		ldns_rr_free(rr);
+	}
+	return rc;
+}
+
+/* ---- signing ---------------------------------------------------------- */
+
+/*
+ * Signs one RRset given in zone form (count records of 2-byte length +
+ * rdata) with keys; the RRSIGs go to out in the same form. 0, or -1.
+ */
+static int sign_rrset(struct dbuild *b, const uint8_t *owner, uint16_t type,
+		      uint32_t ttl, const uint8_t *rdata, uint16_t count,
+		      ldns_key_list *keys, struct zone_rrset *out)
+{
+	ldns_rr_list *list = ldns_rr_list_new();
+	ldns_rr_list *sigs = NULL;
+	uint8_t wire[DNAME_MAX + 10 + 65535];
+	size_t olen = dname_length(owner);
+	int rc = -1;
+	if (list == NULL)
+		goto oom;
+	const uint8_t *rd = rdata;
+	for (uint16_t i = 0; i < count; i++) {
+		size_t rdlen = (size_t)rd[0] << 8 | rd[1];
+		size_t n = 0, pos = 0;
+		memcpy(wire, owner, olen);
+		n = olen;
+		wire[n++] = (uint8_t)(type >> 8);
+		wire[n++] = (uint8_t)type;
+		wire[n++] = 0;
+		wire[n++] = CLASS_IN;
+		wire[n++] = (uint8_t)(ttl >> 24);
+		wire[n++] = (uint8_t)(ttl >> 16);
+		wire[n++] = (uint8_t)(ttl >> 8);
+		wire[n++] = (uint8_t)ttl;
+		memcpy(wire + n, rd, 2 + rdlen);
+		n += 2 + rdlen;
+		ldns_rr *rr = NULL;
+		if (ldns_wire2rr(&rr, wire, n, &pos, LDNS_SECTION_ANSWER) !=
+		    LDNS_STATUS_OK)
+			goto bad;
+		if (!ldns_rr_list_push_rr(list, rr)) {
+			ldns_rr_free(rr);
+			goto oom;
+		}
+		rd += 2 + rdlen;
+	}
+	sigs = ldns_sign_public(list, keys);
+	if (sigs == NULL)
+		goto bad;
+	ldns_buffer_clear(b->buf);
+	for (size_t i = 0; i < ldns_rr_list_rr_count(sigs); i++) {
+		size_t at = ldns_buffer_position(b->buf);
+		ldns_buffer_write_u16(b->buf, 0);
+		if (ldns_rr_rdata2buffer_wire(b->buf,
+					      ldns_rr_list_rr(sigs, i)) !=
+		    LDNS_STATUS_OK)
+			goto oom;
+		ldns_buffer_write_u16_at(b->buf, at, (uint16_t)(
+			ldns_buffer_position(b->buf) - at - 2));
+	}
+	size_t len = ldns_buffer_position(b->buf);
+	uint8_t *copy = ds_alloc(b, len);
+	if (copy == NULL)
+		goto out;
+	memcpy(copy, ldns_buffer_begin(b->buf), len);
+	*out = (struct zone_rrset){ .type = TYPE_RRSIG,
+				    .count = (uint16_t)ldns_rr_list_rr_count(sigs),
+				    .ttl = ttl, .rdata = copy, .rdata_len = len };
+	rc = 0;
+	goto out;
+bad: {
+	char text[DNAME_TEXT_MAX], tn[16];
+	dname_to_text(text, owner);
+	diag_error(b->d, b->cfg->path, b->cz->dnssec.line,
+		   "cannot sign %s %s", text, zone_read_type_name(type, tn));
+	goto out;
+}
+oom:
+	b->oom = true;
+out:
+	ldns_rr_list_deep_free(sigs);
+	ldns_rr_list_deep_free(list);
+	return rc;
+}
+
+/* Is node below a zone cut of z (occluded: glue, not signed)? */
+static bool node_occluded(const struct zone *z, const struct zone_node *n)
+{
+	for (unsigned strip = 1; n->labels - strip > z->origin_labels; strip++) {
+		const struct zone_node *a =
+			zone_find_node(z, dname_strip(n->name, strip));
+		if (a != NULL && (a->flags & ZONE_NODE_DELEGATION))
+			return true;
+	}
+	return false;
+}
+
+static bool node_in_chain(const struct zone *z, const struct zone_node *n)
+{
+	return (n->rrset_count > 0 || (n->flags & ZONE_NODE_REGIONAL)) &&
+	       !node_occluded(z, n);
+}
+
+static bool rrset_signed(const struct zone_node *n, uint16_t type)
+{
+	if (n->flags & ZONE_NODE_DELEGATION)
+		return type == TYPE_DS;
+	if (n->flags & ZONE_NODE_REGIONAL)
+		return type != TYPE_A && type != TYPE_AAAA; // superseded
+	return true;
+}
+
+static void types_add(uint16_t *types, size_t *n, uint16_t t)
+{
+	size_t i = *n;
+	for (size_t j = 0; j < *n; j++)
+		if (types[j] == t)
+			return;
+	while (i > 0 && types[i - 1] > t) {
+		types[i] = types[i - 1];
+		i--;
+	}
+	types[i] = t;
+	(*n)++;
+}
+
+/* RFC 4034 §4.1.2 type bitmap of n sorted types, written at out. */
+static size_t bitmap_write(uint8_t *out, const uint16_t *types, size_t n)
+{
+	size_t len = 0;
+	for (size_t i = 0; i < n;) {
+		unsigned window = types[i] >> 8;
+		uint8_t bits[32] = { 0 };
+		unsigned used = 0;
+		for (; i < n && (types[i] >> 8) == window; i++) {
+			unsigned lo = types[i] & 0xff;
+			bits[lo / 8] |= (uint8_t)(0x80 >> (lo % 8));
+			used = lo / 8 + 1;
+		}
+		out[len++] = (uint8_t)window;
+		out[len++] = (uint8_t)used;
+		memcpy(out + len, bits, used);
+		len += used;
+	}
+	return len;
+}
+
+/*
+ * The NSEC at chain position i and its RRSIG. has_a/has_aaaa: for a
+ * regional name, whether the variant has those RRsets.
+ */
+static int sign_nsec(struct dbuild *b, size_t i, bool has_a, bool has_aaaa,
+		     struct zone_rrset *nsec, struct zone_rrset *sig)
+{
+	const struct dnssec_zone *dz = b->dz;
+	const struct zone_node *n = &b->z->nodes[dz->chain[i].node];
+	const uint8_t *next = dz->chain[(i + 1) % dz->chain_count].name;
+	uint16_t types[1024];
+	size_t nt = 0;
+	if (n->rrset_count > 1024 - 4) {
+		char text[DNAME_TEXT_MAX];
+		dname_to_text(text, n->name);
+		diag_error(b->d, b->cfg->path, b->cz->dnssec.line,
+			   "%s has more than 1020 RR types: too many to sign",
+			   text);
+		return -1;
+	}
+	for (uint16_t r = 0; r < n->rrset_count; r++) {
+		uint16_t t = n->rrsets[r].type;
+		if ((n->flags & ZONE_NODE_DELEGATION) && t != TYPE_NS &&
+		    t != TYPE_DS)
+			continue;
+		if ((n->flags & ZONE_NODE_REGIONAL) &&
+		    (t == TYPE_A || t == TYPE_AAAA))
+			continue;
+		types_add(types, &nt, t);
+	}
+	if (has_a)
+		types_add(types, &nt, TYPE_A);
+	if (has_aaaa)
+		types_add(types, &nt, TYPE_AAAA);
+	types_add(types, &nt, TYPE_RRSIG);
+	types_add(types, &nt, TYPE_NSEC);
+	size_t next_len = dname_length(next);
+	uint8_t tmp[2 + DNAME_MAX + 256 * (2 + 32)]; // every window full
+	memcpy(tmp + 2, next, next_len);
+	size_t len = next_len + bitmap_write(tmp + 2 + next_len, types, nt);
+	tmp[0] = (uint8_t)(len >> 8);
+	tmp[1] = (uint8_t)len;
+	uint8_t *rd = ds_alloc(b, 2 + len);
+	if (rd == NULL)
+		return -1;
+	memcpy(rd, tmp, 2 + len);
+	*nsec = (struct zone_rrset){ .type = TYPE_NSEC, .count = 1,
+				     .ttl = b->z->negative_ttl, .rdata = rd,
+				     .rdata_len = 2 + len };
+	return sign_rrset(b, n->name, TYPE_NSEC, nsec->ttl, rd, 1, b->zsk, sig);
+}
+
+/* The A or AAAA RRset of a region's VIPs in zone form, signed. */
+static int sign_vips(struct dbuild *b, const struct zone_node *n,
+		     const struct ip_addr *vips, size_t count, uint16_t type,
+		     struct zone_rrset *sig)
+{
+	if (count == 0)
+		return 0;
+	unsigned alen = type == TYPE_A ? 4 : 16;
+	uint8_t rd[64 * 18];
+	size_t len = 0;
+	for (size_t i = 0; i < count; i++) {
+		if (len + 2 + alen > sizeof(rd)) {
+			diag_error(b->d, b->cfg->path, b->cz->dnssec.line,
+				   "too many VIPs in one region to sign");
+			return -1;
+		}
+		rd[len++] = 0;
+		rd[len++] = (uint8_t)alen;
+		memcpy(rd + len, vips[i].bytes, alen);
+		len += alen;
+	}
+	return sign_rrset(b, n->name, type, b->z->regional_ttl, rd,
+			  (uint16_t)count, b->zsk, sig);
+}
+
+static int sign_regional(struct dbuild *b, size_t ci)
+{
+	uint32_t idx = b->dz->chain[ci].node;
+	const struct zone_node *n = &b->z->nodes[idx];
+	struct dnssec_node *dn = &b->dz->nodes[idx];
+	size_t nreg = b->cfg->region_count;
+	dn->variants = ds_alloc(b, nreg * sizeof(*dn->variants));
+	if (dn->variants == NULL)
+		return -1;
+	for (size_t r = 0; r < nreg; r++) {
+		const struct config_region *reg = &b->cfg->regions[r];
+		struct dnssec_variant *v = &dn->variants[r];
+		if (sign_vips(b, n, reg->v4, reg->v4_count, TYPE_A,
+			      &v->a_sig) < 0 ||
+		    sign_vips(b, n, reg->v6, reg->v6_count, TYPE_AAAA,
+			      &v->aaaa_sig) < 0 ||
+		    sign_nsec(b, ci, reg->v4_count > 0, reg->v6_count > 0,
+			      &v->nsec, &v->nsec_sig) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Whether any region has IPv4 (v6 false) or IPv6 (v6 true) VIPs. */
+static bool any_region_has(const struct config *cfg, bool v6)
+{
+	for (size_t r = 0; r < cfg->region_count; r++)
+		if ((v6 ? cfg->regions[r].v6_count : cfg->regions[r].v4_count))
+			return true;
+	return false;
+}
+
+static int sign_node_rrsets(struct dbuild *b, uint32_t idx)
+{
+	const struct zone_node *n = &b->z->nodes[idx];
+	struct dnssec_node *dn = &b->dz->nodes[idx];
+	if (n->rrset_count == 0 || node_occluded(b->z, n))
+		return 0;
+	dn->sigs = ds_alloc(b, n->rrset_count * sizeof(*dn->sigs));
+	if (dn->sigs == NULL)
+		return -1;
+	for (uint16_t r = 0; r < n->rrset_count; r++) {
+		const struct zone_rrset *rs = &n->rrsets[r];
+		if (!rrset_signed(n, rs->type))
+			continue;
+		ldns_key_list *keys = rs->type == TYPE_DNSKEY ? b->ksk : b->zsk;
+		if (sign_rrset(b, n->name, rs->type, rs->ttl, rs->rdata,
+			       rs->count, keys, &dn->sigs[r]) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int build_chain(struct dbuild *b)
+{
+	const struct zone *z = b->z;
+	b->dz->chain = ds_alloc(b, (z->node_count + 1) *
+				   sizeof(*b->dz->chain));
+	if (b->dz->chain == NULL)
+		return -1;
+	for (size_t i = 0; i < z->node_count; i++)
+		if (node_in_chain(z, &z->nodes[i]))
+			b->dz->chain[b->dz->chain_count++] =
+				(struct chain_entry){ z->nodes[i].name,
+						      (uint32_t)i };
+	qsort(b->dz->chain, b->dz->chain_count, sizeof(*b->dz->chain),
+	      chain_cmp);
+	return 0;
+}
+
+static int sign_zone_data(struct dbuild *b)
+{
+	const struct zone *z = b->z;
+	for (size_t i = 0; i < z->node_count; i++)
+		if (sign_node_rrsets(b, (uint32_t)i) < 0)
+			return -1;
+	bool any4 = any_region_has(b->cfg, false);
+	bool any6 = any_region_has(b->cfg, true);
+	for (size_t ci = 0; ci < b->dz->chain_count; ci++) {
+		uint32_t idx = b->dz->chain[ci].node;
+		struct dnssec_node *dn = &b->dz->nodes[idx];
+		bool regional = z->nodes[idx].flags & ZONE_NODE_REGIONAL;
+		// a regional name's own NSEC (for other types and for names
+		// it covers) lists every type some region answers, so no
+		// resolver can deny an address a region has
+		if (sign_nsec(b, ci, regional && any4, regional && any6,
+			      &dn->nsec, &dn->nsec_sig) < 0)
+			return -1;
+		if (regional && sign_regional(b, ci) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int keys_load(struct dbuild *b, struct dkey *keys, size_t *count)
+{
+	const struct config_zone *cz = b->cz;
+	time_t now = time(NULL);
+	bool any_zsk = false;
+	*count = 0;
+	for (size_t i = 0; i < cz->dnssec.key_count; i++) {
+		ldns_rr *pub = key_read_public(b->cfg, cz, cz->dnssec.keys[i],
+					       b->d);
+		if (pub == NULL)
+			return -1;
+		int rc = key_read_private(b->cfg, cz, cz->dnssec.keys[i], pub,
+					  b->d, &keys[*count]);
+		ldns_rr_free(pub);
+		if (rc < 0)
+			return -1;
+		ldns_key *k = keys[*count].key;
+		ldns_key_set_inception(k, (uint32_t)(now - INCEPTION_SKEW));
+		ldns_key_set_expiration(k, (uint32_t)(now +
+						      cz->dnssec.validity));
+		any_zsk |= !keys[*count].ksk;
+		(*count)++;
+	}
+	// KSK+ZSK: the KSKs sign the DNSKEY RRset only; without a ZSK each
+	// key is a CSK and signs everything
+	for (size_t i = 0; i < *count; i++) {
+		if (keys[i].ksk || !any_zsk)
+			ldns_key_list_push_key(b->ksk, keys[i].key);
+		if (!keys[i].ksk || !any_zsk)
+			ldns_key_list_push_key(b->zsk, keys[i].key);
+	}
+	return 0;
+}
+
+static void key_list_release(ldns_key_list *l)
+{
+	if (l == NULL)
+		return;
+	ldns_key_list_set_key_count(l, 0); // the keys are freed on their own
+	ldns_key_list_free(l);
+}
+
+static int sign_zone(struct dbuild *b)
+{
+	struct dkey keys[CONFIG_DNSSEC_KEYS_MAX];
+	size_t nkeys = 0;
+	int rc = -1;
+	b->zsk = ldns_key_list_new();
+	b->ksk = ldns_key_list_new();
+	b->buf = ldns_buffer_new(4096);
+	b->dz = ds_alloc(b, sizeof(*b->dz));
+	if (b->zsk == NULL || b->ksk == NULL || b->buf == NULL || b->dz == NULL) {
+		b->oom = true;
+		goto out;
+	}
+	b->dz->zone = b->z;
+	b->dz->nodes = ds_alloc(b, b->z->node_count * sizeof(*b->dz->nodes));
+	if (b->dz->nodes == NULL || keys_load(b, keys, &nkeys) < 0 ||
+	    build_chain(b) < 0 || sign_zone_data(b) < 0)
+		goto out;
+	time_t exp = time(NULL) + b->cz->dnssec.validity;
+	if (b->ds->expire_at == 0 || exp < b->ds->expire_at)
+		b->ds->expire_at = exp;
+	rc = 0;
+out:
+	if (b->oom)
+		diag_error(b->d, b->cfg->path, b->cz->dnssec.line,
+			   "zone %s: out of memory signing", b->cz->origin_text);
+	key_list_release(b->zsk);
+	key_list_release(b->ksk);
+	for (size_t i = 0; i < nkeys; i++)
+		ldns_key_deep_free(keys[i].key);
+	ldns_buffer_free(b->buf);
+	return rc;
+}
+
+struct dnssec_set *dnssec_set_build(const struct config *cfg,
+				    const struct zone_set *zs, struct diag *d)
+{
+	struct dnssec_set *ds = calloc(1, sizeof(*ds));
+	size_t nz = zone_set_zone_count(zs);
+	if (ds == NULL || (ds->zones = calloc(nz ? nz : 1,
+					       sizeof(*ds->zones))) == NULL) {
+		free(ds);
+		diag_error(d, cfg->path, 0, "out of memory signing zones");
+		return NULL;
+	}
+	ds->zs = zs;
+	ds->zone_count = nz;
+	int failed = 0;
+	for (size_t i = 0; i < nz; i++) {
+		const struct zone *z = zone_set_zone(zs, i);
+		const struct config_zone *cz = NULL;
+		for (size_t j = 0; j < cfg->zone_count; j++)
+			if (dname_equal(cfg->zones[j].origin, z->origin))
+				cz = &cfg->zones[j];
+		if (cz == NULL || cz->dnssec.key_count == 0)
+			continue;
+		struct dbuild b = { .cfg = cfg, .cz = cz, .d = d, .ds = ds,
+				    .z = z };
+		if (sign_zone(&b) < 0)
+			failed = -1;
+		else
+			ds->zones[i] = b.dz;
+	}
+	if (failed < 0) {
+		dnssec_set_free(ds);
+		return NULL;
+	}
+	return ds;
+}
+
+void dnssec_set_free(struct dnssec_set *ds)
+{
+	if (ds == NULL)
+		return;
+	for (size_t i = 0; i < ds->block_count; i++)
+		free(ds->blocks[i]);
+	free(ds->blocks);
+	free(ds->zones);
+	free(ds);
+}
+
+const struct dnssec_zone *dnssec_set_zone(const struct dnssec_set *ds,
+					  const struct zone *z)
+{
+	if (ds == NULL || ds->zone_count == 0)
+		return NULL;
+	size_t i = (size_t)(z - zone_set_zone(ds->zs, 0));
+	return i < ds->zone_count ? ds->zones[i] : NULL;
+}
+
+uint32_t dnssec_set_expiry(const struct dnssec_set *ds)
+{
+	time_t now = time(NULL);
+	if (ds == NULL || ds->expire_at == 0)
+		return 0;
+	return ds->expire_at > now ? (uint32_t)(ds->expire_at - now) : 0;
+}
+
+/* ---- serving ---------------------------------------------------------- */
+
+/* Writes the records of rs (zone form) with owner and ttl. */
+static uint16_t put_set(struct wire_writer *w, const uint8_t *owner,
+			const struct zone_rrset *rs, uint32_t ttl)
+{
+	const uint8_t *rd = rs->rdata;
+	for (uint16_t i = 0; i < rs->count; i++) {
+		wire_put_name(w, owner);
+		wire_put_u16(w, rs->type);
+		wire_put_u16(w, CLASS_IN);
+		wire_put_u32(w, ttl);
+		wire_put_rdata(w, rs->type, rd);
+		rd += 2 + ((size_t)rd[0] << 8 | rd[1]);
+	}
+	return rs->count;
+}
+
+static const struct dnssec_node *dnode(const struct dnssec_zone *dz,
+				       const struct zone_node *n)
+{
+	return &dz->nodes[n - dz->zone->nodes];
+}
+
+uint16_t dnssec_put_rrsig(const struct dnssec_zone *dz, struct wire_writer *w,
+			  const struct zone_node *node,
+			  const struct zone_rrset *rrset, const uint8_t *owner,
+			  uint32_t ttl)
+{
+	const struct dnssec_node *dn = dnode(dz, node);
+	if (dn->sigs == NULL)
+		return 0;
+	return put_set(w, owner, &dn->sigs[rrset - node->rrsets], ttl);
+}
+
+uint16_t dnssec_put_regional_rrsig(const struct dnssec_zone *dz,
+				   struct wire_writer *w,
+				   const struct zone_node *node, int region,
+				   uint16_t type, const uint8_t *owner)
+{
+	const struct dnssec_node *dn = dnode(dz, node);
+	if (dn->variants == NULL || region < 0)
+		return 0;
+	const struct dnssec_variant *v = &dn->variants[region];
+	return put_set(w, owner, type == TYPE_A ? &v->a_sig : &v->aaaa_sig,
+		       dz->zone->regional_ttl);
+}
+
+/* The chain entry whose NSEC covers (or matches) name. */
+static size_t chain_cover(const struct dnssec_zone *dz, const uint8_t *name)
+{
+	size_t lo = 0, hi = dz->chain_count; // apex is first, <= any name
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (canon_cmp(dz->chain[mid].name, name) <= 0)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static uint16_t put_nsec(struct wire_writer *w, const uint8_t *owner,
+			 const struct zone_rrset *nsec,
+			 const struct zone_rrset *sig)
+{
+	if (nsec->count == 0)
+		return 0;
+	uint16_t n = put_set(w, owner, nsec, nsec->ttl);
+	return (uint16_t)(n + put_set(w, owner, sig, nsec->ttl));
+}
+
+static uint16_t put_chain_nsec(const struct dnssec_zone *dz,
+			       struct wire_writer *w, size_t ci)
+{
+	const struct chain_entry *e = &dz->chain[ci];
+	const struct dnssec_node *dn = &dz->nodes[e->node];
+	return put_nsec(w, e->name, &dn->nsec, &dn->nsec_sig);
+}
+
+static bool is_wildcard(const uint8_t *name)
+{
+	return name[0] == 1 && name[1] == '*';
+}
+
+uint16_t dnssec_put_nodata(const struct dnssec_zone *dz, struct wire_writer *w,
+			   const struct zone_node *node, int region,
+			   const uint8_t *qname)
+{
+	const struct dnssec_node *dn = dnode(dz, node);
+	const struct zone_rrset *nsec = &dn->nsec, *sig = &dn->nsec_sig;
+	if (region >= 0 && dn->variants != NULL) {
+		nsec = &dn->variants[region].nsec;
+		sig = &dn->variants[region].nsec_sig;
+	}
+	uint16_t n = 0;
+	bool wild = is_wildcard(node->name) && !dname_equal(node->name, qname);
+	if (wild || nsec->count == 0) {
+		// the NSEC that covers qname; when that is the wildcard's own
+		// (as for *.x and a.x), the one written below serves for both
+		size_t qc = chain_cover(dz, qname);
+		if (nsec->count == 0 || dz->chain[qc].name != node->name)
+			n += put_chain_nsec(dz, w, qc);
+	}
+	if (nsec->count == 0)
+		return n; // an empty non-terminal: the cover proves it
+	return (uint16_t)(n + put_nsec(w, node->name, nsec, sig));
+}
+
+uint16_t dnssec_put_nxdomain(const struct dnssec_zone *dz,
+			     struct wire_writer *w, const uint8_t *qname)
+{
+	const struct zone *z = dz->zone;
+	size_t c1 = chain_cover(dz, qname);
+	uint16_t n = put_chain_nsec(dz, w, c1);
+	// the closest encloser: the longest existing ancestor of qname
+	unsigned labels = dname_labels(qname);
+	const uint8_t *ce = z->origin;
+	for (unsigned strip = 1; labels - strip >= z->origin_labels; strip++) {
+		const uint8_t *a = dname_strip(qname, strip);
+		if (zone_find_node(z, a) != NULL) {
+			ce = a;
+			break;
+		}
+	}
+	uint8_t wild[DNAME_MAX];
+	size_t celen = dname_length(ce);
+	if (celen + 2 > DNAME_MAX)
+		return n;
+	wild[0] = 1;
+	wild[1] = '*';
+	memcpy(wild + 2, ce, celen);
+	size_t c2 = chain_cover(dz, wild);
+	if (c2 != c1)
+		n += put_chain_nsec(dz, w, c2);
+	return n;
+}
+
+uint16_t dnssec_put_wildcard(const struct dnssec_zone *dz,
+			     struct wire_writer *w, const uint8_t *qname)
+{
+	return put_chain_nsec(dz, w, chain_cover(dz, qname));
+}
+
+uint16_t dnssec_put_referral(const struct dnssec_zone *dz,
+			     struct wire_writer *w,
+			     const struct zone_node *cut)
+{
+	const struct zone_rrset *ds = zone_node_rrset(cut, TYPE_DS);
+	const struct dnssec_node *dn = dnode(dz, cut);
+	if (ds == NULL)
+		return put_nsec(w, cut->name, &dn->nsec, &dn->nsec_sig);
+	uint16_t n = put_set(w, cut->name, ds, ds->ttl);
+	return (uint16_t)(n + dnssec_put_rrsig(dz, w, cut, ds, cut->name,
+					       ds->ttl));
+}
+
+/* ---- --lookup ---------------------------------------------------------- */
+
+static void describe_bitmap(const struct zone_rrset *nsec, char *out,
+			    size_t len)
+{
+	const uint8_t *rd = nsec->rdata + 2;
+	size_t rdlen = (size_t)nsec->rdata[0] << 8 | nsec->rdata[1];
+	size_t pos = dname_length(rd), used = 0;
+	out[0] = '\0';
+	while (pos + 2 <= rdlen) {
+		unsigned window = rd[pos], blen = rd[pos + 1];
+		for (unsigned i = 0; i < blen * 8 && pos + 2 + i / 8 < rdlen;
+		     i++) {
+			if (!(rd[pos + 2 + i / 8] & (0x80 >> (i % 8))))
+				continue;
+			char tn[16];
+			int k = snprintf(out + used, len - used, "%s%s",
+					 used ? " " : "", zone_read_type_name(
+						 (uint16_t)(window << 8 | i), tn));
+			if (k < 0 || (size_t)k >= len - used)
+				return;
+			used += (size_t)k;
+		}
+		pos += 2 + blen;
+	}
+}
+
+/* Key tags of the RRSIGs in sig (offset 16 of each RRSIG rdata). */
+static void describe_tags(const struct zone_rrset *sig, char *out, size_t len)
+{
+	const uint8_t *rd = sig->rdata;
+	size_t used = 0;
+	out[0] = '\0';
+	for (uint16_t i = 0; i < sig->count; i++) {
+		int k = snprintf(out + used, len - used, "%s%u", i ? "," : "",
+				 (unsigned)(rd[2 + 16] << 8 | rd[2 + 17]));
+		if (k < 0 || (size_t)k >= len - used)
+			return;
+		used += (size_t)k;
+		rd += 2 + ((size_t)rd[0] << 8 | rd[1]);
+	}
+}
+
+void dnssec_describe_variant(const struct dnssec_zone *dz,
+			     const struct zone_node *node, int region,
+			     char *out, size_t len)
+{
+	const struct dnssec_node *dn = dnode(dz, node);
+	if (dn->variants == NULL || region < 0) {
+		snprintf(out, len, "not a signed regional name");
+		return;
+	}
+	const struct dnssec_variant *v = &dn->variants[region];
+	char a[64] = "", aaaa[64] = "", bits[256];
+	if (v->a_sig.count > 0)
+		describe_tags(&v->a_sig, a, sizeof(a));
+	if (v->aaaa_sig.count > 0)
+		describe_tags(&v->aaaa_sig, aaaa, sizeof(aaaa));
+	describe_bitmap(&v->nsec, bits, sizeof(bits));
+	snprintf(out, len, "A %s%s, AAAA %s%s, NSEC bitmap '%s'",
+		 a[0] ? "signed by key " : "NODATA", a,
+		 aaaa[0] ? "signed by key " : "NODATA", aaaa, bits);
+}
