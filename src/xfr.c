@@ -536,6 +536,18 @@ static void xfr_start(struct xfr_zone *z)
 
 static void xfr_zone_free(struct xfr_zone *z);
 
+// Removes z from x's list and frees it.
+static void xfr_zone_drop(struct xfr *x, struct xfr_zone *z)
+{
+	for (size_t i = 0; i < x->zone_count; i++) {
+		if (x->zones[i] == z) {
+			x->zones[i] = x->zones[--x->zone_count];
+			break;
+		}
+	}
+	xfr_zone_free(z);
+}
+
 static void xfr_on_done(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
@@ -580,7 +592,7 @@ static void xfr_on_done(evutil_socket_t fd, short what, void *arg)
 	pthread_mutex_destroy(&j->lock);
 	free(j);
 	if (!z->seen) {
-		xfr_zone_free(z); // left the configuration meanwhile
+		xfr_zone_drop(z->x, z); // left the configuration meanwhile
 		return;
 	}
 	if (z->again) {
