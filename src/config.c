@@ -838,6 +838,170 @@ static void cfg_parse_shed(struct cfg_doc *c, const struct cfg_pair *p,
 		cfg_mapping(c, p, "'shed'", NULL, 0, cfg_shed_entry, obj);
 }
 
+/* ---- TSIG keys -------------------------------------------------------------- */
+
+/* Plain base64 (RFC 4648, with padding) of at least one byte. */
+static bool cfg_base64_valid(const char *text)
+{
+	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				  "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t n = strlen(text), pad = 0;
+	if (n == 0 || n % 4 != 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (text[i] == '=') {
+			pad++;
+			if (i < n - 2)
+				return false;
+		} else if (pad > 0 || strchr(abc, text[i]) == NULL ||
+			   text[i] == '\0') {
+			return false;
+		}
+	}
+	return pad <= 2;
+}
+
+struct cfg_key_obj {
+	struct config_tsig_key *k;
+	bool has_secret;
+};
+
+static void cfg_parse_key_algorithm(struct cfg_doc *c,
+				    const struct cfg_pair *p, void *obj)
+{
+	struct cfg_key_obj *o = obj;
+	const char *text = cfg_scalar(c, p);
+	if (text == NULL)
+		return;
+	if (strcasecmp(text, "hmac-sha256") == 0)
+		o->k->algorithm = "hmac-sha256.";
+	else if (strcasecmp(text, "hmac-sha512") == 0)
+		o->k->algorithm = "hmac-sha512.";
+	else
+		diag_error(c->d, c->file, cfg_pair_line(p),
+			   "unknown TSIG algorithm '%s' (use hmac-sha256 or "
+			   "hmac-sha512)", text);
+}
+
+static void cfg_key_secret_set(struct cfg_doc *c, unsigned line,
+			       struct cfg_key_obj *o, const char *text,
+			       const char *where)
+{
+	if (o->has_secret) {
+		diag_error(c->d, c->file, line, "key '%s' has both 'secret' "
+			   "and 'secret_file'; give one", o->k->name);
+		return;
+	}
+	o->has_secret = true;
+	if (!cfg_base64_valid(text)) {
+		diag_error(c->d, c->file, line, "the secret of key '%s'%s is "
+			   "not valid base64", o->k->name, where);
+		return;
+	}
+	o->k->secret = cfg_strdup(c, line, text);
+}
+
+static void cfg_parse_key_secret(struct cfg_doc *c, const struct cfg_pair *p,
+				 void *obj)
+{
+	const char *text = cfg_scalar(c, p);
+	if (text != NULL)
+		cfg_key_secret_set(c, cfg_pair_line(p), obj, text, "");
+}
+
+static void cfg_parse_key_secret_file(struct cfg_doc *c,
+				      const struct cfg_pair *p, void *obj)
+{
+	struct cfg_key_obj *o = obj;
+	const char *text = cfg_scalar(c, p);
+	unsigned line = cfg_pair_line(p);
+	if (text == NULL)
+		return;
+	if (o->has_secret) {
+		diag_error(c->d, c->file, line, "key '%s' has both 'secret' "
+			   "and 'secret_file'; give one", o->k->name);
+		return;
+	}
+	char *path = cfg_path_resolve(c, line, text);
+	if (path == NULL)
+		return;
+	char *data = NULL;
+	size_t len = 0;
+	int rc = file_read(path, CONFIG_SECRET_FILE_MAX, &data, &len);
+	if (rc < 0) {
+		diag_error(c->d, c->file, line, "cannot read secret_file "
+			   "'%s': %s", path, file_strerror(rc));
+		o->has_secret = true; // reported: not "needs a secret" too
+	} else {
+		// one line of base64; surrounding white space is not secret
+		while (len > 0 && isspace((unsigned char)data[len - 1]))
+			len--;
+		size_t start = 0;
+		while (start < len && isspace((unsigned char)data[start]))
+			start++;
+		char *one = cfg_calloc(c, line, len - start + 1, 1);
+		if (one != NULL) {
+			memcpy(one, data + start, len - start);
+			if (memchr(data + start, '\0', len - start) != NULL)
+				one[0] = '\0';
+			char where[300];
+			snprintf(where, sizeof(where), " (in %s)", path);
+			cfg_key_secret_set(c, line, obj, one, where);
+			free(one);
+		}
+	}
+	free(data);
+	free(path);
+}
+
+static const struct cfg_key key_keys[] = {
+	CFG_KEY("algorithm", cfg_parse_key_algorithm, true),
+	CFG_KEY("secret", cfg_parse_key_secret, false),
+	CFG_KEY("secret_file", cfg_parse_key_secret_file, false),
+};
+
+static void cfg_key_add(struct cfg_doc *c, const yaml_node_pair_t *pair,
+			const char *key, void *obj)
+{
+	struct config *cfg = obj;
+	struct cfg_pair kp = cfg_pair_of(c, pair);
+	unsigned line = cfg_pair_line(&kp);
+	struct config_tsig_key *k = &cfg->keys[cfg->key_count];
+	uint8_t wire[DNAME_MAX];
+	size_t n = strlen(key);
+	char *abs = cfg_calloc(c, line, n + 2, 1);
+	if (abs == NULL)
+		return;
+	snprintf(abs, n + 2, "%s%s", key, n > 0 && key[n - 1] == '.' ? "" : ".");
+	if (dname_from_text(wire, abs, NULL) == 0) {
+		diag_error(c->d, c->file, line,
+			   "key name '%s' is not a valid domain name", key);
+		free(abs);
+		return;
+	}
+	k->name = abs;
+	k->line = line;
+	cfg->key_count++; // kept even when broken, so config_free frees it
+	if (!cfg_expect(c, &kp, YAML_MAPPING_NODE))
+		return;
+	struct cfg_key_obj o = { .k = k };
+	char where[300];
+	snprintf(where, sizeof(where), "key '%s'", key);
+	cfg_map_walk(c, kp.value, where, key_keys, CFG_COUNT(key_keys), &o);
+	if (!o.has_secret)
+		diag_error(c->d, c->file, line,
+			   "key '%s' needs 'secret' or 'secret_file'", key);
+}
+
+static void cfg_parse_keys(struct cfg_doc *c, const struct cfg_pair *p,
+			   void *obj)
+{
+	struct config *cfg = obj;
+	if (!cfg_is_null(p->value))
+		cfg_mapping(c, p, "keys", (void **)&cfg->keys,
+			    sizeof(*cfg->keys), cfg_key_add, cfg);
+}
+
 /* ---- zones ------------------------------------------------------------------ */
 
 static void cfg_parse_origin(struct cfg_doc *c, const struct cfg_pair *p,
@@ -1090,14 +1254,95 @@ static void cfg_parse_dnssec(struct cfg_doc *c, const struct cfg_pair *p,
 			   "dnssec 'refresh' must be shorter than 'validity'");
 }
 
+/* `primary:` items: ADDRESS (port 53), ADDRESS:PORT or [V6]:PORT. */
+static const char *cfg_primary_parse(const char *text, struct config_listen *l)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)&l->addr;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&l->addr;
+	memset(&l->addr, 0, sizeof(l->addr));
+	if (inet_pton(AF_INET, text, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(53);
+		l->addr_len = sizeof(*sin);
+		return NULL;
+	}
+	if (inet_pton(AF_INET6, text, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(53);
+		l->addr_len = sizeof(*sin6);
+		return NULL;
+	}
+	return cfg_listen_parse(text, l);
+}
+
+static void cfg_primary_add(struct cfg_doc *c, const yaml_node_t *item,
+			    void *obj)
+{
+	struct config_zone *z = obj;
+	const char *text = cfg_item_scalar(c, "primary", item);
+	if (text == NULL)
+		return;
+	struct config_listen *l = &z->primaries[z->primary_count];
+	const char *why = cfg_primary_parse(text, l);
+	if (why != NULL) {
+		diag_error(c->d, c->file, cfg_line(item),
+			   "bad primary address '%s': %s", text, why);
+		return;
+	}
+	snprintf(l->text, sizeof(l->text), "%s", text);
+	l->line = cfg_line(item);
+	z->primary_count++;
+}
+
+static void cfg_parse_primary(struct cfg_doc *c, const struct cfg_pair *p,
+			      void *obj)
+{
+	struct config_zone *z = obj;
+	if (p->value->type == YAML_SEQUENCE_NODE &&
+	    p->value->data.sequence.items.top ==
+	    p->value->data.sequence.items.start) {
+		diag_error(c->d, c->file, cfg_pair_line(p),
+			   "'primary' must list at least one ADDRESS[:PORT]");
+		return;
+	}
+	cfg_list(c, p, (void **)&z->primaries, sizeof(*z->primaries),
+		 cfg_primary_add, z);
+}
+
+static void cfg_parse_tsig(struct cfg_doc *c, const struct cfg_pair *p,
+			   void *obj)
+{
+	struct config_zone *z = obj;
+	const struct config *cfg = cfg_of(c);
+	const char *text = cfg_scalar(c, p);
+	if (text == NULL)
+		return;
+	size_t n = strlen(text);
+	for (size_t i = 0; i < cfg->key_count; i++) {
+		const char *k = cfg->keys[i].name;
+		if (strncasecmp(k, text, n) == 0 &&
+		    (k[n] == '\0' || (k[n] == '.' && k[n + 1] == '\0'))) {
+			z->tsig = (int)i;
+			return;
+		}
+	}
+	diag_error(c->d, c->file, cfg_pair_line(p),
+		   "tsig key '%s' is not defined under 'keys'", text);
+}
+
 static const struct cfg_key zone_keys[] = {
 	CFG_KEY("origin", cfg_parse_origin, true),
 	CFG_KEY("file", cfg_parse_file, true),
 	CFG_UINT("ttl", struct config_zone, ttl, 0, 2147483647UL, 60),
 	CFG_KEY("regional", cfg_parse_regional, false),
+	CFG_KEY("primary", cfg_parse_primary, false),
+	CFG_KEY("tsig", cfg_parse_tsig, false),
 	CFG_KEY("dnssec", cfg_parse_dnssec, false),
 };
 
+/* Bit of each zone_keys row in cfg_map_walk's result. */
+#define CFG_ZONE_PRIMARY (1u << 4)
+#define CFG_ZONE_TSIG (1u << 5)
 
 static void cfg_zone_add(struct cfg_doc *c, const yaml_node_t *item,
 			 void *obj)
@@ -1112,8 +1357,15 @@ static void cfg_zone_add(struct cfg_doc *c, const yaml_node_t *item,
 	}
 	cfg_defaults(zone_keys, CFG_COUNT(zone_keys), z);
 	z->line = cfg_line(item);
+	z->tsig = -1;
 	cfg->zone_count++; // kept even when broken, so config_free frees it
-	cfg_map_walk(c, item, "a zone", zone_keys, CFG_COUNT(zone_keys), z);
+	uint64_t seen = cfg_map_walk(c, item, "a zone", zone_keys,
+				     CFG_COUNT(zone_keys), z);
+	if ((seen & CFG_ZONE_TSIG) && !(seen & CFG_ZONE_PRIMARY))
+		diag_error(c->d, c->file, z->line,
+			   "zone %s has 'tsig' but no 'primary': the key "
+			   "signs transfers from a primary",
+			   z->origin_text ? z->origin_text : "?");
 }
 
 static int cfg_zone_cmp(const void *a, const void *b)
@@ -1418,6 +1670,7 @@ static const struct cfg_key top_keys[] = {
 		 1, 1000000, 1000),
 	CFG_KEY("rrl", cfg_parse_rrl, false),
 	CFG_KEY("user", cfg_parse_user, false),
+	CFG_KEY("keys", cfg_parse_keys, false),
 	CFG_KEY("zones", cfg_parse_zones, true),
 	CFG_OPS_KEYS,
 };
@@ -1627,6 +1880,7 @@ static void cfg_zone_free(struct config_zone *z)
 	for (size_t i = 0; i < z->dnssec.key_count; i++)
 		free(z->dnssec.keys[i]);
 	free(z->dnssec.keys);
+	free(z->primaries);
 }
 
 void config_free(struct config *cfg)
@@ -1651,6 +1905,11 @@ void config_free(struct config *cfg)
 	for (size_t i = 0; i < cfg->zone_count; i++)
 		cfg_zone_free(&cfg->zones[i]);
 	free(cfg->zones);
+	for (size_t i = 0; i < cfg->key_count; i++) {
+		free(cfg->keys[i].name);
+		free(cfg->keys[i].secret);
+	}
+	free(cfg->keys);
 	free(cfg);
 }
 

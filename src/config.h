@@ -86,6 +86,17 @@ struct config_dnssec {
 	unsigned line;
 };
 
+/* A TSIG key (`keys:`); the secret is kept as validated base64. */
+struct config_tsig_key {
+	char *name;                     /* absolute, with the final dot */
+	const char *algorithm;          /* "hmac-sha256." or "hmac-sha512." */
+	char *secret;                   /* base64 (from `secret:` or `secret_file:`) */
+	unsigned line;
+};
+
+/** Bytes a `secret_file:` may hold. */
+#define CONFIG_SECRET_FILE_MAX 4096
+
 struct config_zone {
 	char *origin_text;
 	uint8_t origin[DNAME_MAX];      /* canonical wire form */
@@ -95,6 +106,10 @@ struct config_zone {
 	struct config_regional_name *regional;
 	size_t regional_count;
 	struct config_dnssec dnssec;
+	/* secondary zones: transferred from these; file is the copy kept */
+	struct config_listen *primaries; /* `primary:`, port 53 by default */
+	size_t primary_count;           /* 0: a zone read from its file */
+	int tsig;                       /* `tsig:` index into keys, -1 none */
 	unsigned line;
 };
 
@@ -136,6 +151,9 @@ struct config {
 
 	char *user;                     /* drop privileges to this user, or NULL */
 	unsigned user_line;
+
+	struct config_tsig_key *keys;   /* `keys:` TSIG keys */
+	size_t key_count;
 
 	struct config_zone *zones;
 	size_t zone_count;

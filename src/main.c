@@ -29,6 +29,7 @@
 #include "reload.h"
 #include "server.h"
 #include "snapshot.h"
+#include "xfr.h"
 
 struct options {
 	const char *config;
@@ -44,6 +45,7 @@ struct options {
 struct daemon {
 	struct server *srv;
 	struct reload *reload;
+	struct xfr *xfr;                // secondary zones
 	struct event_base *base;        // the main thread's loop
 	struct event *signals[4];
 	char *pidfile;                  // written at start-up, removed at exit
@@ -162,6 +164,7 @@ static int main_check(const struct options *o)
 		snapshot_unref(s);
 		return 1;
 	}
+	xfr_print_check(s, stdout);
 	printf("config OK\n");
 	snapshot_unref(s);
 	return 0;
@@ -210,6 +213,7 @@ static void main_on_signal(evutil_socket_t sig, short what, void *arg)
 		return;
 	case SIGUSR1:
 		server_log_counters(dm->srv);
+		xfr_log_status(dm->xfr);
 		return;
 	default:
 		log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -333,6 +337,18 @@ static struct server *main_bind(const struct config *cfg,
 	return srv;
 }
 
+static void main_on_publish(void *arg, const struct snapshot *s)
+{
+	xfr_update(arg, s);
+}
+
+// Transfers trigger reloads; each publication updates the transfers.
+static void main_xfr_hook(struct daemon *dm)
+{
+	reload_set_on_publish(dm->reload, main_on_publish, dm->xfr);
+	server_set_notify_fd(dm->srv, xfr_notify_fd(dm->xfr));
+}
+
 static int main_serve(const struct options *o)
 {
 	struct daemon dm = { 0 };
@@ -358,7 +374,14 @@ static int main_serve(const struct options *o)
 		if (dm.reload == NULL)
 			fprintf(stderr, "geovipd: out of memory\n");
 	}
-	if (dm.reload == NULL || notify_open() < 0 ||
+	if (dm.reload != NULL) {
+		dm.xfr = xfr_new(dm.base, dm.reload);
+		if (dm.xfr == NULL)
+			fprintf(stderr, "geovipd: out of memory\n");
+		else
+			main_xfr_hook(&dm);
+	}
+	if (dm.xfr == NULL || notify_open() < 0 ||
 	    main_pidfile_write(&dm, cfg) < 0 || main_drop_privileges(cfg) < 0) {
 		snapshot_unref(snap);
 		goto out;
@@ -373,6 +396,7 @@ static int main_serve(const struct options *o)
 	// The server owns snap from here on, started or not.
 	if (server_start(dm.srv, snap) < 0)
 		goto out;
+	xfr_update(dm.xfr, snap);
 	main_ready(cfg, server_workers(dm.srv));
 	reload_notify_ready(snap);
 	if (event_base_dispatch(dm.base) < 0)
@@ -380,6 +404,7 @@ static int main_serve(const struct options *o)
 	else
 		rc = 0;
 out:
+	xfr_free(dm.xfr);       // abandons transfers under way
 	reload_free(dm.reload); // abandons a load under way
 	server_free(dm.srv);    // stops the workers first
 	main_signals_free(&dm);

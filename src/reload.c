@@ -46,6 +46,9 @@ struct reload {
 	struct event_base *base;
 	struct loader *loader;          // the load under way, or NULL
 	bool again;                     // a SIGHUP arrived during it
+	const char *why;                // what asked for the next load
+	void (*on_publish)(void *arg, const struct snapshot *s);
+	void *on_publish_arg;
 };
 
 void reload_log_counts(const char *what, const struct snapshot *s)
@@ -169,7 +172,9 @@ static void reload_start(struct reload *r)
 		reload_loader_free(l);
 		return;
 	}
-	log_info("SIGHUP: reloading %s", r->config_path);
+	log_info("%s: reloading %s", r->why ? r->why : "SIGHUP",
+		 r->config_path);
+	r->why = NULL;
 	notify_reloading();
 	r->loader = l;
 }
@@ -196,6 +201,8 @@ static void reload_on_loaded(evutil_socket_t fd, short what, void *arg)
 		reload_apply_log(s->config, r->verbose);
 		server_publish(r->srv, s); // the server owns it now
 		reload_log_counts("reloaded", s);
+		if (r->on_publish != NULL)
+			r->on_publish(r->on_publish_arg, s);
 		reload_warn_restart(r, s->config);
 		reload_notify_ready(s);
 	}
@@ -235,6 +242,21 @@ void reload_request(struct reload *r)
 		r->again = true;
 	else
 		reload_start(r);
+}
+
+void reload_request_for(struct reload *r, const char *why)
+{
+	if (r->loader == NULL)
+		r->why = why;
+	reload_request(r);
+}
+
+void reload_set_on_publish(struct reload *r,
+			   void (*fn)(void *arg, const struct snapshot *s),
+			   void *arg)
+{
+	r->on_publish = fn;
+	r->on_publish_arg = arg;
 }
 
 void reload_abandon(struct reload *r)

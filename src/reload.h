@@ -31,6 +31,15 @@ void reload_notify_ready(const struct snapshot *s);
 /** SIGHUP: starts a load, or asks for one more after the one under way. */
 void reload_request(struct reload *r);
 
+/** The same, logged as caused by why ("zone transfer"). */
+void reload_request_for(struct reload *r, const char *why);
+
+/** fn(arg, s) runs on the main thread after each snapshot s is published
+ *  (xfr.c takes the secondary zones' serials from it). */
+void reload_set_on_publish(struct reload *r,
+			   void (*fn)(void *arg, const struct snapshot *s),
+			   void *arg);
+
 /**
  * Stopping: a load under way is left to finish and free itself in its
  * thread (nothing waits for it); its result is never published.

@@ -288,6 +288,7 @@ struct server *server_new(const struct config *cfg, struct event_base *base,
 	if (srv == NULL)
 		goto nomem;
 	srv->config_path = cfg->path;
+	srv->notify_fd = -1;
 	atomic_init(&srv->tcp_conns, 0);
 	atomic_init(&srv->current, NULL);
 	srv->addr_count = cfg->listen_count;
@@ -320,6 +321,11 @@ fail:
 unsigned server_workers(const struct server *srv)
 {
 	return srv->worker_count;
+}
+
+void server_set_notify_fd(struct server *srv, int fd)
+{
+	srv->notify_fd = fd;
 }
 
 int server_start(struct server *srv, struct snapshot *snap)

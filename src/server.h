@@ -51,6 +51,13 @@ const struct snapshot *server_current(const struct server *srv);
  */
 void server_warn_restart(const struct server *srv, const struct config *cfg);
 
+/**
+ * Where workers hand UDP NOTIFY messages (opcode 4): xfr.c's pipe, as
+ * struct xfr_notify_msg. Set before server_start; -1 (the default) keeps
+ * answering NOTIMP.
+ */
+void server_set_notify_fd(struct server *srv, int fd);
+
 /** Logs the counters (SIGUSR1): queries, TCP connections, RRL. */
 void server_log_counters(const struct server *srv);
 

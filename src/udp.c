@@ -18,6 +18,7 @@
 #include "snapshot.h"
 #include "sockets.h"
 #include "worker.h"
+#include "xfr.h"
 
 #define UDP_ROUNDS 2             /* batches per readable event */
 
@@ -95,6 +96,28 @@ static unsigned udp_receive_batch(struct udp_batch *b, struct udp_sock *u)
 	return n < 0 ? 0 : (unsigned)n;
 }
 
+/*
+ * NOTIFY (opcode 4) goes to the main thread, which checks the sender and
+ * its TSIG, answers and starts a refresh: workers never transfer. True
+ * when handed over (or dropped because the pipe is full).
+ */
+static bool udp_hand_notify(struct worker *w, const struct udp_sock *u,
+			    const struct udp_slot *sl, size_t len,
+			    socklen_t from_len)
+{
+	if (w->srv->notify_fd < 0 || len < 12 || ((sl->req[2] >> 3) & 0xf) != 4)
+		return false;
+	if (len > XFR_NOTIFY_MAX || from_len > sizeof(sl->from))
+		return true; // no NOTIFY is that large: dropped
+	struct xfr_notify_msg m = { .fd = u->fd, .from_len = from_len,
+				    .len = (uint16_t)len };
+	memcpy(&m.from, &sl->from, from_len);
+	memcpy(m.msg, sl->req, len);
+	ssize_t n = write(w->srv->notify_fd, &m, sizeof(m));
+	(void)n; // a full pipe drops it; the primary sends it again
+	return true;
+}
+
 /* Answers datagram i into out[*count] when there is anything to send. */
 static void udp_answer_one(struct worker *w, const struct snapshot *snap,
 			   uint32_t now, struct udp_sock *u, unsigned i,
@@ -103,6 +126,9 @@ static void udp_answer_one(struct worker *w, const struct snapshot *snap,
 	struct udp_batch *b = &w->udp_batch;
 	struct udp_slot *sl = &b->slot[i];
 	const struct sockaddr *from = (const struct sockaddr *)&sl->from;
+	if (udp_hand_notify(w, u, sl, b->in[i].msg_len,
+			    b->in[i].msg_hdr.msg_namelen))
+		return;
 	struct query_result qr;
 	size_t len = query_process(snap, sl->req, b->in[i].msg_len, from,
 				   QUERY_UDP, now, sl->resp, &qr);

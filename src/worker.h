@@ -134,6 +134,7 @@ struct server {
 	// (acquire) once per batch or message.
 	_Atomic(struct snapshot *) current;
 	struct snapshot *retired;       // replaced, perhaps still read (main thread)
+	int notify_fd;                  // xfr.c's NOTIFY pipe, -1 none (set before start)
 	struct event *reap_ev;          // main thread's base
 };
 

@@ -71,3 +71,20 @@ const struct zone *zone_set_zone(const struct zone_set *zs, size_t i)
 {
 	return i < zs->zone_count ? &zs->zones[i] : NULL;
 }
+
+uint32_t zone_soa_serial(const struct zone *z)
+{
+	uint32_t t[5];
+	zone_soa_timers(z, t);
+	return t[0];
+}
+
+void zone_soa_timers(const struct zone *z, uint32_t out[5])
+{
+	// one record: a 2-byte length, then RDATA ending in the five numbers
+	const uint8_t *r = z->soa->rdata;
+	const uint8_t *p = r + 2 + (r[0] << 8 | r[1]) - 20;
+	for (int i = 0; i < 5; i++, p += 4)
+		out[i] = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+			 (uint32_t)p[2] << 8 | p[3];
+}

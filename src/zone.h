@@ -94,4 +94,19 @@ size_t zone_set_record_count(const struct zone_set *zs);
 /** Zone i, 0 <= i < zone_set_zone_count(). */
 const struct zone *zone_set_zone(const struct zone_set *zs, size_t i);
 
+/** The SOA serial of a loaded zone. */
+uint32_t zone_soa_serial(const struct zone *z);
+/** Its SOA serial, refresh, retry, expire and minimum, in that order. */
+void zone_soa_timers(const struct zone *z, uint32_t out[5]);
+
+struct config_zone;
+/**
+ * Reads and checks the master file at path as zone cz's data, exactly as
+ * a load would (regional names included), keeping nothing: a transferred
+ * copy is checked before it replaces the old one. Problems go to d;
+ * returns 0 (and the copy's SOA serial in *serial) or -1.
+ */
+int zone_check_file(const struct config *cfg, const struct config_zone *cz,
+		    const char *path, struct diag *d, uint32_t *serial);
+
 #endif

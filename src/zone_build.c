@@ -8,8 +8,10 @@
 #include "autoconf.h"
 #include "zone.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "config.h"
@@ -696,6 +698,24 @@ out:
 	return ok;
 }
 
+int zone_check_file(const struct config *cfg, const struct config_zone *cz,
+		    const char *path, struct diag *d, uint32_t *serial)
+{
+	struct config_zone copy = *cz;
+	copy.file = (char *)path; // read only
+	struct zone_set *zs = calloc(1, sizeof(*zs));
+	struct zone z = { 0 };
+	if (zs == NULL) {
+		diag_error(d, cfg->path, cz->line, "%s: out of memory", path);
+		return -1;
+	}
+	bool ok = zb_load_one(cfg, &copy, d, zs, &z);
+	if (ok && serial != NULL)
+		*serial = zone_soa_serial(&z);
+	zone_set_free(zs);
+	return ok ? 0 : -1;
+}
+
 /* ---- the zone set ---------------------------------------------------- */
 
 static bool zone_set_index(struct zone_set *zs)
@@ -730,9 +750,18 @@ struct zone_set *zone_set_load(const struct config *cfg, struct diag *d)
 	    (zs->zones = zs_alloc(zs, cfg->zone_count * sizeof(*zs->zones))) ==
 	    NULL)
 		goto oom;
-	zs->zone_count = cfg->zone_count;
-	for (size_t i = 0; i < cfg->zone_count; i++)
-		zb_load_one(cfg, &cfg->zones[i], d, zs, &zs->zones[i]);
+	for (size_t i = 0; i < cfg->zone_count; i++) {
+		const struct config_zone *cz = &cfg->zones[i];
+		// A secondary zone not transferred yet is served once it is.
+		if (cz->primary_count > 0 && access(cz->file, F_OK) != 0 &&
+		    errno == ENOENT) {
+			diag_warn(d, cfg->path, cz->line, "zone %s: no copy at "
+				  "%s yet; it is served after its first "
+				  "transfer", cz->origin_text, cz->file);
+			continue;
+		}
+		zb_load_one(cfg, cz, d, zs, &zs->zones[zs->zone_count++]);
+	}
 	if (diag_errors(d) > errors)
 		goto fail;
 	if (!zone_set_index(zs))

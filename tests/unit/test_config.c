@@ -340,6 +340,72 @@ static void test_rrl_and_user_errors(void **state)
 	assert_true(fx_has(f, 13, "user 'no-such-user-here' does not exist"));
 }
 
+static void test_secondary(void **state)
+{
+	struct fx *f = *state;
+	char secret[128];
+	snprintf(secret, sizeof(secret), "%s/k.secret", f->dir);
+	FILE *fp = fopen(secret, "w");
+	assert_non_null(fp);
+	fputs("  c2VjcmV0LXR3bw==\n", fp);
+	fclose(fp);
+	struct config *cfg = fx_accepted(state, BASE
+		"    primary: [192.0.2.53, \"[2001:db8::53]:5300\"]\n" /* 13 */
+		"    tsig: xfr-key\n"
+		"keys:\n"
+		"  xfr-key: {algorithm: hmac-sha256, secret: c2VjcmV0}\n"
+		"  other.: {algorithm: HMAC-SHA512, secret_file: k.secret}\n");
+	unlink(secret);
+	assert_int_equal(cfg->key_count, 2);
+	assert_string_equal(cfg->keys[0].name, "xfr-key.");
+	assert_string_equal(cfg->keys[0].algorithm, "hmac-sha256.");
+	assert_string_equal(cfg->keys[0].secret, "c2VjcmV0");
+	assert_string_equal(cfg->keys[1].algorithm, "hmac-sha512.");
+	assert_string_equal(cfg->keys[1].secret, "c2VjcmV0LXR3bw==");
+	const struct config_zone *z = &cfg->zones[0];
+	assert_int_equal(z->primary_count, 2);
+	assert_int_equal(z->tsig, 0);
+	const struct sockaddr_in *a = (const void *)&z->primaries[0].addr;
+	assert_int_equal(a->sin_family, AF_INET);
+	assert_int_equal(ntohs(a->sin_port), 53);
+	const struct sockaddr_in6 *b = (const void *)&z->primaries[1].addr;
+	assert_int_equal(b->sin6_family, AF_INET6);
+	assert_int_equal(ntohs(b->sin6_port), 5300);
+	// a zone without primary is read from its file, with no key
+	config_free(f->cfg);
+	f->cfg = NULL;
+	cfg = fx_accepted(state, BASE);
+	assert_int_equal(cfg->zones[0].primary_count, 0);
+	assert_int_equal(cfg->zones[0].tsig, -1);
+}
+
+static void test_secondary_errors(void **state)
+{
+	fx_refused(state, BASE "    primary: []\n", 13,
+		   "'primary' must list at least one ADDRESS[:PORT]");
+	fx_refused(state, BASE "    primary: [not-an-address]\n", 13,
+		   "bad primary address 'not-an-address'");
+	fx_refused(state, BASE "    primary: [192.0.2.1]\n    tsig: nokey\n",
+		   14, "tsig key 'nokey' is not defined under 'keys'");
+	fx_refused(state, BASE "    tsig: k\nkeys:\n  k: {algorithm: "
+		   "hmac-sha256, secret: AAAA}\n", 11,
+		   "has 'tsig' but no 'primary'");
+	fx_refused(state, BASE "keys:\n  k: {algorithm: hmac-sha256, "
+		   "secret: \"not base64!\"}\n", 14,
+		   "the secret of key 'k.' is not valid base64");
+	fx_refused(state, BASE "keys:\n  k: {algorithm: hmac-md5, "
+		   "secret: AAAA}\n", 14, "unknown TSIG algorithm 'hmac-md5'");
+	fx_refused(state, BASE "keys:\n  k: {algorithm: hmac-sha256}\n", 14,
+		   "key 'k' needs 'secret' or 'secret_file'");
+	fx_refused(state, BASE "keys:\n  k: {algorithm: hmac-sha256, "
+		   "secret_file: /nonexistent/k}\n", 14,
+		   "cannot read secret_file '/nonexistent/k'");
+	fx_refused(state, BASE "keys:\n  k: {algorithm: hmac-sha256, "
+		   "secret: AAAA, secret_file: x}\n", 14,
+		   "key 'k.' has both 'secret' and 'secret_file'");
+	fx_refused(state, BASE "    file2: x\n", 13, "unknown key 'file2'");
+}
+
 static void test_relative_paths(void **state)
 {
 	struct fx *f = *state;
@@ -489,7 +555,7 @@ static void test_unknown_key_nested(void **state)
 		   "shed:\n"
 		   "  a: { to: b, percent: 1, pct: 2 }\n",  // 18
 		   14, "unknown key 'regonal' in a zone (valid keys: origin, "
-		   "file, ttl, regional, dnssec)");
+		   "file, ttl, regional, primary, tsig, dnssec)");
 	assert_true(fx_has(f, 16, "unknown key 'nets' in 'overrides' "
 			   "(valid keys: networks, countries)"));
 	assert_true(fx_has(f, 18, "unknown key 'pct'"));
@@ -1076,6 +1142,8 @@ int main(void)
 		FX(test_relative_paths),
 		FX(test_rrl_and_user),
 		FX(test_rrl_and_user_errors),
+		FX(test_secondary),
+		FX(test_secondary_errors),
 		FX(test_scalar_forms),
 		FX(test_shed_percent_values),
 		cmocka_unit_test(test_continent_codes),
