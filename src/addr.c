@@ -28,7 +28,7 @@ bool addr_bits_zero(const uint8_t *bytes, unsigned from, unsigned to)
 void addr_bits_clear(uint8_t *bytes, unsigned from, unsigned to)
 {
 	for (unsigned i = from; i < to; i++)
-		bytes[i >> 3] &= (uint8_t)~(0x80u >> (i & 7));
+		bytes[i >> 3] &= (uint8_t) ~(0x80u >> (i & 7));
 }
 
 void addr_mask(struct ip_addr *a, unsigned len)
@@ -36,8 +36,7 @@ void addr_mask(struct ip_addr *a, unsigned len)
 	addr_bits_clear(a->bytes, len, addr_family_bits(a->family));
 }
 
-bool addr_prefix_contains(const uint8_t *net, unsigned len,
-			  const uint8_t *addr)
+bool addr_prefix_contains(const uint8_t *net, unsigned len, const uint8_t *addr)
 {
 	unsigned whole = len / 8, rest = len % 8;
 	if (memcmp(net, addr, whole) != 0)
@@ -134,22 +133,23 @@ void addr_prefix_format(const struct ip_addr *a, unsigned len, char *out,
 /* ---- IPv4 carried in IPv6 ----------------------------------------------- */
 
 struct embedded_v4 {
-	uint8_t prefix[12];     /* the IPv6 prefix that marks the form */
+	uint8_t prefix[12]; /* the IPv6 prefix that marks the form */
 	uint8_t prefix_len;
-	uint8_t offset;         /* bit position of the IPv4 address */
-	bool teredo;            /* stored inverted */
+	uint8_t offset; /* bit position of the IPv4 address */
+	bool teredo;    /* stored inverted */
 };
 
 static const struct embedded_v4 embedded_forms[] = {
-	{ { [10] = 0xff, [11] = 0xff }, 96, 96, false },     /* ::ffff:0:0/96 */
-	{ { 0x00, 0x64, 0xff, 0x9b }, 96, 96, false },       /* 64:ff9b::/96 */
-	{ { 0x20, 0x01, 0x00, 0x00 }, 32, 96, true },        /* Teredo */
-	{ { 0x20, 0x02 }, 16, 16, false },                   /* 6to4 */
+	{{[10] = 0xff, [11] = 0xff}, 96, 96, false}, /* ::ffff:0:0/96 */
+	{{0x00, 0x64, 0xff, 0x9b}, 96, 96, false},   /* 64:ff9b::/96 */
+	{{0x20, 0x01, 0x00, 0x00}, 32, 96, true},    /* Teredo */
+	{{0x20, 0x02}, 16, 16, false},               /* 6to4 */
 };
 
 static const struct embedded_v4 *embedded_form(const uint8_t *v6)
 {
-	for (size_t i = 0; i < sizeof(embedded_forms) / sizeof(*embedded_forms); i++)
+	for (size_t i = 0; i < sizeof(embedded_forms) / sizeof(*embedded_forms);
+	     i++)
 		if (addr_prefix_contains(embedded_forms[i].prefix,
 					 embedded_forms[i].prefix_len, v6))
 			return &embedded_forms[i];
@@ -190,17 +190,17 @@ struct private_net {
 
 /* RFC 7871 §10: behind these the client's location says nothing. */
 static const struct private_net private_nets[] = {
-	{ AF_INET, { 10 }, 8 },
-	{ AF_INET, { 172, 16 }, 12 },
-	{ AF_INET, { 192, 168 }, 16 },
-	{ AF_INET, { 100, 64 }, 10 },
-	{ AF_INET, { 127 }, 8 },
-	{ AF_INET, { 169, 254 }, 16 },
-	{ AF_INET, { 0 }, 8 },
-	{ AF_INET6, { 0xfc }, 7 },
-	{ AF_INET6, { 0xfe, 0x80 }, 10 },
-	{ AF_INET6, { [15] = 1 }, 128 },
-	{ AF_INET6, { 0 }, 128 },
+	{AF_INET, {10}, 8},
+	{AF_INET, {172, 16}, 12},
+	{AF_INET, {192, 168}, 16},
+	{AF_INET, {100, 64}, 10},
+	{AF_INET, {127}, 8},
+	{AF_INET, {169, 254}, 16},
+	{AF_INET, {0}, 8},
+	{AF_INET6, {0xfc}, 7},
+	{AF_INET6, {0xfe, 0x80}, 10},
+	{AF_INET6, {[15] = 1}, 128},
+	{AF_INET6, {0}, 128},
 };
 
 bool addr_is_private(const struct ip_addr *addr)
@@ -210,7 +210,8 @@ bool addr_is_private(const struct ip_addr *addr)
 
 bool addr_prefix_is_private(const struct ip_addr *net, unsigned len)
 {
-	for (size_t i = 0; i < sizeof(private_nets) / sizeof(*private_nets); i++) {
+	for (size_t i = 0; i < sizeof(private_nets) / sizeof(*private_nets);
+	     i++) {
 		const struct private_net *p = &private_nets[i];
 		if (p->family == net->family && p->len <= len &&
 		    addr_prefix_contains(p->bytes, p->len, net->bytes))

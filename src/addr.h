@@ -12,7 +12,7 @@
 
 /** An address family and up to 16 address bytes (4 used for IPv4). */
 struct ip_addr {
-	uint8_t family;         /* AF_INET or AF_INET6 */
+	uint8_t family; /* AF_INET or AF_INET6 */
 	uint8_t bytes[16];
 };
 
@@ -21,10 +21,10 @@ struct ip_addr {
 
 /** Why addr_prefix_parse refused a text (returned negated). */
 enum addr_error {
-	ADDR_ERR_NO_SLASH = 1,  /* not ADDR/LEN */
-	ADDR_ERR_ADDRESS,       /* ADDR is neither IPv4 nor IPv6 */
-	ADDR_ERR_LENGTH,        /* LEN is not 0..32 / 0..128 */
-	ADDR_ERR_HOST_BITS,     /* bits set after LEN */
+	ADDR_ERR_NO_SLASH = 1, /* not ADDR/LEN */
+	ADDR_ERR_ADDRESS,      /* ADDR is neither IPv4 nor IPv6 */
+	ADDR_ERR_LENGTH,       /* LEN is not 0..32 / 0..128 */
+	ADDR_ERR_HOST_BITS,    /* bits set after LEN */
 };
 
 /** 32 for AF_INET, 128 otherwise. */

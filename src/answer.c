@@ -29,17 +29,17 @@ struct answer_ctx {
 	struct answer_result *res;
 	/* DNSSEC: set only with DO=1 in a signed zone (see sec_* below) */
 	const struct dnssec_zone *dz;
-	int region;                     /* the regional answer's region */
-	uint16_t regional_type;         /* A or AAAA, as answered */
+	int region;             /* the regional answer's region */
+	uint16_t regional_type; /* A or AAAA, as answered */
 	const uint8_t *wild[CNAME_CHAIN_MAX + 1]; /* owners synthesised */
-	unsigned wild_count;            /* from wildcards: proofs owed */
+	unsigned wild_count; /* from wildcards: proofs owed */
 };
 
 enum lookup_kind { FOUND, NOT_FOUND, DELEGATED };
 
 struct lookup {
 	enum lookup_kind kind;
-	const struct zone_node *node;   /* FOUND: the node (maybe a wildcard);
+	const struct zone_node *node; /* FOUND: the node (maybe a wildcard);
 					   DELEGATED: the zone cut */
 };
 
@@ -62,12 +62,12 @@ static void zone_lookup(const struct zone *z, const uint8_t *name,
 		// DS lives on the parent side of a cut
 		bool ds_at_cut = l == labels && qtype == TYPE_DS;
 		if ((n->flags & ZONE_NODE_DELEGATION) && !ds_at_cut) {
-			*out = (struct lookup){ DELEGATED, n };
+			*out = (struct lookup){DELEGATED, n};
 			return;
 		}
 	}
 	if (node->labels == labels) {
-		*out = (struct lookup){ FOUND, node };
+		*out = (struct lookup){FOUND, node};
 		return;
 	}
 	// RFC 4592: the source of synthesis is *.<closest encloser>
@@ -78,11 +78,11 @@ static void zone_lookup(const struct zone *z, const uint8_t *name,
 		memcpy(wild + 2, node->name, node->name_len);
 		const struct zone_node *wn = zone_find_node(z, wild);
 		if (wn != NULL) {
-			*out = (struct lookup){ FOUND, wn };
+			*out = (struct lookup){FOUND, wn};
 			return;
 		}
 	}
-	*out = (struct lookup){ NOT_FOUND, NULL };
+	*out = (struct lookup){NOT_FOUND, NULL};
 }
 
 static void put_rr_header(struct wire_writer *w, const uint8_t *owner,
@@ -114,14 +114,16 @@ static uint16_t sec_rrsig(struct answer_ctx *c, const struct zone_node *node,
 			  const struct zone_rrset *rrset, const uint8_t *owner,
 			  uint32_t ttl)
 {
-	return c->dz == NULL ? 0
-		: dnssec_put_rrsig(c->dz, c->w, node, rrset, owner, ttl);
+	return c->dz == NULL
+		       ? 0
+		       : dnssec_put_rrsig(c->dz, c->w, node, rrset, owner, ttl);
 }
 
 /* Owner was answered from the wildcard node: owe the proof that owner
  * itself does not exist (RFC 4035 §3.1.3.3). */
 static void sec_wildcard_note(struct answer_ctx *c,
-			      const struct zone_node *node, const uint8_t *owner)
+			      const struct zone_node *node,
+			      const uint8_t *owner)
 {
 	if (c->dz != NULL && node->name[0] == 1 && node->name[1] == '*' &&
 	    !dname_equal(node->name, owner) &&
@@ -211,7 +213,7 @@ static int put_target_addresses(struct answer_ctx *c, const uint8_t *target,
 	if (*seen_count == ADDITIONAL_TARGETS_MAX)
 		return -1;
 	seen[(*seen_count)++] = g;
-	static const uint16_t addr_types[] = { TYPE_A, TYPE_AAAA };
+	static const uint16_t addr_types[] = {TYPE_A, TYPE_AAAA};
 	for (size_t t = 0; t < 2; t++) {
 		const struct zone_rrset *a = zone_node_rrset(g, addr_types[t]);
 		if (a == NULL)
@@ -338,11 +340,13 @@ static void put_regional(struct answer_ctx *c, const uint8_t *owner,
 		if (!c->w->overflow)
 			for (size_t i = 0; i < rrs.count; i++)
 				ttl_patch(c->w->buf + at + i * rrs.stride +
-					  REGION_RR_TTL, c->zone->regional_ttl);
+						  REGION_RR_TTL,
+					  c->zone->regional_ttl);
 	} else { // at the end of a CNAME chain: the owner is compressed
 		for (size_t i = 0; i < rrs.count; i++) {
 			const uint8_t *rr = rrs.bytes + i * rrs.stride;
-			put_rr_header(c->w, owner, qtype, c->zone->regional_ttl);
+			put_rr_header(c->w, owner, qtype,
+				      c->zone->regional_ttl);
 			wire_put_bytes(c->w, rr + REGION_RR_TTL + 4,
 				       rrs.stride - REGION_RR_TTL - 4u);
 		}
@@ -409,7 +413,7 @@ static bool chain_visited(const uint8_t *const *visited, unsigned count,
 void answer_write(const struct answer_request *req, struct wire_writer *w,
 		  struct answer_result *res)
 {
-	struct answer_ctx c = { req, req->zone, w, res, .region = -1 };
+	struct answer_ctx c = {req, req->zone, w, res, .region = -1};
 	memset(res, 0, sizeof(*res));
 	res->aa = true;
 	if (req->dnssec_ok)
@@ -434,7 +438,8 @@ void answer_write(const struct answer_request *req, struct wire_writer *w,
 		// CNAMEs are followed inside this zone only, and never back to
 		// a name already answered: a loop ends after its last new RR
 		// (RFC 2181 §5: no RR twice in a section)
-		if (target == NULL || !dname_is_subdomain(target, c.zone->origin) ||
+		if (target == NULL ||
+		    !dname_is_subdomain(target, c.zone->origin) ||
 		    chain_visited(visited, hop + 1, target))
 			break;
 		name = target;

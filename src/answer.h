@@ -18,18 +18,18 @@ struct wire_writer;
 struct answer_request {
 	const struct snapshot *snap;
 	const struct zone *zone;
-	const uint8_t *qname;           /* canonical */
+	const uint8_t *qname; /* canonical */
 	uint16_t qtype;
 	const struct region_client *client;
-	bool dnssec_ok;                 /* DO=1: add RRSIGs and NSEC proofs */
+	bool dnssec_ok; /* DO=1: add RRSIGs and NSEC proofs */
 };
 
 struct answer_result {
 	uint8_t rcode;
 	bool aa;
 	uint16_t ancount, nscount, arcount;
-	bool regional;                  /* the answer depends on the client */
-	uint8_t scope;                  /* its ECS scope (0 unless regional) */
+	bool regional; /* the answer depends on the client */
+	uint8_t scope; /* its ECS scope (0 unless regional) */
 };
 
 /** Writes the three sections after the question; fills res. */

@@ -70,8 +70,8 @@ const char *cfg_scalar(struct cfg_doc *c, const struct cfg_pair *p)
 struct cfg_pair cfg_pair_of(struct cfg_doc *c, const yaml_node_pair_t *pair)
 {
 	yaml_node_t *k = cfg_node(c, pair->key);
-	return (struct cfg_pair){ cfg_text(k), k, cfg_node(c, pair->value),
-				  NULL };
+	return (struct cfg_pair){cfg_text(k), k, cfg_node(c, pair->value),
+				 NULL};
 }
 
 /* NULL values of optional sections count as empty elsewhere, so
@@ -114,8 +114,8 @@ char *cfg_strdup(struct cfg_doc *c, unsigned line, const char *s)
 	return p;
 }
 
-bool cfg_whole_number(const char *text, unsigned long min,
-		      unsigned long max, unsigned long *out)
+bool cfg_whole_number(const char *text, unsigned long min, unsigned long max,
+		      unsigned long *out)
 {
 	unsigned long v = 0;
 	if (*text == '\0')
@@ -135,8 +135,8 @@ bool cfg_whole_number(const char *text, unsigned long min,
 
 bool cfg_bool_parse(const char *text, bool *out)
 {
-	static const char *const yes[] = { "true", "yes", "on" };
-	static const char *const no[] = { "false", "no", "off" };
+	static const char *const yes[] = {"true", "yes", "on"};
+	static const char *const no[] = {"false", "no", "off"};
 	for (size_t i = 0; i < 3; i++) {
 		if (strcasecmp(text, yes[i]) == 0)
 			return *out = true, true;
@@ -203,16 +203,17 @@ static void cfg_parse_typed(struct cfg_doc *c, const struct cfg_pair *p,
 	if (cfg_whole_number(text, k->min, k->max, &v))
 		cfg_store_uint(k, obj, v);
 	else
-		diag_error(c->d, c->file, cfg_pair_line(p),
-			   "'%s' must be a whole number from %lu to %lu, not '%s'",
-			   p->key, k->min, k->max, text);
+		diag_error(
+			c->d, c->file, cfg_pair_line(p),
+			"'%s' must be a whole number from %lu to %lu, not '%s'",
+			p->key, k->min, k->max, text);
 }
 
 /* ---- the mapping walker ------------------------------------------------------ */
 
 static void cfg_unknown_key(struct cfg_doc *c, const char *where,
-			    const yaml_node_t *knode, const struct cfg_key *keys,
-			    size_t nkeys)
+			    const yaml_node_t *knode,
+			    const struct cfg_key *keys, size_t nkeys)
 {
 	char valid[512];
 	size_t used = 0;
@@ -262,11 +263,13 @@ static void cfg_map_collect(struct cfg_doc *c, const yaml_node_t *map,
 		}
 		if (found[i].knode != NULL) {
 			diag_error(c->d, c->file, cfg_line(k),
-				   "key '%s' appears twice in %s (first at line %u)",
-				   keys[i].name, where, cfg_line(found[i].knode));
+				   "key '%s' appears twice in %s (first at "
+				   "line %u)",
+				   keys[i].name, where,
+				   cfg_line(found[i].knode));
 			continue;
 		}
-		found[i] = (struct cfg_pair){ keys[i].name, k, v, &keys[i] };
+		found[i] = (struct cfg_pair){keys[i].name, k, v, &keys[i]};
 	}
 }
 
@@ -350,14 +353,14 @@ int cfg_dups(struct cfg_doc *c, const void *base, size_t n, size_t size,
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++)
-		refs[i] = (struct cfg_dup_ref){ (const uint8_t *)base + i * size,
-						i, cmp };
+		refs[i] = (struct cfg_dup_ref){(const uint8_t *)base + i * size,
+					       i, cmp};
 	qsort(refs, n, sizeof(*refs), cfg_dup_cmp);
 	for (size_t i = 0; i < n; i++) {
 		bool same = i > 0 && cmp(refs[i - 1].elem, refs[i].elem) == 0;
 		// runs are sorted by position, so a run's head is its first
-		(*first)[refs[i].pos] = same ? (*first)[refs[i - 1].pos]
-					     : refs[i].pos;
+		(*first)[refs[i].pos] =
+			same ? (*first)[refs[i - 1].pos] : refs[i].pos;
 	}
 	free(refs);
 	return 0;
@@ -372,16 +375,18 @@ static int cfg_key_cmp(const void *a, const void *b)
 }
 
 /* The first-occurrence table of map's scalar keys (NULL: no memory). */
-static size_t *cfg_key_dups(struct cfg_doc *c, const yaml_node_t *map,
-			    size_t n)
+static size_t *cfg_key_dups(struct cfg_doc *c, const yaml_node_t *map, size_t n)
 {
 	size_t *first = NULL;
-	const yaml_node_t **keys = cfg_calloc(c, cfg_line(map), n, sizeof(*keys));
+	const yaml_node_t **keys =
+		cfg_calloc(c, cfg_line(map), n, sizeof(*keys));
 	if (keys == NULL)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
-		yaml_node_t *k = cfg_node(c, map->data.mapping.pairs.start[i].key);
-		keys[i] = k->type == YAML_SCALAR_NODE && !cfg_is_null(k) ? k : NULL;
+		yaml_node_t *k =
+			cfg_node(c, map->data.mapping.pairs.start[i].key);
+		keys[i] = k->type == YAML_SCALAR_NODE && !cfg_is_null(k) ? k
+									 : NULL;
 	}
 	if (cfg_dups(c, keys, n, sizeof(*keys), cfg_key_cmp, &first) < 0)
 		first = NULL;
@@ -395,7 +400,8 @@ static size_t *cfg_key_dups(struct cfg_doc *c, const yaml_node_t *map,
 
 /* The scalar key of pair i, or NULL after reporting a bad or repeated one. */
 static const char *cfg_pair_key(struct cfg_doc *c, const yaml_node_t *map,
-				size_t i, const size_t *first, const char *where)
+				size_t i, const size_t *first,
+				const char *where)
 {
 	yaml_node_t *k = cfg_node(c, map->data.mapping.pairs.start[i].key);
 	if (k->type != YAML_SCALAR_NODE || cfg_is_null(k)) {
@@ -405,7 +411,8 @@ static const char *cfg_pair_key(struct cfg_doc *c, const yaml_node_t *map,
 		return NULL;
 	}
 	if (first[i] != i) {
-		yaml_node_t *k0 = cfg_node(c, map->data.mapping.pairs.start[first[i]].key);
+		yaml_node_t *k0 = cfg_node(
+			c, map->data.mapping.pairs.start[first[i]].key);
 		diag_error(c->d, c->file, cfg_line(k),
 			   "'%s' appears twice in %s (first at line %u)",
 			   cfg_text(k), where, cfg_line(k0));
@@ -414,9 +421,8 @@ static const char *cfg_pair_key(struct cfg_doc *c, const yaml_node_t *map,
 	return cfg_text(k);
 }
 
-bool cfg_mapping(struct cfg_doc *c, const struct cfg_pair *p,
-		 const char *where, void **arr, size_t elem_size,
-		 cfg_pair_fn *add, void *obj)
+bool cfg_mapping(struct cfg_doc *c, const struct cfg_pair *p, const char *where,
+		 void **arr, size_t elem_size, cfg_pair_fn *add, void *obj)
 {
 	if (!cfg_expect(c, p, YAML_MAPPING_NODE))
 		return false;
@@ -460,7 +466,8 @@ static const char *cfg_yaml_hint(const char *text, size_t len, size_t mark)
 		end++;
 	for (size_t i = start; i < end; i++)
 		if (text[i] == '\t')
-			return " (this line has a tab: YAML indents with spaces only)";
+			return " (this line has a tab: YAML indents with "
+			       "spaces only)";
 	// "[::1]:53" quoted is fine; only a bare [: starts a broken flow list
 	for (size_t i = start; i + 1 < end; i++)
 		if (text[i] == '[' && text[i + 1] == ':' &&
@@ -472,7 +479,8 @@ static const char *cfg_yaml_hint(const char *text, size_t len, size_t mark)
 static void cfg_yaml_error(struct cfg_doc *c, const yaml_parser_t *parser,
 			   const char *text, size_t len)
 {
-	const char *problem = parser->problem ? parser->problem : "syntax error";
+	const char *problem =
+		parser->problem ? parser->problem : "syntax error";
 	unsigned line = (unsigned)parser->problem_mark.line + 1;
 	const char *hint = cfg_yaml_hint(text, len, parser->problem_mark.index);
 	if (parser->error == YAML_MEMORY_ERROR)
@@ -509,15 +517,19 @@ static int cfg_event_check(struct cfg_doc *c, const yaml_event_t *e,
 	if (e->type == YAML_ALIAS_EVENT || cfg_event_anchor(e) != NULL) {
 		// an alias is walked once per use: a small file could
 		// expand to gigabytes, so neither form is accepted
-		diag_error(c->d, c->file, line, "YAML aliases are not supported "
-			   "(write the value out in full instead of &anchor/*alias)");
+		diag_error(c->d, c->file, line,
+			   "YAML aliases are not supported "
+			   "(write the value out in full instead of "
+			   "&anchor/*alias)");
 		return -1;
 	}
 	if (e->type == YAML_SEQUENCE_START_EVENT ||
 	    e->type == YAML_MAPPING_START_EVENT) {
 		if (++*depth > CFG_MAX_DEPTH) {
-			diag_error(c->d, c->file, line, "lists and mappings "
-				   "nest deeper than %u levels", CFG_MAX_DEPTH);
+			diag_error(c->d, c->file, line,
+				   "lists and mappings "
+				   "nest deeper than %u levels",
+				   CFG_MAX_DEPTH);
 			return -1;
 		}
 	} else if (e->type == YAML_SEQUENCE_END_EVENT ||
@@ -585,7 +597,8 @@ static int cfg_text_check(struct cfg_doc *c, const char *text, size_t len)
 	}
 	const char *nul = memchr(text, '\0', len);
 	if (nul != NULL) {
-		diag_error(c->d, c->file, cfg_line_at(text, (size_t)(nul - text)),
+		diag_error(c->d, c->file,
+			   cfg_line_at(text, (size_t)(nul - text)),
 			   "YAML syntax error: a NUL byte (\\0) is not allowed "
 			   "in the configuration");
 		return -1;

@@ -22,10 +22,10 @@ struct diag;
 
 /** A loaded document and where its messages go. */
 struct cfg_doc {
-	const char *file;               /* the name used in messages */
+	const char *file; /* the name used in messages */
 	struct diag *d;
 	yaml_document_t doc;
-	void *app;                      /* the schema user's own state */
+	void *app; /* the schema user's own state */
 };
 
 struct cfg_key;
@@ -43,11 +43,11 @@ typedef void cfg_parse_fn(struct cfg_doc *c, const struct cfg_pair *p,
 
 /** How a row stores its value. */
 enum cfg_type {
-	CFG_T_FN,       /* its own parse function */
-	CFG_T_U8,       /* whole numbers in [min, max], by field width */
+	CFG_T_FN, /* its own parse function */
+	CFG_T_U8, /* whole numbers in [min, max], by field width */
 	CFG_T_U16,
 	CFG_T_U32,
-	CFG_T_BOOL,     /* true/yes/on, false/no/off */
+	CFG_T_BOOL, /* true/yes/on, false/no/off */
 };
 
 /** The schema of one key. Rows run in table order, so a key that refers
@@ -55,31 +55,40 @@ enum cfg_type {
 struct cfg_key {
 	const char *name;
 	enum cfg_type type;
-	cfg_parse_fn *parse;            /* CFG_T_FN */
+	cfg_parse_fn *parse; /* CFG_T_FN */
 	bool required;
-	size_t offset;                  /* the field in obj (typed rows) */
-	unsigned long min, max, def;    /* range and default (typed rows) */
+	size_t offset;               /* the field in obj (typed rows) */
+	unsigned long min, max, def; /* range and default (typed rows) */
 };
 
 /** A key with its own parse function. */
-#define CFG_KEY(key, fn, req) \
-	{ .name = key, .type = CFG_T_FN, .parse = fn, .required = req }
+#define CFG_KEY(key, fn, req)                                               \
+	{                                                                   \
+		.name = key, .type = CFG_T_FN, .parse = fn, .required = req \
+	}
 
 /* The setter's width follows the field's type; another type won't compile. */
-#define CFG_UINT_TYPE(field) \
-	_Generic((field), uint8_t: CFG_T_U8, uint16_t: CFG_T_U16, \
-		 unsigned int: CFG_T_U32)
+#define CFG_UINT_TYPE(field)               \
+	_Generic((field), uint8_t          \
+		 : CFG_T_U8, uint16_t      \
+		 : CFG_T_U16, unsigned int \
+		 : CFG_T_U32)
 
 /** A whole number in [lo, hi], default d, stored in obj's field. */
-#define CFG_UINT(key, T, field, lo, hi, d) \
-	{ .name = key, .type = CFG_UINT_TYPE(((T *)0)->field), \
-	  .offset = offsetof(T, field), .min = lo, .max = hi, .def = d }
+#define CFG_UINT(key, T, field, lo, hi, d)                                   \
+	{                                                                    \
+		.name = key, .type = CFG_UINT_TYPE(((T *)0)->field),         \
+		.offset = offsetof(T, field), .min = lo, .max = hi, .def = d \
+	}
 
 /** A boolean, default d, stored in obj's bool field. */
-#define CFG_BOOL(key, T, field, d) \
-	{ .name = key, .type = CFG_T_BOOL + 0 * sizeof(_Generic( \
-		  (((T *)0)->field), bool: 1)), \
-	  .offset = offsetof(T, field), .def = d }
+#define CFG_BOOL(key, T, field, d)                                         \
+	{                                                                  \
+		.name = key,                                               \
+		.type = CFG_T_BOOL +                                       \
+			0 * sizeof(_Generic((((T *)0)->field), bool : 1)), \
+		.offset = offsetof(T, field), .def = d                     \
+	}
 
 #define CFG_COUNT(table) (sizeof(table) / sizeof((table)[0]))
 
@@ -106,8 +115,7 @@ uint64_t cfg_map_walk(struct cfg_doc *c, const yaml_node_t *map,
 /** Runs add on every item of a list value, after allocating *arr (when
  *  arr is not NULL) with room for them all; false (reported) on a wrong
  *  type or no memory. */
-typedef void cfg_item_fn(struct cfg_doc *c, const yaml_node_t *item,
-			 void *obj);
+typedef void cfg_item_fn(struct cfg_doc *c, const yaml_node_t *item, void *obj);
 bool cfg_list(struct cfg_doc *c, const struct cfg_pair *p, void **arr,
 	      size_t elem_size, cfg_item_fn *add, void *obj);
 
@@ -116,9 +124,8 @@ bool cfg_list(struct cfg_doc *c, const struct cfg_pair *p, void **arr,
  *  *arr (when arr is not NULL) with room for them all. */
 typedef void cfg_pair_fn(struct cfg_doc *c, const yaml_node_pair_t *pair,
 			 const char *key, void *obj);
-bool cfg_mapping(struct cfg_doc *c, const struct cfg_pair *p,
-		 const char *where, void **arr, size_t elem_size,
-		 cfg_pair_fn *add, void *obj);
+bool cfg_mapping(struct cfg_doc *c, const struct cfg_pair *p, const char *where,
+		 void **arr, size_t elem_size, cfg_pair_fn *add, void *obj);
 
 /**
  * Finds repeats among n elements of size at base, where cmp orders equal
@@ -148,8 +155,8 @@ bool cfg_expect(struct cfg_doc *c, const struct cfg_pair *p,
 const char *cfg_item_scalar(struct cfg_doc *c, const char *what,
 			    const yaml_node_t *item);
 /** Digits only, within [min, max]. */
-bool cfg_whole_number(const char *text, unsigned long min,
-		      unsigned long max, unsigned long *out);
+bool cfg_whole_number(const char *text, unsigned long min, unsigned long max,
+		      unsigned long *out);
 bool cfg_bool_parse(const char *text, bool *out);
 
 /** Allocation that reports "out of memory" at line and returns NULL. */

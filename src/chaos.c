@@ -26,7 +26,7 @@ struct chaos_rr {
 struct chaos {
 	struct chaos_rr identity, version;
 	uint8_t nsid[4 + CONFIG_NSID_MAX];
-	size_t nsid_len;                /* 0: off */
+	size_t nsid_len; /* 0: off */
 };
 
 static void chaos_put16(uint8_t *p, uint16_t v)
@@ -99,7 +99,8 @@ static const struct chaos_rr *chaos_find(const struct chaos *c,
 					 const uint8_t *qname)
 {
 	if (chaos_name_is(qname, name_id_server, sizeof(name_id_server)) ||
-	    chaos_name_is(qname, name_hostname_bind, sizeof(name_hostname_bind)))
+	    chaos_name_is(qname, name_hostname_bind,
+			  sizeof(name_hostname_bind)))
 		return &c->identity;
 	if (chaos_name_is(qname, name_version_server,
 			  sizeof(name_version_server)) ||

@@ -40,11 +40,11 @@ struct cfg_region_name {
 /* geovip's state while its schema runs (struct cfg_doc's app). */
 struct cfg_ctx {
 	struct config *cfg;
-	int continent_owner[CONTINENT_COUNT];   /* region index or -1 */
-	const char **network_text;      /* overrides.networks keys as written */
-	struct cfg_vip *vips;           /* one region's VIPs while read */
+	int continent_owner[CONTINENT_COUNT]; /* region index or -1 */
+	const char **network_text; /* overrides.networks keys as written */
+	struct cfg_vip *vips;      /* one region's VIPs while read */
 	size_t vip_count;
-	struct cfg_region_name *region_order;   /* sorted by name */
+	struct cfg_region_name *region_order; /* sorted by name */
 };
 
 static struct cfg_ctx *cfg_ctx(struct cfg_doc *c)
@@ -64,8 +64,8 @@ static void cfg_region_list(const struct config *cfg, char *out, size_t len)
 	size_t used = 0;
 	out[0] = '\0';
 	for (size_t i = 0; i < cfg->region_count && used < len; i++) {
-		int n = snprintf(out + used, len - used, "%s%s",
-				 i ? ", " : "", cfg->regions[i].name);
+		int n = snprintf(out + used, len - used, "%s%s", i ? ", " : "",
+				 cfg->regions[i].name);
 		if (n < 0)
 			break;
 		used += (size_t)n;
@@ -89,10 +89,10 @@ static void cfg_region_order(struct cfg_doc *c, unsigned line)
 	if (ctx->region_order == NULL)
 		return;
 	for (size_t i = 0; i < cfg->region_count; i++)
-		ctx->region_order[i] = (struct cfg_region_name){
-			cfg->regions[i].name, (int)i };
-	qsort(ctx->region_order, cfg->region_count,
-	      sizeof(*ctx->region_order), cfg_region_name_cmp);
+		ctx->region_order[i] =
+			(struct cfg_region_name){cfg->regions[i].name, (int)i};
+	qsort(ctx->region_order, cfg->region_count, sizeof(*ctx->region_order),
+	      cfg_region_name_cmp);
 }
 
 static int cfg_region_find(struct cfg_doc *c, const char *name)
@@ -100,7 +100,7 @@ static int cfg_region_find(struct cfg_doc *c, const char *name)
 	const struct cfg_ctx *ctx = cfg_ctx(c);
 	if (ctx->region_order == NULL)
 		return config_region_index(ctx->cfg, name);
-	struct cfg_region_name key = { name, REGION_NONE };
+	struct cfg_region_name key = {name, REGION_NONE};
 	const struct cfg_region_name *hit =
 		bsearch(&key, ctx->region_order, ctx->cfg->region_count,
 			sizeof(key), cfg_region_name_cmp);
@@ -108,8 +108,8 @@ static int cfg_region_find(struct cfg_doc *c, const char *name)
 }
 
 /* The index of the region a scalar names, or REGION_NONE after an error. */
-static int cfg_region_ref(struct cfg_doc *c, const char *what,
-			  const char *name, unsigned line)
+static int cfg_region_ref(struct cfg_doc *c, const char *what, const char *name,
+			  unsigned line)
 {
 	const struct config *cfg = cfg_of(c);
 	int r = cfg_region_find(c, name);
@@ -222,7 +222,8 @@ static void cfg_listen_add(struct cfg_doc *c, const yaml_node_t *item,
 		if (cfg_listen_same(&cfg->listen[i], l)) {
 			diag_error(c->d, c->file, cfg_line(item),
 				   "listen address '%s' is listed twice "
-				   "(first at line %u)", text, cfg->listen[i].line);
+				   "(first at line %u)",
+				   text, cfg->listen[i].line);
 			return;
 		}
 	}
@@ -237,7 +238,7 @@ static void cfg_parse_listen(struct cfg_doc *c, const struct cfg_pair *p,
 	struct config *cfg = obj;
 	if (p->value->type == YAML_SEQUENCE_NODE &&
 	    p->value->data.sequence.items.top ==
-	    p->value->data.sequence.items.start) {
+		    p->value->data.sequence.items.start) {
 		diag_error(c->d, c->file, cfg_pair_line(p),
 			   "'listen' must list at least one ADDRESS:PORT");
 		return;
@@ -315,8 +316,8 @@ static void cfg_parse_shed_key(struct cfg_doc *c, const struct cfg_pair *p,
 	cfg_parse_key16(c, p, cfg->shed_key);
 }
 
-static void cfg_parse_cookie_secret(struct cfg_doc *c,
-				    const struct cfg_pair *p, void *obj)
+static void cfg_parse_cookie_secret(struct cfg_doc *c, const struct cfg_pair *p,
+				    void *obj)
 {
 	struct config *cfg = obj;
 	cfg->cookie_secret_set = cfg_parse_key16(c, p, cfg->cookie_secret);
@@ -366,15 +367,17 @@ static void cfg_continent_add(struct cfg_doc *c, const yaml_node_t *item,
 	if (cont == CONTINENT_UNKNOWN) {
 		diag_error(c->d, c->file, cfg_line(item),
 			   "unknown continent '%s' in region '%s' "
-			   "(use AF, AN, AS, EU, NA, OC or SA)", text, r->name);
+			   "(use AF, AN, AS, EU, NA, OC or SA)",
+			   text, r->name);
 		return;
 	}
 	int owner = ctx->continent_owner[cont];
 	if (owner >= 0 && owner != ri) {
 		diag_error(c->d, c->file, cfg_line(item),
 			   "continent %s is in region '%s' and in region '%s': "
-			   "a continent maps to one region", continent_code(cont),
-			   ctx->cfg->regions[owner].name, r->name);
+			   "a continent maps to one region",
+			   continent_code(cont), ctx->cfg->regions[owner].name,
+			   r->name);
 		return;
 	}
 	ctx->continent_owner[cont] = ri;
@@ -407,7 +410,8 @@ static void cfg_vip_add(struct cfg_doc *c, const yaml_node_t *item, void *obj)
 	if (addr_parse(text, &v->a) < 0) {
 		diag_error(c->d, c->file, cfg_line(item),
 			   "VIP '%s' of region '%s' is not an IPv4 or IPv6 "
-			   "address", text, r->name);
+			   "address",
+			   text, r->name);
 		return;
 	}
 	v->text = text;
@@ -438,12 +442,12 @@ static void cfg_vips_file(struct cfg_doc *c, struct config_region *r)
 	free(first);
 }
 
-static void cfg_region_no_vips(struct cfg_doc *c,
-			       const struct config_region *r)
+static void cfg_region_no_vips(struct cfg_doc *c, const struct config_region *r)
 {
 	diag_error(c->d, c->file, r->line,
 		   "region '%s' has no VIPs: list one or more IPv4 or IPv6 "
-		   "addresses under 'vips'", r->name);
+		   "addresses under 'vips'",
+		   r->name);
 }
 
 static void cfg_parse_vips(struct cfg_doc *c, const struct cfg_pair *p,
@@ -485,7 +489,8 @@ static void cfg_region_body(struct cfg_doc *c, struct config_region *r,
 	if (body->type != YAML_MAPPING_NODE) {
 		diag_error(c->d, c->file, r->line,
 			   "region '%s' must be a mapping with continents and "
-			   "vips, not %s", r->name, cfg_type_name(body));
+			   "vips, not %s",
+			   r->name, cfg_type_name(body));
 		return;
 	}
 	uint64_t present = cfg_map_walk(c, body, where, region_keys,
@@ -516,7 +521,7 @@ static void cfg_parse_regions(struct cfg_doc *c, const struct cfg_pair *p,
 	struct config *cfg = obj;
 	if (p->value->type == YAML_MAPPING_NODE &&
 	    p->value->data.mapping.pairs.top ==
-	    p->value->data.mapping.pairs.start) {
+		    p->value->data.mapping.pairs.start) {
 		diag_error(c->d, c->file, cfg_pair_line(p),
 			   "'regions' must define at least one region");
 		return;
@@ -539,9 +544,9 @@ static void cfg_parse_default_region(struct cfg_doc *c,
 /* ---- overrides ---------------------------------------------------------- */
 
 /* "ADDR/LEN" with no host bits into net and len; false after reporting. */
-static bool cfg_network_text(struct cfg_doc *c, const char *text,
-			     unsigned line, const char *where,
-			     struct ip_addr *net, uint8_t *len)
+static bool cfg_network_text(struct cfg_doc *c, const char *text, unsigned line,
+			     const char *where, struct ip_addr *net,
+			     uint8_t *len)
 {
 	int rc = addr_prefix_parse(text, net, len);
 	if (rc == -ADDR_ERR_HOST_BITS) {
@@ -549,7 +554,8 @@ static bool cfg_network_text(struct cfg_doc *c, const char *text,
 		addr_prefix_format(net, *len, canon, sizeof(canon));
 		diag_error(c->d, c->file, line,
 			   "network '%s' has bits set after the prefix "
-			   "length; write %s", text, canon);
+			   "length; write %s",
+			   text, canon);
 		return false;
 	}
 	if (rc < 0) {
@@ -564,7 +570,7 @@ static void cfg_network_add(struct cfg_doc *c, const yaml_node_pair_t *pair,
 			    const char *text, void *obj)
 {
 	struct config *cfg = obj;
-	struct config_network_override o = { .region = REGION_NONE };
+	struct config_network_override o = {.region = REGION_NONE};
 	o.line = cfg_line(cfg_node(c, pair->key));
 	bool ok = cfg_network_text(c, text, o.line, "overrides.networks",
 				   &o.net, &o.prefix_len);
@@ -592,11 +598,13 @@ static void cfg_networks_dups(struct cfg_doc *c, struct config *cfg)
 	size_t *first;
 	size_t n = cfg->network_override_count;
 	if (cfg_dups(c, cfg->network_overrides, n,
-		     sizeof(*cfg->network_overrides), cfg_network_cmp, &first) < 0)
+		     sizeof(*cfg->network_overrides), cfg_network_cmp,
+		     &first) < 0)
 		return;
 	for (size_t i = 0; i < n; i++)
 		if (first[i] != i)
-			diag_error(c->d, c->file, cfg->network_overrides[i].line,
+			diag_error(c->d, c->file,
+				   cfg->network_overrides[i].line,
 				   "network '%s' is listed twice in "
 				   "overrides.networks (first at line %u)",
 				   cfg_ctx(c)->network_text[i],
@@ -613,8 +621,8 @@ static void cfg_parse_networks(struct cfg_doc *c, const struct cfg_pair *p,
 		return;
 	size_t n = (size_t)(p->value->data.mapping.pairs.top -
 			    p->value->data.mapping.pairs.start);
-	ctx->network_text = cfg_calloc(c, cfg_pair_line(p), n,
-				       sizeof(*ctx->network_text));
+	ctx->network_text =
+		cfg_calloc(c, cfg_pair_line(p), n, sizeof(*ctx->network_text));
 	if (ctx->network_text == NULL)
 		return;
 	if (cfg_mapping(c, p, "overrides.networks",
@@ -626,8 +634,8 @@ static void cfg_parse_networks(struct cfg_doc *c, const struct cfg_pair *p,
 }
 
 /* At most 26 * 26 countries get in, so a scan stays cheap. */
-static const struct config_country_override *
-cfg_country_find(const struct config *cfg, const char *code)
+static const struct config_country_override *cfg_country_find(
+	const struct config *cfg, const char *code)
 {
 	for (size_t i = 0; i < cfg->country_override_count; i++)
 		if (strcmp(cfg->country_overrides[i].code, code) == 0)
@@ -642,7 +650,8 @@ static bool cfg_country_parse(struct cfg_doc *c, const char *text,
 	    !isalpha((unsigned char)text[1])) {
 		diag_error(c->d, c->file, line,
 			   "'%s' in overrides.countries is not a two-letter "
-			   "ISO 3166-1 country code", text);
+			   "ISO 3166-1 country code",
+			   text);
 		return false;
 	}
 	o->code[0] = (char)toupper((unsigned char)text[0]);
@@ -651,7 +660,8 @@ static bool cfg_country_parse(struct cfg_doc *c, const char *text,
 	if (!country_is_known(o->code)) {
 		diag_error(c->d, c->file, line,
 			   "unknown country code '%s' in overrides.countries "
-			   "(use an ISO 3166-1 alpha-2 code such as BR)", text);
+			   "(use an ISO 3166-1 alpha-2 code such as BR)",
+			   text);
 		return false;
 	}
 	const struct config_country_override *old =
@@ -659,7 +669,8 @@ static bool cfg_country_parse(struct cfg_doc *c, const char *text,
 	if (old != NULL) {
 		diag_error(c->d, c->file, line,
 			   "country %s is listed twice in overrides.countries "
-			   "(first at line %u)", o->code, old->line);
+			   "(first at line %u)",
+			   o->code, old->line);
 		return false;
 	}
 	o->line = line;
@@ -670,7 +681,7 @@ static void cfg_country_add(struct cfg_doc *c, const yaml_node_pair_t *pair,
 			    const char *text, void *obj)
 {
 	struct config *cfg = obj;
-	struct config_country_override o = { .region = REGION_NONE };
+	struct config_country_override o = {.region = REGION_NONE};
 	bool ok = cfg_country_parse(c, text, cfg_line(cfg_node(c, pair->key)),
 				    &o);
 	o.region = cfg_pair_region(c, pair, "overrides.countries");
@@ -705,16 +716,19 @@ static void cfg_parse_overrides(struct cfg_doc *c, const struct cfg_pair *p,
 }
 /* ---- shed ------------------------------------------------------------------ */
 
-enum cfg_percent_status { PERCENT_OK, PERCENT_NAN, PERCENT_DECIMALS,
-			  PERCENT_RANGE };
+enum cfg_percent_status {
+	PERCENT_OK,
+	PERCENT_NAN,
+	PERCENT_DECIMALS,
+	PERCENT_RANGE
+};
 
 /*
  * Reads a percentage exactly from its text, into basis points: YAML's
  * float would turn "0.29" into 0.28999..., and the shed share must be the
  * same on every machine, so no floating point is involved.
  */
-static enum cfg_percent_status cfg_percent_parse(const char *text,
-						 uint16_t *bp)
+static enum cfg_percent_status cfg_percent_parse(const char *text, uint16_t *bp)
 {
 	const char *s = text;
 	bool negative = *s == '-';
@@ -726,7 +740,8 @@ static enum cfg_percent_status cfg_percent_parse(const char *text,
 	if (!isdigit((unsigned char)*s))
 		return PERCENT_NAN;
 	for (; isdigit((unsigned char)*s); s++)
-		whole = whole > 1000 ? whole : whole * 10 + (unsigned)(*s - '0');
+		whole = whole > 1000 ? whole
+				     : whole * 10 + (unsigned)(*s - '0');
 	if (*s == '.') {
 		s++;
 		if (!isdigit((unsigned char)*s))
@@ -769,13 +784,14 @@ static void cfg_parse_shed_to(struct cfg_doc *c, const struct cfg_pair *p,
 	if (s->to != REGION_NONE && &cfg_of(c)->regions[s->to] == s->from) {
 		diag_error(c->d, c->file, cfg_pair_line(p),
 			   "region '%s' cannot shed to itself; name another "
-			   "region in 'to'", s->from->name);
+			   "region in 'to'",
+			   s->from->name);
 		s->to = REGION_NONE;
 	}
 }
 
-static void cfg_parse_shed_percent(struct cfg_doc *c,
-				   const struct cfg_pair *p, void *obj)
+static void cfg_parse_shed_percent(struct cfg_doc *c, const struct cfg_pair *p,
+				   void *obj)
 {
 	static const char *const why[] = {
 		[PERCENT_NAN] = "is not a number",
@@ -793,8 +809,8 @@ static void cfg_parse_shed_percent(struct cfg_doc *c,
 	}
 	diag_error(c->d, c->file, cfg_pair_line(p),
 		   "shed percent '%s' of region '%s' %s: write a number from "
-		   "0 to 100 with at most two decimals", text, s->from->name,
-		   why[st]);
+		   "0 to 100 with at most two decimals",
+		   text, s->from->name, why[st]);
 }
 
 static const struct cfg_key shed_keys[] = {
@@ -812,17 +828,16 @@ static void cfg_shed_entry(struct cfg_doc *c, const yaml_node_pair_t *pair,
 	if (v->type != YAML_MAPPING_NODE) {
 		diag_error(c->d, c->file, cfg_line(k),
 			   "shed of '%s' must be a mapping like "
-			   "{ to: REGION, percent: P }, not %s", name,
-			   cfg_type_name(v));
+			   "{ to: REGION, percent: P }, not %s",
+			   name, cfg_type_name(v));
 		return;
 	}
 	if (ri == REGION_NONE)
 		return;
 	char where[300];
-	struct cfg_shed s = { &cfg_of(c)->regions[ri], REGION_NONE, false, 0 };
+	struct cfg_shed s = {&cfg_of(c)->regions[ri], REGION_NONE, false, 0};
 	snprintf(where, sizeof(where), "the shed of region '%s'", name);
-	cfg_map_walk(c, v, where, shed_keys,
-		     CFG_COUNT(shed_keys), &s);
+	cfg_map_walk(c, v, where, shed_keys, CFG_COUNT(shed_keys), &s);
 	if (s.to == REGION_NONE || !s.has_percent)
 		return;
 	s.from->shed_to = s.to;
@@ -866,8 +881,8 @@ struct cfg_key_obj {
 	bool has_secret;
 };
 
-static void cfg_parse_key_algorithm(struct cfg_doc *c,
-				    const struct cfg_pair *p, void *obj)
+static void cfg_parse_key_algorithm(struct cfg_doc *c, const struct cfg_pair *p,
+				    void *obj)
 {
 	struct cfg_key_obj *o = obj;
 	const char *text = cfg_scalar(c, p);
@@ -880,7 +895,8 @@ static void cfg_parse_key_algorithm(struct cfg_doc *c,
 	else
 		diag_error(c->d, c->file, cfg_pair_line(p),
 			   "unknown TSIG algorithm '%s' (use hmac-sha256 or "
-			   "hmac-sha512)", text);
+			   "hmac-sha512)",
+			   text);
 }
 
 static void cfg_key_secret_set(struct cfg_doc *c, unsigned line,
@@ -888,14 +904,18 @@ static void cfg_key_secret_set(struct cfg_doc *c, unsigned line,
 			       const char *where)
 {
 	if (o->has_secret) {
-		diag_error(c->d, c->file, line, "key '%s' has both 'secret' "
-			   "and 'secret_file'; give one", o->k->name);
+		diag_error(c->d, c->file, line,
+			   "key '%s' has both 'secret' "
+			   "and 'secret_file'; give one",
+			   o->k->name);
 		return;
 	}
 	o->has_secret = true;
 	if (!cfg_base64_valid(text)) {
-		diag_error(c->d, c->file, line, "the secret of key '%s'%s is "
-			   "not valid base64", o->k->name, where);
+		diag_error(c->d, c->file, line,
+			   "the secret of key '%s'%s is "
+			   "not valid base64",
+			   o->k->name, where);
 		return;
 	}
 	o->k->secret = cfg_strdup(c, line, text);
@@ -918,8 +938,10 @@ static void cfg_parse_key_secret_file(struct cfg_doc *c,
 	if (text == NULL)
 		return;
 	if (o->has_secret) {
-		diag_error(c->d, c->file, line, "key '%s' has both 'secret' "
-			   "and 'secret_file'; give one", o->k->name);
+		diag_error(c->d, c->file, line,
+			   "key '%s' has both 'secret' "
+			   "and 'secret_file'; give one",
+			   o->k->name);
 		return;
 	}
 	char *path = cfg_path_resolve(c, line, text);
@@ -929,8 +951,10 @@ static void cfg_parse_key_secret_file(struct cfg_doc *c,
 	size_t len = 0;
 	int rc = file_read(path, CONFIG_SECRET_FILE_MAX, &data, &len);
 	if (rc < 0) {
-		diag_error(c->d, c->file, line, "cannot read secret_file "
-			   "'%s': %s", path, file_strerror(rc));
+		diag_error(c->d, c->file, line,
+			   "cannot read secret_file "
+			   "'%s': %s",
+			   path, file_strerror(rc));
 		o->has_secret = true; // reported: not "needs a secret" too
 	} else {
 		// one line of base64; surrounding white space is not secret
@@ -972,7 +996,8 @@ static void cfg_key_add(struct cfg_doc *c, const yaml_node_pair_t *pair,
 	char *abs = cfg_calloc(c, line, n + 2, 1);
 	if (abs == NULL)
 		return;
-	snprintf(abs, n + 2, "%s%s", key, n > 0 && key[n - 1] == '.' ? "" : ".");
+	snprintf(abs, n + 2, "%s%s", key,
+		 n > 0 && key[n - 1] == '.' ? "" : ".");
 	if (dname_from_text(wire, abs, NULL) == 0) {
 		diag_error(c->d, c->file, line,
 			   "key name '%s' is not a valid domain name", key);
@@ -984,7 +1009,7 @@ static void cfg_key_add(struct cfg_doc *c, const yaml_node_pair_t *pair,
 	cfg->key_count++; // kept even when broken, so config_free frees it
 	if (!cfg_expect(c, &kp, YAML_MAPPING_NODE))
 		return;
-	struct cfg_key_obj o = { .k = k };
+	struct cfg_key_obj o = {.k = k};
 	char where[300];
 	snprintf(where, sizeof(where), "key '%s'", key);
 	cfg_map_walk(c, kp.value, where, key_keys, CFG_COUNT(key_keys), &o);
@@ -1068,7 +1093,8 @@ static void cfg_regional_add(struct cfg_doc *c, const yaml_node_t *item,
 	n->name_len = dname_from_text(n->name, text, z->origin);
 	if (n->name_len == 0) {
 		diag_error(c->d, c->file, line,
-			   "regional name '%s' is not a valid domain name", text);
+			   "regional name '%s' is not a valid domain name",
+			   text);
 		return;
 	}
 	if (!dname_is_subdomain(n->name, z->origin)) {
@@ -1080,8 +1106,8 @@ static void cfg_regional_add(struct cfg_doc *c, const yaml_node_t *item,
 	if (cfg_regional_doubled(text, z->origin_text))
 		diag_warn(c->d, c->file, line,
 			  "regional name '%s' has no final dot, so it means "
-			  "%s.%s; write '%s.' for the name itself", text, text,
-			  z->origin_text, text);
+			  "%s.%s; write '%s.' for the name itself",
+			  text, text, z->origin_text, text);
 	n->text = cfg_strdup(c, line, text);
 	if (n->text == NULL)
 		return;
@@ -1141,12 +1167,28 @@ static bool cfg_duration(const char *text, uint32_t *out)
 	if (n == 0 || n >= sizeof(num))
 		return false;
 	switch (text[n - 1]) {
-	case 's': mult = 1; n--; break;
-	case 'm': mult = 60; n--; break;
-	case 'h': mult = 3600; n--; break;
-	case 'd': mult = 86400; n--; break;
-	case 'w': mult = 604800; n--; break;
-	default: break;
+	case 's':
+		mult = 1;
+		n--;
+		break;
+	case 'm':
+		mult = 60;
+		n--;
+		break;
+	case 'h':
+		mult = 3600;
+		n--;
+		break;
+	case 'd':
+		mult = 86400;
+		n--;
+		break;
+	case 'w':
+		mult = 604800;
+		n--;
+		break;
+	default:
+		break;
 	}
 	memcpy(num, text, n);
 	num[n] = '\0';
@@ -1163,8 +1205,8 @@ static void cfg_dnssec_duration(struct cfg_doc *c, const struct cfg_pair *p,
 	if (text != NULL && !cfg_duration(text, out))
 		diag_error(c->d, c->file, cfg_pair_line(p),
 			   "'%s' must be a duration such as 3600, 90m, 36h, "
-			   "14d or 2w (at most 68 years), not '%s'", p->key,
-			   text);
+			   "14d or 2w (at most 68 years), not '%s'",
+			   p->key, text);
 }
 
 static void cfg_parse_dnssec_validity(struct cfg_doc *c,
@@ -1204,9 +1246,10 @@ static void cfg_parse_dnssec_keys(struct cfg_doc *c, const struct cfg_pair *p,
 	struct config_dnssec *ds = obj;
 	if (p->value->type == YAML_SEQUENCE_NODE &&
 	    (p->value->data.sequence.items.top ==
-	     p->value->data.sequence.items.start ||
+		     p->value->data.sequence.items.start ||
 	     p->value->data.sequence.items.top -
-	     p->value->data.sequence.items.start > CONFIG_DNSSEC_KEYS_MAX)) {
+			     p->value->data.sequence.items.start >
+		     CONFIG_DNSSEC_KEYS_MAX)) {
 		diag_error(c->d, c->file, cfg_pair_line(p),
 			   "'keys' must list 1 to %d key files",
 			   CONFIG_DNSSEC_KEYS_MAX);
@@ -1216,8 +1259,8 @@ static void cfg_parse_dnssec_keys(struct cfg_doc *c, const struct cfg_pair *p,
 		 cfg_dnssec_key_add, ds);
 }
 
-static void cfg_parse_dnssec_denial(struct cfg_doc *c,
-				    const struct cfg_pair *p, void *obj)
+static void cfg_parse_dnssec_denial(struct cfg_doc *c, const struct cfg_pair *p,
+				    void *obj)
 {
 	(void)obj;
 	const char *text = cfg_scalar(c, p);
@@ -1300,7 +1343,7 @@ static void cfg_parse_primary(struct cfg_doc *c, const struct cfg_pair *p,
 	struct config_zone *z = obj;
 	if (p->value->type == YAML_SEQUENCE_NODE &&
 	    p->value->data.sequence.items.top ==
-	    p->value->data.sequence.items.start) {
+		    p->value->data.sequence.items.start) {
 		diag_error(c->d, c->file, cfg_pair_line(p),
 			   "'primary' must list at least one ADDRESS[:PORT]");
 		return;
@@ -1344,15 +1387,16 @@ static const struct cfg_key zone_keys[] = {
 #define CFG_ZONE_PRIMARY (1u << 4)
 #define CFG_ZONE_TSIG (1u << 5)
 
-static void cfg_zone_add(struct cfg_doc *c, const yaml_node_t *item,
-			 void *obj)
+static void cfg_zone_add(struct cfg_doc *c, const yaml_node_t *item, void *obj)
 {
 	struct config *cfg = obj;
 	struct config_zone *z = &cfg->zones[cfg->zone_count];
 	if (item->type != YAML_MAPPING_NODE) {
-		diag_error(c->d, c->file, cfg_line(item),
-			   "each entry of 'zones' must be a mapping with origin "
-			   "and file, not %s", cfg_type_name(item));
+		diag_error(
+			c->d, c->file, cfg_line(item),
+			"each entry of 'zones' must be a mapping with origin "
+			"and file, not %s",
+			cfg_type_name(item));
 		return;
 	}
 	cfg_defaults(zone_keys, CFG_COUNT(zone_keys), z);
@@ -1399,7 +1443,7 @@ static void cfg_parse_zones(struct cfg_doc *c, const struct cfg_pair *p,
 	struct config *cfg = obj;
 	if (p->value->type == YAML_SEQUENCE_NODE &&
 	    p->value->data.sequence.items.top ==
-	    p->value->data.sequence.items.start) {
+		    p->value->data.sequence.items.start) {
 		diag_error(c->d, c->file, cfg_pair_line(p),
 			   "'zones' must list at least one zone");
 		return;
@@ -1418,8 +1462,8 @@ static void cfg_rrl_exempt_add(struct cfg_doc *c, const yaml_node_t *item,
 	const char *text = cfg_item_scalar(c, "rrl.exempt", item);
 	if (text == NULL)
 		return;
-	struct config_network_override o = { .region = REGION_NONE,
-					     .line = cfg_line(item) };
+	struct config_network_override o = {.region = REGION_NONE,
+					    .line = cfg_line(item)};
 	if (cfg_network_text(c, text, o.line, "rrl.exempt", &o.net,
 			     &o.prefix_len))
 		rrl->exempt[rrl->exempt_count++] = o;
@@ -1436,7 +1480,8 @@ static void cfg_parse_rrl_exempt(struct cfg_doc *c, const struct cfg_pair *p,
 		     p->value->data.sequence.items.start) > CONFIG_MAX_EXEMPT) {
 		diag_error(c->d, c->file, cfg_pair_line(p),
 			   "'rrl.exempt' lists more than %u networks: "
-			   "exempt larger networks instead", CONFIG_MAX_EXEMPT);
+			   "exempt larger networks instead",
+			   CONFIG_MAX_EXEMPT);
 		return;
 	}
 	cfg_list(c, p, (void **)&rrl->exempt, sizeof(*rrl->exempt),
@@ -1460,8 +1505,8 @@ static void cfg_parse_rrl(struct cfg_doc *c, const struct cfg_pair *p,
 	if (cfg_is_null(p->value))
 		return;
 	if (cfg_expect(c, p, YAML_MAPPING_NODE))
-		cfg_map_walk(c, p->value, "'rrl'", rrl_keys, CFG_COUNT(rrl_keys),
-			     &cfg->rrl);
+		cfg_map_walk(c, p->value, "'rrl'", rrl_keys,
+			     CFG_COUNT(rrl_keys), &cfg->rrl);
 }
 
 /* ---- the top level ------------------------------------------------------- */
@@ -1479,14 +1524,14 @@ static bool cfg_ops_hostname(char *out, size_t len)
 }
 
 // "hex:0a1b..." → bytes; false when not an even count of hex digits.
-static bool cfg_ops_hex(const char *hex, uint8_t *out, size_t max,
-			size_t *len)
+static bool cfg_ops_hex(const char *hex, uint8_t *out, size_t max, size_t *len)
 {
 	size_t n = strlen(hex);
 	if (n == 0 || n % 2 != 0 || n / 2 > max)
 		return false;
 	for (size_t i = 0; i < n / 2; i++) {
-		int hi = cfg_hex_digit(hex[2 * i]), lo = cfg_hex_digit(hex[2 * i + 1]);
+		int hi = cfg_hex_digit(hex[2 * i]),
+		    lo = cfg_hex_digit(hex[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return false;
 		out[i] = (uint8_t)(hi << 4 | lo);
@@ -1520,8 +1565,8 @@ static void cfg_parse_nsid(struct cfg_doc *c, const struct cfg_pair *p,
 				 &cfg->nsid_len))
 			diag_error(c->d, c->file, cfg_pair_line(p),
 				   "nsid: '%s' must be hex: and 2 to %u hex "
-				   "digits, an even number", text,
-				   2 * CONFIG_NSID_MAX);
+				   "digits, an even number",
+				   text, 2 * CONFIG_NSID_MAX);
 		return;
 	}
 	size_t len = strlen(text);
@@ -1554,8 +1599,8 @@ static void cfg_ops_txt(struct cfg_doc *c, const struct cfg_pair *p,
 	if (len == 0 || len > CONFIG_TXT_MAX) {
 		diag_error(c->d, c->file, cfg_pair_line(p),
 			   "%s: must be 1 to %u characters, or false to hide "
-			   "it, not %zu characters", p->key, CONFIG_TXT_MAX,
-			   len);
+			   "it, not %zu characters",
+			   p->key, CONFIG_TXT_MAX, len);
 		return;
 	}
 	free(*field);
@@ -1601,7 +1646,8 @@ static void cfg_parse_log_level(struct cfg_doc *c, const struct cfg_pair *p,
 	if (level < 0)
 		diag_error(c->d, c->file, cfg_pair_line(p),
 			   "log_level: '%s' is not one of error, warning, "
-			   "notice, info, debug", text);
+			   "notice, info, debug",
+			   text);
 	else
 		cfg->log_level = level;
 }
@@ -1642,13 +1688,13 @@ static void cfg_ops_free(struct config *cfg)
 	free(cfg->pidfile);
 }
 
-#define CFG_OPS_KEYS \
-	CFG_KEY("nsid", cfg_parse_nsid, false), \
-	CFG_KEY("identity", cfg_parse_identity, false), \
-	CFG_KEY("version", cfg_parse_version, false), \
-	CFG_KEY("log", cfg_parse_log, false), \
-	CFG_KEY("log_level", cfg_parse_log_level, false), \
-	CFG_KEY("pidfile", cfg_parse_pidfile, false)
+#define CFG_OPS_KEYS                                              \
+	CFG_KEY("nsid", cfg_parse_nsid, false),                   \
+		CFG_KEY("identity", cfg_parse_identity, false),   \
+		CFG_KEY("version", cfg_parse_version, false),     \
+		CFG_KEY("log", cfg_parse_log, false),             \
+		CFG_KEY("log_level", cfg_parse_log_level, false), \
+		CFG_KEY("pidfile", cfg_parse_pidfile, false)
 /* ---- end of the operations keys ---- */
 
 static const struct cfg_key top_keys[] = {
@@ -1664,10 +1710,10 @@ static const struct cfg_key top_keys[] = {
 	CFG_KEY("cookie_secret", cfg_parse_cookie_secret, false),
 	CFG_KEY("cookie_secret_previous", cfg_parse_cookie_secret_previous,
 		false),
-	CFG_UINT("tcp_idle_timeout", struct config, tcp_idle_timeout,
-		 1, 86400, 10),
-	CFG_UINT("tcp_max_connections", struct config, tcp_max_connections,
-		 1, 1000000, 1000),
+	CFG_UINT("tcp_idle_timeout", struct config, tcp_idle_timeout, 1, 86400,
+		 10),
+	CFG_UINT("tcp_max_connections", struct config, tcp_max_connections, 1,
+		 1000000, 1000),
 	CFG_KEY("rrl", cfg_parse_rrl, false),
 	CFG_KEY("user", cfg_parse_user, false),
 	CFG_KEY("keys", cfg_parse_keys, false),
@@ -1690,9 +1736,9 @@ static void cfg_shed_drained(struct cfg_doc *c, const struct config *cfg)
 			diag_warn(c->d, c->file, r->shed_line,
 				  "region '%s' sheds to region '%s', which "
 				  "itself sheds 100%% to '%s': clients shed "
-				  "from '%s' land in a drained region", r->name,
-				  to->name, cfg->regions[to->shed_to].name,
-				  r->name);
+				  "from '%s' land in a drained region",
+				  r->name, to->name,
+				  cfg->regions[to->shed_to].name, r->name);
 	}
 }
 
@@ -1700,9 +1746,10 @@ static void cfg_parse_root(struct cfg_doc *c)
 {
 	yaml_node_t *root = yaml_document_get_root_node(&c->doc);
 	if (root == NULL || root->type != YAML_MAPPING_NODE) {
-		diag_error(c->d, c->file, root ? cfg_line(root) : 1,
-			   "the configuration must be a mapping of keys such "
-			   "as listen, geoip, regions, default_region and zones");
+		diag_error(
+			c->d, c->file, root ? cfg_line(root) : 1,
+			"the configuration must be a mapping of keys such "
+			"as listen, geoip, regions, default_region and zones");
 		return;
 	}
 	cfg_map_walk(c, root, "the configuration", top_keys,
@@ -1738,12 +1785,12 @@ nomem:
 	return NULL;
 }
 
-struct config *config_load_text(const char *text, size_t len,
-				const char *name, struct diag *d)
+struct config *config_load_text(const char *text, size_t len, const char *name,
+				struct diag *d)
 {
 	unsigned errors_before = diag_errors(d);
-	struct cfg_ctx ctx = { .cfg = NULL };
-	struct cfg_doc c = { .file = name, .d = d, .app = &ctx };
+	struct cfg_ctx ctx = {.cfg = NULL};
+	struct cfg_doc c = {.file = name, .d = d, .app = &ctx};
 
 	if (cfg_doc_load(&c, text, len) < 0)
 		return NULL;
@@ -1816,15 +1863,16 @@ static void cfg_readable_as(const struct config *cfg, const char *user,
 		return;
 	}
 	if (fd == -EACCES)
-		diag_warn(d, cfg->path, line, "user '%s' cannot read %s: %s "
-			  "(a reload runs as that user and would fail)", user,
-			  path, file_strerror(fd));
+		diag_warn(d, cfg->path, line,
+			  "user '%s' cannot read %s: %s "
+			  "(a reload runs as that user and would fail)",
+			  user, path, file_strerror(fd));
 }
 
 /* Opens every file a reload reads, as pw. Only --check and start-up,
  * single-threaded and as root, get here. */
-static int cfg_check_files_as(const struct config *cfg,
-			      const struct passwd *pw, struct diag *d)
+static int cfg_check_files_as(const struct config *cfg, const struct passwd *pw,
+			      struct diag *d)
 {
 	// getpwnam's static result is overwritten by initgroups
 	char user[256];
@@ -1839,8 +1887,10 @@ static int cfg_check_files_as(const struct config *cfg,
 			cfg_readable_as(cfg, user, cfg->zones[i].file,
 					cfg->zones[i].line, d);
 	if (cfg_unbecome() < 0) {
-		diag_error(d, cfg->path, cfg->user_line, "cannot return to root "
-			   "after checking files as user '%s'", user);
+		diag_error(d, cfg->path, cfg->user_line,
+			   "cannot return to root "
+			   "after checking files as user '%s'",
+			   user);
 		return -1;
 	}
 	return 0;
@@ -1854,13 +1904,15 @@ int config_check_system(const struct config *cfg, struct diag *d)
 	const struct passwd *pw = getpwnam(cfg->user);
 	if (pw == NULL) {
 		diag_error(d, cfg->path, cfg->user_line,
-			   "user '%s' does not exist on this system", cfg->user);
+			   "user '%s' does not exist on this system",
+			   cfg->user);
 		return -1;
 	}
 	if (pw->pw_uid == 0) {
 		diag_error(d, cfg->path, cfg->user_line,
 			   "user '%s' has uid 0: dropping to it keeps every "
-			   "privilege; name an unprivileged user", cfg->user);
+			   "privilege; name an unprivileged user",
+			   cfg->user);
 		return -1;
 	}
 	if (geteuid() == 0)

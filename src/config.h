@@ -28,50 +28,51 @@ struct diag;
 struct config_listen {
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
-	char text[64];          /* as written, for messages */
+	char text[64]; /* as written, for messages */
 	unsigned line;
 };
 
 struct config_region {
 	char *name;
 	unsigned line;
-	uint8_t continents;     /* bit (1 << enum continent) per listed continent */
-	struct ip_addr *v4;     /* family AF_INET */
+	uint8_t continents; /* bit (1 << enum continent) per listed continent */
+	struct ip_addr *v4; /* family AF_INET */
 	size_t v4_count;
-	struct ip_addr *v6;     /* family AF_INET6 */
+	struct ip_addr *v6; /* family AF_INET6 */
 	size_t v6_count;
-	int shed_to;            /* region index, or REGION_NONE */
-	uint16_t shed_bp;       /* percent x 100: 0..10000 */
+	int shed_to;      /* region index, or REGION_NONE */
+	uint16_t shed_bp; /* percent x 100: 0..10000 */
 	unsigned shed_line;
 };
 
 struct config_network_override {
-	struct ip_addr net;     /* bits after prefix_len are zero */
+	struct ip_addr net; /* bits after prefix_len are zero */
 	uint8_t prefix_len;
 	int region;
 	unsigned line;
 };
 
 struct config_country_override {
-	char code[3];           /* upper-case ISO 3166-1 alpha-2, NUL-terminated */
+	char code[3]; /* upper-case ISO 3166-1 alpha-2, NUL-terminated */
 	int region;
 	unsigned line;
 };
 
 struct config_regional_name {
-	char *text;             /* as written: "@", "www", "*.edge", "abs.name." */
-	uint8_t name[DNAME_MAX];/* canonical wire form, absolute */
+	char *text; /* as written: "@", "www", "*.edge", "abs.name." */
+	uint8_t name[DNAME_MAX]; /* canonical wire form, absolute */
 	size_t name_len;
 	unsigned line;
 };
 
 /* Response rate limiting (UDP only); responses_per_second 0 = off. */
 struct config_rrl {
-	unsigned responses_per_second;  /* per client network */
-	unsigned slip;                  /* every Nth limited answer sent TC=1; 0 never */
-	uint8_t ipv4_prefix;            /* client network sizes: default 24 */
-	uint8_t ipv6_prefix;            /* and 56 */
-	struct config_network_override *exempt; /* never limited (region unused) */
+	unsigned responses_per_second; /* per client network */
+	unsigned slip;       /* every Nth limited answer sent TC=1; 0 never */
+	uint8_t ipv4_prefix; /* client network sizes: default 24 */
+	uint8_t ipv6_prefix; /* and 56 */
+	struct config_network_override
+		*exempt; /* never limited (region unused) */
 	size_t exempt_count;
 	unsigned line;
 };
@@ -79,18 +80,18 @@ struct config_rrl {
 /* `dnssec:` of a zone (issue 11): keys and denial; enabled when key_count > 0. */
 #define CONFIG_DNSSEC_KEYS_MAX 8
 struct config_dnssec {
-	char **keys;                    /* resolved key file bases (no .key/.private) */
+	char **keys; /* resolved key file bases (no .key/.private) */
 	size_t key_count;
-	uint32_t validity;              /* seconds a signature is valid, default 14d */
-	uint32_t refresh;               /* re-sign before this is left, default 7d */
+	uint32_t validity; /* seconds a signature is valid, default 14d */
+	uint32_t refresh;  /* re-sign before this is left, default 7d */
 	unsigned line;
 };
 
 /* A TSIG key (`keys:`); the secret is kept as validated base64. */
 struct config_tsig_key {
-	char *name;                     /* absolute, with the final dot */
-	const char *algorithm;          /* "hmac-sha256." or "hmac-sha512." */
-	char *secret;                   /* base64 (from `secret:` or `secret_file:`) */
+	char *name;            /* absolute, with the final dot */
+	const char *algorithm; /* "hmac-sha256." or "hmac-sha512." */
+	char *secret;          /* base64 (from `secret:` or `secret_file:`) */
 	unsigned line;
 };
 
@@ -99,31 +100,31 @@ struct config_tsig_key {
 
 struct config_zone {
 	char *origin_text;
-	uint8_t origin[DNAME_MAX];      /* canonical wire form */
+	uint8_t origin[DNAME_MAX]; /* canonical wire form */
 	size_t origin_len;
-	char *file;                     /* resolved path */
-	uint32_t ttl;                   /* TTL of regional answers */
+	char *file;   /* resolved path */
+	uint32_t ttl; /* TTL of regional answers */
 	struct config_regional_name *regional;
 	size_t regional_count;
 	struct config_dnssec dnssec;
 	/* secondary zones: transferred from these; file is the copy kept */
 	struct config_listen *primaries; /* `primary:`, port 53 by default */
-	size_t primary_count;           /* 0: a zone read from its file */
-	int tsig;                       /* `tsig:` index into keys, -1 none */
+	size_t primary_count;            /* 0: a zone read from its file */
+	int tsig;                        /* `tsig:` index into keys, -1 none */
 	unsigned line;
 };
 
 struct config {
-	char *path;                     /* the config file as given */
-	char *dir;                      /* its directory, for relative paths */
+	char *path; /* the config file as given */
+	char *dir;  /* its directory, for relative paths */
 
 	struct config_listen *listen;
 	size_t listen_count;
 
-	char *geoip;                    /* resolved path of the .mmdb */
+	char *geoip; /* resolved path of the .mmdb */
 	unsigned geoip_line;
-	bool ecs;                       /* default true */
-	unsigned workers;               /* 0 = online CPUs */
+	bool ecs;         /* default true */
+	unsigned workers; /* 0 = online CPUs */
 
 	struct config_region *regions;
 	size_t region_count;
@@ -134,40 +135,41 @@ struct config {
 	struct config_country_override *country_overrides;
 	size_t country_override_count;
 
-	uint8_t shed_key[16];           /* default all zero */
+	uint8_t shed_key[16]; /* default all zero */
 
 	/* DNS cookies: the fleet's secret for new server cookies, and one
 	 * more accepted in checks during a rollover */
-	bool cookie_secret_set;         /* false: a random one per process */
+	bool cookie_secret_set; /* false: a random one per process */
 	uint8_t cookie_secret[16];
 	bool cookie_secret_previous_set;
 	uint8_t cookie_secret_previous[16];
 	unsigned cookie_secret_previous_line;
 
-	unsigned tcp_idle_timeout;      /* seconds, default 10 */
-	unsigned tcp_max_connections;   /* default 1000 */
+	unsigned tcp_idle_timeout;    /* seconds, default 10 */
+	unsigned tcp_max_connections; /* default 1000 */
 
 	struct config_rrl rrl;
 
-	char *user;                     /* drop privileges to this user, or NULL */
+	char *user; /* drop privileges to this user, or NULL */
 	unsigned user_line;
 
-	struct config_tsig_key *keys;   /* `keys:` TSIG keys */
+	struct config_tsig_key *keys; /* `keys:` TSIG keys */
 	size_t key_count;
 
 	struct config_zone *zones;
 	size_t zone_count;
 
 	/* ---- operations keys (h-ops): NSID, CH TXT, log, pidfile ---- */
-	uint8_t nsid[CONFIG_NSID_MAX];  /* `nsid:` payload; nsid_len 0 = off (default) */
+	uint8_t nsid
+		[CONFIG_NSID_MAX]; /* `nsid:` payload; nsid_len 0 = off (default) */
 	size_t nsid_len;
-	char *identity;                 /* `identity:` CH TXT id.server, hostname.bind;
+	char *identity; /* `identity:` CH TXT id.server, hostname.bind;
 	                                   NULL = hidden; default the hostname */
-	char *version;                  /* `version:` CH TXT version.server, version.bind;
+	char *version;  /* `version:` CH TXT version.server, version.bind;
 	                                   NULL = hidden; default "geovip VERSION" */
-	int log_target;                 /* `log:` enum log_target: stderr (default), syslog */
-	int log_level;                  /* `log_level:` enum log_level, default info */
-	char *pidfile;                  /* `pidfile:` resolved path, or NULL (default) */
+	int log_target; /* `log:` enum log_target: stderr (default), syslog */
+	int log_level;  /* `log_level:` enum log_level, default info */
+	char *pidfile;  /* `pidfile:` resolved path, or NULL (default) */
 	unsigned pidfile_line;
 };
 
@@ -188,8 +190,8 @@ struct config *config_load(const char *path, struct diag *d);
  * needed); name stands for the file in messages and relative paths
  * resolve against its directory.
  */
-struct config *config_load_text(const char *text, size_t len,
-				const char *name, struct diag *d);
+struct config *config_load_text(const char *text, size_t len, const char *name,
+				struct diag *d);
 
 /**
  * Checks what depends on this machine rather than on the text: the

@@ -21,10 +21,10 @@
 /* The hash of RFC 9018 §4.4 over cc, head (version, reserved, timestamp:
  * 8 bytes) and the client's address, into out. */
 static void cookie_hash(uint8_t out[8], const uint8_t secret[COOKIE_SECRET_LEN],
-			const uint8_t cc[COOKIE_CLIENT_LEN], const uint8_t head[8],
-			const struct ip_addr *client)
+			const uint8_t cc[COOKIE_CLIENT_LEN],
+			const uint8_t head[8], const struct ip_addr *client)
 {
-	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+	static const uint8_t mapped[12] = {[10] = 0xff, [11] = 0xff};
 	uint8_t in[COOKIE_HASH_INPUT_MAX];
 	struct ip_addr a = *client;
 	// ::ffff:a.b.c.d is a.b.c.d: a client seen on a dual-stack socket at
@@ -48,7 +48,7 @@ void cookie_make(uint8_t out[COOKIE_SERVER_LEN],
 		 const uint8_t cc[COOKIE_CLIENT_LEN],
 		 const struct ip_addr *client, uint32_t now)
 {
-	out[0] = 1; // version
+	out[0] = 1;                   // version
 	out[1] = out[2] = out[3] = 0; // reserved
 	out[4] = (uint8_t)(now >> 24);
 	out[5] = (uint8_t)(now >> 16);

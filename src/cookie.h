@@ -13,7 +13,7 @@
 struct ip_addr;
 
 #define COOKIE_CLIENT_LEN 8
-#define COOKIE_SERVER_LEN 16    /* the RFC 9018 server cookie geovip makes */
+#define COOKIE_SERVER_LEN 16 /* the RFC 9018 server cookie geovip makes */
 #define COOKIE_SECRET_LEN 16
 /** RFC 9018 §4.3: a server cookie is valid from 1 hour in the past to
  *  5 minutes in the future, and renewed once older than half an hour. */
@@ -31,9 +31,9 @@ struct cookie_secrets {
 
 /** What a request's server cookie is worth. */
 enum cookie_verdict {
-	COOKIE_INVALID,         /* wrong length/version/hash, or expired */
-	COOKIE_VALID,           /* valid and fresh: echo it */
-	COOKIE_RENEW,           /* valid but older than COOKIE_REFRESH, or
+	COOKIE_INVALID, /* wrong length/version/hash, or expired */
+	COOKIE_VALID,   /* valid and fresh: echo it */
+	COOKIE_RENEW,   /* valid but older than COOKIE_REFRESH, or
 				   made with the previous secret: replace it */
 };
 

@@ -16,7 +16,10 @@ struct country_entry {
 	uint8_t continent;
 };
 
-#define C(code, cont) { #code, CONTINENT_##cont }
+#define C(code, cont)                   \
+	{                               \
+#code, CONTINENT_##cont \
+	}
 
 /*
  * Sorted by code for bsearch. Transcontinental states follow MaxMind:
@@ -111,8 +114,7 @@ bool country_is_known(const char *code)
 }
 
 static const char *const continent_codes[CONTINENT_COUNT] = {
-	"AF", "AN", "AS", "EU", "NA", "OC", "SA"
-};
+	"AF", "AN", "AS", "EU", "NA", "OC", "SA"};
 
 enum continent continent_from_code(const char *code)
 {

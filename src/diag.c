@@ -67,7 +67,7 @@ static void diag_add(struct diag *d, bool error, const char *file,
 	char *text = strdup(where);
 	if (text == NULL)
 		return;
-	d->entries[d->count++] = (struct diag_entry){ text, error };
+	d->entries[d->count++] = (struct diag_entry){text, error};
 }
 
 void diag_error(struct diag *d, const char *file, unsigned line,
@@ -79,8 +79,8 @@ void diag_error(struct diag *d, const char *file, unsigned line,
 	va_end(ap);
 }
 
-void diag_warn(struct diag *d, const char *file, unsigned line,
-	       const char *fmt, ...)
+void diag_warn(struct diag *d, const char *file, unsigned line, const char *fmt,
+	       ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -88,9 +88,18 @@ void diag_warn(struct diag *d, const char *file, unsigned line,
 	va_end(ap);
 }
 
-unsigned diag_errors(const struct diag *d) { return d->errors; }
-unsigned diag_warnings(const struct diag *d) { return d->warnings; }
-size_t diag_count(const struct diag *d) { return d->count; }
+unsigned diag_errors(const struct diag *d)
+{
+	return d->errors;
+}
+unsigned diag_warnings(const struct diag *d)
+{
+	return d->warnings;
+}
+size_t diag_count(const struct diag *d)
+{
+	return d->count;
+}
 
 const char *diag_message(const struct diag *d, size_t i)
 {

@@ -21,8 +21,8 @@ void diag_free(struct diag *d);
 void diag_error(struct diag *d, const char *file, unsigned line,
 		const char *fmt, ...) DIAG_PRINTF(4, 5);
 /** Records "FILE:LINE: warning: message"; warnings do not refuse a load. */
-void diag_warn(struct diag *d, const char *file, unsigned line,
-	       const char *fmt, ...) DIAG_PRINTF(4, 5);
+void diag_warn(struct diag *d, const char *file, unsigned line, const char *fmt,
+	       ...) DIAG_PRINTF(4, 5);
 
 unsigned diag_errors(const struct diag *d);
 unsigned diag_warnings(const struct diag *d);

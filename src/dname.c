@@ -159,7 +159,7 @@ size_t dname_from_text(uint8_t out[DNAME_MAX], const char *text,
 {
 	size_t len;
 	return dname_parse(out, text, strlen(text), origin, &len) == 0 ? len
-									 : 0;
+								       : 0;
 }
 
 size_t dname_check(const uint8_t *wire, size_t n)

@@ -45,9 +45,9 @@ size_t dname_from_text(uint8_t out[DNAME_MAX], const char *text,
 
 /** Why dname_parse refused a name. */
 enum {
-	DNAME_ERR_SYNTAX = -1,  /* empty label, bad escape, no origin */
-	DNAME_ERR_LABEL = -2,   /* a label longer than 63 bytes */
-	DNAME_ERR_LONG = -3,    /* longer than 255 bytes (with the origin) */
+	DNAME_ERR_SYNTAX = -1, /* empty label, bad escape, no origin */
+	DNAME_ERR_LABEL = -2,  /* a label longer than 63 bytes */
+	DNAME_ERR_LONG = -3,   /* longer than 255 bytes (with the origin) */
 };
 
 /**

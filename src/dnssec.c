@@ -34,43 +34,43 @@
 
 /* Region's own variant of a regional name. */
 struct dnssec_variant {
-	struct zone_rrset a_sig, aaaa_sig;      /* count 0: no such RRset */
+	struct zone_rrset a_sig, aaaa_sig; /* count 0: no such RRset */
 	struct zone_rrset nsec, nsec_sig;
 };
 
 struct dnssec_node {
-	struct zone_rrset *sigs;        /* parallel to the node's rrsets */
-	struct zone_rrset nsec, nsec_sig;/* count 0: not in the chain */
-	struct dnssec_variant *variants;/* per region, regional names only */
+	struct zone_rrset *sigs;          /* parallel to the node's rrsets */
+	struct zone_rrset nsec, nsec_sig; /* count 0: not in the chain */
+	struct dnssec_variant *variants;  /* per region, regional names only */
 };
 
 struct chain_entry {
 	const uint8_t *name;
-	uint32_t node;                  /* index into zone->nodes */
+	uint32_t node; /* index into zone->nodes */
 };
 
 struct dnssec_zone {
 	const struct zone *zone;
-	struct dnssec_node *nodes;      /* parallel to zone->nodes */
-	struct chain_entry *chain;      /* NSEC chain, canonical order */
+	struct dnssec_node *nodes; /* parallel to zone->nodes */
+	struct chain_entry *chain; /* NSEC chain, canonical order */
 	size_t chain_count;
 };
 
 struct dnssec_set {
 	const struct zone_set *zs;
-	struct dnssec_zone **zones;     /* per zone index; NULL: unsigned */
+	struct dnssec_zone **zones; /* per zone index; NULL: unsigned */
 	size_t zone_count;
-	void **blocks;                  /* every allocation, freed at once */
+	void **blocks; /* every allocation, freed at once */
 	size_t block_count, block_cap;
-	uint8_t *chunk;                 /* the block ds_alloc carves from */
+	uint8_t *chunk; /* the block ds_alloc carves from */
 	size_t chunk_left;
-	time_t expire_at;               /* 0: nothing signed */
+	time_t expire_at; /* 0: nothing signed */
 };
 
 struct dkey {
 	ldns_key *key;
 	uint16_t tag;
-	bool ksk;                       /* SEP flag (257) */
+	bool ksk; /* SEP flag (257) */
 };
 
 /* What one zone's signing needs. */
@@ -81,7 +81,7 @@ struct dbuild {
 	struct dnssec_set *ds;
 	const struct zone *z;
 	struct dnssec_zone *dz;
-	ldns_key_list *zsk, *ksk;       /* RRsets; DNSKEY */
+	ldns_key_list *zsk, *ksk; /* RRsets; DNSKEY */
 	ldns_buffer *buf;
 	bool oom;
 };
@@ -199,8 +199,9 @@ static ldns_rr *key_read_public(const struct config *cfg,
 		p = nl != NULL ? nl + 1 : p + strlen(p);
 	}
 	ldns_rdf *origin = ldns_dname_new_frm_str(cz->origin_text);
-	ldns_status st = *p == '\0' ? LDNS_STATUS_SYNTAX_EMPTY
-		: ldns_rr_new_frm_str(&rr, p, 3600, origin, NULL);
+	ldns_status st =
+		*p == '\0' ? LDNS_STATUS_SYNTAX_EMPTY
+			   : ldns_rr_new_frm_str(&rr, p, 3600, origin, NULL);
 	if (st != LDNS_STATUS_OK) {
 		diag_error(d, path, line, "not a DNSKEY record: %s",
 			   ldns_get_errorstr_by_id(st));
@@ -232,7 +233,8 @@ static bool key_algorithm_ok(unsigned alg)
 /* base.private, checked against the public key of base.key. */
 static int key_read_private(const struct config *cfg,
 			    const struct config_zone *cz, const char *base,
-			    const ldns_rr *pub, struct diag *d, struct dkey *out)
+			    const ldns_rr *pub, struct diag *d,
+			    struct dkey *out)
 {
 	char *path = key_path(base, ".private");
 	if (path == NULL) {
@@ -267,12 +269,14 @@ static int key_read_private(const struct config *cfg,
 	ldns_key_set_pubkey_owner(k, ldns_rdf_clone(ldns_rr_owner(pub)));
 	ldns_rr *mine = ldns_key2rr(k);
 	if (!key_algorithm_ok(alg) || ldns_key_algorithm(k) != alg) {
-		diag_error(d, path, 0, "algorithm %u is not supported (use 8, "
-			   "13 or 15), or differs from the .key file", alg);
-	} else if (mine == NULL ||
-		   ldns_rdf_compare(ldns_rr_rdf(mine, 3),
-				    ldns_rr_rdf(pub, 3)) != 0) {
-		diag_error(d, path, 0, "the private key does not match the "
+		diag_error(d, path, 0,
+			   "algorithm %u is not supported (use 8, "
+			   "13 or 15), or differs from the .key file",
+			   alg);
+	} else if (mine == NULL || ldns_rdf_compare(ldns_rr_rdf(mine, 3),
+						    ldns_rr_rdf(pub, 3)) != 0) {
+		diag_error(d, path, 0,
+			   "the private key does not match the "
 			   "public key in %s.key (damaged or mixed-up files)",
 			   base);
 	} else {
@@ -310,11 +314,14 @@ int dnssec_dnskey_records(const struct config *cfg,
 			rc = -1;
 		} else {
 			struct zone_record rec = {
-				.owner = cz->origin, .owner_len = cz->origin_len,
+				.owner = cz->origin,
+				.owner_len = cz->origin_len,
 				.rdata = ldns_buffer_begin(buf),
 				.rdata_len = ldns_buffer_position(buf),
-				.ttl = ldns_rr_ttl(rr), .type = TYPE_DNSKEY,
-				.file = file, .line = 0,
+				.ttl = ldns_rr_ttl(rr),
+				.type = TYPE_DNSKEY,
+				.file = file,
+				.line = 0,
 			};
 			if (fn(ctx, &rec) < 0) {
 				diag_error(d, cfg->path, cz->dnssec.line,
@@ -378,28 +385,31 @@ static int sign_rrset(struct dbuild *b, const uint8_t *owner, uint16_t type,
 	for (size_t i = 0; i < ldns_rr_list_rr_count(sigs); i++) {
 		size_t at = ldns_buffer_position(b->buf);
 		ldns_buffer_write_u16(b->buf, 0);
-		if (ldns_rr_rdata2buffer_wire(b->buf,
-					      ldns_rr_list_rr(sigs, i)) !=
-		    LDNS_STATUS_OK)
+		if (ldns_rr_rdata2buffer_wire(
+			    b->buf, ldns_rr_list_rr(sigs, i)) != LDNS_STATUS_OK)
 			goto oom;
-		ldns_buffer_write_u16_at(b->buf, at, (uint16_t)(
-			ldns_buffer_position(b->buf) - at - 2));
+		ldns_buffer_write_u16_at(
+			b->buf, at,
+			(uint16_t)(ldns_buffer_position(b->buf) - at - 2));
 	}
 	size_t len = ldns_buffer_position(b->buf);
 	uint8_t *copy = ds_alloc(b, len);
 	if (copy == NULL)
 		goto out;
 	memcpy(copy, ldns_buffer_begin(b->buf), len);
-	*out = (struct zone_rrset){ .type = TYPE_RRSIG,
-				    .count = (uint16_t)ldns_rr_list_rr_count(sigs),
-				    .ttl = ttl, .rdata = copy, .rdata_len = len };
+	*out = (struct zone_rrset){
+		.type = TYPE_RRSIG,
+		.count = (uint16_t)ldns_rr_list_rr_count(sigs),
+		.ttl = ttl,
+		.rdata = copy,
+		.rdata_len = len};
 	rc = 0;
 	goto out;
-bad: {
+bad : {
 	char text[DNAME_TEXT_MAX], tn[16];
 	dname_to_text(text, owner);
-	diag_error(b->d, b->cfg->path, b->cz->dnssec.line,
-		   "cannot sign %s %s", text, zone_read_type_name(type, tn));
+	diag_error(b->d, b->cfg->path, b->cz->dnssec.line, "cannot sign %s %s",
+		   text, zone_read_type_name(type, tn));
 	goto out;
 }
 oom:
@@ -413,7 +423,8 @@ out:
 /* Is node below a zone cut of z (occluded: glue, not signed)? */
 static bool node_occluded(const struct zone *z, const struct zone_node *n)
 {
-	for (unsigned strip = 1; n->labels - strip > z->origin_labels; strip++) {
+	for (unsigned strip = 1; n->labels - strip > z->origin_labels;
+	     strip++) {
 		const struct zone_node *a =
 			zone_find_node(z, dname_strip(n->name, strip));
 		if (a != NULL && (a->flags & ZONE_NODE_DELEGATION))
@@ -457,7 +468,7 @@ static size_t bitmap_write(uint8_t *out, const uint16_t *types, size_t n)
 	size_t len = 0;
 	for (size_t i = 0; i < n;) {
 		unsigned window = types[i] >> 8;
-		uint8_t bits[32] = { 0 };
+		uint8_t bits[32] = {0};
 		unsigned used = 0;
 		for (; i < n && (types[i] >> 8) == window; i++) {
 			unsigned lo = types[i] & 0xff;
@@ -518,9 +529,11 @@ static int sign_nsec(struct dbuild *b, size_t i, bool has_a, bool has_aaaa,
 	if (rd == NULL)
 		return -1;
 	memcpy(rd, tmp, 2 + len);
-	*nsec = (struct zone_rrset){ .type = TYPE_NSEC, .count = 1,
-				     .ttl = b->z->negative_ttl, .rdata = rd,
-				     .rdata_len = 2 + len };
+	*nsec = (struct zone_rrset){.type = TYPE_NSEC,
+				    .count = 1,
+				    .ttl = b->z->negative_ttl,
+				    .rdata = rd,
+				    .rdata_len = 2 + len};
 	return sign_rrset(b, n->name, TYPE_NSEC, nsec->ttl, rd, 1, b->zsk, sig);
 }
 
@@ -561,8 +574,8 @@ static int sign_regional(struct dbuild *b, size_t ci)
 	for (size_t r = 0; r < nreg; r++) {
 		const struct config_region *reg = &b->cfg->regions[r];
 		struct dnssec_variant *v = &dn->variants[r];
-		if (sign_vips(b, n, reg->v4, reg->v4_count, TYPE_A,
-			      &v->a_sig) < 0 ||
+		if (sign_vips(b, n, reg->v4, reg->v4_count, TYPE_A, &v->a_sig) <
+			    0 ||
 		    sign_vips(b, n, reg->v6, reg->v6_count, TYPE_AAAA,
 			      &v->aaaa_sig) < 0 ||
 		    sign_nsec(b, ci, reg->v4_count > 0, reg->v6_count > 0,
@@ -605,15 +618,14 @@ static int sign_node_rrsets(struct dbuild *b, uint32_t idx)
 static int build_chain(struct dbuild *b)
 {
 	const struct zone *z = b->z;
-	b->dz->chain = ds_alloc(b, (z->node_count + 1) *
-				   sizeof(*b->dz->chain));
+	b->dz->chain = ds_alloc(b, (z->node_count + 1) * sizeof(*b->dz->chain));
 	if (b->dz->chain == NULL)
 		return -1;
 	for (size_t i = 0; i < z->node_count; i++)
 		if (node_in_chain(z, &z->nodes[i]))
 			b->dz->chain[b->dz->chain_count++] =
-				(struct chain_entry){ z->nodes[i].name,
-						      (uint32_t)i };
+				(struct chain_entry){z->nodes[i].name,
+						     (uint32_t)i};
 	qsort(b->dz->chain, b->dz->chain_count, sizeof(*b->dz->chain),
 	      chain_cmp);
 	return 0;
@@ -650,8 +662,8 @@ static int keys_load(struct dbuild *b, struct dkey *keys, size_t *count)
 	bool any_zsk = false;
 	*count = 0;
 	for (size_t i = 0; i < cz->dnssec.key_count; i++) {
-		ldns_rr *pub = key_read_public(b->cfg, cz, cz->dnssec.keys[i],
-					       b->d);
+		ldns_rr *pub =
+			key_read_public(b->cfg, cz, cz->dnssec.keys[i], b->d);
 		if (pub == NULL)
 			return -1;
 		int rc = key_read_private(b->cfg, cz, cz->dnssec.keys[i], pub,
@@ -661,8 +673,8 @@ static int keys_load(struct dbuild *b, struct dkey *keys, size_t *count)
 			return -1;
 		ldns_key *k = keys[*count].key;
 		ldns_key_set_inception(k, (uint32_t)(now - INCEPTION_SKEW));
-		ldns_key_set_expiration(k, (uint32_t)(now +
-						      cz->dnssec.validity));
+		ldns_key_set_expiration(k,
+					(uint32_t)(now + cz->dnssec.validity));
 		any_zsk |= !keys[*count].ksk;
 		(*count)++;
 	}
@@ -694,7 +706,8 @@ static int sign_zone(struct dbuild *b)
 	b->ksk = ldns_key_list_new();
 	b->buf = ldns_buffer_new(4096);
 	b->dz = ds_alloc(b, sizeof(*b->dz));
-	if (b->zsk == NULL || b->ksk == NULL || b->buf == NULL || b->dz == NULL) {
+	if (b->zsk == NULL || b->ksk == NULL || b->buf == NULL ||
+	    b->dz == NULL) {
 		b->oom = true;
 		goto out;
 	}
@@ -710,7 +723,8 @@ static int sign_zone(struct dbuild *b)
 out:
 	if (b->oom)
 		diag_error(b->d, b->cfg->path, b->cz->dnssec.line,
-			   "zone %s: out of memory signing", b->cz->origin_text);
+			   "zone %s: out of memory signing",
+			   b->cz->origin_text);
 	key_list_release(b->zsk);
 	key_list_release(b->ksk);
 	for (size_t i = 0; i < nkeys; i++)
@@ -724,8 +738,8 @@ struct dnssec_set *dnssec_set_build(const struct config *cfg,
 {
 	struct dnssec_set *ds = calloc(1, sizeof(*ds));
 	size_t nz = zone_set_zone_count(zs);
-	if (ds == NULL || (ds->zones = calloc(nz ? nz : 1,
-					       sizeof(*ds->zones))) == NULL) {
+	if (ds == NULL ||
+	    (ds->zones = calloc(nz ? nz : 1, sizeof(*ds->zones))) == NULL) {
 		free(ds);
 		diag_error(d, cfg->path, 0, "out of memory signing zones");
 		return NULL;
@@ -741,8 +755,11 @@ struct dnssec_set *dnssec_set_build(const struct config *cfg,
 				cz = &cfg->zones[j];
 		if (cz == NULL || cz->dnssec.key_count == 0)
 			continue;
-		struct dbuild b = { .cfg = cfg, .cz = cz, .d = d, .ds = ds,
-				    .z = z };
+		struct dbuild b = {.cfg = cfg,
+				   .cz = cz,
+				   .d = d,
+				   .ds = ds,
+				   .z = z};
 		if (sign_zone(&b) < 0)
 			failed = -1;
 		else
@@ -928,16 +945,15 @@ uint16_t dnssec_put_wildcard(const struct dnssec_zone *dz,
 }
 
 uint16_t dnssec_put_referral(const struct dnssec_zone *dz,
-			     struct wire_writer *w,
-			     const struct zone_node *cut)
+			     struct wire_writer *w, const struct zone_node *cut)
 {
 	const struct zone_rrset *ds = zone_node_rrset(cut, TYPE_DS);
 	const struct dnssec_node *dn = dnode(dz, cut);
 	if (ds == NULL)
 		return put_nsec(w, cut->name, &dn->nsec, &dn->nsec_sig);
 	uint16_t n = put_set(w, cut->name, ds, ds->ttl);
-	return (uint16_t)(n + dnssec_put_rrsig(dz, w, cut, ds, cut->name,
-					       ds->ttl));
+	return (uint16_t)(n +
+			  dnssec_put_rrsig(dz, w, cut, ds, cut->name, ds->ttl));
 }
 
 /* ---- --lookup ---------------------------------------------------------- */
@@ -956,9 +972,10 @@ static void describe_bitmap(const struct zone_rrset *nsec, char *out,
 			if (!(rd[pos + 2 + i / 8] & (0x80 >> (i % 8))))
 				continue;
 			char tn[16];
-			int k = snprintf(out + used, len - used, "%s%s",
-					 used ? " " : "", zone_read_type_name(
-						 (uint16_t)(window << 8 | i), tn));
+			int k = snprintf(
+				out + used, len - used, "%s%s", used ? " " : "",
+				zone_read_type_name((uint16_t)(window << 8 | i),
+						    tn));
 			if (k < 0 || (size_t)k >= len - used)
 				return;
 			used += (size_t)k;

@@ -50,9 +50,9 @@ static enum edns_status cookie_parse(struct edns_cookie *c, const uint8_t *p,
 	return EDNS_OK;
 }
 
-enum edns_status edns_parse(struct edns *e, uint16_t rr_class,
-			    uint32_t rr_ttl, const uint8_t *rdata,
-			    uint16_t rdlen, bool ecs_enabled)
+enum edns_status edns_parse(struct edns *e, uint16_t rr_class, uint32_t rr_ttl,
+			    const uint8_t *rdata, uint16_t rdlen,
+			    bool ecs_enabled)
 {
 	memset(e, 0, sizeof(*e));
 	e->present = true;
@@ -72,7 +72,8 @@ enum edns_status edns_parse(struct edns *e, uint16_t rr_class,
 		if (rdlen - pos < len)
 			return EDNS_FORMERR;
 		if (code == EDNS_OPTION_NSID)
-			e->nsid = true; // RFC 5001 §2.1: data in a query is ignored
+			e->nsid =
+				true; // RFC 5001 §2.1: data in a query is ignored
 		if (code == EDNS_OPTION_ECS && ecs_enabled &&
 		    ecs_parse(&e->ecs, rdata + pos, len) != EDNS_OK)
 			return EDNS_FORMERR;
@@ -104,9 +105,9 @@ size_t edns_opt_size(const struct edns *e, bool echo, size_t extra_len)
 	return size;
 }
 
-void edns_write_opt(struct wire_writer *w, const struct edns *e,
-		    uint16_t rcode, bool echo, uint8_t scope,
-		    const uint8_t *extra, size_t extra_len)
+void edns_write_opt(struct wire_writer *w, const struct edns *e, uint16_t rcode,
+		    bool echo, uint8_t scope, const uint8_t *extra,
+		    size_t extra_len)
 {
 	bool ecs = echo && e->ecs.present;
 	bool cookie = echo && e->cookie.present;

@@ -21,19 +21,19 @@ struct wire_writer;
 #define EDNS_COOKIE_MAX 40
 
 struct edns_ecs {
-	bool present;           /* one valid ECS option was sent */
-	uint16_t family;        /* 1 = IPv4, 2 = IPv6 */
+	bool present;    /* one valid ECS option was sent */
+	uint16_t family; /* 1 = IPv4, 2 = IPv6 */
 	uint8_t source_len;
-	uint8_t addr_len;       /* bytes of address sent */
-	uint8_t addr[16];       /* padded with zero bits */
+	uint8_t addr_len; /* bytes of address sent */
+	uint8_t addr[16]; /* padded with zero bits */
 };
 
 /* The COOKIE option: the query's on the way in; query.c puts the
  * response's server cookie in its place. */
 struct edns_cookie {
-	bool present;           /* one well-formed COOKIE option was sent */
+	bool present; /* one well-formed COOKIE option was sent */
 	uint8_t client[8];
-	uint8_t server_len;     /* 0: a client cookie only */
+	uint8_t server_len; /* 0: a client cookie only */
 	uint8_t server[32];
 };
 
@@ -41,16 +41,16 @@ struct edns {
 	bool present;
 	uint8_t version;
 	bool do_bit;
-	uint16_t udp_size;      /* as advertised */
+	uint16_t udp_size; /* as advertised */
 	struct edns_ecs ecs;
-	bool nsid;              /* an NSID option was sent (RFC 5001; its data is ignored) */
+	bool nsid; /* an NSID option was sent (RFC 5001; its data is ignored) */
 	struct edns_cookie cookie;
 };
 
 enum edns_status {
 	EDNS_OK = 0,
-	EDNS_BADVERS,           /* version > 0 */
-	EDNS_FORMERR,           /* malformed OPT, invalid ECS or COOKIE */
+	EDNS_BADVERS, /* version > 0 */
+	EDNS_FORMERR, /* malformed OPT, invalid ECS or COOKIE */
 };
 
 /**
@@ -59,9 +59,9 @@ enum edns_status {
  * kept only when ecs_enabled. A COOKIE option of a length RFC 7873 does
  * not allow, or a second one, is FORMERR. Unknown options are ignored.
  */
-enum edns_status edns_parse(struct edns *e, uint16_t rr_class,
-			    uint32_t rr_ttl, const uint8_t *rdata,
-			    uint16_t rdlen, bool ecs_enabled);
+enum edns_status edns_parse(struct edns *e, uint16_t rr_class, uint32_t rr_ttl,
+			    const uint8_t *rdata, uint16_t rdlen,
+			    bool ecs_enabled);
 
 /** Largest UDP response the client takes: 512 without EDNS, else
  *  min(max(advertised, 512), EDNS_SERVER_PAYLOAD). */
@@ -75,8 +75,8 @@ size_t edns_opt_size(const struct edns *e, bool echo, size_t extra_len);
 /** Appends the response's OPT record (extended RCODE = rcode >> 4): extra
  *  (extra_len bytes of whole options — code, length, data — or NULL), then
  *  the ECS option (at scope) and e->cookie when echo is set. */
-void edns_write_opt(struct wire_writer *w, const struct edns *e,
-		    uint16_t rcode, bool echo, uint8_t scope,
-		    const uint8_t *extra, size_t extra_len);
+void edns_write_opt(struct wire_writer *w, const struct edns *e, uint16_t rcode,
+		    bool echo, uint8_t scope, const uint8_t *extra,
+		    size_t extra_len);
 
 #endif

@@ -10,9 +10,9 @@
 
 /** Failure codes beyond errno's, returned negated like errno values. */
 enum {
-	FILE_ERR_NOT_REGULAR = 10001,   /* FIFO, socket, device, directory */
-	FILE_ERR_TOO_LARGE = 10002,     /* larger than the caller's cap */
-	FILE_ERR_CHANGED = 10003,       /* shrank or grew while being read */
+	FILE_ERR_NOT_REGULAR = 10001, /* FIFO, socket, device, directory */
+	FILE_ERR_TOO_LARGE = 10002,   /* larger than the caller's cap */
+	FILE_ERR_CHANGED = 10003,     /* shrank or grew while being read */
 };
 
 /**

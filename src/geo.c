@@ -26,8 +26,8 @@
  * Resource Limits" of the MaxMind DB specification; a real record decodes
  * a few hundred values at most, nests 4 deep.
  */
-#define GEO_FILE_MAX ((size_t)1 << 30)          /* 1 GiB */
-#define GEO_METADATA_MAX (128 * 1024)           /* spec: marker included */
+#define GEO_FILE_MAX ((size_t)1 << 30) /* 1 GiB */
+#define GEO_METADATA_MAX (128 * 1024)  /* spec: marker included */
 #define GEO_DEPTH_MAX 512
 #define GEO_RECORD_VALUES_MAX (1u << 16)
 /* All records together: this many values per data section byte (real
@@ -35,18 +35,29 @@
  * multiply the per-record limit into hours of work. */
 #define GEO_VALUES_PER_BYTE 16
 #define GEO_VALUES_BASE ((uint64_t)1 << 20)
-#define GEO_TYPE_MAX 255                        /* database_type bytes */
+#define GEO_TYPE_MAX 255 /* database_type bytes */
 
 static const uint8_t geo_marker[] = "\xab\xcd\xefMaxMind.com";
 #define GEO_MARKER_LEN (sizeof(geo_marker) - 1)
-#define GEO_SEPARATOR 16        /* zero bytes between tree and data */
+#define GEO_SEPARATOR 16 /* zero bytes between tree and data */
 
 /* The data types of the MaxMind DB format, as numbered there. */
 enum geo_type {
-	GEO_POINTER = 1, GEO_STRING = 2, GEO_DOUBLE = 3, GEO_BYTES = 4,
-	GEO_UINT16 = 5, GEO_UINT32 = 6, GEO_MAP = 7, GEO_INT32 = 8,
-	GEO_UINT64 = 9, GEO_UINT128 = 10, GEO_ARRAY = 11, GEO_CONTAINER = 12,
-	GEO_END_MARKER = 13, GEO_BOOLEAN = 14, GEO_FLOAT = 15,
+	GEO_POINTER = 1,
+	GEO_STRING = 2,
+	GEO_DOUBLE = 3,
+	GEO_BYTES = 4,
+	GEO_UINT16 = 5,
+	GEO_UINT32 = 6,
+	GEO_MAP = 7,
+	GEO_INT32 = 8,
+	GEO_UINT64 = 9,
+	GEO_UINT128 = 10,
+	GEO_ARRAY = 11,
+	GEO_CONTAINER = 12,
+	GEO_END_MARKER = 13,
+	GEO_BOOLEAN = 14,
+	GEO_FLOAT = 15,
 };
 
 /*
@@ -70,7 +81,7 @@ struct geo {
 
 /* Data offset → record index, open addressing; used only while loading. */
 struct geo_dedup {
-	uint32_t *keys;         /* offset + 1; 0 = free slot */
+	uint32_t *keys; /* offset + 1; 0 = free slot */
 	uint32_t *values;
 	size_t cap, used;
 };
@@ -85,18 +96,18 @@ struct geo_section {
 /* One decoded control: type, size, where its payload starts. */
 struct geo_item {
 	unsigned type;
-	uint32_t size;          /* bytes; entries for maps/arrays; bool value */
-	size_t payload;         /* first payload byte or first child */
-	size_t next;            /* just after this item (children excluded) */
-	uint32_t target;        /* GEO_POINTER: offset pointed to */
+	uint32_t size;   /* bytes; entries for maps/arrays; bool value */
+	size_t payload;  /* first payload byte or first child */
+	size_t next;     /* just after this item (children excluded) */
+	uint32_t target; /* GEO_POINTER: offset pointed to */
 };
 
 /* The decoding of one record (or the metadata), with its budget and the
  * first problem found. */
 struct geo_walk {
 	const struct geo_section *s;
-	uint32_t values;        /* decoded so far in this record */
-	uint64_t *budget;       /* left for the whole load */
+	uint32_t values;  /* decoded so far in this record */
+	uint64_t *budget; /* left for the whole load */
 	const char *why;
 	size_t where;
 };
@@ -108,7 +119,7 @@ struct geo_loader {
 	struct geo_section meta;
 	uint32_t record_size;
 	uint64_t budget;
-	bool asn_seen;          /* an autonomous_system_number key was met */
+	bool asn_seen; /* an autonomous_system_number key was met */
 	struct geo *g;
 	struct geo_dedup dedup;
 	const char *path;
@@ -138,7 +149,7 @@ static uint32_t geo_be_read(const uint8_t *p, size_t n)
 static int geo_pointer_read(struct geo_walk *w, size_t off, uint8_t ctrl,
 			    struct geo_item *it)
 {
-	static const uint32_t bias[4] = { 0, 2048, 526336, 0 };
+	static const uint32_t bias[4] = {0, 2048, 526336, 0};
 	const struct geo_section *s = w->s;
 	unsigned ss = (ctrl >> 3) & 3;
 	size_t n = ss + 1;
@@ -192,7 +203,8 @@ static int geo_item_read(struct geo_walk *w, size_t off, struct geo_item *it)
 	if (++w->values > GEO_RECORD_VALUES_MAX)
 		return geo_walk_fail(w, off, "more than 65536 values");
 	if (*w->budget == 0)
-		return geo_walk_fail(w, off, "more values than the whole "
+		return geo_walk_fail(w, off,
+				     "more values than the whole "
 				     "file could hold");
 	(*w->budget)--;
 	if (off >= s->size)
@@ -211,7 +223,7 @@ static int geo_item_read(struct geo_walk *w, size_t off, struct geo_item *it)
 		return geo_walk_fail(w, at, "an invalid type");
 	it->size = ctrl & 0x1f;
 	if (it->size >= 29) {
-		static const uint32_t base[3] = { 29, 285, 65821 };
+		static const uint32_t base[3] = {29, 285, 65821};
 		size_t n = it->size - 28;
 		if (n > s->size - off)
 			return geo_walk_fail(w, at, "a size cut short");
@@ -232,8 +244,8 @@ static int geo_item_read(struct geo_walk *w, size_t off, struct geo_item *it)
 
 /* Reads the item at off, through one pointer; *after is where the next
  * item starts (after the pointer, if there was one). */
-static int geo_item_resolve(struct geo_walk *w, size_t off,
-			    struct geo_item *it, size_t *after)
+static int geo_item_resolve(struct geo_walk *w, size_t off, struct geo_item *it,
+			    size_t *after)
 {
 	if (geo_item_read(w, off, it) < 0)
 		return -1;
@@ -267,11 +279,12 @@ static int geo_value_skip(struct geo_walk *w, size_t off, size_t *end)
 		if ((it.type == GEO_MAP || it.type == GEO_ARRAY) &&
 		    it.size > 0) {
 			if (depth == GEO_DEPTH_MAX)
-				return geo_walk_fail(w, it.payload, "nesting "
+				return geo_walk_fail(w, it.payload,
+						     "nesting "
 						     "deeper than 512");
 			// a map of size n holds n keys and n values
-			pending[depth++] = it.type == GEO_MAP ? 2 * it.size
-							       : it.size;
+			pending[depth++] =
+				it.type == GEO_MAP ? 2 * it.size : it.size;
 			continue;
 		}
 		// a whole value: it may complete the containers around it
@@ -286,8 +299,7 @@ static int geo_value_skip(struct geo_walk *w, size_t off, size_t *end)
 
 /* The key at *off of a map (a string, or a pointer to one); *off moves
  * to the value. */
-static int geo_key_read(struct geo_walk *w, size_t *off,
-			struct geo_item *key)
+static int geo_key_read(struct geo_walk *w, size_t *off, struct geo_item *key)
 {
 	size_t at = *off;
 	if (geo_item_resolve(w, at, key, off) < 0)
@@ -357,8 +369,8 @@ static int geo_code_read(struct geo_walk *w, size_t off, char out[3])
 }
 
 /* The code under key in the map at off (e.g. country → iso_code). */
-static int geo_submap_code_read(struct geo_walk *w, size_t off,
-				const char *key, char out[3])
+static int geo_submap_code_read(struct geo_walk *w, size_t off, const char *key,
+				char out[3])
 {
 	struct geo_item map;
 	size_t after, value;
@@ -372,13 +384,18 @@ static int geo_submap_code_read(struct geo_walk *w, size_t off,
 	return value == SIZE_MAX ? 0 : geo_code_read(w, value, out);
 }
 
-enum { KEY_CONTINENT, KEY_COUNTRY, KEY_COUNTRY_CODE, KEY_REGISTERED,
-       KEY_ASN, KEY_COUNT };
+enum {
+	KEY_CONTINENT,
+	KEY_COUNTRY,
+	KEY_COUNTRY_CODE,
+	KEY_REGISTERED,
+	KEY_ASN,
+	KEY_COUNT
+};
 
 /* The country, in the order the SPEC prefers: country.iso_code, a
  * top-level country_code (DB-IP), registered_country.iso_code. */
-static int geo_country_read(struct geo_walk *w, const size_t *at,
-			    char out[3])
+static int geo_country_read(struct geo_walk *w, const size_t *at, char out[3])
 {
 	int rc = 0;
 	if (at[KEY_COUNTRY] != SIZE_MAX)
@@ -397,7 +414,8 @@ static int geo_record_decode(struct geo_loader *l, struct geo_walk *w,
 			     uint32_t off, struct geo_record *rec)
 {
 	static const char *const names[KEY_COUNT] = {
-		[KEY_CONTINENT] = "continent", [KEY_COUNTRY] = "country",
+		[KEY_CONTINENT] = "continent",
+		[KEY_COUNTRY] = "country",
 		[KEY_COUNTRY_CODE] = "country_code",
 		[KEY_REGISTERED] = "registered_country",
 		[KEY_ASN] = "autonomous_system_number",
@@ -438,11 +456,12 @@ static int geo_record_decode(struct geo_loader *l, struct geo_walk *w,
 static int geo_record_extract(struct geo_loader *l, uint32_t off,
 			      struct geo_record *rec)
 {
-	struct geo_walk w = { .s = &l->data, .budget = &l->budget };
+	struct geo_walk w = {.s = &l->data, .budget = &l->budget};
 
 	if (geo_record_decode(l, &w, off, rec) == 0)
 		return 0;
-	diag_error(l->d, l->path, 0, "corrupt data record at offset %u: %s "
+	diag_error(l->d, l->path, 0,
+		   "corrupt data record at offset %u: %s "
 		   "at offset %zu (replace the file with a good copy)",
 		   off, w.why, w.where);
 	return -1;
@@ -462,7 +481,7 @@ static size_t geo_dedup_slot(const struct geo_dedup *h, uint32_t key)
 
 static int geo_dedup_grow(struct geo_dedup *h)
 {
-	struct geo_dedup bigger = { .cap = h->cap ? h->cap * 2 : 1024 };
+	struct geo_dedup bigger = {.cap = h->cap ? h->cap * 2 : 1024};
 	bigger.keys = calloc(bigger.cap, sizeof(uint32_t));
 	bigger.values = calloc(bigger.cap, sizeof(uint32_t));
 	if (bigger.keys == NULL || bigger.values == NULL) {
@@ -527,17 +546,19 @@ oom:
 /* ---- the search tree -------------------------------------------------- */
 
 /* Converts record value v of node into a geovip tree value. */
-static int geo_value_convert(struct geo_loader *l, uint32_t node,
-			     uint32_t v, uint32_t *value)
+static int geo_value_convert(struct geo_loader *l, uint32_t node, uint32_t v,
+			     uint32_t *value)
 {
 	const uint32_t node_count = l->g->node_count;
 	uint32_t index;
 
 	if (v == 0) {
 		// A tree never leads back to its root; a walk would loop.
-		diag_error(l->d, l->path, 0, "corrupt search tree: node %u "
+		diag_error(l->d, l->path, 0,
+			   "corrupt search tree: node %u "
 			   "points back to the root (replace the file with "
-			   "a good copy)", node);
+			   "a good copy)",
+			   node);
 		return -1;
 	}
 	if (v <= node_count) {
@@ -552,13 +573,15 @@ static int geo_value_convert(struct geo_loader *l, uint32_t node,
 		diag_error(l->d, l->path, 0,
 			   "corrupt search tree: node %u points to %u, "
 			   "outside the tree and data (replace the file "
-			   "with a good copy)", node, v);
+			   "with a good copy)",
+			   node, v);
 		return -1;
 	}
 	if (geo_record_intern(l, (uint32_t)off, &index) < 0)
 		return -1;
 	if ((uint64_t)node_count + 1 + index > UINT32_MAX) {
-		diag_error(l->d, l->path, 0, "too many records in "
+		diag_error(l->d, l->path, 0,
+			   "too many records in "
 			   "the geo database (more than 2^32)");
 		return -1;
 	}
@@ -629,17 +652,19 @@ static void geo_v4_start_find(struct geo *g)
 
 static void geo_unusable(struct geo_loader *l, const char *why)
 {
-	diag_error(l->d, l->path, 0, "not a usable MaxMind DB (.mmdb) file: "
+	diag_error(l->d, l->path, 0,
+		   "not a usable MaxMind DB (.mmdb) file: "
 		   "%s (is it truncated, or another format such as legacy "
-		   "GeoIP .dat or CSV?)", why);
+		   "GeoIP .dat or CSV?)",
+		   why);
 }
 
 /* Finds the last metadata marker in the last 128 KiB: the metadata is
  * what follows it, the data section ends where it starts. */
 static int geo_marker_find(struct geo_loader *l, size_t *at)
 {
-	size_t lowest = l->len > GEO_METADATA_MAX ? l->len - GEO_METADATA_MAX
-						  : 0;
+	size_t lowest =
+		l->len > GEO_METADATA_MAX ? l->len - GEO_METADATA_MAX : 0;
 	for (size_t i = l->len; i >= lowest + GEO_MARKER_LEN; i--) {
 		size_t start = i - GEO_MARKER_LEN;
 		if (memcmp(l->bytes + start, geo_marker, GEO_MARKER_LEN) == 0) {
@@ -694,20 +719,28 @@ static int geo_string_copy(struct geo_walk *w, size_t off, char **out)
 	return 0;
 }
 
-enum { META_NODES, META_RECORD_SIZE, META_IP_VERSION, META_TYPE,
-       META_MAJOR, META_COUNT };
+enum {
+	META_NODES,
+	META_RECORD_SIZE,
+	META_IP_VERSION,
+	META_TYPE,
+	META_MAJOR,
+	META_COUNT
+};
 
 /* Decodes the metadata map; on failure *why says what is wrong. */
 static int geo_metadata_decode(struct geo_loader *l, uint64_t *num,
 			       const char **why)
 {
 	static const char *const names[META_COUNT] = {
-		[META_NODES] = "node_count", [META_RECORD_SIZE] = "record_size",
-		[META_IP_VERSION] = "ip_version", [META_TYPE] = "database_type",
+		[META_NODES] = "node_count",
+		[META_RECORD_SIZE] = "record_size",
+		[META_IP_VERSION] = "ip_version",
+		[META_TYPE] = "database_type",
 		[META_MAJOR] = "binary_format_major_version",
 	};
 	uint64_t budget = GEO_RECORD_VALUES_MAX;
-	struct geo_walk w = { .s = &l->meta, .budget = &budget };
+	struct geo_walk w = {.s = &l->meta, .budget = &budget};
 	struct geo_item map;
 	size_t at[META_COUNT], end;
 
@@ -743,24 +776,31 @@ static int geo_metadata_check(struct geo_loader *l, const uint64_t *num,
 	uint64_t tree;
 
 	if (num[META_MAJOR] != 2) {
-		snprintf(why, sizeof(why), "binary format version %llu "
+		snprintf(why, sizeof(why),
+			 "binary format version %llu "
 			 "(geovip reads version 2)",
 			 (unsigned long long)num[META_MAJOR]);
-	} else if (num[META_RECORD_SIZE] != 24 &&
-		   num[META_RECORD_SIZE] != 28 &&
+	} else if (num[META_RECORD_SIZE] != 24 && num[META_RECORD_SIZE] != 28 &&
 		   num[META_RECORD_SIZE] != 32) {
-		snprintf(why, sizeof(why), "record_size %llu (expected 24, "
-			 "28 or 32)", (unsigned long long)num[META_RECORD_SIZE]);
+		snprintf(why, sizeof(why),
+			 "record_size %llu (expected 24, "
+			 "28 or 32)",
+			 (unsigned long long)num[META_RECORD_SIZE]);
 	} else if (num[META_IP_VERSION] != 4 && num[META_IP_VERSION] != 6) {
-		snprintf(why, sizeof(why), "unsupported ip_version %llu "
+		snprintf(why, sizeof(why),
+			 "unsupported ip_version %llu "
 			 "(expected 4 or 6)",
 			 (unsigned long long)num[META_IP_VERSION]);
 	} else if (num[META_NODES] == 0 || num[META_NODES] >= UINT32_MAX) {
-		snprintf(why, sizeof(why), "unusable search tree node count "
-			 "%llu", (unsigned long long)num[META_NODES]);
+		snprintf(why, sizeof(why),
+			 "unusable search tree node count "
+			 "%llu",
+			 (unsigned long long)num[META_NODES]);
 	} else if ((tree = num[META_NODES] * (num[META_RECORD_SIZE] / 4)) +
-		   GEO_SEPARATOR > marker) {
-		snprintf(why, sizeof(why), "a search tree of %llu nodes does "
+			   GEO_SEPARATOR >
+		   marker) {
+		snprintf(why, sizeof(why),
+			 "a search tree of %llu nodes does "
 			 "not fit in the file",
 			 (unsigned long long)num[META_NODES]);
 	} else {
@@ -772,7 +812,7 @@ static int geo_metadata_check(struct geo_loader *l, const uint64_t *num,
 
 static int geo_metadata_read(struct geo_loader *l)
 {
-	uint64_t num[META_COUNT] = { 0 };
+	uint64_t num[META_COUNT] = {0};
 	const char *why = NULL;
 	size_t marker;
 
@@ -783,8 +823,11 @@ static int geo_metadata_read(struct geo_loader *l)
 	int rc = geo_metadata_decode(l, num, &why);
 	if (rc < 0) {
 		char text[160];
-		snprintf(text, sizeof(text), rc == -2 ? "the metadata has no "
-			 "%s" : "corrupt metadata: %s", why);
+		snprintf(text, sizeof(text),
+			 rc == -2 ? "the metadata has no "
+				    "%s"
+				  : "corrupt metadata: %s",
+			 why);
 		geo_unusable(l, text);
 		return -1;
 	}
@@ -797,7 +840,8 @@ static int geo_metadata_read(struct geo_loader *l)
 	size_t tree = (size_t)g->node_count * (l->record_size / 4);
 	l->data.base = l->bytes + tree + GEO_SEPARATOR;
 	l->data.size = marker - tree - GEO_SEPARATOR;
-	l->budget = GEO_VALUES_BASE + GEO_VALUES_PER_BYTE * (uint64_t)l->data.size;
+	l->budget =
+		GEO_VALUES_BASE + GEO_VALUES_PER_BYTE * (uint64_t)l->data.size;
 	return 0;
 }
 
@@ -813,7 +857,8 @@ static int geo_location_check(struct geo_loader *l)
 		if (g->records[i].continent != CONTINENT_UNKNOWN ||
 		    g->records[i].country[0] != '\0')
 			return 0;
-	diag_error(l->d, l->path, 0, "%s has no continent or country data "
+	diag_error(l->d, l->path, 0,
+		   "%s has no continent or country data "
 		   "(%sgeovip needs a Country or City database)",
 		   g->database_type[0] ? g->database_type : "the database",
 		   l->asn_seen ? "an ASN database? " : "");
@@ -823,12 +868,15 @@ static int geo_location_check(struct geo_loader *l)
 struct geo *geo_load_mem(const void *bytes, size_t len, const char *name,
 			 struct diag *d)
 {
-	struct geo_loader l = { .bytes = bytes, .len = len, .path = name,
-				.d = d };
+	struct geo_loader l = {.bytes = bytes,
+			       .len = len,
+			       .path = name,
+			       .d = d};
 
 	l.g = calloc(1, sizeof(*l.g));
 	if (l.g == NULL) {
-		diag_error(d, name, 0, "out of memory loading the geo database");
+		diag_error(d, name, 0,
+			   "out of memory loading the geo database");
 		return NULL;
 	}
 	if (geo_metadata_read(&l) < 0 || geo_tree_copy(&l) < 0 ||
@@ -895,12 +943,14 @@ struct geo *geo_load(const char *path, struct diag *d)
 	int rc = geo_file_read(path, &bytes, &len);
 	if (rc == 0 && len == 0) {
 		free(bytes);
-		diag_error(d, path, 0, "cannot open the geo database: the file "
+		diag_error(d, path, 0,
+			   "cannot open the geo database: the file "
 			   "is empty (check the geoip: path in the config)");
 		return NULL;
 	}
 	if (rc < 0) {
-		diag_error(d, path, 0, "cannot open the geo database: %s "
+		diag_error(d, path, 0,
+			   "cannot open the geo database: %s "
 			   "(check the geoip: path in the config)",
 			   geo_read_error(path, rc));
 		return NULL;

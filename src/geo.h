@@ -16,8 +16,8 @@ struct diag;
 
 /** What geovip keeps of one mmdb data record. */
 struct geo_record {
-	uint8_t continent;      /* enum continent; CONTINENT_UNKNOWN if none */
-	char country[3];        /* ISO code, upper-case, "" if none */
+	uint8_t continent; /* enum continent; CONTINENT_UNKNOWN if none */
+	char country[3];   /* ISO code, upper-case, "" if none */
 	/* The mmdb data section offset, for `--lookup` output. */
 	uint32_t mmdb_offset;
 };

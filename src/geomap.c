@@ -36,8 +36,8 @@
 
 /* A child value: a node index, or a leaf with these fields. */
 #define GM_LEAF 0x80000000u
-#define GM_PRIV 0x01000000u     /* leaf wholly in private space */
-#define GM_REGION(v) ((int)((v) & 0xffffu))
+#define GM_PRIV 0x01000000u /* leaf wholly in private space */
+#define GM_REGION(v) ((int)((v)&0xffffu))
 #define GM_UP(v) (((v) >> 16) & 0xffu)
 #define GM_NODES_MAX 0x7fffffffu
 
@@ -73,7 +73,7 @@ struct build {
 	 * subtree built without overrides, private ranges or barriers in it */
 	uint32_t *memo_val;
 	int32_t *memo_u;
-	uint8_t *memo_height;   /* 0: none; else height + 1 */
+	uint8_t *memo_height;    /* 0: none; else height + 1 */
 	uint8_t *memo_cut_depth; /* a cut result: valid at this depth only */
 	/* walk calls left: a crafted tree (a node leading to itself, shared
 	 * subtrees at many depths) cannot make the merge unfold it */
@@ -84,9 +84,9 @@ struct build {
 /* What a subtree's build returns. */
 struct res {
 	uint32_t val;
-	int32_t u;              /* as the parent sees it (MIXED at a barrier) */
-	uint8_t height;         /* of the geo recursion below */
-	bool cut;               /* a geo node was cut at the last bit */
+	int32_t u;      /* as the parent sees it (MIXED at a barrier) */
+	uint8_t height; /* of the geo recursion below */
+	bool cut;       /* a geo node was cut at the last bit */
 };
 
 static int32_t u_combine(int32_t a, int32_t b)
@@ -149,7 +149,7 @@ static uint32_t leaf_make(int region, int32_t u)
 static struct res walk(struct build *b, uint32_t v, unsigned d, size_t lo,
 		       size_t hi, int inh, bool priv)
 {
-	struct res r = { 0, 0, 0, false };
+	struct res r = {0, 0, 0, false};
 	bool barrier = false;
 	if (b->budget-- == 0) {
 		b->oom = b->too_big = true;
@@ -181,8 +181,9 @@ static struct res walk(struct build *b, uint32_t v, unsigned d, size_t lo,
 	bool memo = lo == hi && inh < 0 && !barrier;
 	size_t slot = 2 * (size_t)v + priv; // inside a private range or not
 	if (memo && b->memo_height[slot] != 0 &&
-	    (b->memo_cut_depth[slot] != 0 ? b->memo_cut_depth[slot] == d
-	     : d + b->memo_height[slot] - 1 <= b->bits)) {
+	    (b->memo_cut_depth[slot] != 0
+		     ? b->memo_cut_depth[slot] == d
+		     : d + b->memo_height[slot] - 1 <= b->bits)) {
 		r.val = b->memo_val[slot];
 		r.u = b->memo_u[slot];
 		r.height = (uint8_t)(b->memo_height[slot] - 1);
@@ -203,7 +204,8 @@ static struct res walk(struct build *b, uint32_t v, unsigned d, size_t lo,
 		return r;
 
 	int32_t u = u_combine(rl.u, rr.u);
-	r.height = (uint8_t)(1 + (rl.height > rr.height ? rl.height : rr.height));
+	r.height =
+		(uint8_t)(1 + (rl.height > rr.height ? rl.height : rr.height));
 	r.cut = rl.cut || rr.cut;
 	// a leaf is wholly private or wholly public, so the walk also tells
 	// whether an address is private (addr_is_private) for free
@@ -289,7 +291,8 @@ static struct item *items_collect(const struct geomap_input *in, int family,
 		items[n].len = len;
 		items[n++].kind = ITEM_PRIVATE;
 	}
-	for (size_t i = 0; family == AF_INET6 && i < addr_embedded_count(); i++) {
+	for (size_t i = 0; family == AF_INET6 && i < addr_embedded_count();
+	     i++) {
 		struct ip_addr net;
 		uint8_t len, offset;
 		addr_embedded_get(i, &net, &len, &offset);
@@ -347,7 +350,8 @@ static bool regions_fit(const struct geomap_input *in, uint32_t records)
 		if (in->record_region[i] < 0 || in->record_region[i] > 0xffff)
 			return false;
 	for (size_t i = 0; i < in->override_count; i++)
-		if (in->overrides[i].region < 0 || in->overrides[i].region > 0xffff)
+		if (in->overrides[i].region < 0 ||
+		    in->overrides[i].region > 0xffff)
 			return false;
 	return true;
 }
@@ -435,7 +439,8 @@ void geomap_lookup(const struct geomap *m, const struct ip_addr *addr,
 static int other_find(const struct geomap *m, uint32_t v, int region)
 {
 	if (v & GM_LEAF)
-		return !(v & GM_PRIV) && GM_REGION(v) != region ? GM_REGION(v) : -1;
+		return !(v & GM_PRIV) && GM_REGION(v) != region ? GM_REGION(v)
+								: -1;
 	int o = other_find(m, m->nodes[v][0], region);
 	return o >= 0 ? o : other_find(m, m->nodes[v][1], region);
 }

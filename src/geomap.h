@@ -40,9 +40,9 @@ void geomap_free(struct geomap *m);
 
 /** What one walk finds for an address. */
 struct geomap_leaf {
-	int region;             /* before shed */
-	bool priv;              /* addr_is_private(addr) */
-	uint8_t depth;          /* of the leaf: its prefix length */
+	int region;    /* before shed */
+	bool priv;     /* addr_is_private(addr) */
+	uint8_t depth; /* of the leaf: its prefix length */
 	/* widest truthful scope: every public address of addr/scope (looked
 	 * up in the same family, outside or inside the same IPv4-carrying
 	 * IPv6 prefix) has this region; 0..depth */

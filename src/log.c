@@ -20,13 +20,13 @@ static atomic_int log_level = LOG_LEVEL_INFO;
 static atomic_int log_target = LOG_TARGET_STDERR;
 
 static const char *const level_names[] = {
-	[LOG_LEVEL_ERROR] = "error", [LOG_LEVEL_WARNING] = "warning",
+	[LOG_LEVEL_ERROR] = "error",   [LOG_LEVEL_WARNING] = "warning",
 	[LOG_LEVEL_NOTICE] = "notice", [LOG_LEVEL_INFO] = "info",
 	[LOG_LEVEL_DEBUG] = "debug",
 };
 
 static const int level_priorities[] = {
-	[LOG_LEVEL_ERROR] = LOG_ERR, [LOG_LEVEL_WARNING] = LOG_WARNING,
+	[LOG_LEVEL_ERROR] = LOG_ERR,     [LOG_LEVEL_WARNING] = LOG_WARNING,
 	[LOG_LEVEL_NOTICE] = LOG_NOTICE, [LOG_LEVEL_INFO] = LOG_INFO,
 	[LOG_LEVEL_DEBUG] = LOG_DEBUG,
 };
@@ -87,8 +87,8 @@ enum log_target log_get_target(void)
 }
 
 size_t log_format(char *buf, size_t len, enum log_target target,
-		  enum log_level level, const struct timespec *now,
-		  long pid, const char *msg)
+		  enum log_level level, const struct timespec *now, long pid,
+		  const char *msg)
 {
 	int n;
 	if (len < 2)
@@ -99,11 +99,13 @@ size_t log_format(char *buf, size_t len, enum log_target target,
 	} else {
 		struct tm tm;
 		gmtime_r(&now->tv_sec, &tm);
-		n = snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ "
-			     "geovipd[%ld] %s: %s", tm.tm_year + 1900,
-			     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-			     tm.tm_sec, now->tv_nsec / 1000000, pid,
-			     level_names[level], msg);
+		n = snprintf(buf, len,
+			     "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ "
+			     "geovipd[%ld] %s: %s",
+			     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+			     tm.tm_hour, tm.tm_min, tm.tm_sec,
+			     now->tv_nsec / 1000000, pid, level_names[level],
+			     msg);
 	}
 	size_t used = n < 0 ? 0 : (size_t)n;
 	if (used > len - 2)

@@ -14,15 +14,18 @@
 
 /* Ordered as syslog's priorities: a level's value + 3 is its syslog one. */
 enum log_level {
-	LOG_LEVEL_ERROR, LOG_LEVEL_WARNING, LOG_LEVEL_NOTICE, LOG_LEVEL_INFO,
+	LOG_LEVEL_ERROR,
+	LOG_LEVEL_WARNING,
+	LOG_LEVEL_NOTICE,
+	LOG_LEVEL_INFO,
 	LOG_LEVEL_DEBUG,
 };
 
 /** Where lines go. */
 enum log_target {
-	LOG_TARGET_STDERR,      /* timestamp, pid and level on each line */
-	LOG_TARGET_JOURNAL,     /* stderr read by journald: "<N>message" */
-	LOG_TARGET_SYSLOG,      /* syslog(3), facility daemon */
+	LOG_TARGET_STDERR,  /* timestamp, pid and level on each line */
+	LOG_TARGET_JOURNAL, /* stderr read by journald: "<N>message" */
+	LOG_TARGET_SYSLOG,  /* syslog(3), facility daemon */
 };
 
 /** Messages above this level are dropped (default LOG_LEVEL_INFO). */
@@ -49,8 +52,8 @@ const char *log_level_name(enum log_level level);
  * 4 warning, 5 notice, 6 info, 7 debug). Cut to fit; returns the length.
  */
 size_t log_format(char *buf, size_t len, enum log_target target,
-		  enum log_level level, const struct timespec *now,
-		  long pid, const char *msg);
+		  enum log_level level, const struct timespec *now, long pid,
+		  const char *msg);
 
 void log_msg(enum log_level level, const char *fmt, ...) LOG_PRINTF(2, 3);
 

@@ -78,11 +78,13 @@ static void print_vips(FILE *out, const struct config_region *reg)
 	char text[INET6_ADDRSTRLEN];
 	fprintf(out, "%-16s", "vips");
 	for (size_t i = 0; i < reg->v4_count; i++)
-		fprintf(out, " %s", inet_ntop(AF_INET, reg->v4[i].bytes, text,
-					      sizeof(text)));
+		fprintf(out, " %s",
+			inet_ntop(AF_INET, reg->v4[i].bytes, text,
+				  sizeof(text)));
 	for (size_t i = 0; i < reg->v6_count; i++)
-		fprintf(out, " %s", inet_ntop(AF_INET6, reg->v6[i].bytes, text,
-					      sizeof(text)));
+		fprintf(out, " %s",
+			inet_ntop(AF_INET6, reg->v6[i].bytes, text,
+				  sizeof(text)));
 	fprintf(out, "\n");
 }
 
@@ -96,10 +98,12 @@ static void print_geo(FILE *out, const struct region_explanation *d)
 	}
 	fprintf(out, "%-16s network /%u, record at data offset %u\n", "mmdb",
 		d->geo.prefix_len, rec->mmdb_offset);
-	fprintf(out, "%-16s %s\n", "country", rec->country[0] ? rec->country : "-");
+	fprintf(out, "%-16s %s\n", "country",
+		rec->country[0] ? rec->country : "-");
 	fprintf(out, "%-16s %s\n", "continent",
 		rec->continent < CONTINENT_COUNT
-			? continent_code((enum continent)rec->continent) : "-");
+			? continent_code((enum continent)rec->continent)
+			: "-");
 }
 
 static void print_override(FILE *out, const struct config *cfg,
@@ -134,13 +138,17 @@ static void print_merged(FILE *out, const struct config *cfg,
 	fprintf(out, "%-16s %s (leaf /%u, mmdb and overrides alone: /%u)\n",
 		"merged", text, d->leaf_depth, x->network_scope);
 	if (addr_is_private(&d->addr)) {
-		fprintf(out, "%-16s a private address is never an ECS client: "
-			"its leaf is not merged\n", "merge stops");
+		fprintf(out,
+			"%-16s a private address is never an ECS client: "
+			"its leaf is not merged\n",
+			"merge stops");
 		return;
 	}
 	if (d->leaf_scope == 0) {
-		fprintf(out, "%-16s every public address of the family has "
-			"this region\n", "merge stops");
+		fprintf(out,
+			"%-16s every public address of the family has "
+			"this region\n",
+			"merge stops");
 		return;
 	}
 	struct ip_addr nb = d->addr;
@@ -150,9 +158,11 @@ static void print_merged(FILE *out, const struct config *cfg,
 	addr_prefix_format(&nb, d->leaf_scope, text, sizeof(text));
 	if (x->neighbour_region >= 0)
 		fprintf(out, "%-16s neighbour %s holds region %s\n",
-			"merge stops", text, cfg->regions[x->neighbour_region].name);
+			"merge stops", text,
+			cfg->regions[x->neighbour_region].name);
 	else
-		fprintf(out, "%-16s neighbour %s is or holds an IPv6 prefix "
+		fprintf(out,
+			"%-16s neighbour %s is or holds an IPv6 prefix "
 			"carrying IPv4 (looked up as IPv4 there)\n",
 			"merge stops", text);
 }
@@ -165,9 +175,11 @@ static void print_shed(FILE *out, const struct config *cfg,
 		fprintf(out, "%-16s none for this region\n", "shed");
 		return;
 	}
-	fprintf(out, "%-16s to %s at %u.%02u%%: K=%u h=%llu, h mod 10000 = %llu "
-		"%s %u → %s\n", "shed", cfg->regions[reg->shed_to].name,
-		reg->shed_bp / 100u, reg->shed_bp % 100u, d->shed_k,
+	fprintf(out,
+		"%-16s to %s at %u.%02u%%: K=%u h=%llu, h mod 10000 = %llu "
+		"%s %u → %s\n",
+		"shed", cfg->regions[reg->shed_to].name, reg->shed_bp / 100u,
+		reg->shed_bp % 100u, d->shed_k,
 		(unsigned long long)d->shed_hash,
 		(unsigned long long)(d->shed_hash % 10000),
 		d->shed ? "<" : ">=", (unsigned)reg->shed_bp,
@@ -184,10 +196,11 @@ static void print_dnssec(FILE *out, const struct snapshot *snap, int region)
 		if (cz->dnssec.key_count == 0 || cz->regional_count == 0)
 			continue;
 		const struct zone *z = zone_set_find(snap->zones, cz->origin);
-		const struct dnssec_zone *dz = z == NULL ? NULL
-			: dnssec_set_zone(snap->dnssec, z);
-		const struct zone_node *n = dz == NULL ? NULL
-			: zone_find_node(z, cz->regional[0].name);
+		const struct dnssec_zone *dz =
+			z == NULL ? NULL : dnssec_set_zone(snap->dnssec, z);
+		const struct zone_node *n =
+			dz == NULL ? NULL
+				   : zone_find_node(z, cz->regional[0].name);
 		if (n == NULL)
 			continue;
 		char text[512];
@@ -203,8 +216,10 @@ int lookup_print(const struct snapshot *snap, const char *arg, FILE *out,
 	struct region_client client;
 	bool with_prefix;
 	if (parse_client(arg, &client, &with_prefix) < 0) {
-		fprintf(err, "--lookup: '%s' is not ADDR or ADDR/PREFIX "
-			"(e.g. 192.0.2.1 or 2001:db8::/56)\n", arg);
+		fprintf(err,
+			"--lookup: '%s' is not ADDR or ADDR/PREFIX "
+			"(e.g. 192.0.2.1 or 2001:db8::/56)\n",
+			arg);
 		return -1;
 	}
 	const struct config *cfg = snap->config;
@@ -214,26 +229,33 @@ int lookup_print(const struct snapshot *snap, const char *arg, FILE *out,
 	region_explain(snap->regions, cfg, snap->geo, &d, &x);
 
 	fprintf(out, "%-16s %s (%s)\n", "client", arg,
-		with_prefix ? "as an ECS option" : "as a packet source address");
+		with_prefix ? "as an ECS option"
+			    : "as a packet source address");
 	if (with_prefix && !d.used_ecs) {
 		// the decision would be the resolver's, which we do not know
-		fprintf(out, "%-16s %s: a query would be decided by the "
+		fprintf(out,
+			"%-16s %s: a query would be decided by the "
 			"resolver's address, with ECS scope 0; look that up "
-			"instead\n", "note",
-			d.ecs_private ? "the ECS address is private (RFC 7871 §10)"
-			: !cfg->ecs ? "ecs is off" : "SOURCE PREFIX-LENGTH is 0");
+			"instead\n",
+			"note",
+			d.ecs_private
+				? "the ECS address is private (RFC 7871 §10)"
+			: !cfg->ecs ? "ecs is off"
+				    : "SOURCE PREFIX-LENGTH is 0");
 		return 0;
 	}
 	print_addr(out, "looked up", &d.addr, d.addr_bits);
 	if (d.offset > 0)
-		fprintf(out, "%-16s IPv4 carried at bit %u of IPv6\n", "unwrapped",
-			d.offset);
+		fprintf(out, "%-16s IPv4 carried at bit %u of IPv6\n",
+			"unwrapped", d.offset);
 	print_geo(out, &x);
 	print_override(out, cfg, &x);
-	fprintf(out, "%-16s %s\n", "region", cfg->regions[d.region_before_shed].name);
+	fprintf(out, "%-16s %s\n", "region",
+		cfg->regions[d.region_before_shed].name);
 	print_merged(out, cfg, &d, &x);
 	print_shed(out, cfg, &d);
-	fprintf(out, "%-16s %s\n", "answer region", cfg->regions[d.region].name);
+	fprintf(out, "%-16s %s\n", "answer region",
+		cfg->regions[d.region].name);
 	print_vips(out, &cfg->regions[d.region]);
 	if (d.used_ecs)
 		fprintf(out, "%-16s %u\n", "ecs scope", d.scope);

@@ -35,7 +35,7 @@ struct options {
 	const char *config;
 	const char *lookup;
 	bool check;
-	unsigned verbose;               /* -v count: levels above log_level */
+	unsigned verbose; /* -v count: levels above log_level */
 };
 
 /* Without -c: the configure-time default (Makefile.am defines SYSCONFDIR). */
@@ -45,10 +45,10 @@ struct options {
 struct daemon {
 	struct server *srv;
 	struct reload *reload;
-	struct xfr *xfr;                // secondary zones
-	struct event_base *base;        // the main thread's loop
+	struct xfr *xfr;         // secondary zones
+	struct event_base *base; // the main thread's loop
 	struct event *signals[4];
-	char *pidfile;                  // written at start-up, removed at exit
+	char *pidfile; // written at start-up, removed at exit
 };
 
 enum { OPT_CHECK = 256, OPT_HELP, OPT_VERSION, OPT_LOOKUP };
@@ -57,15 +57,19 @@ static void main_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: geovipd [-c FILE] [-v]...  serve in the foreground\n"
-		"       geovipd [-c FILE] --check  check config, zones and geo database\n"
+		"       geovipd [-c FILE] --check  check config, zones and geo "
+		"database\n"
 		"       geovipd [-c FILE] --lookup ADDR[/PREFIX]\n"
-		"                                  show the region chosen for a client\n"
+		"                                  show the region chosen for "
+		"a client\n"
 		"       geovipd --help | --version\n"
 		"\n"
 		"  -c, --config FILE   the YAML configuration (default\n"
 		"                      " MAIN_CONFIG_DEFAULT ")\n"
-		"  -v, --verbose       log one level more (repeat: up to debug)\n"
-		"Signals: SIGHUP reloads config, zones and geo database; SIGTERM and\n"
+		"  -v, --verbose       log one level more (repeat: up to "
+		"debug)\n"
+		"Signals: SIGHUP reloads config, zones and geo database; "
+		"SIGTERM and\n"
 		"SIGINT stop gracefully.\n");
 }
 
@@ -73,26 +77,40 @@ static void main_usage(FILE *out)
 static int main_parse(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "check", no_argument, NULL, OPT_CHECK },
-		{ "lookup", required_argument, NULL, OPT_LOOKUP },
-		{ "help", no_argument, NULL, OPT_HELP },
-		{ "version", no_argument, NULL, OPT_VERSION },
-		{ NULL, 0, NULL, 0 },
+		{"config", required_argument, NULL, 'c'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"check", no_argument, NULL, OPT_CHECK},
+		{"lookup", required_argument, NULL, OPT_LOOKUP},
+		{"help", no_argument, NULL, OPT_HELP},
+		{"version", no_argument, NULL, OPT_VERSION},
+		{NULL, 0, NULL, 0},
 	};
 	int ch;
 	while ((ch = getopt_long(argc, argv, "c:vhV", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'c': o->config = optarg; break;
-		case 'v': o->verbose++; break;
-		case OPT_CHECK: o->check = true; break;
-		case OPT_LOOKUP: o->lookup = optarg; break;
-		case 'h': case OPT_HELP: main_usage(stdout); return 1;
-		case 'V': case OPT_VERSION:
+		case 'c':
+			o->config = optarg;
+			break;
+		case 'v':
+			o->verbose++;
+			break;
+		case OPT_CHECK:
+			o->check = true;
+			break;
+		case OPT_LOOKUP:
+			o->lookup = optarg;
+			break;
+		case 'h':
+		case OPT_HELP:
+			main_usage(stdout);
+			return 1;
+		case 'V':
+		case OPT_VERSION:
 			printf("geovipd %s\n", PACKAGE_VERSION);
 			return 1;
-		default: main_usage(stderr); return -1;
+		default:
+			main_usage(stderr);
+			return -1;
 		}
 	}
 	if (optind < argc) {
@@ -126,8 +144,10 @@ static struct snapshot *main_load(const char *path, bool show_warnings)
 	bool journal = log_get_target() == LOG_TARGET_JOURNAL;
 	for (size_t i = 0; i < diag_count(d); i++)
 		if (diag_is_error(d, i) || show_warnings || s == NULL)
-			fprintf(stderr, "%s%s\n", !journal ? ""
-				: diag_is_error(d, i) ? "<3>" : "<4>",
+			fprintf(stderr, "%s%s\n",
+				!journal              ? ""
+				: diag_is_error(d, i) ? "<3>"
+						      : "<4>",
 				diag_message(d, i));
 	if (s == NULL && diag_errors(d) == 0)
 		fprintf(stderr, "%s%s: cannot load configuration\n",
@@ -240,7 +260,7 @@ static void main_raise_fd_limit(void)
  */
 static int main_signals_install(struct daemon *dm)
 {
-	static const int sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGUSR1 };
+	static const int sigs[] = {SIGHUP, SIGTERM, SIGINT, SIGUSR1};
 	// Before any event_base: the loader and workers wake this loop.
 	if (evthread_use_pthreads() < 0)
 		return -1;
@@ -248,8 +268,8 @@ static int main_signals_install(struct daemon *dm)
 	if (dm->base == NULL)
 		return -1;
 	for (size_t i = 0; i < 4; i++) {
-		dm->signals[i] = evsignal_new(dm->base, sigs[i], main_on_signal,
-					      dm);
+		dm->signals[i] =
+			evsignal_new(dm->base, sigs[i], main_on_signal, dm);
 		if (dm->signals[i] == NULL || event_add(dm->signals[i], NULL))
 			return -1;
 	}
@@ -279,8 +299,8 @@ static int main_drop_privileges(const struct config *cfg)
 		return 0;
 	}
 	struct diag *d = diag_new();
-	if (d == NULL || privs_drop(cfg->user, cfg->path, cfg->user_line,
-				    d) < 0) {
+	if (d == NULL ||
+	    privs_drop(cfg->user, cfg->path, cfg->user_line, d) < 0) {
 		if (d != NULL)
 			main_print_diag(d);
 		else
@@ -351,7 +371,7 @@ static void main_xfr_hook(struct daemon *dm)
 
 static int main_serve(const struct options *o)
 {
-	struct daemon dm = { 0 };
+	struct daemon dm = {0};
 	int rc = 1;
 	if (main_signals_install(&dm) < 0) {
 		fprintf(stderr, "geovipd: cannot set up signal handling\n");
@@ -369,8 +389,8 @@ static int main_serve(const struct options *o)
 	main_raise_fd_limit();
 	dm.srv = main_bind(cfg, dm.base);
 	if (dm.srv != NULL) {
-		dm.reload = reload_new(o->config, dm.srv, dm.base, cfg,
-				       o->verbose);
+		dm.reload =
+			reload_new(o->config, dm.srv, dm.base, cfg, o->verbose);
 		if (dm.reload == NULL)
 			fprintf(stderr, "geovipd: out of memory\n");
 	}
@@ -418,13 +438,14 @@ out:
 
 int main(int argc, char **argv)
 {
-	struct options o = { 0 };
+	struct options o = {0};
 	int rc = main_parse(argc, argv, &o);
 	if (rc != 0)
 		return rc > 0 ? 0 : 2;
 	log_set_target(LOG_TARGET_STDERR); // <N> prefixes under journald
-	log_set_level(o.verbose >= 2 ? LOG_LEVEL_DEBUG
-		      : (enum log_level)(LOG_LEVEL_INFO + o.verbose));
+	log_set_level(o.verbose >= 2
+			      ? LOG_LEVEL_DEBUG
+			      : (enum log_level)(LOG_LEVEL_INFO + o.verbose));
 	signal(SIGPIPE, SIG_IGN);
 	// One malloc arena for every thread: only the loader thread allocates
 	// much, and a thread whose own arena cannot be reserved (64 MB of

@@ -32,7 +32,8 @@ int notify_open(void)
 	if ((path[0] != '/' && path[0] != '@') ||
 	    len >= sizeof(notify_addr.sun_path)) {
 		log_error("NOTIFY_SOCKET='%s': not an absolute path or "
-			  "@abstract name that fits a socket address", path);
+			  "@abstract name that fits a socket address",
+			  path);
 		return -1;
 	}
 	memset(&notify_addr, 0, sizeof(notify_addr));
@@ -42,7 +43,8 @@ int notify_open(void)
 		notify_addr.sun_path[0] = '\0'; // abstract: no trailing NUL
 	else
 		len++;
-	notify_addr_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len);
+	notify_addr_len =
+		(socklen_t)(offsetof(struct sockaddr_un, sun_path) + len);
 	notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (notify_fd < 0) {
 		log_error("NOTIFY_SOCKET: cannot make a socket: %s",
@@ -64,9 +66,9 @@ int notify_send(const char *fmt, ...)
 	va_end(ap);
 	if (n < 0 || (size_t)n >= sizeof(msg))
 		return -1;
-	ssize_t w = sendto(notify_fd, msg, (size_t)n, MSG_NOSIGNAL,
-			   (const struct sockaddr *)&notify_addr,
-			   notify_addr_len);
+	ssize_t w =
+		sendto(notify_fd, msg, (size_t)n, MSG_NOSIGNAL,
+		       (const struct sockaddr *)&notify_addr, notify_addr_len);
 	if (w != n) {
 		log_debug("NOTIFY_SOCKET: cannot send: %s", strerror(errno));
 		return -1;
@@ -78,10 +80,11 @@ int notify_reloading(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	uint64_t usec = (uint64_t)ts.tv_sec * 1000000u +
-			(uint64_t)ts.tv_nsec / 1000u;
+	uint64_t usec =
+		(uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 	return notify_send("RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\n"
-			   "STATUS=reloading", usec);
+			   "STATUS=reloading",
+			   usec);
 }
 
 void notify_close(void)

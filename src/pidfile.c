@@ -22,8 +22,9 @@ int pidfile_write(const struct config *cfg, struct diag *d)
 		return 0;
 	char line[32];
 	int n = snprintf(line, sizeof(line), "%ld\n", (long)getpid());
-	int fd = open(cfg->pidfile, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC |
-		      O_NONBLOCK, 0644);
+	int fd = open(cfg->pidfile,
+		      O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK,
+		      0644);
 	struct stat st;
 	const char *why = NULL;
 	if (fd < 0)

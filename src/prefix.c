@@ -17,13 +17,13 @@
 /* The network key/len; children differ from it at bit len. */
 struct prefix_node {
 	struct prefix_node *child[2];
-	uint8_t key[16];        /* bits after len are zero */
+	uint8_t key[16]; /* bits after len are zero */
 	uint8_t len;
-	int value;              /* -1: a branch point, no network ends here */
+	int value; /* -1: a branch point, no network ends here */
 };
 
 struct prefix_tree {
-	struct prefix_node root;        /* len 0 */
+	struct prefix_node root; /* len 0 */
 	unsigned max_bits;
 	size_t count;
 };
@@ -56,8 +56,7 @@ void prefix_tree_free(struct prefix_tree *t)
 	free(t);
 }
 
-static struct prefix_node *node_new(const uint8_t *net, unsigned len,
-				    int value)
+static struct prefix_node *node_new(const uint8_t *net, unsigned len, int value)
 {
 	struct prefix_node *n = calloc(1, sizeof(*n));
 	if (n == NULL)
@@ -88,7 +87,8 @@ static int node_split(struct prefix_node **slot, const uint8_t *net,
 		      unsigned len, unsigned split, int value)
 {
 	struct prefix_node *next = *slot;
-	struct prefix_node *mid = node_new(net, split, split == len ? value : -1);
+	struct prefix_node *mid =
+		node_new(net, split, split == len ? value : -1);
 	if (mid == NULL)
 		return -1;
 	if (split < len) {
@@ -104,8 +104,8 @@ static int node_split(struct prefix_node **slot, const uint8_t *net,
 	return 0;
 }
 
-int prefix_tree_insert(struct prefix_tree *t, const uint8_t *net,
-		       unsigned len, int value)
+int prefix_tree_insert(struct prefix_tree *t, const uint8_t *net, unsigned len,
+		       int value)
 {
 	if (len > t->max_bits)
 		len = t->max_bits;
@@ -119,7 +119,8 @@ int prefix_tree_insert(struct prefix_tree *t, const uint8_t *net,
 			return 0;
 		}
 		unsigned end = (*slot)->len < len ? (*slot)->len : len;
-		unsigned split = first_difference(net, (*slot)->key, n->len, end);
+		unsigned split =
+			first_difference(net, (*slot)->key, n->len, end);
 		if (split < (*slot)->len) {
 			if (node_split(slot, net, len, split, value) < 0)
 				return -1;
@@ -156,8 +157,9 @@ void prefix_tree_lookup(const struct prefix_tree *t, const uint8_t *addr,
 			 * lies inside addr/len without containing addr, so
 			 * one more bit is needed to exclude it.
 			 */
-			out->uniform_len = (uint8_t)(n->child[!b] != NULL
-						     ? n->len + 1 : n->len);
+			out->uniform_len =
+				(uint8_t)(n->child[!b] != NULL ? n->len + 1
+							       : n->len);
 			return;
 		}
 		unsigned split = first_difference(addr, next->key, n->len + 1,

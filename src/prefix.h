@@ -20,12 +20,12 @@ void prefix_tree_free(struct prefix_tree *t);
  * Returns 0, -1 when out of memory, or the existing value's index + 1
  * negated (-2 - old) when the same prefix is already present.
  */
-int prefix_tree_insert(struct prefix_tree *t, const uint8_t *net,
-		       unsigned len, int value);
+int prefix_tree_insert(struct prefix_tree *t, const uint8_t *net, unsigned len,
+		       int value);
 
 struct prefix_match {
-	int value;              /* of the longest prefix containing addr, or -1 */
-	uint8_t match_len;      /* its length (0 when value is -1) */
+	int value;         /* of the longest prefix containing addr, or -1 */
+	uint8_t match_len; /* its length (0 when value is -1) */
 	/*
 	 * The shortest L such that every address in addr/L has the same
 	 * longest match as addr: no prefix in the tree splits addr/L.

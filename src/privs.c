@@ -32,8 +32,8 @@ static int privs_fail(const struct privs_at *at, const char *user,
 		      const char *step)
 {
 	diag_error(at->d, at->file, at->line,
-		   "cannot drop privileges to user '%s': %s: %s",
-		   user, step, strerror(errno));
+		   "cannot drop privileges to user '%s': %s: %s", user, step,
+		   strerror(errno));
 	return -1;
 }
 
@@ -44,8 +44,8 @@ static bool privs_are(uid_t uid, gid_t gid)
 	gid_t rg, eg, sg;
 	if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0)
 		return false;
-	return ru == uid && eu == uid && su == uid &&
-	       rg == gid && eg == gid && sg == gid;
+	return ru == uid && eu == uid && su == uid && rg == gid && eg == gid &&
+	       sg == gid;
 }
 
 // Not root: only "already that user" is fine; anything else would need
@@ -59,7 +59,8 @@ static int privs_check_unprivileged(const struct passwd *pw,
 	diag_error(at->d, at->file, at->line,
 		   "cannot switch to user '%s': running as uid %lu, "
 		   "not root; start geovipd as root, or as '%s', or remove "
-		   "`user:`", pw->pw_name, (unsigned long)uid, pw->pw_name);
+		   "`user:`",
+		   pw->pw_name, (unsigned long)uid, pw->pw_name);
 	return -1;
 }
 
@@ -73,13 +74,14 @@ static int privs_check_unprivileged(const struct passwd *pw,
 int privs_drop(const char *user, const char *file, unsigned line,
 	       struct diag *d)
 {
-	const struct privs_at at = { file, line, d };
+	const struct privs_at at = {file, line, d};
 	errno = 0;
 	struct passwd *pw = getpwnam(user);
 	if (pw == NULL) {
 		diag_error(d, file, line,
 			   "user '%s' does not exist on this "
-			   "system%s%s", user, errno ? ": " : "",
+			   "system%s%s",
+			   user, errno ? ": " : "",
 			   errno ? strerror(errno) : "");
 		return -1;
 	}
@@ -112,7 +114,8 @@ int privs_drop(const char *user, const char *file, unsigned line,
 	if (setuid(0) == 0 || seteuid(0) == 0) {
 		diag_error(d, file, line,
 			   "cannot drop privileges to user '%s': "
-			   "root could be regained after setuid", user);
+			   "root could be regained after setuid",
+			   user);
 		return -1;
 	}
 	return 0;

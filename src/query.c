@@ -28,19 +28,22 @@ _Static_assert(QUERY_UDP_BUFFER_SIZE == EDNS_SERVER_PAYLOAD,
 
 /* Header flag bits (RFC 1035 §4.1.1, RFC 4035 §3.2). */
 enum {
-	FLAG_QR = 0x8000, FLAG_AA = 0x0400, FLAG_TC = 0x0200,
-	FLAG_RD = 0x0100, FLAG_CD = 0x0010,
+	FLAG_QR = 0x8000,
+	FLAG_AA = 0x0400,
+	FLAG_TC = 0x0200,
+	FLAG_RD = 0x0100,
+	FLAG_CD = 0x0010,
 };
 #define OPCODE_QUERY 0
 
 struct request {
 	uint16_t id, flags, qdcount, ancount, nscount, arcount;
 	bool question_ok;
-	size_t question_end;            /* offset just past the question */
-	uint8_t qname[DNAME_MAX];       /* canonical */
+	size_t question_end;      /* offset just past the question */
+	uint8_t qname[DNAME_MAX]; /* canonical */
 	uint16_t qtype, qclass;
 	struct edns edns;
-	uint16_t rcode;                 /* 0, FORMERR, BADVERS, BADCOOKIE */
+	uint16_t rcode; /* 0, FORMERR, BADVERS, BADCOOKIE */
 };
 
 static uint16_t opcode_of(uint16_t flags)
@@ -57,7 +60,8 @@ static int parse_question(struct request *rq, struct wire_reader *r)
 	size_t start = r->pos;
 	if (wire_read_name(r, name) < 0 || r->pos - start != dname_length(name))
 		return -1;
-	if (wire_read_u16(r, &rq->qtype) < 0 || wire_read_u16(r, &rq->qclass) < 0)
+	if (wire_read_u16(r, &rq->qtype) < 0 ||
+	    wire_read_u16(r, &rq->qclass) < 0)
 		return -1;
 	dname_copy_lower(rq->qname, name);
 	rq->question_ok = true;
@@ -73,8 +77,10 @@ static int parse_additional(struct request *rq, struct wire_reader *r,
 		uint8_t name[DNAME_MAX];
 		uint16_t type, class, rdlen;
 		uint32_t ttl;
-		if (wire_read_name(r, name) < 0 || wire_read_u16(r, &type) < 0 ||
-		    wire_read_u16(r, &class) < 0 || wire_read_u32(r, &ttl) < 0 ||
+		if (wire_read_name(r, name) < 0 ||
+		    wire_read_u16(r, &type) < 0 ||
+		    wire_read_u16(r, &class) < 0 ||
+		    wire_read_u32(r, &ttl) < 0 ||
 		    wire_read_u16(r, &rdlen) < 0 || r->len - r->pos < rdlen)
 			return -1;
 		const uint8_t *rdata = r->pkt + r->pos;
@@ -154,24 +160,27 @@ static void source_of(struct ip_addr *a, const struct sockaddr *from)
 {
 	memset(a, 0, sizeof(*a));
 	if (from->sa_family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)from;
+		const struct sockaddr_in *sin =
+			(const struct sockaddr_in *)from;
 		a->family = AF_INET;
 		memcpy(a->bytes, &sin->sin_addr, 4);
 	} else {
-		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)from;
+		const struct sockaddr_in6 *sin6 =
+			(const struct sockaddr_in6 *)from;
 		a->family = AF_INET6;
 		memcpy(a->bytes, &sin6->sin6_addr, 16);
 	}
 }
 
-static void client_from(struct region_client *client, const struct sockaddr *from,
-			const struct edns *edns)
+static void client_from(struct region_client *client,
+			const struct sockaddr *from, const struct edns *edns)
 {
 	memset(client, 0, sizeof(*client));
 	source_of(&client->source, from);
 	if (edns->ecs.present) {
 		client->has_ecs = true;
-		client->ecs_addr.family = edns->ecs.family == 1 ? AF_INET : AF_INET6;
+		client->ecs_addr.family =
+			edns->ecs.family == 1 ? AF_INET : AF_INET6;
 		memcpy(client->ecs_addr.bytes, edns->ecs.addr, 16);
 		client->ecs_source_len = edns->ecs.source_len;
 	}
@@ -244,7 +253,7 @@ static void write_header(struct response *out, const struct request *rq)
 	flags |= out->rcode & 0xf;
 	uint8_t *h = out->w.buf;
 	const uint16_t fields[6] = {
-		rq->id, flags, rq->question_ok ? 1 : 0,
+		rq->id,       flags,        rq->question_ok ? 1 : 0,
 		out->ancount, out->nscount, out->arcount,
 	};
 	for (int i = 0; i < 6; i++) {
@@ -264,8 +273,9 @@ static void answer_from_zones(struct response *out, const struct request *rq,
 	}
 	struct region_client client;
 	client_from(&client, from, &rq->edns);
-	struct answer_request areq = { snap, z, rq->qname, rq->qtype, &client,
-				       .dnssec_ok = rq->edns.do_bit };
+	struct answer_request areq = {snap,      z,
+				      rq->qname, rq->qtype,
+				      &client,   .dnssec_ok = rq->edns.do_bit};
 	struct answer_result ares;
 	answer_write(&areq, &out->w, &ares);
 	out->rcode = ares.rcode;
@@ -305,15 +315,15 @@ size_t query_process(const struct snapshot *snap, const uint8_t *req,
 
 	struct request rq;
 	parse_request(&rq, req, req_len, regions_ecs(snap->regions));
-	bool cookie_valid = cookie_process(&rq, &snap->cookies, from,
-					   transport, now);
+	bool cookie_valid =
+		cookie_process(&rq, &snap->cookies, from, transport, now);
 	if (res != NULL)
 		res->cookie_valid = cookie_valid;
 
-	struct response out = { .rcode = 0 };
+	struct response out = {.rcode = 0};
 	size_t nsid_len = 0;
-	const uint8_t *nsid = rq.edns.nsid
-		? chaos_nsid_option(snap->chaos, &nsid_len) : NULL;
+	const uint8_t *nsid =
+		rq.edns.nsid ? chaos_nsid_option(snap->chaos, &nsid_len) : NULL;
 	size_t opt_size = edns_opt_size(&rq.edns, true, nsid_len);
 	size_t limit = transport == QUERY_UDP ? edns_udp_limit(&rq.edns)
 					      : QUERY_BUFFER_SIZE;
@@ -382,11 +392,12 @@ size_t query_truncate(uint8_t *resp, size_t len)
 	for (int i = 0; i < 4; i++)
 		if (wire_read_u16(&r, &counts[i]) < 0)
 			return len;
-	if (counts[0] == 1 && (wire_read_name(&r, name) < 0 || wire_skip(&r, 4) < 0))
+	if (counts[0] == 1 &&
+	    (wire_read_name(&r, name) < 0 || wire_skip(&r, 4) < 0))
 		return len;
 	size_t question_end = r.pos, opt_len = 0;
-	long opt = response_find_opt(&r, (unsigned)counts[1] + counts[2] + counts[3],
-				     &opt_len);
+	long opt = response_find_opt(
+		&r, (unsigned)counts[1] + counts[2] + counts[3], &opt_len);
 	if (opt >= 0)
 		memmove(resp + question_end, resp + opt, opt_len);
 	resp[2] |= FLAG_TC >> 8;

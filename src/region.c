@@ -32,12 +32,12 @@ struct regions {
 	bool ecs;
 	uint8_t shed_key[16];
 	struct region_info {
-		int shed_to;            /* REGION_NONE: the region never sheds */
+		int shed_to; /* REGION_NONE: the region never sheds */
 		uint16_t shed_bp;
 		/* the A and AAAA RRsets, pre-encoded (region_rrset) */
 		uint8_t *rrs[2];
 		uint16_t rr_count[2];
-	} *reg;
+	} * reg;
 	size_t region_count;
 };
 
@@ -101,8 +101,8 @@ static int regions_map_build(struct regions *r, const struct config *cfg,
 	geo_tree_get(g, &t);
 	const char *why = "out of memory";
 	int *record_region = calloc(t.record_count + 1, sizeof(*record_region));
-	struct geomap_override *ov = calloc(cfg->network_override_count + 1,
-					    sizeof(*ov));
+	struct geomap_override *ov =
+		calloc(cfg->network_override_count + 1, sizeof(*ov));
 	if (record_region != NULL && ov != NULL) {
 		for (uint32_t i = 0; i < t.record_count; i++)
 			record_region[i] =
@@ -113,7 +113,8 @@ static int regions_map_build(struct regions *r, const struct config *cfg,
 			ov[i].region = cfg->network_overrides[i].region;
 		}
 		struct geomap_input in = {
-			.geo = g, .record_region = record_region,
+			.geo = g,
+			.record_region = record_region,
 			.nodata_region = regions_region_of_record(r, cfg, NULL),
 			.overrides = ov,
 			.override_count = cfg->network_override_count,
@@ -123,7 +124,8 @@ static int regions_map_build(struct regions *r, const struct config *cfg,
 	free(record_region);
 	free(ov);
 	if (r->map == NULL) {
-		diag_error(d, cfg->path, cfg->geoip_line, "geoip: cannot merge "
+		diag_error(d, cfg->path, cfg->geoip_line,
+			   "geoip: cannot merge "
 			   "'%s' and the overrides into one decision tree: %s",
 			   cfg->geoip, why);
 		return -1;
@@ -146,11 +148,11 @@ static int regions_encode_rrset(struct region_info *sh, int fam,
 	uint16_t type = fam == FAM_V4 ? 1 : 28; // A, AAAA
 	for (size_t i = 0; i < count; i++) {
 		uint8_t *p = sh->rrs[fam] + i * stride;
-		p[0] = 0xc0;    // a pointer to the question name, at 12
+		p[0] = 0xc0; // a pointer to the question name, at 12
 		p[1] = 12;
 		p[2] = (uint8_t)(type >> 8);
 		p[3] = (uint8_t)type;
-		p[4] = 0;       // class IN
+		p[4] = 0; // class IN
 		p[5] = 1;
 		// TTL at 6..9 stays 0: patched per zone
 		p[10] = 0;
@@ -266,7 +268,8 @@ uint64_t region_shed_hash(const uint8_t key[16], const struct ip_addr *addr,
  */
 static void decide_address(const struct regions *r,
 			   const struct region_client *client,
-			   struct region_decision *out, struct geomap_leaf *leaf)
+			   struct region_decision *out,
+			   struct geomap_leaf *leaf)
 {
 	if (r->ecs && client->has_ecs && client->ecs_source_len > 0) {
 		out->addr = client->ecs_addr;
@@ -291,7 +294,8 @@ static void decide_shed(const struct regions *r, struct region_decision *out)
 	const struct region_info *sh = &r->reg[out->region_before_shed];
 	unsigned k_max = out->addr.family == AF_INET ? 24 : 56;
 	out->shed_k = (uint8_t)(out->used_ecs && out->addr_bits < k_max
-				? out->addr_bits : k_max);
+					? out->addr_bits
+					: k_max);
 	out->region = out->region_before_shed;
 	if (sh->shed_to == REGION_NONE)
 		return;
@@ -366,7 +370,8 @@ void region_explain(const struct regions *r, const struct config *cfg,
 	out->country_override = -1;
 	int slot = rec != NULL ? country_slot(rec->country) : -1;
 	if (m.value >= 0)
-		out->region_before_shed = cfg->network_overrides[m.value].region;
+		out->region_before_shed =
+			cfg->network_overrides[m.value].region;
 	else {
 		if (slot >= 0)
 			out->country_override = r->country_override[slot];
@@ -374,7 +379,8 @@ void region_explain(const struct regions *r, const struct config *cfg,
 	}
 	prefix_tree_lookup(r->scope[f], d->addr.bytes, &m);
 	out->network_scope = m.uniform_len > out->geo.prefix_len
-			     ? m.uniform_len : out->geo.prefix_len;
+				     ? m.uniform_len
+				     : out->geo.prefix_len;
 	geomap_neighbour(r->map, &d->addr, d->leaf_scope, d->region_before_shed,
 			 &out->neighbour_region);
 }

@@ -24,27 +24,27 @@ void regions_free(struct regions *r);
 
 /** What the query knows about its client. */
 struct region_client {
-	struct ip_addr source;          /* the packet's source address */
-	bool has_ecs;                   /* a valid ECS option was sent, ecs on */
-	struct ip_addr ecs_addr;        /* padded with zero bits */
-	uint8_t ecs_source_len;         /* SOURCE PREFIX-LENGTH */
+	struct ip_addr source;   /* the packet's source address */
+	bool has_ecs;            /* a valid ECS option was sent, ecs on */
+	struct ip_addr ecs_addr; /* padded with zero bits */
+	uint8_t ecs_source_len;  /* SOURCE PREFIX-LENGTH */
 };
 
 /** The whole decision, for the answer and for `--lookup`. */
 struct region_decision {
-	struct ip_addr addr;            /* address looked up (after unwrapping) */
-	uint8_t addr_bits;              /* its meaningful prefix length */
-	uint8_t offset;                 /* 0, or 16/96 for IPv4 inside IPv6 */
-	bool used_ecs;                  /* addr came from the ECS option */
-	bool ecs_private;               /* ECS address set aside as private */
+	struct ip_addr addr; /* address looked up (after unwrapping) */
+	uint8_t addr_bits;   /* its meaningful prefix length */
+	uint8_t offset;      /* 0, or 16/96 for IPv4 inside IPv6 */
+	bool used_ecs;       /* addr came from the ECS option */
+	bool ecs_private;    /* ECS address set aside as private */
 	int region_before_shed;
-	int region;                     /* the answer's region */
-	bool shed;                      /* moved by shed */
-	uint8_t shed_k;                 /* K of the shed hash */
-	uint64_t shed_hash;             /* h, valid when the region sheds */
-	uint8_t leaf_depth;             /* of the merged tree's leaf */
-	uint8_t leaf_scope;             /* its merged scope (before shed, offset) */
-	uint8_t scope;                  /* ECS SCOPE PREFIX-LENGTH to send */
+	int region;         /* the answer's region */
+	bool shed;          /* moved by shed */
+	uint8_t shed_k;     /* K of the shed hash */
+	uint64_t shed_hash; /* h, valid when the region sheds */
+	uint8_t leaf_depth; /* of the merged tree's leaf */
+	uint8_t leaf_scope; /* its merged scope (before shed, offset) */
+	uint8_t scope;      /* ECS SCOPE PREFIX-LENGTH to send */
 };
 
 /** Decides the region for client: one walk of the merged tree, then
@@ -57,8 +57,8 @@ void region_decide(const struct regions *r, const struct region_client *client,
  *  `--lookup` and as the tests' reference. */
 struct region_explanation {
 	struct geo_result geo;
-	int network_override;           /* index in cfg, or -1 */
-	int country_override;           /* index in cfg, or -1 */
+	int network_override; /* index in cfg, or -1 */
+	int country_override; /* index in cfg, or -1 */
 	enum continent continent;
 	int region_before_shed;
 	/* the scope the step-by-step rule gives: the mmdb network,

@@ -29,24 +29,24 @@
 struct loader {
 	pthread_t thread;
 	pthread_mutex_t lock;
-	bool done;                      // the thread finished (under lock)
-	bool abandoned;                 // nobody waits: the thread frees all
+	bool done;      // the thread finished (under lock)
+	bool abandoned; // nobody waits: the thread frees all
 	char *path;
 	struct diag *d;
-	struct snapshot *snap;          // the result, NULL on failure
-	struct event *done_ev;          // main loop: collect the result
+	struct snapshot *snap; // the result, NULL on failure
+	struct event *done_ev; // main loop: collect the result
 };
 
 struct reload {
 	char *config_path;
-	char *user;                     // `user:` at start-up, or NULL
-	char *pidfile;                  // `pidfile:` at start-up, or NULL
-	unsigned verbose;               // -v count
+	char *user;       // `user:` at start-up, or NULL
+	char *pidfile;    // `pidfile:` at start-up, or NULL
+	unsigned verbose; // -v count
 	struct server *srv;
 	struct event_base *base;
-	struct loader *loader;          // the load under way, or NULL
-	bool again;                     // a SIGHUP arrived during it
-	const char *why;                // what asked for the next load
+	struct loader *loader; // the load under way, or NULL
+	bool again;            // a SIGHUP arrived during it
+	const char *why;       // what asked for the next load
 	void (*on_publish)(void *arg, const struct snapshot *s);
 	void *on_publish_arg;
 };
@@ -54,10 +54,10 @@ struct reload {
 void reload_log_counts(const char *what, const struct snapshot *s)
 {
 	log_info("%s generation %" PRIu64 ": %zu zones, %zu records, "
-		 "%zu regions, geo %s (%zu records)", what, s->generation,
-		 zone_set_zone_count(s->zones), zone_set_record_count(s->zones),
-		 s->config->region_count, geo_database_type(s->geo),
-		 geo_record_count(s->geo));
+		 "%zu regions, geo %s (%zu records)",
+		 what, s->generation, zone_set_zone_count(s->zones),
+		 zone_set_record_count(s->zones), s->config->region_count,
+		 geo_database_type(s->geo), geo_record_count(s->geo));
 	// signatures are not refreshed in the background yet: say when
 	// they run out, so that a reload comes first
 	uint32_t left = dnssec_set_expiry(s->dnssec);
@@ -71,15 +71,15 @@ void reload_apply_log(const struct config *cfg, unsigned verbose)
 {
 	unsigned level = (unsigned)cfg->log_level + verbose;
 	log_set_level(level > LOG_LEVEL_DEBUG ? LOG_LEVEL_DEBUG
-					     : (enum log_level)level);
+					      : (enum log_level)level);
 	log_set_target((enum log_target)cfg->log_target);
 }
 
 void reload_notify_ready(const struct snapshot *s)
 {
 	notify_send("READY=1\nSTATUS=serving generation %" PRIu64 ": %zu "
-		    "zones, %zu records", s->generation,
-		    zone_set_zone_count(s->zones),
+		    "zones, %zu records",
+		    s->generation, zone_set_zone_count(s->zones),
 		    zone_set_record_count(s->zones));
 }
 
@@ -96,10 +96,12 @@ static void reload_warn_restart(const struct reload *r,
 	server_warn_restart(r->srv, cfg);
 	if (!reload_same_text(cfg->user, r->user))
 		log_warning("%s:%u: user changed; it takes effect after a "
-			    "restart", cfg->path, cfg->user_line);
+			    "restart",
+			    cfg->path, cfg->user_line);
 	if (!reload_same_text(cfg->pidfile, r->pidfile))
 		log_warning("%s:%u: pidfile changed; it takes effect after a "
-			    "restart", cfg->path, cfg->pidfile_line);
+			    "restart",
+			    cfg->path, cfg->pidfile_line);
 }
 
 static void reload_loader_free(struct loader *l)
@@ -156,7 +158,8 @@ static void reload_start(struct reload *r)
 	struct loader *l = reload_loader_new(r);
 	if (l == NULL) {
 		log_error("reload failed (out of memory), keeping generation "
-			  "%" PRIu64, gen);
+			  "%" PRIu64,
+			  gen);
 		return;
 	}
 	// Signals stay with the main thread's loop.
@@ -167,7 +170,8 @@ static void reload_start(struct reload *r)
 	pthread_sigmask(SIG_SETMASK, &saved, NULL);
 	if (err != 0) {
 		log_error("reload failed (cannot start a thread: %s), keeping "
-			  "generation %" PRIu64, strerror(err), gen);
+			  "generation %" PRIu64,
+			  strerror(err), gen);
 		event_free(l->done_ev);
 		reload_loader_free(l);
 		return;
@@ -226,7 +230,8 @@ struct reload *reload_new(const char *config_path, struct server *srv,
 	r->config_path = strdup(config_path);
 	r->user = start->user != NULL ? strdup(start->user) : NULL;
 	r->pidfile = start->pidfile != NULL ? strdup(start->pidfile) : NULL;
-	if (r->config_path == NULL || (start->user != NULL && r->user == NULL) ||
+	if (r->config_path == NULL ||
+	    (start->user != NULL && r->user == NULL) ||
 	    (start->pidfile != NULL && r->pidfile == NULL)) {
 		reload_free(r);
 		return NULL;

@@ -43,10 +43,10 @@
 #define KEY_V6_TAG 0x9e3779b97f4a7c15ULL
 
 struct rrl_policy {
-	unsigned rate;                  /* responses per second, > 0 */
+	unsigned rate; /* responses per second, > 0 */
 	unsigned slip;
 	uint8_t v4_prefix, v6_prefix;
-	struct prefix_tree *exempt4;    /* NULL: nothing exempt */
+	struct prefix_tree *exempt4; /* NULL: nothing exempt */
 	struct prefix_tree *exempt6;
 };
 
@@ -61,7 +61,7 @@ struct rrl_table {
 	// limited = dropped + slipped: one atomic add per limited response
 	alignas(64) atomic_uint_fast64_t dropped;
 	atomic_uint_fast64_t slipped;
-	struct rrl_counts logged;       /* as of the last period line */
+	struct rrl_counts logged; /* as of the last period line */
 };
 
 /* ---- buckets ------------------------------------------------------- */
@@ -108,8 +108,8 @@ enum rrl_verdict rrl_bucket_account(struct rrl_bucket *b, uint64_t now_ms,
 
 static bool rrl_v4_mapped(const uint8_t *a16)
 {
-	static const uint8_t prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-					    0xff, 0xff };
+	static const uint8_t prefix[12] = {0, 0, 0, 0, 0,    0,
+					   0, 0, 0, 0, 0xff, 0xff};
 	return memcmp(a16, prefix, sizeof(prefix)) == 0;
 }
 
@@ -291,8 +291,8 @@ void rrl_table_free(struct rrl_table *t)
 
 static void rrl_count(struct rrl_table *t, enum rrl_verdict v)
 {
-	atomic_fetch_add_explicit(v == RRL_SLIP ? &t->slipped : &t->dropped,
-				  1, memory_order_relaxed);
+	atomic_fetch_add_explicit(v == RRL_SLIP ? &t->slipped : &t->dropped, 1,
+				  memory_order_relaxed);
 }
 
 enum rrl_verdict rrl_check(struct rrl_table *t, const struct rrl_policy *p,

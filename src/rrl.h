@@ -15,9 +15,9 @@ struct rrl_policy;
 struct rrl_table;
 
 enum rrl_verdict {
-	RRL_SEND,       /* within the rate (or not limited at all) */
-	RRL_DROP,       /* limited: send nothing */
-	RRL_SLIP        /* limited: send the response cut to TC=1 */
+	RRL_SEND, /* within the rate (or not limited at all) */
+	RRL_DROP, /* limited: send nothing */
+	RRL_SLIP  /* limited: send the response cut to TC=1 */
 };
 
 /**
@@ -26,10 +26,10 @@ enum rrl_verdict {
  * to rounding however often the clock is read.
  */
 struct rrl_bucket {
-	uint64_t key;           /* rrl_client_key of the network it counts */
-	uint64_t stamp_ms;      /* when tokens were last brought up to date */
-	uint32_t millitokens;   /* at most rate * 1000 (the burst) */
-	uint32_t unslipped;     /* limited responses since the last slip */
+	uint64_t key;         /* rrl_client_key of the network it counts */
+	uint64_t stamp_ms;    /* when tokens were last brought up to date */
+	uint32_t millitokens; /* at most rate * 1000 (the burst) */
+	uint32_t unslipped;   /* limited responses since the last slip */
 };
 
 /**

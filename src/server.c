@@ -63,8 +63,8 @@ static void worker_on_quiesce(evutil_socket_t fd, short what, void *arg)
 // quiescent point (once per reload, not per packet).
 static void server_request_quiesce(struct server *srv)
 {
-	uint64_t gen = atomic_load_explicit(&srv->current,
-					    memory_order_relaxed)->generation;
+	uint64_t gen = atomic_load_explicit(&srv->current, memory_order_relaxed)
+			       ->generation;
 	for (unsigned i = 0; i < srv->worker_count; i++) {
 		struct worker *w = srv->workers[i];
 		if (atomic_load_explicit(&w->seen, memory_order_relaxed) < gen)
@@ -88,7 +88,8 @@ static bool server_reap(struct server *srv)
 		if (s->generation < min) {
 			*p = s->retired_next;
 			log_debug("generation %" PRIu64 " released: every "
-				  "worker has moved on", s->generation);
+				  "worker has moved on",
+				  s->generation);
 			snapshot_unref(s);
 		} else {
 			p = &s->retired_next;
@@ -103,21 +104,21 @@ static void server_on_reap(evutil_socket_t fd, short what, void *arg)
 	if (server_reap(srv))
 		return;
 	server_request_quiesce(srv); // a worker may have missed the news
-	struct timeval tv = { 0, REAP_MS * 1000 };
+	struct timeval tv = {0, REAP_MS * 1000};
 	evtimer_add(srv->reap_ev, &tv);
 }
 
 void server_publish(struct server *srv, struct snapshot *snap)
 {
 	srv->rrl_used |= snap->rrl != NULL;
-	struct snapshot *old = atomic_load_explicit(&srv->current,
-						    memory_order_relaxed);
+	struct snapshot *old =
+		atomic_load_explicit(&srv->current, memory_order_relaxed);
 	// Everything the loader wrote is visible to a worker's acquire load.
 	atomic_store_explicit(&srv->current, snap, memory_order_release);
 	old->retired_next = srv->retired;
 	srv->retired = old;
 	server_request_quiesce(srv);
-	struct timeval tv = { 0, REAP_MS * 1000 };
+	struct timeval tv = {0, REAP_MS * 1000};
 	evtimer_add(srv->reap_ev, &tv);
 }
 
@@ -160,7 +161,7 @@ static void worker_on_stop(evutil_socket_t fd, short what, void *arg)
 		event_base_loopexit(w->base, NULL);
 		return;
 	}
-	struct timeval drain = { STOP_DRAIN_SECONDS, 0 };
+	struct timeval drain = {STOP_DRAIN_SECONDS, 0};
 	event_add(w->drain_ev, &drain);
 }
 
@@ -194,9 +195,9 @@ static int worker_events(struct worker *w)
 		return -1;
 	if (w->id != 0)
 		return 0;
-	struct timeval every = { RRL_LOG_SECONDS, 0 };
-	w->rrl_log_ev = event_new(w->base, -1, EV_PERSIST, worker_on_rrl_log,
-				  w);
+	struct timeval every = {RRL_LOG_SECONDS, 0};
+	w->rrl_log_ev =
+		event_new(w->base, -1, EV_PERSIST, worker_on_rrl_log, w);
 	if (w->rrl_log_ev == NULL || event_add(w->rrl_log_ev, &every) < 0)
 		return -1;
 	return 0;
@@ -216,8 +217,8 @@ static void worker_free(struct worker *w)
 	if (w == NULL)
 		return;
 	worker_close(w);
-	struct event *evs[] = { w->quiesce_ev, w->stop_ev, w->drain_ev,
-				w->resume_ev, w->rrl_log_ev, w->evict_ev };
+	struct event *evs[] = {w->quiesce_ev, w->stop_ev,    w->drain_ev,
+			       w->resume_ev,  w->rrl_log_ev, w->evict_ev};
 	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
 		if (evs[i] != NULL)
 			event_free(evs[i]);
@@ -269,8 +270,10 @@ static int server_open_workers(struct server *srv, struct diag *d)
 	for (unsigned i = 0; i < srv->worker_count; i++) {
 		srv->workers[i] = worker_new(srv, i);
 		if (srv->workers[i] == NULL) {
-			diag_error(d, srv->config_path, 0, "cannot start "
-				   "worker %u: out of memory", i);
+			diag_error(d, srv->config_path, 0,
+				   "cannot start "
+				   "worker %u: out of memory",
+				   i);
 			return -1;
 		}
 		for (size_t a = 0; a < srv->addr_count; a++)
@@ -298,7 +301,8 @@ struct server *server_new(const struct config *cfg, struct event_base *base,
 	srv->reap_ev = evtimer_new(base, server_on_reap, srv);
 	if (srv->addrs == NULL || srv->rrl == NULL || srv->reap_ev == NULL)
 		goto nomem;
-	memcpy(srv->addrs, cfg->listen, cfg->listen_count * sizeof(*srv->addrs));
+	memcpy(srv->addrs, cfg->listen,
+	       cfg->listen_count * sizeof(*srv->addrs));
 	srv->workers_configured = cfg->workers;
 	srv->worker_count = server_worker_count_for(cfg);
 
@@ -380,10 +384,12 @@ void server_warn_restart(const struct server *srv, const struct config *cfg)
 		same = server_same_addr(&cfg->listen[i], &srv->addrs[i]);
 	if (!same)
 		log_warning("%s: listen addresses changed; they take effect "
-			    "after a restart", cfg->path);
+			    "after a restart",
+			    cfg->path);
 	if (cfg->workers != srv->workers_configured)
 		log_warning("%s: workers changed; it takes effect after a "
-			    "restart", cfg->path);
+			    "restart",
+			    cfg->path);
 }
 
 // Sum of one counter over the workers (each written by its own thread).
@@ -407,14 +413,16 @@ void server_log_counters(const struct server *srv)
 	for (const struct snapshot *s = srv->retired; s; s = s->retired_next)
 		retired++;
 	log_info("counters: generation %" PRIu64 " (%zu older awaiting "
-		 "release), %u workers; queries: udp %" PRIu64 ", tcp %"
-		 PRIu64, server_current(srv)->generation, retired,
-		 srv->worker_count, SUM(udp_queries), SUM(tcp_queries));
-	log_info("counters: tcp connections: %u open, %" PRIu64 " accepted, %"
-		 PRIu64 " refused at the cap, %" PRIu64 " idle ones evicted "
+		 "release), %u workers; queries: udp %" PRIu64 ", tcp %" PRIu64,
+		 server_current(srv)->generation, retired, srv->worker_count,
+		 SUM(udp_queries), SUM(tcp_queries));
+	log_info("counters: tcp connections: %u open, %" PRIu64
+		 " accepted, %" PRIu64 " refused at the cap, %" PRIu64
+		 " idle ones evicted "
 		 "at the cap; closed: %" PRIu64 " idle, %" PRIu64 " not "
 		 "reading, %" PRIu64 " message too slow, %" PRIu64 " lifetime "
-		 "over", atomic_load(&srv->tcp_conns), SUM(tcp_accepted),
+		 "over",
+		 atomic_load(&srv->tcp_conns), SUM(tcp_accepted),
 		 SUM(tcp_refused), SUM(tcp_evicted), SUM(tcp_idle_closed),
 		 SUM(tcp_stuck_closed), SUM(tcp_slow_closed),
 		 SUM(tcp_aged_closed));

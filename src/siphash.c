@@ -26,11 +26,19 @@ struct sip_state {
 
 static void sip_round(struct sip_state *s)
 {
-	s->v0 += s->v1; s->v1 = rotl(s->v1, 13); s->v1 ^= s->v0;
+	s->v0 += s->v1;
+	s->v1 = rotl(s->v1, 13);
+	s->v1 ^= s->v0;
 	s->v0 = rotl(s->v0, 32);
-	s->v2 += s->v3; s->v3 = rotl(s->v3, 16); s->v3 ^= s->v2;
-	s->v0 += s->v3; s->v3 = rotl(s->v3, 21); s->v3 ^= s->v0;
-	s->v2 += s->v1; s->v1 = rotl(s->v1, 17); s->v1 ^= s->v2;
+	s->v2 += s->v3;
+	s->v3 = rotl(s->v3, 16);
+	s->v3 ^= s->v2;
+	s->v0 += s->v3;
+	s->v3 = rotl(s->v3, 21);
+	s->v3 ^= s->v0;
+	s->v2 += s->v1;
+	s->v1 = rotl(s->v1, 17);
+	s->v1 ^= s->v2;
 	s->v2 = rotl(s->v2, 32);
 }
 
@@ -46,8 +54,10 @@ uint64_t siphash24(const uint8_t key[16], const uint8_t *in, size_t len)
 {
 	uint64_t k0 = load_le64(key), k1 = load_le64(key + 8);
 	struct sip_state s = {
-		k0 ^ 0x736f6d6570736575ULL, k1 ^ 0x646f72616e646f6dULL,
-		k0 ^ 0x6c7967656e657261ULL, k1 ^ 0x7465646279746573ULL,
+		k0 ^ 0x736f6d6570736575ULL,
+		k1 ^ 0x646f72616e646f6dULL,
+		k0 ^ 0x6c7967656e657261ULL,
+		k1 ^ 0x7465646279746573ULL,
 	};
 
 	size_t whole = len - len % 8;

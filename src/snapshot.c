@@ -48,7 +48,8 @@ static int snapshot_cookies(struct snapshot *s, struct diag *d)
 	}
 	if (cookie_random_secret(k->current) == 0)
 		return 0;
-	diag_error(d, cfg->path, 0, "cannot make a random cookie secret "
+	diag_error(d, cfg->path, 0,
+		   "cannot make a random cookie secret "
 		   "(getrandom failed): set cookie_secret");
 	return -1;
 }
@@ -68,7 +69,8 @@ struct snapshot *snapshot_load(const char *config_path, struct diag *d)
 	if (s->geo == NULL)
 		diag_error(d, s->config->path, s->config->geoip_line,
 			   "geoip: cannot use '%s' (see above); fix the path "
-			   "or the file", s->config->geoip);
+			   "or the file",
+			   s->config->geoip);
 	else // the merged decision tree compiles the geo tree in
 		s->regions = regions_build(s->config, s->geo, d);
 	s->zones = zone_set_load(s->config, d);

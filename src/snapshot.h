@@ -26,13 +26,14 @@ struct snapshot {
 	struct zone_set *zones;
 	struct geo *geo;
 	struct regions *regions;
-	struct rrl_policy *rrl;         /* NULL: rate limiting off */
-	struct chaos *chaos;            /* CH TXT answers and NSID, pre-encoded */
-	struct cookie_secrets cookies;  /* configured, or the process's random one */
-	struct dnssec_set *dnssec;      /* signed data of zones with `dnssec:` */
-	uint64_t generation;            /* 1, 2, ... in load order */
+	struct rrl_policy *rrl; /* NULL: rate limiting off */
+	struct chaos *chaos;    /* CH TXT answers and NSID, pre-encoded */
+	struct cookie_secrets
+		cookies;           /* configured, or the process's random one */
+	struct dnssec_set *dnssec; /* signed data of zones with `dnssec:` */
+	uint64_t generation;       /* 1, 2, ... in load order */
 	atomic_uint refs;
-	struct snapshot *retired_next;  /* server.c: replaced, not yet freed */
+	struct snapshot *retired_next; /* server.c: replaced, not yet freed */
 };
 
 /**

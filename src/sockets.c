@@ -37,8 +37,7 @@ static int sockets_setopt(int fd, int level, int name, int value)
  * A socket of type for a, bound; reuseport shares the port between
  * workers. Returns the fd, or -1 with errno set.
  */
-static int sockets_bind(const struct config_listen *a, int type,
-			bool reuseport)
+static int sockets_bind(const struct config_listen *a, int type, bool reuseport)
 {
 	int family = a->addr.ss_family;
 	int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -75,7 +74,7 @@ static void sockets_error(const struct config_listen *a, const char *proto,
 int sockets_probe(const struct config_listen *a, const char *file,
 		  struct diag *d)
 {
-	static const int types[] = { SOCK_DGRAM, SOCK_STREAM };
+	static const int types[] = {SOCK_DGRAM, SOCK_STREAM};
 	for (size_t i = 0; i < 2; i++) {
 		int fd = sockets_bind(a, types[i], false);
 		if (fd < 0) {
@@ -100,9 +99,10 @@ int sockets_open_udp(const struct config_listen *a, bool *pktinfo,
 	*pktinfo = sockets_is_wildcard(&a->addr);
 	if (!*pktinfo)
 		return fd;
-	int rc = a->addr.ss_family == AF_INET
-		? sockets_setopt(fd, IPPROTO_IP, IP_PKTINFO, 1)
-		: sockets_setopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1);
+	int rc =
+		a->addr.ss_family == AF_INET
+			? sockets_setopt(fd, IPPROTO_IP, IP_PKTINFO, 1)
+			: sockets_setopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1);
 	if (rc < 0) {
 		sockets_error(a, "udp", "set packet info on", file, d);
 		close(fd);

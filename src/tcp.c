@@ -42,13 +42,14 @@
 struct tcp_conn {
 	struct worker *w;
 	struct bufferevent *bev;
-	struct event *deadline_ev;      // the message under way must be whole by then
-	struct event *lifetime_ev;      // the connection ends then
+	struct event
+		*deadline_ev; // the message under way must be whole by then
+	struct event *lifetime_ev; // the connection ends then
 	struct sockaddr_storage from;
-	unsigned idle_seconds;          // tcp_idle_timeout when accepted
+	unsigned idle_seconds; // tcp_idle_timeout when accepted
 	unsigned messages;
-	bool closing;           // close once the output has drained
-	bool paused;            // reading stopped: output over TCP_OUTPUT_MAX
+	bool closing; // close once the output has drained
+	bool paused;  // reading stopped: output over TCP_OUTPUT_MAX
 	struct tcp_conn *prev, *next;
 };
 
@@ -141,9 +142,8 @@ static bool tcp_answer(struct tcp_conn *c, const struct snapshot *snap,
 	evbuffer_drain(in, 2);
 	evbuffer_remove(in, w->req, msg_len);
 	size_t len = query_process(snap, w->req, msg_len,
-				   (const struct sockaddr *)&c->from,
-				   QUERY_TCP, (uint32_t)time(NULL), w->resp + 2,
-				   NULL);
+				   (const struct sockaddr *)&c->from, QUERY_TCP,
+				   (uint32_t)time(NULL), w->resp + 2, NULL);
 	if (len == 0)
 		return false;
 	w->resp[0] = (uint8_t)(len >> 8);
@@ -204,7 +204,7 @@ static void tcp_arm_deadline(struct tcp_conn *c, bool new_message)
 		return;
 	}
 	if (new_message || !evtimer_pending(c->deadline_ev, NULL)) {
-		struct timeval tv = { (time_t)c->idle_seconds, 0 };
+		struct timeval tv = {(time_t)c->idle_seconds, 0};
 		evtimer_add(c->deadline_ev, &tv);
 	}
 }
@@ -291,9 +291,9 @@ static void tcp_on_lifetime(evutil_socket_t fd, short what, void *arg)
 static int tcp_conn_setup(struct tcp_conn *c, const struct config *cfg)
 {
 	c->idle_seconds = cfg->tcp_idle_timeout;
-	struct timeval idle = { (time_t)c->idle_seconds, 0 };
-	struct timeval life = { (time_t)c->idle_seconds *
-				TCP_LIFETIME_TIMEOUTS, 0 };
+	struct timeval idle = {(time_t)c->idle_seconds, 0};
+	struct timeval life = {(time_t)c->idle_seconds * TCP_LIFETIME_TIMEOUTS,
+			       0};
 	c->deadline_ev = evtimer_new(c->w->base, tcp_on_deadline, c);
 	c->lifetime_ev = evtimer_new(c->w->base, tcp_on_lifetime, c);
 	if (c->deadline_ev == NULL || c->lifetime_ev == NULL ||
@@ -342,7 +342,8 @@ static bool tcp_take_slot(struct worker *w, unsigned max)
 	if (victim != NULL) {
 		worker_count(&w->counters.tcp_evicted, 1);
 		log_debug("tcp: %u connections open: closing the oldest "
-			  "idle one", open);
+			  "idle one",
+			  open);
 		tcp_conn_free(victim); // gives its slot to the newcomer
 		return true;
 	}
@@ -409,11 +410,14 @@ static void tcp_log_accept_error(int err)
 	    !atomic_compare_exchange_strong(&tcp_accept_error_logged, &last,
 					    (long long)now.tv_sec))
 		return;
-	log_warning("tcp accept failed: %s; new TCP connections wait (the "
-		    "listener rests %d ms at a time)%s", strerror(err),
-		    TCP_ACCEPT_PAUSE_MS, err == EMFILE || err == ENFILE
-		    ? ": raise the descriptor limit (ulimit -n) or lower "
-		      "tcp_max_connections" : "");
+	log_warning(
+		"tcp accept failed: %s; new TCP connections wait (the "
+		"listener rests %d ms at a time)%s",
+		strerror(err), TCP_ACCEPT_PAUSE_MS,
+		err == EMFILE || err == ENFILE
+			? ": raise the descriptor limit (ulimit -n) or lower "
+			  "tcp_max_connections"
+			: "");
 }
 
 // accept(2) failed, e.g. out of file descriptors (EMFILE, ENFILE): the
@@ -425,7 +429,7 @@ static void tcp_on_accept_error(struct evconnlistener *l, void *arg)
 	struct worker *w = arg;
 	int err = EVUTIL_SOCKET_ERROR();
 	evconnlistener_disable(l);
-	struct timeval pause = { 0, TCP_ACCEPT_PAUSE_MS * 1000 };
+	struct timeval pause = {0, TCP_ACCEPT_PAUSE_MS * 1000};
 	event_add(w->resume_ev, &pause);
 	tcp_log_accept_error(err);
 }
@@ -440,8 +444,9 @@ int tcp_open(struct worker *w, size_t i, struct diag *d)
 		return -1;
 	// Backlog 0: the socket is already listening.
 	w->tcp_listeners[i] = evconnlistener_new(w->base, tcp_on_accept, w,
-		LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0,
-		w->tcp_fds[i]);
+						 LEV_OPT_CLOSE_ON_FREE |
+							 LEV_OPT_CLOSE_ON_EXEC,
+						 0, w->tcp_fds[i]);
 	if (w->tcp_listeners[i] == NULL) {
 		diag_error(d, w->srv->config_path, a->line,
 			   "cannot serve %s/tcp: out of memory", a->text);

@@ -20,7 +20,7 @@
 #include "worker.h"
 #include "xfr.h"
 
-#define UDP_ROUNDS 2             /* batches per readable event */
+#define UDP_ROUNDS 2 /* batches per readable event */
 
 /*
  * Copies the destination address of a received packet into a control
@@ -80,11 +80,13 @@ static unsigned udp_receive_batch(struct udp_batch *b, struct udp_sock *u)
 {
 	for (unsigned i = 0; i < UDP_BATCH; i++) {
 		struct udp_slot *sl = &b->slot[i];
-		sl->in_iov = (struct iovec){ sl->req, sizeof(sl->req) };
+		sl->in_iov = (struct iovec){sl->req, sizeof(sl->req)};
 		// the kernel overwrites the lengths: set them every time
 		b->in[i].msg_hdr = (struct msghdr){
-			.msg_name = &sl->from, .msg_namelen = sizeof(sl->from),
-			.msg_iov = &sl->in_iov, .msg_iovlen = 1,
+			.msg_name = &sl->from,
+			.msg_namelen = sizeof(sl->from),
+			.msg_iov = &sl->in_iov,
+			.msg_iovlen = 1,
 			.msg_control = u->pktinfo ? sl->cin.buf : NULL,
 			.msg_controllen = u->pktinfo ? sizeof(sl->cin.buf) : 0,
 		};
@@ -109,8 +111,9 @@ static bool udp_hand_notify(struct worker *w, const struct udp_sock *u,
 		return false;
 	if (len > XFR_NOTIFY_MAX || from_len > sizeof(sl->from))
 		return true; // no NOTIFY is that large: dropped
-	struct xfr_notify_msg m = { .fd = u->fd, .from_len = from_len,
-				    .len = (uint16_t)len };
+	struct xfr_notify_msg m = {.fd = u->fd,
+				   .from_len = from_len,
+				   .len = (uint16_t)len};
 	memcpy(&m.from, &sl->from, from_len);
 	memcpy(m.msg, sl->req, len);
 	ssize_t n = write(w->srv->notify_fd, &m, sizeof(m));
@@ -140,16 +143,17 @@ static void udp_answer_one(struct worker *w, const struct snapshot *snap,
 	    !udp_rate_limit(w, snap, from, sl->resp, &len))
 		return;
 
-	sl->out_iov = (struct iovec){ sl->resp, len };
+	sl->out_iov = (struct iovec){sl->resp, len};
 	struct msghdr *out = &b->out[*count].msg_hdr;
 	*out = (struct msghdr){
 		.msg_name = &sl->from,
 		.msg_namelen = b->in[i].msg_hdr.msg_namelen,
-		.msg_iov = &sl->out_iov, .msg_iovlen = 1,
+		.msg_iov = &sl->out_iov,
+		.msg_iovlen = 1,
 	};
 	if (u->pktinfo) {
-		out->msg_controllen = udp_reply_control(&b->in[i].msg_hdr,
-							&sl->cout);
+		out->msg_controllen =
+			udp_reply_control(&b->in[i].msg_hdr, &sl->cout);
 		out->msg_control = out->msg_controllen ? sl->cout.buf : NULL;
 	}
 	(*count)++;
@@ -207,8 +211,8 @@ int udp_open(struct worker *w, struct udp_sock *u,
 	u->fd = sockets_open_udp(a, &u->pktinfo, w->srv->config_path, d);
 	if (u->fd < 0)
 		return -1;
-	u->ev = event_new(w->base, u->fd, EV_READ | EV_PERSIST,
-			  udp_on_readable, u);
+	u->ev = event_new(w->base, u->fd, EV_READ | EV_PERSIST, udp_on_readable,
+			  u);
 	if (u->ev == NULL || event_add(u->ev, NULL) < 0) {
 		diag_error(d, w->srv->config_path, a->line,
 			   "cannot serve %s/udp: out of memory", a->text);

@@ -38,8 +38,8 @@ int wire_read_u32(struct wire_reader *r, uint32_t *v)
 	if (r->len - r->pos < 4)
 		return -1;
 	const uint8_t *p = r->pkt + r->pos;
-	*v = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	     (uint32_t)p[2] << 8 | p[3];
+	*v = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+	     p[3];
 	r->pos += 4;
 	return 0;
 }
@@ -63,7 +63,8 @@ int wire_read_name(struct wire_reader *r, uint8_t out[DNAME_MAX])
 		if ((c & 0xc0) == 0xc0) {
 			if (pos + 1 >= r->len)
 				return -1;
-			size_t target = (size_t)(c & 0x3f) << 8 | r->pkt[pos + 1];
+			size_t target =
+				(size_t)(c & 0x3f) << 8 | r->pkt[pos + 1];
 			// only backwards: every jump strictly decreases pos,
 			// so a pointer loop is impossible
 			if (target >= pos)
@@ -253,14 +254,15 @@ void wire_put_name(struct wire_writer *w, const uint8_t *name)
 	wire_put_u8(w, 0);
 }
 
-void wire_put_rdata(struct wire_writer *w, uint16_t type,
-		    const uint8_t *rdata)
+void wire_put_rdata(struct wire_writer *w, uint16_t type, const uint8_t *rdata)
 {
 	size_t rdlen = (size_t)rdata[0] << 8 | rdata[1];
 	const uint8_t *data = rdata + 2;
 	size_t fixed_before = 0, names = 0;
 	switch (type) {
-	case TYPE_NS: case TYPE_CNAME: case TYPE_PTR:
+	case TYPE_NS:
+	case TYPE_CNAME:
+	case TYPE_PTR:
 		names = 1;
 		break;
 	case TYPE_MX:

@@ -17,15 +17,30 @@
 
 /* RR types and classes geovip treats specially. */
 enum {
-	TYPE_A = 1, TYPE_NS = 2, TYPE_CNAME = 5, TYPE_SOA = 6, TYPE_PTR = 12,
-	TYPE_MX = 15, TYPE_AAAA = 28, TYPE_SRV = 33, TYPE_OPT = 41, TYPE_DS = 43,
-	TYPE_IXFR = 251, TYPE_AXFR = 252, TYPE_ANY = 255,
+	TYPE_A = 1,
+	TYPE_NS = 2,
+	TYPE_CNAME = 5,
+	TYPE_SOA = 6,
+	TYPE_PTR = 12,
+	TYPE_MX = 15,
+	TYPE_AAAA = 28,
+	TYPE_SRV = 33,
+	TYPE_OPT = 41,
+	TYPE_DS = 43,
+	TYPE_IXFR = 251,
+	TYPE_AXFR = 252,
+	TYPE_ANY = 255,
 };
 enum { CLASS_IN = 1 };
 enum {
-	RCODE_NOERROR = 0, RCODE_FORMERR = 1, RCODE_SERVFAIL = 2,
-	RCODE_NXDOMAIN = 3, RCODE_NOTIMP = 4, RCODE_REFUSED = 5,
-	RCODE_BADVERS = 16, RCODE_BADCOOKIE = 23,
+	RCODE_NOERROR = 0,
+	RCODE_FORMERR = 1,
+	RCODE_SERVFAIL = 2,
+	RCODE_NXDOMAIN = 3,
+	RCODE_NOTIMP = 4,
+	RCODE_REFUSED = 5,
+	RCODE_BADVERS = 16,
+	RCODE_BADCOOKIE = 23,
 };
 
 struct wire_reader {
@@ -81,8 +96,7 @@ void wire_put_name(struct wire_writer *w, const uint8_t *name);
  * length + data, names uncompressed). Names in NS, CNAME, PTR, MX and SOA
  * rdata are compressed; other types are copied as they are.
  */
-void wire_put_rdata(struct wire_writer *w, uint16_t type,
-		    const uint8_t *rdata);
+void wire_put_rdata(struct wire_writer *w, uint16_t type, const uint8_t *rdata);
 /** Cuts the message back to len bytes, forgetting later names. */
 void wire_truncate(struct wire_writer *w, size_t len);
 

@@ -30,12 +30,12 @@ struct tcp_conn;
 
 // At most this many UDP packets per socket per wake-up, so one busy
 // socket cannot starve the others served by the same worker.
-#define UDP_BATCH 32             /* datagrams per recvmmsg/sendmmsg */
+#define UDP_BATCH 32 /* datagrams per recvmmsg/sendmmsg */
 
 struct udp_sock {
 	struct worker *w;
 	int fd;
-	bool pktinfo;           // wildcard address: reply from the query's address
+	bool pktinfo; // wildcard address: reply from the query's address
 	int family;
 	struct event *ev;
 };
@@ -71,10 +71,11 @@ struct udp_batch {
 struct worker_counters {
 	atomic_uint_fast64_t udp_queries, tcp_queries;
 	atomic_uint_fast64_t tcp_accepted, tcp_refused, tcp_evicted;
-	atomic_uint_fast64_t tcp_idle_closed;   // nothing arrived for the timeout
-	atomic_uint_fast64_t tcp_stuck_closed;  // answers not read for the timeout
-	atomic_uint_fast64_t tcp_slow_closed;   // a message took longer than it
-	atomic_uint_fast64_t tcp_aged_closed;   // the connection lifetime ended
+	atomic_uint_fast64_t tcp_idle_closed; // nothing arrived for the timeout
+	atomic_uint_fast64_t
+		tcp_stuck_closed; // answers not read for the timeout
+	atomic_uint_fast64_t tcp_slow_closed; // a message took longer than it
+	atomic_uint_fast64_t tcp_aged_closed; // the connection lifetime ended
 };
 
 /* Adds n to a counter only this thread writes: no atomic RMW. */
@@ -95,21 +96,21 @@ struct worker {
 	// its last quiescent point (between two event callbacks): it holds
 	// no pointer to any older snapshot. Written by this worker only.
 	atomic_uint_fast64_t seen;
-	struct event *quiesce_ev;       // activated by the main thread
+	struct event *quiesce_ev; // activated by the main thread
 	struct event *stop_ev;
 	struct event *drain_ev;
-	struct event *resume_ev;        // re-enables listeners after accept errors
-	struct event *rrl_log_ev;       // worker 0 only: the RRL period line
-	uint64_t rrl_now;               // ms; read once per UDP batch, 0: not yet
+	struct event *resume_ev;  // re-enables listeners after accept errors
+	struct event *rrl_log_ev; // worker 0 only: the RRL period line
+	uint64_t rrl_now;         // ms; read once per UDP batch, 0: not yet
 	bool stopping;
 
-	struct udp_sock *udp;           // one per listen address
-	int *tcp_fds;                   // one per listen address
+	struct udp_sock *udp; // one per listen address
+	int *tcp_fds;         // one per listen address
 	struct evconnlistener **tcp_listeners;
-	struct tcp_conn *conns;         // most recently active first
-	atomic_uint conn_count;         // this worker's, written by it only
-	atomic_uint evict_requests;     // from other workers at the cap
-	struct event *evict_ev;         // activated by another worker
+	struct tcp_conn *conns;     // most recently active first
+	atomic_uint conn_count;     // this worker's, written by it only
+	atomic_uint evict_requests; // from other workers at the cap
+	struct event *evict_ev;     // activated by another worker
 	struct worker_counters counters;
 
 	struct udp_batch udp_batch;
@@ -118,24 +119,24 @@ struct worker {
 };
 
 struct server {
-	const char *config_path;        // for FILE:LINE in start-up errors
-	struct config_listen *addrs;    // the one copy of the listen addresses
+	const char *config_path;     // for FILE:LINE in start-up errors
+	struct config_listen *addrs; // the one copy of the listen addresses
 	size_t addr_count;
-	unsigned workers_configured;    // `workers:` as written (0: CPUs)
+	unsigned workers_configured; // `workers:` as written (0: CPUs)
 	unsigned worker_count;
 	struct worker **workers;
-	atomic_uint tcp_conns;          // over every worker and address
+	atomic_uint tcp_conns; // over every worker and address
 	// One bucket table for all workers: SO_REUSEPORT spreads one
 	// network's packets over every worker.
 	struct rrl_table *rrl;
-	bool rrl_used;                  // some snapshot had RRL on (main thread)
+	bool rrl_used; // some snapshot had RRL on (main thread)
 
 	// Publication: the main thread stores (release), workers load
 	// (acquire) once per batch or message.
 	_Atomic(struct snapshot *) current;
-	struct snapshot *retired;       // replaced, perhaps still read (main thread)
-	int notify_fd;                  // xfr.c's NOTIFY pipe, -1 none (set before start)
-	struct event *reap_ev;          // main thread's base
+	struct snapshot *retired; // replaced, perhaps still read (main thread)
+	int notify_fd; // xfr.c's NOTIFY pipe, -1 none (set before start)
+	struct event *reap_ev; // main thread's base
 };
 
 /** The snapshot to answer from: one acquire load. */

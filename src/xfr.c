@@ -37,12 +37,12 @@
 struct xfr_job {
 	pthread_t thread;
 	pthread_mutex_t lock;
-	bool done, abandoned;           // under lock
-	struct event *done_ev;          // main loop: collect the result
-	struct snapshot *snap;          // keeps cz and its config alive
+	bool done, abandoned;  // under lock
+	struct event *done_ev; // main loop: collect the result
+	struct snapshot *snap; // keeps cz and its config alive
 	const struct config_zone *cz;
 	bool have_serial;
-	uint32_t serial;                // the copy being served
+	uint32_t serial; // the copy being served
 	// results
 	enum { XFR_FAILED, XFR_CURRENT, XFR_UPDATED } result;
 	uint32_t new_serial;
@@ -52,25 +52,25 @@ struct xfr_job {
 
 struct xfr_zone {
 	struct xfr *x;
-	char *origin;                   // "example.com."
-	bool seen;                      // in the latest snapshot
+	char *origin; // "example.com."
+	bool seen;    // in the latest snapshot
 	bool have_serial;
 	uint32_t serial;
 	uint32_t refresh, retry, expire;
 	bool have_timers;
-	time_t last_ok;                 // last successful check or transfer
-	time_t last_transfer;           // last copy written
-	time_t next;                    // next refresh
-	char error[512];                // last error, "" when none
+	time_t last_ok;       // last successful check or transfer
+	time_t last_transfer; // last copy written
+	time_t next;          // next refresh
+	char error[512];      // last error, "" when none
 	struct event *timer;
-	struct xfr_job *job;            // under way, or NULL
-	bool again;                     // a NOTIFY arrived during it
+	struct xfr_job *job; // under way, or NULL
+	bool again;          // a NOTIFY arrived during it
 };
 
 struct xfr {
 	struct event_base *base;
 	struct reload *reload;
-	const struct snapshot *snap;    // the latest published
+	const struct snapshot *snap; // the latest published
 	int pipe_rd, pipe_wr;
 	struct event *notify_ev;
 	struct xfr_zone **zones;
@@ -95,7 +95,7 @@ static bool xfr_wait(int fd, short events, time_t deadline)
 		return false;
 	if (left > XFR_IDLE_TIMEOUT)
 		left = XFR_IDLE_TIMEOUT;
-	struct pollfd p = { .fd = fd, .events = events };
+	struct pollfd p = {.fd = fd, .events = events};
 	int n;
 	do
 		n = poll(&p, 1, (int)left * 1000);
@@ -122,8 +122,8 @@ static int xfr_io(int fd, uint8_t *buf, size_t len, bool out, time_t deadline)
 
 static int xfr_connect(const struct config_listen *p, time_t deadline)
 {
-	int fd = socket(p->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
-			SOCK_CLOEXEC, 0);
+	int fd = socket(p->addr.ss_family,
+			SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
 	if (connect(fd, (const struct sockaddr *)&p->addr, p->addr_len) < 0 &&
@@ -147,13 +147,13 @@ struct xfr_run {
 	struct xfr_job *j;
 	const struct config_tsig_key *key;
 	ldns_rdf *origin;
-	ldns_rdf *mac;                  // the last MAC (request's, then each reply's)
+	ldns_rdf *mac; // the last MAC (request's, then each reply's)
 	uint16_t id;
 	FILE *out;
 	size_t records;
 	size_t bytes;
 	bool finished;
-	bool current;                   // the primary's serial is not newer
+	bool current; // the primary's serial is not newer
 };
 
 static void xfr_run_free(struct xfr_run *r)
@@ -165,16 +165,17 @@ static void xfr_run_free(struct xfr_run *r)
 // The signed AXFR request in wire form; NULL after setting the error.
 static uint8_t *xfr_request(struct xfr_run *r, size_t *len)
 {
-	ldns_pkt *q = ldns_pkt_query_new(ldns_rdf_clone(r->origin),
-					 LDNS_RR_TYPE_AXFR, LDNS_RR_CLASS_IN, 0);
+	ldns_pkt *q =
+		ldns_pkt_query_new(ldns_rdf_clone(r->origin), LDNS_RR_TYPE_AXFR,
+				   LDNS_RR_CLASS_IN, 0);
 	uint8_t *wire = NULL;
 	if (q == NULL)
 		goto oom;
 	ldns_pkt_set_id(q, r->id);
 	if (r->key != NULL) {
 		if (ldns_pkt_tsig_sign(q, r->key->name, r->key->secret, 300,
-				       r->key->algorithm, NULL) !=
-		    LDNS_STATUS_OK) {
+				       r->key->algorithm,
+				       NULL) != LDNS_STATUS_OK) {
 			snprintf(r->j->error, sizeof(r->j->error),
 				 "cannot sign the request with key %s",
 				 r->key->name);
@@ -200,14 +201,16 @@ static bool xfr_check_tsig(struct xfr_run *r, ldns_pkt *p, const uint8_t *wire,
 	if (r->key == NULL)
 		return true;
 	if (ldns_pkt_tsig(p) == NULL) {
-		snprintf(r->j->error, sizeof(r->j->error), "message %u of the "
-			 "transfer is not signed with key %s", index + 1,
-			 r->key->name);
+		snprintf(r->j->error, sizeof(r->j->error),
+			 "message %u of the "
+			 "transfer is not signed with key %s",
+			 index + 1, r->key->name);
 		return false;
 	}
 	if (!ldns_pkt_tsig_verify_next(p, wire, len, r->key->name,
 				       r->key->secret, r->mac, index > 0)) {
-		snprintf(r->j->error, sizeof(r->j->error), "TSIG check failed "
+		snprintf(r->j->error, sizeof(r->j->error),
+			 "TSIG check failed "
 			 "on message %u with key %s (wrong key or secret?)",
 			 index + 1, r->key->name);
 		return false;
@@ -230,7 +233,8 @@ static bool xfr_take_rr(struct xfr_run *r, const ldns_rr *rr)
 	bool soa = ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA;
 	if (r->records == 0) {
 		if (!soa || ldns_dname_compare(ldns_rr_owner(rr), r->origin)) {
-			snprintf(j->error, sizeof(j->error), "the transfer "
+			snprintf(j->error, sizeof(j->error),
+				 "the transfer "
 				 "does not open with the zone's SOA record");
 			return false;
 		}
@@ -238,7 +242,8 @@ static bool xfr_take_rr(struct xfr_run *r, const ldns_rr *rr)
 		j->refresh = xfr_soa_field(rr, 3);
 		j->retry = xfr_soa_field(rr, 4);
 		j->expire = xfr_soa_field(rr, 5);
-		if (j->have_serial && !xfr_serial_gt(j->new_serial, j->serial)) {
+		if (j->have_serial &&
+		    !xfr_serial_gt(j->new_serial, j->serial)) {
 			r->current = true;
 			return true;
 		}
@@ -248,7 +253,8 @@ static bool xfr_take_rr(struct xfr_run *r, const ldns_rr *rr)
 	}
 	if (ldns_dname_compare(ldns_rr_owner(rr), r->origin) != 0 &&
 	    !ldns_dname_is_subdomain(ldns_rr_owner(rr), r->origin)) {
-		snprintf(j->error, sizeof(j->error), "the transfer holds a "
+		snprintf(j->error, sizeof(j->error),
+			 "the transfer holds a "
 			 "record outside the zone");
 		return false;
 	}
@@ -262,9 +268,11 @@ static bool xfr_take_rr(struct xfr_run *r, const ldns_rr *rr)
 	bool ok = r->bytes <= XFR_COPY_MAX && fputs(text, r->out) >= 0;
 	free(text);
 	if (!ok) {
-		snprintf(j->error, sizeof(j->error), r->bytes > XFR_COPY_MAX ?
-			 "the zone is larger than %lu bytes of text" :
-			 "cannot write the copy", XFR_COPY_MAX);
+		snprintf(j->error, sizeof(j->error),
+			 r->bytes > XFR_COPY_MAX
+				 ? "the zone is larger than %lu bytes of text"
+				 : "cannot write the copy",
+			 XFR_COPY_MAX);
 		return false;
 	}
 	r->records++;
@@ -278,17 +286,21 @@ static bool xfr_take_msg(struct xfr_run *r, const uint8_t *wire, size_t len,
 	struct xfr_job *j = r->j;
 	ldns_pkt *p = NULL;
 	if (ldns_wire2pkt(&p, wire, len) != LDNS_STATUS_OK) {
-		snprintf(j->error, sizeof(j->error), "message %u of the "
-			 "transfer is malformed", index + 1);
+		snprintf(j->error, sizeof(j->error),
+			 "message %u of the "
+			 "transfer is malformed",
+			 index + 1);
 		return false;
 	}
 	bool ok = false;
 	if (ldns_pkt_id(p) != r->id || !ldns_pkt_qr(p)) {
-		snprintf(j->error, sizeof(j->error), "message %u is not a "
-			 "reply to the request", index + 1);
+		snprintf(j->error, sizeof(j->error),
+			 "message %u is not a "
+			 "reply to the request",
+			 index + 1);
 	} else if (ldns_pkt_get_rcode(p) != LDNS_RCODE_NOERROR) {
-		ldns_lookup_table *t = ldns_lookup_by_id(ldns_rcodes,
-					(int)ldns_pkt_get_rcode(p));
+		ldns_lookup_table *t = ldns_lookup_by_id(
+			ldns_rcodes, (int)ldns_pkt_get_rcode(p));
 		snprintf(j->error, sizeof(j->error), "the primary answered %s",
 			 t ? t->name : "an error");
 	} else if (xfr_check_tsig(r, p, wire, len, index)) {
@@ -298,7 +310,8 @@ static bool xfr_take_msg(struct xfr_run *r, const uint8_t *wire, size_t len,
 			if (r->current)
 				break; // not newer: the rest is not needed
 			if (r->finished) {
-				snprintf(j->error, sizeof(j->error), "records "
+				snprintf(j->error, sizeof(j->error),
+					 "records "
 					 "after the closing SOA");
 				ok = false;
 				break;
@@ -322,14 +335,16 @@ static bool xfr_read_all(struct xfr_run *r, int fd, time_t deadline)
 		if (rc == 0)
 			rc = xfr_io(fd, buf, len, false, deadline);
 		if (rc < 0) {
-			snprintf(r->j->error, sizeof(r->j->error), "no data "
+			snprintf(r->j->error, sizeof(r->j->error),
+				 "no data "
 				 "from the primary for %d s (or a read error) "
-				 "after %zu records", XFR_IDLE_TIMEOUT,
-				 r->records);
+				 "after %zu records",
+				 XFR_IDLE_TIMEOUT, r->records);
 			if (rc == -2)
 				snprintf(r->j->error, sizeof(r->j->error),
 					 "the primary closed the connection "
-					 "after %zu records", r->records);
+					 "after %zu records",
+					 r->records);
 			ok = false;
 			break;
 		}
@@ -347,7 +362,8 @@ static bool xfr_from(struct xfr_job *j, const struct config_listen *p,
 {
 	const struct config *cfg = j->snap->config;
 	struct xfr_run r = {
-		.j = j, .key = j->cz->tsig >= 0 ? &cfg->keys[j->cz->tsig] : NULL,
+		.j = j,
+		.key = j->cz->tsig >= 0 ? &cfg->keys[j->cz->tsig] : NULL,
 		.origin = ldns_dname_new_frm_str(j->cz->origin_text),
 		.id = (uint16_t)(random() & 0xffff),
 	};
@@ -366,7 +382,7 @@ static bool xfr_from(struct xfr_job *j, const struct config_listen *p,
 			 strerror(errno));
 		goto out;
 	}
-	uint8_t hdr[2] = { (uint8_t)(qlen >> 8), (uint8_t)qlen };
+	uint8_t hdr[2] = {(uint8_t)(qlen >> 8), (uint8_t)qlen};
 	if (xfr_io(fd, hdr, 2, true, deadline) < 0 ||
 	    xfr_io(fd, q, qlen, true, deadline) < 0) {
 		snprintf(j->error, sizeof(j->error), "cannot send the request");
@@ -374,8 +390,8 @@ static bool xfr_from(struct xfr_job *j, const struct config_listen *p,
 	}
 	r.out = fopen(tmp, "w");
 	if (r.out == NULL) {
-		snprintf(j->error, sizeof(j->error), "cannot write %s: %s",
-			 tmp, strerror(errno));
+		snprintf(j->error, sizeof(j->error), "cannot write %s: %s", tmp,
+			 strerror(errno));
 		goto out;
 	}
 	fprintf(r.out, "; zone %s transferred from %s by geovip\n",
@@ -383,8 +399,10 @@ static bool xfr_from(struct xfr_job *j, const struct config_listen *p,
 	ok = xfr_read_all(&r, fd, deadline);
 	if (fflush(r.out) != 0 || fsync(fileno(r.out)) != 0) {
 		if (ok)
-			snprintf(j->error, sizeof(j->error), "cannot write %s: "
-				 "%s", tmp, strerror(errno));
+			snprintf(j->error, sizeof(j->error),
+				 "cannot write %s: "
+				 "%s",
+				 tmp, strerror(errno));
 		ok = false;
 	}
 	if (fclose(r.out) != 0 && ok) {
@@ -406,17 +424,20 @@ static void xfr_install(struct xfr_job *j, const char *tmp)
 {
 	struct diag *d = diag_new();
 	uint32_t serial = 0;
-	if (d == NULL || zone_check_file(j->snap->config, j->cz, tmp, d,
-					 &serial) < 0) {
+	if (d == NULL ||
+	    zone_check_file(j->snap->config, j->cz, tmp, d, &serial) < 0) {
 		size_t n = d != NULL ? diag_count(d) : 0;
-		snprintf(j->error, sizeof(j->error), "the transferred copy "
+		snprintf(j->error, sizeof(j->error),
+			 "the transferred copy "
 			 "(serial %" PRIu32 ") does not load%s%s",
 			 j->new_serial, n ? ": " : "",
 			 n ? diag_message(d, 0) : "");
 		j->result = XFR_FAILED;
 	} else if (rename(tmp, j->cz->file) != 0) {
-		snprintf(j->error, sizeof(j->error), "cannot rename %s to %s: "
-			 "%s", tmp, j->cz->file, strerror(errno));
+		snprintf(j->error, sizeof(j->error),
+			 "cannot rename %s to %s: "
+			 "%s",
+			 tmp, j->cz->file, strerror(errno));
 		j->result = XFR_FAILED;
 	}
 	diag_free(d);
@@ -442,9 +463,8 @@ static void *xfr_job_run(void *arg)
 			if (used >= sizeof(errors) - 1)
 				continue;
 			snprintf(errors + used, sizeof(errors) - used,
-				 "%s%s: %.400s",
-				 used ? "; " : "", cz->primaries[i].text,
-				 j->error);
+				 "%s%s: %.400s", used ? "; " : "",
+				 cz->primaries[i].text, j->error);
 		}
 		if (j->result == XFR_UPDATED)
 			xfr_install(j, tmp);
@@ -472,7 +492,7 @@ static void *xfr_job_run(void *arg)
 static void xfr_schedule(struct xfr_zone *z, uint32_t secs)
 {
 	z->next = time(NULL) + secs;
-	struct timeval tv = { .tv_sec = secs };
+	struct timeval tv = {.tv_sec = secs};
 	event_add(z->timer, &tv);
 }
 
@@ -501,8 +521,8 @@ static void xfr_start(struct xfr_zone *z)
 	if (cz == NULL)
 		return;
 	struct xfr_job *j = calloc(1, sizeof(*j));
-	if (j == NULL || (j->done_ev = event_new(x->base, -1, 0, xfr_on_done,
-						  z)) == NULL) {
+	if (j == NULL ||
+	    (j->done_ev = event_new(x->base, -1, 0, xfr_on_done, z)) == NULL) {
 		free(j);
 		log_error("zone %s: cannot start a transfer (out of memory)",
 			  z->origin);
@@ -567,8 +587,9 @@ static void xfr_on_done(evutil_socket_t fd, short what, void *arg)
 		z->error[0] = '\0';
 	}
 	if (j->result == XFR_UPDATED) {
-		log_info("zone %s: transferred serial %" PRIu32 " (was %s%"
-			 PRIu32 "), reloading", z->origin, j->new_serial,
+		log_info("zone %s: transferred serial %" PRIu32
+			 " (was %s%" PRIu32 "), reloading",
+			 z->origin, j->new_serial,
 			 z->have_serial ? "" : "none, ",
 			 z->have_serial ? z->serial : 0);
 		z->last_transfer = now;
@@ -581,12 +602,13 @@ static void xfr_on_done(evutil_socket_t fd, short what, void *arg)
 	} else {
 		snprintf(z->error, sizeof(z->error), "%s", j->error);
 		log_error("zone %s: transfer failed, keeping %s: %s", z->origin,
-			  z->have_serial ? "the old copy" : "no copy", j->error);
+			  z->have_serial ? "the old copy" : "no copy",
+			  j->error);
 		if (z->have_timers && z->last_ok != 0 &&
 		    now - z->last_ok > (time_t)z->expire)
 			log_error("zone %s: past its SOA expire time (%" PRIu32
-				  " s) without reaching a primary", z->origin,
-				  z->expire);
+				  " s) without reaching a primary",
+				  z->origin, z->expire);
 	}
 	snapshot_unref(j->snap);
 	pthread_mutex_destroy(&j->lock);
@@ -633,8 +655,8 @@ static struct xfr_zone *xfr_zone_find(const struct xfr *x, const char *origin)
 
 static struct xfr_zone *xfr_zone_new(struct xfr *x, const char *origin)
 {
-	struct xfr_zone **grown = realloc(x->zones, (x->zone_count + 1) *
-					  sizeof(*grown));
+	struct xfr_zone **grown =
+		realloc(x->zones, (x->zone_count + 1) * sizeof(*grown));
 	if (grown == NULL)
 		return NULL;
 	x->zones = grown;
@@ -718,7 +740,8 @@ static bool xfr_same_host(const struct sockaddr_storage *a,
 		return false;
 	if (a->ss_family == AF_INET)
 		return memcmp(&((const struct sockaddr_in *)a)->sin_addr,
-			      &((const struct sockaddr_in *)b)->sin_addr, 4) == 0;
+			      &((const struct sockaddr_in *)b)->sin_addr,
+			      4) == 0;
 	return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
 		      &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
 }
@@ -765,9 +788,12 @@ static void xfr_notify_reply(const struct xfr_notify_msg *m, ldns_pkt *req,
 static void xfr_notify_one(struct xfr *x, const struct xfr_notify_msg *m)
 {
 	char host[INET6_ADDRSTRLEN] = "?";
-	const void *a = m->from.ss_family == AF_INET
-		? (const void *)&((const struct sockaddr_in *)&m->from)->sin_addr
-		: (const void *)&((const struct sockaddr_in6 *)&m->from)->sin6_addr;
+	const void *a =
+		m->from.ss_family == AF_INET
+			? (const void *)&((const struct sockaddr_in *)&m->from)
+				  ->sin_addr
+			: (const void *)&((const struct sockaddr_in6 *)&m->from)
+				  ->sin6_addr;
 	inet_ntop(m->from.ss_family, a, host, sizeof(host));
 	ldns_pkt *p = NULL;
 	if (ldns_wire2pkt(&p, m->msg, m->len) != LDNS_STATUS_OK) {
@@ -778,26 +804,30 @@ static void xfr_notify_one(struct xfr *x, const struct xfr_notify_msg *m)
 	char *qname = NULL;
 	if (ldns_rr_list_rr_count(ldns_pkt_question(p)) == 1) {
 		qname = ldns_rdf2str(ldns_rr_owner(
-				ldns_rr_list_rr(ldns_pkt_question(p), 0)));
+			ldns_rr_list_rr(ldns_pkt_question(p), 0)));
 		if (qname != NULL && x->snap != NULL)
 			cz = xfr_config_zone(x->snap, qname);
 	}
-	const struct config_tsig_key *key = cz != NULL && cz->tsig >= 0
-		? &x->snap->config->keys[cz->tsig] : NULL;
+	const struct config_tsig_key *key =
+		cz != NULL && cz->tsig >= 0 ? &x->snap->config->keys[cz->tsig]
+					    : NULL;
 	ldns_pkt_rcode rcode = LDNS_RCODE_REFUSED;
 	if (cz == NULL) {
 		log_warning("NOTIFY from %s for %s: not a secondary zone here, "
-			    "REFUSED", host, qname ? qname : "?");
+			    "REFUSED",
+			    host, qname ? qname : "?");
 	} else if (ldns_pkt_qr(p)) {
 		rcode = 0; // a reply: never answer it
 	} else if (!xfr_from_primary(cz, &m->from)) {
 		log_warning("NOTIFY from %s for %s: not a configured primary, "
-			    "REFUSED", host, qname);
+			    "REFUSED",
+			    host, qname);
 	} else if (key != NULL &&
 		   !ldns_pkt_tsig_verify(p, m->msg, m->len, key->name,
 					 key->secret, NULL)) {
 		log_warning("NOTIFY from %s for %s: not signed with key %s, "
-			    "REFUSED", host, qname, key->name);
+			    "REFUSED",
+			    host, qname, key->name);
 		key = NULL; // an unverified request gets an unsigned reply
 	} else {
 		rcode = LDNS_RCODE_NOERROR;
@@ -851,8 +881,8 @@ void xfr_log_status(const struct xfr *x)
 		if (z->have_serial)
 			snprintf(serial, sizeof(serial), "%" PRIu32, z->serial);
 		log_info("zone %s: secondary, serial %s, last transfer %s, "
-			 "next refresh %s, last error: %s", z->origin, serial,
-			 last, z->job ? "under way" : next,
+			 "next refresh %s, last error: %s",
+			 z->origin, serial, last, z->job ? "under way" : next,
 			 z->error[0] ? z->error : "none");
 	}
 }

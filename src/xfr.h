@@ -16,7 +16,7 @@
 /** One NOTIFY from a worker to the main loop (smaller than PIPE_BUF, so
  *  one write is atomic). */
 struct xfr_notify_msg {
-	int fd;                         /* the UDP socket it came in on */
+	int fd; /* the UDP socket it came in on */
 	socklen_t from_len;
 	struct sockaddr_storage from;
 	uint16_t len;

@@ -21,9 +21,9 @@ const struct zone *zone_set_find(const struct zone_set *zs,
 	if (labels > zs->max_labels)
 		p = dname_strip(name, labels - zs->max_labels);
 	for (;;) {
-		size_t h = zone_table_slot(zs->table, zs->table_mask,
-					   zs->origins, p,
-					   len - (size_t)(p - name));
+		size_t h =
+			zone_table_slot(zs->table, zs->table_mask, zs->origins,
+					p, len - (size_t)(p - name));
 		if (zs->table[h] != 0)
 			return &zs->zones[zs->table[h] - 1];
 		if (*p == 0)

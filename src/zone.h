@@ -27,35 +27,35 @@ struct zone_rrset {
 	uint16_t count;
 	uint32_t ttl;
 	const uint8_t *rdata;
-	size_t rdata_len;               /* total bytes of rdata */
+	size_t rdata_len; /* total bytes of rdata */
 };
 
 enum zone_node_flags {
 	ZONE_NODE_APEX = 1 << 0,
-	ZONE_NODE_DELEGATION = 1 << 1,  /* NS below the apex: a zone cut */
-	ZONE_NODE_REGIONAL = 1 << 2,    /* listed in `regional` */
+	ZONE_NODE_DELEGATION = 1 << 1, /* NS below the apex: a zone cut */
+	ZONE_NODE_REGIONAL = 1 << 2,   /* listed in `regional` */
 };
 
 struct zone_node {
-	const uint8_t *name;            /* canonical wire form, absolute */
+	const uint8_t *name; /* canonical wire form, absolute */
 	uint8_t name_len;
 	uint8_t labels;
-	uint8_t flags;                  /* enum zone_node_flags */
-	uint16_t rrset_count;           /* 0: empty non-terminal */
-	const struct zone_rrset *rrsets;/* sorted by type */
+	uint8_t flags;                   /* enum zone_node_flags */
+	uint16_t rrset_count;            /* 0: empty non-terminal */
+	const struct zone_rrset *rrsets; /* sorted by type */
 };
 
 struct zone {
-	const uint8_t *origin;          /* canonical wire form */
+	const uint8_t *origin; /* canonical wire form */
 	uint8_t origin_len;
 	uint8_t origin_labels;
 	const struct zone_node *apex;
-	const struct zone_rrset *soa;   /* never NULL in a loaded zone */
-	uint32_t negative_ttl;          /* min(SOA TTL, SOA MINIMUM) */
-	uint32_t regional_ttl;          /* `ttl` from the config */
+	const struct zone_rrset *soa; /* never NULL in a loaded zone */
+	uint32_t negative_ttl;        /* min(SOA TTL, SOA MINIMUM) */
+	uint32_t regional_ttl;        /* `ttl` from the config */
 	/* lookup table: private to the zone files */
-	const struct zone_node *nodes;  /* node_count of them */
-	const uint32_t *table;          /* index + 1 into nodes; 0 empty */
+	const struct zone_node *nodes; /* node_count of them */
+	const uint32_t *table;         /* index + 1 into nodes; 0 empty */
 	size_t table_mask;
 	size_t node_count;
 	size_t record_count;

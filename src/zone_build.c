@@ -34,37 +34,37 @@
 struct brec {
 	uint64_t rdata_off;
 	uint32_t node;
-	uint32_t next;                  /* next record of the node, or NONE */
+	uint32_t next; /* next record of the node, or NONE */
 	uint32_t ttl;
 	uint32_t line;
 	uint16_t type;
 	uint16_t rdata_len;
 	uint16_t file;
-	uint8_t dup;                    /* repeats an earlier record */
+	uint8_t dup; /* repeats an earlier record */
 };
 
 struct zbuild {
 	const struct config *cfg;
 	const struct config_zone *cz;
 	struct diag *d;
-	struct zone_set *zs;            /* owns every block kept */
+	struct zone_set *zs; /* owns every block kept */
 	struct zone_files files;
 	struct brec *recs;
 	size_t rec_count, rec_cap;
 	uint8_t *rdata;
 	size_t rdata_len, rdata_cap;
-	struct zone_node *nodes;        /* the zone's nodes, kept at the end */
-	uint32_t *head, *tail;          /* per node: its records, or NONE */
+	struct zone_node *nodes; /* the zone's nodes, kept at the end */
+	uint32_t *head, *tail;   /* per node: its records, or NONE */
 	size_t node_count, node_cap;
-	uint32_t *table;                /* zone_table_slot's table over nodes */
+	uint32_t *table; /* zone_table_slot's table over nodes */
 	size_t table_mask;
-	uint8_t *names;                 /* free room in the current block */
+	uint8_t *names; /* free room in the current block */
 	size_t names_left;
-	size_t set_count, rdata_out;    /* after duplicates are dropped */
-	uint64_t *keys;                 /* scratch: one node's records */
-	uint32_t *seen;                 /* scratch: duplicate detection */
+	size_t set_count, rdata_out; /* after duplicates are dropped */
+	uint64_t *keys;              /* scratch: one node's records */
+	uint32_t *seen;              /* scratch: duplicate detection */
 	size_t keys_cap, seen_cap;
-	bool nodes_kept, table_kept;    /* adopted by the zone set */
+	bool nodes_kept, table_kept; /* adopted by the zone set */
 };
 
 /* ---- memory kept by the zone set ------------------------------------- */
@@ -152,11 +152,10 @@ static bool zb_table_grow(struct zbuild *b)
 	return true;
 }
 
-static uint32_t zb_find(const struct zbuild *b, const uint8_t *name,
-			size_t len)
+static uint32_t zb_find(const struct zbuild *b, const uint8_t *name, size_t len)
 {
-	uint32_t v = b->table[zone_table_slot(b->table, b->table_mask,
-					      b->nodes, name, len)];
+	uint32_t v = b->table[zone_table_slot(b->table, b->table_mask, b->nodes,
+					      name, len)];
 	return v ? v - 1 : NONE;
 }
 
@@ -195,20 +194,21 @@ static uint32_t zb_node(struct zbuild *b, const uint8_t *name, size_t len)
 	if (copy == NULL)
 		return NONE;
 	if (len != b->cz->origin_len) {
-		uint32_t parent = zb_node(b, copy + copy[0] + 1,
-					  len - copy[0] - 1u);
+		uint32_t parent =
+			zb_node(b, copy + copy[0] + 1, len - copy[0] - 1u);
 		if (parent == NONE)
 			return NONE;
 		labels = b->nodes[parent].labels + 1u;
 	}
 	if (b->node_count >= NONE - 1 ||
-	    ((b->node_count + 1) * 2 > b->table_mask + 1 && !zb_table_grow(b)) ||
+	    ((b->node_count + 1) * 2 > b->table_mask + 1 &&
+	     !zb_table_grow(b)) ||
 	    !zb_nodes_grow(b))
 		return NONE;
 	uint32_t i = (uint32_t)b->node_count++;
-	b->nodes[i] = (struct zone_node){ .name = copy,
-					  .name_len = (uint8_t)len,
-					  .labels = (uint8_t)labels };
+	b->nodes[i] = (struct zone_node){.name = copy,
+					 .name_len = (uint8_t)len,
+					 .labels = (uint8_t)labels};
 	b->head[i] = b->tail[i] = NONE;
 	b->table[zone_table_slot(b->table, b->table_mask, b->nodes, copy,
 				 len)] = i + 1;
@@ -228,11 +228,14 @@ static int zb_add(void *ctx, const struct zone_record *r)
 		     b->rdata_len + r->rdata_len, 1))
 		return -1;
 	uint32_t i = (uint32_t)b->rec_count++;
-	b->recs[i] = (struct brec){ .rdata_off = b->rdata_len, .node = node,
-				    .next = NONE, .ttl = r->ttl,
-				    .line = r->line, .type = r->type,
-				    .rdata_len = (uint16_t)r->rdata_len,
-				    .file = r->file };
+	b->recs[i] = (struct brec){.rdata_off = b->rdata_len,
+				   .node = node,
+				   .next = NONE,
+				   .ttl = r->ttl,
+				   .line = r->line,
+				   .type = r->type,
+				   .rdata_len = (uint16_t)r->rdata_len,
+				   .file = r->file};
 	if (r->rdata_len > 0) // b->rdata may still be NULL
 		memcpy(b->rdata + b->rdata_len, r->rdata, r->rdata_len);
 	b->rdata_len += r->rdata_len;
@@ -277,8 +280,9 @@ static bool zb_mark_dups(struct zbuild *b, const uint64_t *keys, size_t n)
 	if (n <= 8) {
 		for (size_t i = 1; i < n; i++)
 			for (size_t k = 0; k < i; k++)
-				if (zb_same_rdata(b, &b->recs[(uint32_t)keys[i]],
-						  &b->recs[(uint32_t)keys[k]])) {
+				if (zb_same_rdata(
+					    b, &b->recs[(uint32_t)keys[i]],
+					    &b->recs[(uint32_t)keys[k]])) {
 					b->recs[(uint32_t)keys[i]].dup = 1;
 					break;
 				}
@@ -292,7 +296,8 @@ static bool zb_mark_dups(struct zbuild *b, const uint64_t *keys, size_t n)
 	memset(b->seen, 0, size * sizeof(*b->seen));
 	for (size_t i = 0; i < n; i++) {
 		struct brec *r = &b->recs[(uint32_t)keys[i]];
-		size_t h = dname_hash(zb_rdata(b, r), r->rdata_len) & (size - 1);
+		size_t h =
+			dname_hash(zb_rdata(b, r), r->rdata_len) & (size - 1);
 		for (; b->seen[h] != 0; h = (h + 1) & (size - 1))
 			if (zb_same_rdata(b, &b->recs[b->seen[h] - 1], r))
 				break;
@@ -319,14 +324,16 @@ static void zb_check_set(struct zbuild *b, const uint64_t *keys, size_t n)
 			continue;
 		if (++count == 65536) {
 			dname_to_text(text, node->name);
-			diag_error(b->d, zb_file(b, r), r->line,
-				   "more than 65535 '%s' %s records; split them",
-				   text, zone_read_type_name(r->type, tbuf));
+			diag_error(
+				b->d, zb_file(b, r), r->line,
+				"more than 65535 '%s' %s records; split them",
+				text, zone_read_type_name(r->type, tbuf));
 		}
 		if (r->ttl != head->ttl && !warned) {
 			dname_to_text(text, node->name);
 			diag_warn(b->d, zb_file(b, r), r->line,
-				  "TTL %u differs from TTL %u of the other '%s' %s records; using the lowest",
+				  "TTL %u differs from TTL %u of the other "
+				  "'%s' %s records; using the lowest",
 				  r->ttl, head->ttl, text,
 				  zone_read_type_name(r->type, tbuf));
 			warned = true;
@@ -347,7 +354,8 @@ static void zb_check_cname(struct zbuild *b, const struct zone_node *node,
 		else if (r->type == T_CNAME && !r->dup) {
 			dname_to_text(text, node->name);
 			diag_error(b->d, zb_file(b, r), r->line,
-				   "'%s' has more than one CNAME; keep one", text);
+				   "'%s' has more than one CNAME; keep one",
+				   text);
 		}
 	}
 	for (size_t i = 0; cname != NULL && i < n; i++) {
@@ -356,7 +364,8 @@ static void zb_check_cname(struct zbuild *b, const struct zone_node *node,
 			continue;
 		dname_to_text(text, node->name);
 		diag_error(b->d, zb_file(b, cname), cname->line,
-			   "'%s' has a CNAME and other data (%s at %s:%u); a CNAME must be alone at its name",
+			   "'%s' has a CNAME and other data (%s at %s:%u); a "
+			   "CNAME must be alone at its name",
 			   text, zone_read_type_name(r->type, tbuf),
 			   zb_file(b, r), r->line);
 		return;
@@ -378,10 +387,11 @@ static void zb_check_soa(struct zbuild *b, const struct zone_node *node,
 			continue;
 		}
 		dname_to_text(text, node->name);
-		diag_error(b->d, zb_file(b, r), r->line, apex ?
-			   "more than one SOA record at '%s'; keep one" :
-			   "SOA record at '%s', which is not the zone apex",
-			   text);
+		diag_error(
+			b->d, zb_file(b, r), r->line,
+			apex ? "more than one SOA record at '%s'; keep one"
+			     : "SOA record at '%s', which is not the zone apex",
+			text);
 	}
 }
 
@@ -467,13 +477,15 @@ static void zb_check_regional(struct zbuild *b)
 		const struct brec *r = zb_rec(b, i, T_CNAME);
 		if (r != NULL)
 			diag_error(b->d, cfile, rn->line,
-				   "regional name '%s' has a CNAME in %s:%u; remove one of them",
+				   "regional name '%s' has a CNAME in %s:%u; "
+				   "remove one of them",
 				   rn->text, zb_file(b, r), r->line);
 		for (uint32_t k = b->head[i]; k != NONE; k = b->recs[k].next) {
 			r = &b->recs[k];
 			if (r->type == T_A || r->type == T_AAAA)
 				diag_warn(b->d, zb_file(b, r), r->line,
-					  "%s record at regional name '%s' is superseded by the regional answer",
+					  "%s record at regional name '%s' is "
+					  "superseded by the regional answer",
 					  zone_read_type_name(r->type, tbuf),
 					  rn->text);
 		}
@@ -486,7 +498,9 @@ static void zb_check_regional(struct zbuild *b)
 			if (b->nodes[a].flags & ZONE_NODE_DELEGATION) {
 				dname_to_text(cut, up);
 				diag_warn(b->d, cfile, rn->line,
-					  "regional name '%s' is at or below the delegation '%s' and will not be answered",
+					  "regional name '%s' is at or below "
+					  "the delegation '%s' and will not be "
+					  "answered",
 					  rn->text, cut);
 				break;
 			}
@@ -509,7 +523,7 @@ static uint32_t zb_cname_next(const struct zbuild *b, uint32_t i)
 		if (enc == NONE)
 			continue;
 		// the closest encloser: its wildcard child, if any, answers
-		uint8_t wild[DNAME_MAX + 2] = { 1, '*' };
+		uint8_t wild[DNAME_MAX + 2] = {1, '*'};
 		size_t len = dname_length(up);
 		if (len + 2 > DNAME_MAX)
 			return NONE;
@@ -523,7 +537,7 @@ static uint32_t zb_cname_next(const struct zbuild *b, uint32_t i)
 /* Warns about each CNAME loop once, at the first name of the loop. */
 static void zb_check_cname_loop(struct zbuild *b, uint32_t i)
 {
-	uint32_t seen[CNAME_CHAIN_MAX + 1] = { i };
+	uint32_t seen[CNAME_CHAIN_MAX + 1] = {i};
 	char a[DNAME_TEXT_MAX], next[DNAME_TEXT_MAX];
 	for (unsigned n = 1; n <= CNAME_CHAIN_MAX; n++) {
 		uint32_t t = zb_cname_next(b, seen[n - 1]);
@@ -541,7 +555,9 @@ static void zb_check_cname_loop(struct zbuild *b, uint32_t i)
 			dname_to_text(a, b->nodes[i].name);
 			dname_to_text(next, zb_rdata(b, c));
 			diag_warn(b->d, zb_file(b, c), c->line,
-				  "CNAME loop: '%s' -> '%s' leads back to '%s' after %u CNAME%s; queries for these names get no final answer",
+				  "CNAME loop: '%s' -> '%s' leads back to '%s' "
+				  "after %u CNAME%s; queries for these names "
+				  "get no final answer",
 				  a, next, a, n, n > 1 ? "s" : "");
 			return;
 		}
@@ -557,17 +573,16 @@ static void zb_fill_soa(struct zone *z)
 	z->soa = soa;
 	if (soa == NULL || soa->rdata_len < 2 + 20)
 		return;
-	const uint8_t *m = soa->rdata + 2 + (soa->rdata[0] << 8 |
-					      soa->rdata[1]) - 4;
+	const uint8_t *m =
+		soa->rdata + 2 + (soa->rdata[0] << 8 | soa->rdata[1]) - 4;
 	uint32_t minimum = (uint32_t)m[0] << 24 | (uint32_t)m[1] << 16 |
 			   (uint32_t)m[2] << 8 | m[3];
 	z->negative_ttl = soa->ttl < minimum ? soa->ttl : minimum;
 }
 
 /* Node i's RRsets from its (sorted, deduplicated) list. */
-static void zb_fill_node(struct zbuild *b, uint32_t i,
-			 struct zone_rrset **sets, uint8_t **out,
-			 size_t *records)
+static void zb_fill_node(struct zbuild *b, uint32_t i, struct zone_rrset **sets,
+			 uint8_t **out, size_t *records)
 {
 	struct zone_node *node = &b->nodes[i];
 	struct zone_rrset *set = NULL;
@@ -577,9 +592,9 @@ static void zb_fill_node(struct zbuild *b, uint32_t i,
 		const struct brec *r = &b->recs[k];
 		if (set == NULL || set->type != r->type) {
 			set = (*sets)++;
-			*set = (struct zone_rrset){ .type = r->type,
-						    .ttl = r->ttl,
-						    .rdata = *out };
+			*set = (struct zone_rrset){.type = r->type,
+						   .ttl = r->ttl,
+						   .rdata = *out};
 			node->rrset_count++;
 		}
 		if (set->count == UINT16_MAX)
@@ -604,8 +619,8 @@ static bool zb_compile(struct zbuild *b, struct zone *z)
 	if (sets == NULL || rdata == NULL)
 		return false;
 	// the build's node array and table become the zone's
-	struct zone_node *nodes = realloc(b->nodes,
-					  b->node_count * sizeof(*nodes));
+	struct zone_node *nodes =
+		realloc(b->nodes, b->node_count * sizeof(*nodes));
 	if (nodes != NULL)
 		b->nodes = nodes;
 	if (!zs_adopt(b->zs, b->nodes))
@@ -651,7 +666,8 @@ static void zb_checks(struct zbuild *b)
 	const char *first = b->files.name[0];
 	zb_check_regional(b);
 	if (zb_rec(b, 0, T_SOA) == NULL)
-		diag_error(b->d, first, 0, "no SOA record at the zone apex '%s'",
+		diag_error(b->d, first, 0,
+			   "no SOA record at the zone apex '%s'",
 			   b->cz->origin_text);
 	else if (zb_rec(b, 0, T_NS) == NULL)
 		diag_warn(b->d, first, 0, "no NS records at the zone apex '%s'",
@@ -662,11 +678,10 @@ static void zb_checks(struct zbuild *b)
 }
 
 /* Reads the zone file of cz and compiles it into z; false on error. */
-static bool zb_load_one(const struct config *cfg,
-			const struct config_zone *cz, struct diag *d,
-			struct zone_set *zs, struct zone *z)
+static bool zb_load_one(const struct config *cfg, const struct config_zone *cz,
+			struct diag *d, struct zone_set *zs, struct zone *z)
 {
-	struct zbuild b = { .cfg = cfg, .cz = cz, .d = d, .zs = zs };
+	struct zbuild b = {.cfg = cfg, .cz = cz, .d = d, .zs = zs};
 	unsigned errors = diag_errors(d);
 	bool ok = false;
 
@@ -704,7 +719,7 @@ int zone_check_file(const struct config *cfg, const struct config_zone *cz,
 	struct config_zone copy = *cz;
 	copy.file = (char *)path; // read only
 	struct zone_set *zs = calloc(1, sizeof(*zs));
-	struct zone z = { 0 };
+	struct zone z = {0};
 	if (zs == NULL) {
 		diag_error(d, cfg->path, cz->line, "%s: out of memory", path);
 		return -1;
@@ -730,8 +745,8 @@ static bool zone_set_index(struct zone_set *zs)
 	zs->table_mask = size - 1;
 	for (size_t i = 0; i < zs->zone_count; i++) {
 		const struct zone *z = &zs->zones[i];
-		zs->origins[i] = (struct zone_node){ .name = z->origin,
-						     .name_len = z->origin_len };
+		zs->origins[i] = (struct zone_node){.name = z->origin,
+						    .name_len = z->origin_len};
 		zs->table[zone_table_slot(zs->table, zs->table_mask,
 					  zs->origins, z->origin,
 					  z->origin_len)] = (uint32_t)i + 1;
@@ -748,16 +763,18 @@ struct zone_set *zone_set_load(const struct config *cfg, struct diag *d)
 	struct zone_set *zs = calloc(1, sizeof(*zs));
 	if (zs == NULL ||
 	    (zs->zones = zs_alloc(zs, cfg->zone_count * sizeof(*zs->zones))) ==
-	    NULL)
+		    NULL)
 		goto oom;
 	for (size_t i = 0; i < cfg->zone_count; i++) {
 		const struct config_zone *cz = &cfg->zones[i];
 		// A secondary zone not transferred yet is served once it is.
 		if (cz->primary_count > 0 && access(cz->file, F_OK) != 0 &&
 		    errno == ENOENT) {
-			diag_warn(d, cfg->path, cz->line, "zone %s: no copy at "
+			diag_warn(d, cfg->path, cz->line,
+				  "zone %s: no copy at "
 				  "%s yet; it is served after its first "
-				  "transfer", cz->origin_text, cz->file);
+				  "transfer",
+				  cz->origin_text, cz->file);
 			continue;
 		}
 		zb_load_one(cfg, cz, d, zs, &zs->zones[zs->zone_count++]);

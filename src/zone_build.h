@@ -14,12 +14,12 @@
 #include "zone.h"
 
 struct zone_set {
-	void **blocks;                  /* every allocation, freed at once */
+	void **blocks; /* every allocation, freed at once */
 	size_t block_count, block_cap;
 	struct zone *zones;
 	size_t zone_count;
-	struct zone_node *origins;      /* zone i's origin as a node key */
-	uint32_t *table;                /* index + 1 into origins; 0 empty */
+	struct zone_node *origins; /* zone i's origin as a node key */
+	uint32_t *table;           /* index + 1 into origins; 0 empty */
 	size_t table_mask;
 	size_t record_count;
 	unsigned max_labels;

@@ -27,7 +27,7 @@
 #include "file.h"
 
 #define ZONE_DEFAULT_TTL 3600
-#define TTL_MAX 2147483647ULL           /* RFC 2181 section 8 */
+#define TTL_MAX 2147483647ULL /* RFC 2181 section 8 */
 #define RDATA_MAX 65535
 
 /* One token of a record: a word, or the inside of a quoted string. */
@@ -44,13 +44,13 @@ struct zread {
 	struct zone_files *files;
 	zone_record_fn fn;
 	void *ctx;
-	char *dir, *dir_real;           /* the zone file's directory */
+	char *dir, *dir_real; /* the zone file's directory */
 	unsigned includes, errors_at_start;
 	bool stop, signed_seen;
 	int rc;
 	struct tok *toks;
 	size_t tok_cap;
-	char *text;                     /* a record as ldns reads it */
+	char *text; /* a record as ldns reads it */
 	size_t text_cap;
 	ldns_buffer *wire;
 	uint8_t rdata[RDATA_MAX];
@@ -61,12 +61,12 @@ struct zfile {
 	const char *path;
 	uint16_t file;
 	const char *p, *end;
-	unsigned line;                  /* line number of *p */
+	unsigned line; /* line number of *p */
 	unsigned depth;
 	uint8_t origin[DNAME_MAX];
-	ldns_rdf *origin_rdf;           /* made when ldns needs it */
+	ldns_rdf *origin_rdf; /* made when ldns needs it */
 	uint32_t ttl;
-	uint8_t prev[DNAME_MAX];        /* owner of the previous record */
+	uint8_t prev[DNAME_MAX]; /* owner of the previous record */
 	size_t prev_len;
 };
 
@@ -94,9 +94,10 @@ static void zr_error(struct zread *zr, const struct zfile *f, unsigned line,
 	diag_error(zr->d, f->path, line, "%s", msg);
 	// a file of garbage must not fill the log: give up, and say why
 	if (diag_errors(zr->d) - zr->errors_at_start >= ZONE_ERRORS_MAX) {
-		diag_error(zr->d, f->path, line,
-			   "stopped after %d errors in zone '%s'; fix these first",
-			   ZONE_ERRORS_MAX, zr->cz->origin_text);
+		diag_error(
+			zr->d, f->path, line,
+			"stopped after %d errors in zone '%s'; fix these first",
+			ZONE_ERRORS_MAX, zr->cz->origin_text);
 		zr_stop(zr, 0);
 	}
 }
@@ -109,8 +110,8 @@ static void zr_oom(struct zread *zr, const struct zfile *f, unsigned line)
 
 /* At most 64 bytes of a token, for messages. */
 #define TOKF "'%.*s%s'"
-#define TOKA(t) (int)((t)->n > 64 ? 64 : (t)->n), (t)->s, \
-		((t)->n > 64 ? "..." : "")
+#define TOKA(t) \
+	(int)((t)->n > 64 ? 64 : (t)->n), (t)->s, ((t)->n > 64 ? "..." : "")
 
 const char *zone_read_type_name(uint16_t type, char buf[16])
 {
@@ -127,8 +128,7 @@ static int zone_files_add(struct zone_files *files, const char *path)
 {
 	if (files->count >= UINT16_MAX)
 		return -1;
-	char **name = realloc(files->name,
-			      (files->count + 1) * sizeof(*name));
+	char **name = realloc(files->name, (files->count + 1) * sizeof(*name));
 	if (name == NULL)
 		return -1;
 	files->name = name;
@@ -166,7 +166,7 @@ static bool zr_push(struct zread *zr, const char *s, size_t n, bool quoted,
 		zr->toks = t;
 		zr->tok_cap = cap;
 	}
-	zr->toks[(*ntok)++] = (struct tok){ .s = s, .n = n, .quoted = quoted };
+	zr->toks[(*ntok)++] = (struct tok){.s = s, .n = n, .quoted = quoted};
 	return true;
 }
 
@@ -218,7 +218,8 @@ static int zr_scan_token(struct zread *zr, struct zfile *f, const char **pp,
 		s = ++p;
 		p = zr_scan_quoted(f, p, lim);
 		if (p == f->end) {
-			zr_error(zr, f, line, "unterminated quoted string (is "
+			zr_error(zr, f, line,
+				 "unterminated quoted string (is "
 				 "the file cut short?)");
 			return SCAN_BAD;
 		}
@@ -258,8 +259,9 @@ static int zr_scan(struct zread *zr, struct zfile *f, size_t *ntok,
 	if (!zr_skip_blank(f))
 		return SCAN_EOF;
 	const char *p = f->p;
-	const char *lim = (size_t)(f->end - p) > ZONE_RECORD_MAX ?
-			  p + ZONE_RECORD_MAX : f->end;
+	const char *lim = (size_t)(f->end - p) > ZONE_RECORD_MAX
+				  ? p + ZONE_RECORD_MAX
+				  : f->end;
 	unsigned depth = 0;
 	int rc = SCAN_RECORD;
 	*blank_owner = *p == ' ' || *p == '\t';
@@ -290,7 +292,8 @@ static int zr_scan(struct zread *zr, struct zfile *f, size_t *ntok,
 	if (rc == SCAN_RECORD && p >= lim && lim < f->end)
 		rc = SCAN_LONG;
 	if (rc == SCAN_RECORD && p == f->end && depth > 0) {
-		zr_error(zr, f, *line, "unterminated '(' (is the file cut short?)");
+		zr_error(zr, f, *line,
+			 "unterminated '(' (is the file cut short?)");
 		rc = SCAN_BAD;
 	}
 	if (rc == SCAN_LONG) {
@@ -315,12 +318,13 @@ static bool zr_name(struct zread *zr, const struct zfile *f, unsigned line,
 	case 0:
 		return true;
 	case DNAME_ERR_LONG:
-		zr_error(zr, f, line, "name longer than 255 bytes: " TOKF
-			 " %s", TOKA(t), where);
+		zr_error(zr, f, line, "name longer than 255 bytes: " TOKF " %s",
+			 TOKA(t), where);
 		return false;
 	case DNAME_ERR_LABEL:
-		zr_error(zr, f, line, "label longer than 63 bytes in " TOKF
-			 " %s", TOKA(t), where);
+		zr_error(zr, f, line,
+			 "label longer than 63 bytes in " TOKF " %s", TOKA(t),
+			 where);
 		return false;
 	default:
 		zr_error(zr, f, line, TOKF " is not a valid domain name %s",
@@ -338,8 +342,12 @@ static int zr_parse_ttl(const char *s, size_t n, uint32_t *out)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		char c = (char)tolower((unsigned char)s[i]);
-		uint64_t unit = c == 's' ? 1 : c == 'm' ? 60 : c == 'h' ? 3600
-				: c == 'd' ? 86400 : c == 'w' ? 604800 : 0;
+		uint64_t unit = c == 's'   ? 1
+				: c == 'm' ? 60
+				: c == 'h' ? 3600
+				: c == 'd' ? 86400
+				: c == 'w' ? 604800
+					   : 0;
 		if (c >= '0' && c <= '9') {
 			cur = cur * 10 + (uint64_t)(c - '0');
 			digits = true;
@@ -368,8 +376,10 @@ static bool zr_ttl(struct zread *zr, const struct zfile *f, unsigned line,
 		zr_error(zr, f, line, "TTL %.*s is above 2147483647 (RFC 2181)",
 			 (int)(t->n > 64 ? 64 : t->n), t->s);
 	else if (rc < 0)
-		zr_error(zr, f, line, TOKF " is not a TTL (seconds, or like "
-			 "1h30m)", TOKA(t));
+		zr_error(zr, f, line,
+			 TOKF " is not a TTL (seconds, or like "
+			      "1h30m)",
+			 TOKA(t));
 	return rc == 0;
 }
 
@@ -385,11 +395,14 @@ static bool zr_tok_str(const struct tok *t, char *buf, size_t size)
 
 static uint16_t zr_type(const struct tok *t)
 {
-	static const struct { const char *name; uint16_t type; } common[] = {
-		{ "A", LDNS_RR_TYPE_A }, { "AAAA", LDNS_RR_TYPE_AAAA },
-		{ "TXT", LDNS_RR_TYPE_TXT }, { "MX", LDNS_RR_TYPE_MX },
-		{ "NS", LDNS_RR_TYPE_NS }, { "CNAME", LDNS_RR_TYPE_CNAME },
-		{ "SOA", LDNS_RR_TYPE_SOA }, { "PTR", LDNS_RR_TYPE_PTR },
+	static const struct {
+		const char *name;
+		uint16_t type;
+	} common[] = {
+		{"A", LDNS_RR_TYPE_A},     {"AAAA", LDNS_RR_TYPE_AAAA},
+		{"TXT", LDNS_RR_TYPE_TXT}, {"MX", LDNS_RR_TYPE_MX},
+		{"NS", LDNS_RR_TYPE_NS},   {"CNAME", LDNS_RR_TYPE_CNAME},
+		{"SOA", LDNS_RR_TYPE_SOA}, {"PTR", LDNS_RR_TYPE_PTR},
 	};
 	char buf[32];
 	if (t->quoted || !zr_tok_str(t, buf, sizeof(buf)))
@@ -412,8 +425,10 @@ static int zr_class(struct zread *zr, const struct zfile *f, unsigned line,
 		return 1;
 	if (c == 0)
 		return 0;
-	zr_error(zr, f, line, "class %s is not served; only IN records "
-		 "belong in a zone file", buf);
+	zr_error(zr, f, line,
+		 "class %s is not served; only IN records "
+		 "belong in a zone file",
+		 buf);
 	return -1;
 }
 
@@ -455,9 +470,8 @@ static bool zr_addr(struct zread *zr, const struct zfile *f, unsigned line,
 	if (!t->quoted && zr_tok_str(t, buf, sizeof(buf)) &&
 	    inet_pton(af, buf, out) == 1)
 		return true;
-	zr_error(zr, f, line, TOKF " is not an %s address in %s rdata",
-		 TOKA(t), af == AF_INET ? "IPv4" : "IPv6",
-		 af == AF_INET ? "A" : "AAAA");
+	zr_error(zr, f, line, TOKF " is not an %s address in %s rdata", TOKA(t),
+		 af == AF_INET ? "IPv4" : "IPv6", af == AF_INET ? "A" : "AAAA");
 	return false;
 }
 
@@ -481,8 +495,8 @@ static bool zr_u16(struct zread *zr, const struct zfile *f, unsigned line,
 }
 
 /* TXT RDATA: one character-string per token. */
-static long zr_rdata_txt(struct zread *zr, const struct zfile *f,
-			 unsigned line, const struct tok *t, size_t n)
+static long zr_rdata_txt(struct zread *zr, const struct zfile *f, unsigned line,
+			 const struct tok *t, size_t n)
 {
 	size_t len = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -494,8 +508,10 @@ static long zr_rdata_txt(struct zread *zr, const struct zfile *f,
 		int l = zr_charstr(&t[i], zr->rdata + len);
 		if (l < 0) {
 			zr_error(zr, f, line, TOKF " in TXT rdata: %s",
-				 TOKA(&t[i]), l == -2 ? "longer than 255 bytes; "
-				 "split it into several strings" : "bad escape");
+				 TOKA(&t[i]),
+				 l == -2 ? "longer than 255 bytes; "
+					   "split it into several strings"
+					 : "bad escape");
 			return -1;
 		}
 		len += (size_t)l;
@@ -508,15 +524,15 @@ static long zr_rdata_txt(struct zread *zr, const struct zfile *f,
  * not one of them (ldns then reads it), -1 after an error.
  */
 static long zr_rdata_common(struct zread *zr, const struct zfile *f,
-			    unsigned line, uint16_t type,
-			    const struct tok *t, size_t n)
+			    unsigned line, uint16_t type, const struct tok *t,
+			    size_t n)
 {
 	uint8_t *out = zr->rdata;
 	size_t len = 0;
-	static const size_t fields[] = { [LDNS_RR_TYPE_A] = 1,
-		[LDNS_RR_TYPE_NS] = 1, [LDNS_RR_TYPE_CNAME] = 1,
-		[LDNS_RR_TYPE_PTR] = 1, [LDNS_RR_TYPE_MX] = 2,
-		[LDNS_RR_TYPE_AAAA] = 1 };
+	static const size_t fields[] = {
+		[LDNS_RR_TYPE_A] = 1,     [LDNS_RR_TYPE_NS] = 1,
+		[LDNS_RR_TYPE_CNAME] = 1, [LDNS_RR_TYPE_PTR] = 1,
+		[LDNS_RR_TYPE_MX] = 2,    [LDNS_RR_TYPE_AAAA] = 1};
 	char tbuf[16];
 
 	if (type == LDNS_RR_TYPE_TXT && n > 0)
@@ -547,8 +563,9 @@ static long zr_rdata_common(struct zread *zr, const struct zfile *f,
 	}
 count:
 	zr_error(zr, f, line, "%s rdata needs %zu field%s, not %zu",
-		 zone_read_type_name(type, tbuf), fields[type] ? fields[type] : 1,
-		 fields[type] > 1 ? "s" : "", n);
+		 zone_read_type_name(type, tbuf),
+		 fields[type] ? fields[type] : 1, fields[type] > 1 ? "s" : "",
+		 n);
 	return -1;
 }
 
@@ -596,7 +613,7 @@ static bool zr_ldns_names_ok(const ldns_rr *rr)
 		const ldns_rdf *rdf = ldns_rr_rdf(rr, i);
 		if (ldns_rdf_get_type(rdf) == LDNS_RDF_TYPE_DNAME &&
 		    dname_check(ldns_rdf_data(rdf), ldns_rdf_size(rdf)) !=
-		    ldns_rdf_size(rdf))
+			    ldns_rdf_size(rdf))
 			return false;
 	}
 	return true;
@@ -618,8 +635,8 @@ static long zr_rdata_ldns(struct zread *zr, struct zfile *f, unsigned line,
 		goto oom;
 	if (!zr_ldns_text(zr, type, t, n))
 		goto oom;
-	ldns_status s = ldns_rr_new_frm_str(&rr, zr->text, 0, f->origin_rdf,
-					    NULL);
+	ldns_status s =
+		ldns_rr_new_frm_str(&rr, zr->text, 0, f->origin_rdf, NULL);
 	const char *rd = zr->text + 7 + strlen(tname) + (n > 0);
 	if (s == LDNS_STATUS_MEM_ERR)
 		goto oom;
@@ -669,7 +686,8 @@ static bool zr_type_allowed(struct zread *zr, const struct zfile *f,
 	case LDNS_RR_TYPE_NSEC3PARAM:
 		// never serve DNSKEY without RRSIGs: refuse the whole zone
 		if (!zr->signed_seen)
-			zr_error(zr, f, line, "%s record: signed zones are "
+			zr_error(zr, f, line,
+				 "%s record: signed zones are "
 				 "not served yet; load the unsigned zone",
 				 tname);
 		zr->signed_seen = true;
@@ -681,7 +699,8 @@ static bool zr_type_allowed(struct zread *zr, const struct zfile *f,
 	case LDNS_RR_TYPE_MAILA:
 	case LDNS_RR_TYPE_MAILB:
 	case LDNS_RR_TYPE_ANY:
-		zr_error(zr, f, line, "type %s cannot be in a zone file", tname);
+		zr_error(zr, f, line, "type %s cannot be in a zone file",
+			 tname);
 		return false;
 	default:
 		return true;
@@ -694,12 +713,13 @@ static bool zr_owner(struct zread *zr, struct zfile *f, unsigned line,
 		     bool blank_owner, size_t *i)
 {
 	if (blank_owner && f->prev_len == 0) {
-		zr_error(zr, f, line, "no owner name: the first record starts "
+		zr_error(zr, f, line,
+			 "no owner name: the first record starts "
 			 "with a blank");
 		return false;
 	}
-	if (!blank_owner && !zr_name(zr, f, line, &zr->toks[(*i)++],
-				     "(owner)", f->prev, &f->prev_len)) {
+	if (!blank_owner && !zr_name(zr, f, line, &zr->toks[(*i)++], "(owner)",
+				     f->prev, &f->prev_len)) {
 		f->prev_len = 0;
 		return false;
 	}
@@ -708,8 +728,10 @@ static bool zr_owner(struct zread *zr, struct zfile *f, unsigned line,
 	if (!dname_is_subdomain(f->prev, zr->cz->origin)) {
 		char text[DNAME_TEXT_MAX];
 		dname_to_text(text, f->prev);
-		zr_error(zr, f, line, "'%s' is outside the zone '%s'; fix the "
-			 "name or $ORIGIN", text, zr->cz->origin_text);
+		zr_error(zr, f, line,
+			 "'%s' is outside the zone '%s'; fix the "
+			 "name or $ORIGIN",
+			 text, zr->cz->origin_text);
 		return false;
 	}
 	return true;
@@ -740,7 +762,8 @@ static void zr_record(struct zread *zr, struct zfile *f, size_t n,
 			if (c < 0)
 				return;
 			if (c == 0) {
-				zr_error(zr, f, line, "unknown record type " TOKF,
+				zr_error(zr, f, line,
+					 "unknown record type " TOKF,
 					 TOKA(&t[i]));
 				return;
 			}
@@ -758,10 +781,14 @@ static void zr_record(struct zread *zr, struct zfile *f, size_t n,
 		len = zr_rdata_ldns(zr, f, line, type, t + i, n - i);
 	if (len < 0)
 		return;
-	struct zone_record rec = {
-		.owner = f->prev, .owner_len = f->prev_len,
-		.rdata = zr->rdata, .rdata_len = (size_t)len, .ttl = ttl,
-		.type = type, .file = f->file, .line = line };
+	struct zone_record rec = {.owner = f->prev,
+				  .owner_len = f->prev_len,
+				  .rdata = zr->rdata,
+				  .rdata_len = (size_t)len,
+				  .ttl = ttl,
+				  .type = type,
+				  .file = f->file,
+				  .line = line};
 	if (zr->fn(zr->ctx, &rec) < 0)
 		zr_oom(zr, f, line);
 }
@@ -793,39 +820,46 @@ static char *zr_include_path(struct zread *zr, const struct zfile *f,
 	}
 	size_t dlen = strlen(zr->dir_real);
 	bool root = strcmp(zr->dir_real, "/") == 0;
-	if (!root && (strncmp(real, zr->dir_real, dlen) != 0 ||
-		      real[dlen] != '/')) {
-		zr_error(zr, f, line, "$INCLUDE %s is outside the zone's "
-			 "directory %s; refused", path, zr->dir);
+	if (!root &&
+	    (strncmp(real, zr->dir_real, dlen) != 0 || real[dlen] != '/')) {
+		zr_error(zr, f, line,
+			 "$INCLUDE %s is outside the zone's "
+			 "directory %s; refused",
+			 path, zr->dir);
 		free(real);
 		return NULL;
 	}
 	return real;
 }
 
-static void zr_read_file(struct zread *zr, struct zfile *f,
-			 const char *real, const char *cfile, unsigned cline);
+static void zr_read_file(struct zread *zr, struct zfile *f, const char *real,
+			 const char *cfile, unsigned cline);
 
 static void zr_include(struct zread *zr, struct zfile *f, unsigned line,
 		       const struct tok *t, size_t n)
 {
-	struct zfile inc = { .depth = f->depth + 1, .ttl = f->ttl };
+	struct zfile inc = {.depth = f->depth + 1, .ttl = f->ttl};
 	char *path = NULL, *real = NULL;
 	size_t olen;
 
 	if (n < 1 || n > 2) {
-		zr_error(zr, f, line, "$INCLUDE needs a file name and an "
+		zr_error(zr, f, line,
+			 "$INCLUDE needs a file name and an "
 			 "optional origin");
 		return;
 	}
 	if (f->depth >= ZONE_INCLUDE_DEPTH) {
-		zr_error(zr, f, line, "$INCLUDE nested more than %d deep; is "
-			 "there a loop?", ZONE_INCLUDE_DEPTH);
+		zr_error(zr, f, line,
+			 "$INCLUDE nested more than %d deep; is "
+			 "there a loop?",
+			 ZONE_INCLUDE_DEPTH);
 		return;
 	}
 	if (++zr->includes > ZONE_INCLUDE_MAX) {
-		zr_error(zr, f, line, "more than %d $INCLUDEs in zone '%s'; "
-			 "refused", ZONE_INCLUDE_MAX, zr->cz->origin_text);
+		zr_error(zr, f, line,
+			 "more than %d $INCLUDEs in zone '%s'; "
+			 "refused",
+			 ZONE_INCLUDE_MAX, zr->cz->origin_text);
 		return;
 	}
 	if (n == 2) {
@@ -870,15 +904,18 @@ static void zr_directive(struct zread *zr, struct zfile *f, size_t n,
 		}
 	} else if (strcasecmp(word, "$TTL") == 0) {
 		if (n != 2)
-			zr_error(zr, f, line, "$TTL needs one TTL (seconds, or "
+			zr_error(zr, f, line,
+				 "$TTL needs one TTL (seconds, or "
 				 "like 1h30m)");
 		else
 			zr_ttl(zr, f, line, &t[1], &f->ttl);
 	} else if (strcasecmp(word, "$INCLUDE") == 0) {
 		zr_include(zr, f, line, t + 1, n - 1);
 	} else {
-		zr_error(zr, f, line, "unknown directive '%s' (use $ORIGIN, "
-			 "$TTL or $INCLUDE)", word);
+		zr_error(zr, f, line,
+			 "unknown directive '%s' (use $ORIGIN, "
+			 "$TTL or $INCLUDE)",
+			 word);
 	}
 }
 
@@ -908,14 +945,14 @@ static void zr_read_text(struct zread *zr, struct zfile *f)
  * records into zr. A failure to read it is reported at cfile:cline (the
  * $INCLUDE line, or the config's zone entry).
  */
-static void zr_read_file(struct zread *zr, struct zfile *f,
-			 const char *real, const char *cfile, unsigned cline)
+static void zr_read_file(struct zread *zr, struct zfile *f, const char *real,
+			 const char *cfile, unsigned cline)
 {
 	char *text = NULL;
 	size_t len;
 	int rc = file_read(real, ZONE_FILE_MAX, &text, &len);
 	if (rc < 0) {
-		struct zfile at = { .path = cfile };
+		struct zfile at = {.path = cfile};
 		if (f->depth == 0)
 			zr_error(zr, &at, cline, "%s: cannot open: %s", f->path,
 				 file_strerror(rc));
@@ -939,10 +976,11 @@ static void zr_read_file(struct zread *zr, struct zfile *f,
 	if (nul != NULL) {
 		f->end = nul;
 		unsigned nl = 1;
-		for (const char *q = text; (q = memchr(q, '\n',
-				(size_t)(nul - q))) != NULL; q++)
+		for (const char *q = text;
+		     (q = memchr(q, '\n', (size_t)(nul - q))) != NULL; q++)
 			nl++;
-		zr_error(zr, f, nl, "NUL byte in the file (a zone file is text)");
+		zr_error(zr, f, nl,
+			 "NUL byte in the file (a zone file is text)");
 	}
 	zr_read_text(zr, f);
 	ldns_rdf_deep_free(f->origin_rdf);
@@ -955,17 +993,22 @@ int zone_read(const struct config *cfg, const struct config_zone *cz,
 	      void *ctx)
 {
 	struct zread *zr = calloc(1, sizeof(*zr));
-	struct zfile f = { .path = cz->file, .ttl = ZONE_DEFAULT_TTL };
-	struct zfile at = { .path = cfg->path };
+	struct zfile f = {.path = cz->file, .ttl = ZONE_DEFAULT_TTL};
+	struct zfile at = {.path = cfg->path};
 	int rc = 0;
 
 	if (zr == NULL) {
-		diag_error(d, cfg->path, cz->line, "%s: out of memory", cz->file);
+		diag_error(d, cfg->path, cz->line, "%s: out of memory",
+			   cz->file);
 		return -ENOMEM;
 	}
-	*zr = (struct zread){ .cfg = cfg, .cz = cz, .d = d, .files = files,
-			      .fn = fn, .ctx = ctx,
-			      .errors_at_start = diag_errors(d) };
+	*zr = (struct zread){.cfg = cfg,
+			     .cz = cz,
+			     .d = d,
+			     .files = files,
+			     .fn = fn,
+			     .ctx = ctx,
+			     .errors_at_start = diag_errors(d)};
 	memcpy(f.origin, cz->origin, cz->origin_len);
 	zr->dir = zr_dirname(cz->file);
 	zr->wire = ldns_buffer_new(4096);

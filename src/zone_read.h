@@ -27,7 +27,7 @@ struct zone_record {
 	size_t rdata_len;
 	uint32_t ttl;
 	uint16_t type;
-	uint16_t file;                  /* index into zone_files */
+	uint16_t file; /* index into zone_files */
 	unsigned line;
 };
 
