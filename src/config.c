@@ -1156,7 +1156,7 @@ static void cfg_parse_regional(struct cfg_doc *c, const struct cfg_pair *p,
 		cfg_regional_dups(c, z);
 }
 
-/* ---- dnssec: per zone (issue 11) ------------------------------------------ */
+/* ---- dnssec: per zone --------------------------------------------------- */
 
 /* "3600", "90m", "36h", "14d", "2w" → seconds in [1, 2^31 - 1]. */
 static bool cfg_duration(const char *text, uint32_t *out)
@@ -1511,7 +1511,7 @@ static void cfg_parse_rrl(struct cfg_doc *c, const struct cfg_pair *p,
 
 /* ---- the top level ------------------------------------------------------- */
 
-/* ---- operations keys (h-ops): nsid, identity, version, log, log_level,
+/* ---- operations keys: nsid, identity, version, log, log_level,
  * pidfile. Self-contained: parse functions, defaults (cfg_ops_defaults)
  * and their rows in top_keys; the fields are grouped in struct config. */
 

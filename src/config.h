@@ -77,7 +77,7 @@ struct config_rrl {
 	unsigned line;
 };
 
-/* `dnssec:` of a zone (issue 11): keys and denial; enabled when key_count > 0. */
+/* `dnssec:` of a zone: keys and denial; enabled when key_count > 0. */
 #define CONFIG_DNSSEC_KEYS_MAX 8
 struct config_dnssec {
 	char **keys; /* resolved key file bases (no .key/.private) */
@@ -159,7 +159,7 @@ struct config {
 	struct config_zone *zones;
 	size_t zone_count;
 
-	/* ---- operations keys (h-ops): NSID, CH TXT, log, pidfile ---- */
+	/* ---- operations keys: NSID, CH TXT, log, pidfile ---- */
 	uint8_t nsid
 		[CONFIG_NSID_MAX]; /* `nsid:` payload; nsid_len 0 = off (default) */
 	size_t nsid_len;

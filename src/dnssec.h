@@ -1,5 +1,5 @@
 /*
- * src/dnssec.h — DNSSEC for served zones (issue 11): the zone's keys read
+ * src/dnssec.h — DNSSEC for served zones: the zone's keys read
  * from BIND-format key files, every RRset and every regional variant
  * signed once at snapshot build (NSEC chain included), and the writers
  * the answer code calls to add RRSIGs and denial proofs when DO is set.

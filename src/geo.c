@@ -847,7 +847,7 @@ static int geo_metadata_read(struct geo_loader *l)
 
 /* ---- loading ---------------------------------------------------------- */
 
-/* Refuses a database without any location (issue 10's trap: an ASN or
+/* Refuses a database without any location (an ASN or
  * ISP database given as geoip:): every client would get default_region. */
 static int geo_location_check(struct geo_loader *l)
 {

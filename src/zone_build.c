@@ -692,7 +692,7 @@ static bool zb_load_one(const struct config *cfg, const struct config_zone *cz,
 		goto out; // reported
 	if (b.files.count == 0 || !zb_add_regional(&b))
 		goto out;
-	// a signed zone's DNSKEY RRset comes from its key files (issue 11)
+	// a signed zone's DNSKEY RRset comes from its key files
 	if (cz->dnssec.key_count > 0 &&
 	    dnssec_dnskey_records(cfg, cz, d, 0, zb_add, &b) < 0)
 		goto out;
