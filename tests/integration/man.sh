@@ -28,7 +28,7 @@ done
 
 text=$(LC_ALL=C.UTF-8 MANWIDTH=200 man -l "$top_builddir/doc/geovipd.8" 2>/dev/null)
 check_grep "geovipd(8) renders" "^GEOVIPD\(8\)" "$text"
-opts=$(sed -n 's/^[[:space:]]*{ "\([a-z-]*\)", [a-z_]*argument.*/\1/p' \
+opts=$(sed -n 's/^[[:space:]]*{ *"\([a-z-]*\)", [a-z_]*argument.*/\1/p' \
 	"$top_srcdir/src/main.c")
 [ -n "$opts" ] || fail "no options found in src/main.c"
 for o in $opts; do
