@@ -6,6 +6,7 @@
 #ifndef GEOVIP_XFR_H
 #define GEOVIP_XFR_H
 
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -22,6 +23,8 @@ struct xfr_notify_msg {
 	uint16_t len;
 	uint8_t msg[XFR_NOTIFY_MAX];
 };
+_Static_assert(sizeof(struct xfr_notify_msg) <= PIPE_BUF,
+	       "one write(2) of a NOTIFY must be atomic");
 
 struct event_base;
 struct reload;
