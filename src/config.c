@@ -58,7 +58,6 @@ static struct config *cfg_of(struct cfg_doc *c)
 }
 
 /* "a, b, c" of the region names, for "unknown region" messages. */
-/* "a, b, c" of the region names, for "unknown region" messages. */
 static void cfg_region_list(const struct config *cfg, char *out, size_t len)
 {
 	size_t used = 0;
