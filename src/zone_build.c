@@ -224,8 +224,10 @@ static int zb_add(void *ctx, const struct zone_record *r)
 	if (node == NONE || b->rec_count >= NONE - 1 ||
 	    !zb_grow((void **)&b->recs, &b->rec_cap, b->rec_count + 1,
 		     sizeof(*b->recs)) ||
+	    /* +1: the buffer exists even when every rdata is empty, so
+	     * b->rdata + offset is never arithmetic on NULL */
 	    !zb_grow((void **)&b->rdata, &b->rdata_cap,
-		     b->rdata_len + r->rdata_len, 1))
+		     b->rdata_len + r->rdata_len + 1, 1))
 		return -1;
 	uint32_t i = (uint32_t)b->rec_count++;
 	b->recs[i] = (struct brec){.rdata_off = b->rdata_len,
@@ -236,7 +238,7 @@ static int zb_add(void *ctx, const struct zone_record *r)
 				   .type = r->type,
 				   .rdata_len = (uint16_t)r->rdata_len,
 				   .file = r->file};
-	if (r->rdata_len > 0) // b->rdata may still be NULL
+	if (r->rdata_len > 0) // r->rdata may be NULL when empty
 		memcpy(b->rdata + b->rdata_len, r->rdata, r->rdata_len);
 	b->rdata_len += r->rdata_len;
 	if (b->tail[node] == NONE)
