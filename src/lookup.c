@@ -120,20 +120,25 @@ static void print_override(FILE *out, const struct config *cfg,
 	}
 }
 
-static void print_shed(FILE *out, const struct config *cfg,
+static void print_shed(FILE *out, const struct snapshot *snap,
 		       const struct region_decision *d)
 {
-	const struct config_region *reg = &cfg->regions[d->region_before_shed];
-	if (reg->shed_to == REGION_NONE || reg->shed_bp == 0) {
+	const struct config *cfg = snap->config;
+	const struct region_shed *reg = &snap->shed[d->region_before_shed];
+	if (reg->to == REGION_NONE || reg->bp == 0) {
 		fprintf(out, "%-16s none for this region\n", "shed");
 		return;
 	}
-	fprintf(out, "%-16s to %s at %u.%02u%%: K=%u h=%llu, h mod 10000 = %llu "
-		"%s %u → %s\n", "shed", cfg->regions[reg->shed_to].name,
-		reg->shed_bp / 100, reg->shed_bp % 100, d->shed_k,
+	char source[48] = "config";
+	if (reg->override_id != 0)
+		snprintf(source, sizeof(source), "runtime override #%u",
+			 (unsigned)reg->override_id);
+	fprintf(out, "%-16s to %s at %u.%02u%% (%s): K=%u h=%llu, h mod "
+		"10000 = %llu %s %u → %s\n", "shed", cfg->regions[reg->to].name,
+		reg->bp / 100, reg->bp % 100, source, d->shed_k,
 		(unsigned long long)d->shed_hash,
 		(unsigned long long)(d->shed_hash % 10000),
-		d->shed ? "<" : ">=", reg->shed_bp,
+		d->shed ? "<" : ">=", reg->bp,
 		d->shed ? "shed" : "stays");
 }
 
@@ -149,7 +154,7 @@ int lookup_print(const struct snapshot *snap, const char *arg, FILE *out,
 	}
 	const struct config *cfg = snap->config;
 	struct region_decision d;
-	region_decide(snap->regions, cfg, snap->geo, &client, &d);
+	region_decide(snap->regions, cfg, snap->shed, snap->geo, &client, &d);
 
 	fprintf(out, "%-16s %s (%s)\n", "client", arg,
 		with_prefix ? "as an ECS option" : "as a packet source address");
@@ -169,7 +174,7 @@ int lookup_print(const struct snapshot *snap, const char *arg, FILE *out,
 	print_geo(out, &d);
 	print_override(out, cfg, &d);
 	fprintf(out, "%-16s %s\n", "region", cfg->regions[d.region_before_shed].name);
-	print_shed(out, cfg, &d);
+	print_shed(out, snap, &d);
 	fprintf(out, "%-16s %s\n", "answer region", cfg->regions[d.region].name);
 	print_vips(out, &cfg->regions[d.region]);
 	if (d.used_ecs)

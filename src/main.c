@@ -20,6 +20,7 @@
 #include <event2/thread.h>
 
 #include "config.h"
+#include "control.h"
 #include "diag.h"
 #include "log.h"
 #include "lookup.h"
@@ -44,6 +45,7 @@ struct options {
 struct daemon {
 	struct server *srv;
 	struct reload *reload;
+	struct control *control;        // control socket, runtime overrides
 	struct event_base *base;        // the main thread's loop
 	struct event *signals[4];
 	char *pidfile;                  // written at start-up, removed at exit
@@ -333,6 +335,20 @@ static struct server *main_bind(const struct config *cfg,
 	return srv;
 }
 
+// The control socket and the runtime overrides; -1 after printing why.
+static int main_control(struct daemon *dm, const struct config *cfg)
+{
+	struct diag *d = diag_new();
+	if (d == NULL) {
+		fprintf(stderr, "geovipd: out of memory\n");
+		return -1;
+	}
+	dm->control = control_new(cfg, dm->srv, dm->reload, dm->base, d);
+	main_print_diag(d);
+	diag_free(d);
+	return dm->control != NULL ? 0 : -1;
+}
+
 static int main_serve(const struct options *o)
 {
 	struct daemon dm = { 0 };
@@ -363,6 +379,14 @@ static int main_serve(const struct options *o)
 		snapshot_unref(snap);
 		goto out;
 	}
+	// After dropping privileges: the socket and state file belong to
+	// the service user.
+	if (main_control(&dm, cfg) < 0) {
+		snapshot_unref(snap);
+		goto out;
+	}
+	snap = control_prepare(dm.control, snap);
+	cfg = snap->config;
 	reload_log_counts("loaded", snap);
 	// The server owns snap from here on, started or not.
 	if (server_start(dm.srv, snap) < 0)
@@ -375,6 +399,7 @@ static int main_serve(const struct options *o)
 		rc = 0;
 out:
 	reload_free(dm.reload); // abandons a load under way
+	control_free(dm.control);
 	server_free(dm.srv);    // stops the workers first
 	main_signals_free(&dm);
 	pidfile_remove(dm.pidfile);

@@ -182,19 +182,31 @@ static void decide_region(const struct regions *r, const struct config *cfg,
 	out->region_before_shed = cfg->default_region;
 }
 
-/* Step 3: shed once, by the keyed hash of the truncated address. */
-static void decide_shed(const struct config *cfg, struct region_decision *out)
+void region_shed_from_config(const struct config *cfg,
+			     struct region_shed *shed)
 {
-	const struct config_region *reg = &cfg->regions[out->region_before_shed];
+	for (size_t i = 0; i < cfg->region_count; i++) {
+		shed[i].to = cfg->regions[i].shed_to;
+		shed[i].bp = cfg->regions[i].shed_bp;
+		shed[i].override_id = 0;
+	}
+}
+
+/* Step 3: shed once, by the keyed hash of the truncated address. */
+static void decide_shed(const struct config *cfg,
+			const struct region_shed *shed,
+			struct region_decision *out)
+{
+	const struct region_shed *reg = &shed[out->region_before_shed];
 	unsigned k_max = out->addr.family == AF_INET ? 24 : 56;
 	out->shed_k = (uint8_t)(out->used_ecs && out->addr_bits < k_max
 				? out->addr_bits : k_max);
 	out->region = out->region_before_shed;
-	if (reg->shed_to == REGION_NONE || reg->shed_bp == 0)
+	if (reg->to == REGION_NONE || reg->bp == 0)
 		return;
 	out->shed_hash = region_shed_hash(cfg->shed_key, &out->addr, out->shed_k);
-	if (out->shed_hash % 10000 < reg->shed_bp) {
-		out->region = reg->shed_to;
+	if (out->shed_hash % 10000 < reg->bp) {
+		out->region = reg->to;
 		out->shed = true;
 	}
 }
@@ -204,7 +216,8 @@ static void decide_shed(const struct config *cfg, struct region_decision *out)
  * override splits it, at least K when the region sheds, plus the offset
  * of an IPv4 address carried in IPv6.
  */
-static void decide_scope(const struct regions *r, const struct config *cfg,
+static void decide_scope(const struct regions *r,
+			 const struct region_shed *shed,
 			 struct region_decision *out)
 {
 	if (!out->used_ecs) {
@@ -217,14 +230,15 @@ static void decide_scope(const struct regions *r, const struct config *cfg,
 	unsigned scope = out->geo.prefix_len;
 	if (m.uniform_len > scope)
 		scope = m.uniform_len;
-	const struct config_region *reg = &cfg->regions[out->region_before_shed];
-	if (reg->shed_to != REGION_NONE && reg->shed_bp > 0 && out->shed_k > scope)
+	const struct region_shed *reg = &shed[out->region_before_shed];
+	if (reg->to != REGION_NONE && reg->bp > 0 && out->shed_k > scope)
 		scope = out->shed_k;
 	out->scope = (uint8_t)(scope + out->offset);
 }
 
 void region_decide(const struct regions *r, const struct config *cfg,
-		   const struct geo *g, const struct region_client *client,
+		   const struct region_shed *shed, const struct geo *g,
+		   const struct region_client *client,
 		   struct region_decision *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -234,6 +248,6 @@ void region_decide(const struct regions *r, const struct config *cfg,
 	prefix_tree_lookup(r->match[fam_index(out->addr.family)],
 			   out->addr.bytes, &m);
 	decide_region(r, cfg, out, &m);
-	decide_shed(cfg, out);
-	decide_scope(r, cfg, out);
+	decide_shed(cfg, shed, out);
+	decide_scope(r, shed, out);
 }

@@ -45,6 +45,10 @@ struct reload {
 	struct event_base *base;
 	struct loader *loader;          // the load under way, or NULL
 	bool again;                     // a SIGHUP arrived during it
+	uint64_t started;               // loads started so far
+	reload_prepare_fn prepare;      // hooks (reload_set_hooks)
+	reload_done_fn done;
+	void *hook_arg;
 };
 
 void reload_log_counts(const char *what, const struct snapshot *s)
@@ -139,14 +143,15 @@ static struct loader *reload_loader_new(struct reload *r)
 	return l;
 }
 
-static void reload_start(struct reload *r)
+// 0 when the load started, -1 (logged) when it could not.
+static int reload_start(struct reload *r)
 {
 	uint64_t gen = server_current(r->srv)->generation;
 	struct loader *l = reload_loader_new(r);
 	if (l == NULL) {
 		log_error("reload failed (out of memory), keeping generation "
 			  "%" PRIu64, gen);
-		return;
+		return -1;
 	}
 	// Signals stay with the main thread's loop.
 	sigset_t all, saved;
@@ -159,11 +164,13 @@ static void reload_start(struct reload *r)
 			  "generation %" PRIu64, strerror(err), gen);
 		event_free(l->done_ev);
 		reload_loader_free(l);
-		return;
+		return -1;
 	}
 	log_info("SIGHUP: reloading %s", r->config_path);
 	notify_reloading();
 	r->loader = l;
+	r->started++;
+	return 0;
 }
 
 // Main loop: the loader finished; publish, or keep the old set.
@@ -182,19 +189,30 @@ static void reload_on_loaded(evutil_socket_t fd, short what, void *arg)
 		log_error("reload failed, keeping generation %" PRIu64,
 			  server_current(r->srv)->generation);
 		reload_notify_ready(server_current(r->srv));
+		if (r->done != NULL)
+			r->done(r->hook_arg, r->started, NULL, l->d);
 	} else {
 		struct snapshot *s = l->snap;
 		l->snap = NULL;
+		if (r->prepare != NULL) {
+			struct snapshot *p = r->prepare(r->hook_arg, s);
+			if (p != NULL)
+				s = p;
+		}
 		reload_apply_log(s->config, r->verbose);
 		server_publish(r->srv, s); // the server owns it now
 		reload_log_counts("reloaded", s);
 		reload_warn_restart(r, s->config);
 		reload_notify_ready(s);
+		if (r->done != NULL)
+			r->done(r->hook_arg, r->started, s, l->d);
 	}
 	reload_loader_free(l);
 	if (r->again) {
 		r->again = false;
-		reload_start(r);
+		// a waiter for the next load hears that it never started
+		if (reload_start(r) < 0 && r->done != NULL)
+			r->done(r->hook_arg, r->started + 1, NULL, NULL);
 	}
 }
 
@@ -219,14 +237,23 @@ struct reload *reload_new(const char *config_path, struct server *srv,
 	return r;
 }
 
-void reload_request(struct reload *r)
+void reload_set_hooks(struct reload *r, reload_prepare_fn prepare,
+		      reload_done_fn done, void *arg)
+{
+	r->prepare = prepare;
+	r->done = done;
+	r->hook_arg = arg;
+}
+
+uint64_t reload_request(struct reload *r)
 {
 	// Activating the done event is the loader's job: a SIGHUP during a
 	// load only asks for one more after it.
-	if (r->loader != NULL)
+	if (r->loader != NULL) {
 		r->again = true;
-	else
-		reload_start(r);
+		return r->started + 1;
+	}
+	return reload_start(r) == 0 ? r->started : 0;
 }
 
 void reload_abandon(struct reload *r)

@@ -17,7 +17,14 @@ struct regions;
 struct rrl_policy;
 struct chaos;
 struct diag;
+struct region_shed;
+struct snapshot_base;
 
+/*
+ * config, zones, geo, regions, rrl and chaos belong to a base shared (with
+ * a reference count) by every snapshot made from one load: an overlay
+ * generation (snapshot_overlay) replaces only the shed table.
+ */
 struct snapshot {
 	struct config *config;
 	struct zone_set *zones;
@@ -25,7 +32,10 @@ struct snapshot {
 	struct regions *regions;
 	struct rrl_policy *rrl;         /* NULL: rate limiting off */
 	struct chaos *chaos;            /* CH TXT answers and NSID, pre-encoded */
+	struct region_shed *shed;       /* one per region (region_decide) */
+	struct snapshot_base *base;     /* owns the parts above shed */
 	uint64_t generation;            /* 1, 2, ... in load order */
+	int64_t loaded_at;              /* wall clock of the load (seconds) */
 	atomic_uint refs;
 	struct snapshot *retired_next;  /* server.c: replaced, not yet freed */
 };
@@ -35,6 +45,14 @@ struct snapshot {
  * one reference, or NULL with every problem recorded in d.
  */
 struct snapshot *snapshot_load(const char *config_path, struct diag *d);
+
+/**
+ * A new generation sharing s's loaded parts (nothing is reloaded) with
+ * the shed table shed (s->config->region_count entries, copied). One
+ * reference; NULL when out of memory.
+ */
+struct snapshot *snapshot_overlay(const struct snapshot *s,
+				  const struct region_shed *shed);
 
 void snapshot_ref(struct snapshot *s);
 /** Drops a reference; frees the snapshot when it was the last. */

@@ -265,7 +265,7 @@ static void decide_ecs(const char *addr, uint8_t bits, struct region_decision *o
 	struct region_client c = { .source = v4("127.0.0.1"), .has_ecs = true };
 	c.ecs_addr = strchr(addr, ':') ? v6(addr) : v4(addr);
 	c.ecs_source_len = bits;
-	region_decide(snap->regions, snap->config, snap->geo, &c, out);
+	region_decide(snap->regions, snap->config, snap->shed, snap->geo, &c, out);
 }
 
 static const char *region_name(int r)
