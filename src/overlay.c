@@ -211,15 +211,12 @@ static int overlay_region(const struct config *cfg, const char *name)
 
 static void overlay_arm(struct overlay *ov);
 
-struct snapshot *overlay_apply(struct overlay *ov, struct snapshot *s)
+// shed[] for cfg: the config's, each override (newest last) on top.
+// Returns how many overrides apply.
+static size_t overlay_shed_table(const struct overlay *ov,
+				 const struct config *cfg,
+				 struct region_shed *shed)
 {
-	const struct config *cfg = s->config;
-	struct region_shed *shed = calloc(cfg->region_count + 1, sizeof(*shed));
-	if (shed == NULL) {
-		log_error("runtime overrides: out of memory; generation %"
-			  PRIu64 " serves without them", s->generation);
-		return s;
-	}
 	region_shed_from_config(cfg, shed);
 	size_t applied = 0;
 	for (size_t i = 0; i < ov->count; i++) {
@@ -235,7 +232,20 @@ struct snapshot *overlay_apply(struct overlay *ov, struct snapshot *s)
 		shed[from] = (struct region_shed){ to, e->bp, e->id };
 		applied++;
 	}
+	return applied;
+}
+
+struct snapshot *overlay_apply(struct overlay *ov, struct snapshot *s)
+{
+	const struct config *cfg = s->config;
 	overlay_arm(ov);
+	struct region_shed *shed = calloc(cfg->region_count + 1, sizeof(*shed));
+	if (shed == NULL) {
+		log_error("runtime overrides: out of memory; generation %"
+			  PRIu64 " serves without them", s->generation);
+		return s;
+	}
+	size_t applied = overlay_shed_table(ov, cfg, shed);
 	struct snapshot *o = applied > 0 ? snapshot_overlay(s, shed) : NULL;
 	free(shed);
 	if (applied > 0 && o == NULL)
@@ -247,25 +257,23 @@ struct snapshot *overlay_apply(struct overlay *ov, struct snapshot *s)
 	return o;
 }
 
-// The current snapshot's loaded parts with the overrides of now.
+// A new generation: the current one's loaded parts, the overrides of now
+// (an override removed falls back to the config's shed).
 static int overlay_publish(struct overlay *ov)
 {
 	const struct snapshot *cur = server_current(ov->srv);
 	struct region_shed *shed = calloc(cur->config->region_count + 1,
 					  sizeof(*shed));
-	if (shed == NULL) {
+	struct snapshot *s = NULL;
+	if (shed != NULL) {
+		(void)overlay_shed_table(ov, cur->config, shed);
+		s = snapshot_overlay(cur, shed);
+		free(shed);
+	}
+	if (s == NULL) {
 		log_error("runtime overrides: out of memory");
 		return -1;
 	}
-	// From the config's table: a generation without an override drops it.
-	region_shed_from_config(cur->config, shed);
-	struct snapshot *base = snapshot_overlay(cur, shed);
-	free(shed);
-	if (base == NULL) {
-		log_error("runtime overrides: out of memory");
-		return -1;
-	}
-	struct snapshot *s = overlay_apply(ov, base);
 	server_publish(ov->srv, s);
 	log_info("runtime overrides: generation %" PRIu64 " published with "
 		 "%zu override(s)", s->generation, ov->count);
