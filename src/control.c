@@ -347,7 +347,6 @@ static void control_undo(struct conn *cn, int argc, char **argv)
 struct change_args {
 	const char *region, *to, *percent, *duration;
 	char reason[OVERLAY_REASON_MAX + 2];
-	bool dry_run;
 };
 
 // --reason takes every field up to the next option. -1: message sent.
@@ -356,10 +355,9 @@ static int control_change_args(struct conn *cn, int argc, char **argv,
 {
 	memset(a, 0, sizeof(*a));
 	const char *usage = drain
-		? "usage: drain REGION [--to R] --for DURATION --reason TEXT "
-		  "[--dry-run]"
+		? "usage: drain REGION [--to R] --for DURATION --reason TEXT"
 		: "usage: shed REGION --to R --percent P --for DURATION "
-		  "--reason TEXT [--dry-run]";
+		  "--reason TEXT";
 	if (argc < 2 || argv[1][0] == '-') {
 		control_finish(cn, "%s", usage);
 		return -1;
@@ -369,9 +367,7 @@ static int control_change_args(struct conn *cn, int argc, char **argv,
 		const char **dst = strcmp(argv[i], "--to") == 0 ? &a->to
 			: strcmp(argv[i], "--percent") == 0 && !drain ? &a->percent
 			: strcmp(argv[i], "--for") == 0 ? &a->duration : NULL;
-		if (strcmp(argv[i], "--dry-run") == 0) {
-			a->dry_run = true;
-		} else if (strcmp(argv[i], "--reason") == 0) {
+		if (strcmp(argv[i], "--reason") == 0) {
 			size_t used = 0;
 			for (; i + 1 < argc && strncmp(argv[i + 1], "--", 2); i++) {
 				int n = snprintf(a->reason + used,
@@ -473,11 +469,6 @@ static void control_change(struct conn *cn, int argc, char **argv, bool drain)
 	if (control_change_args(cn, argc, argv, drain, &a) < 0 ||
 	    control_change_entry(cn, &a, drain, &e) < 0)
 		return;
-	if (a.dry_run) {
-		control_finish(cn, "--dry-run is not implemented; nothing "
-			       "changed");
-		return;
-	}
 	if (overlay_add(cn->ctl->ov, &e) < 0) {
 		control_finish(cn, "could not apply the override (see the "
 			       "log); nothing changed");
