@@ -40,6 +40,7 @@ struct reload {
 	char *config_path;
 	char *user;                     // `user:` at start-up, or NULL
 	char *pidfile;                  // `pidfile:` at start-up, or NULL
+	char *control;                  // `control:` at start-up, or NULL
 	unsigned verbose;               // -v count
 	struct server *srv;
 	struct event_base *base;
@@ -93,6 +94,9 @@ static void reload_warn_restart(const struct reload *r,
 	if (!reload_same_text(cfg->pidfile, r->pidfile))
 		log_warning("%s:%u: pidfile changed; it takes effect after a "
 			    "restart", cfg->path, cfg->pidfile_line);
+	if (!reload_same_text(cfg->control, r->control))
+		log_warning("%s:%u: control changed; it takes effect after a "
+			    "restart", cfg->path, cfg->control_line);
 }
 
 static void reload_loader_free(struct loader *l)
@@ -229,8 +233,10 @@ struct reload *reload_new(const char *config_path, struct server *srv,
 	r->config_path = strdup(config_path);
 	r->user = start->user != NULL ? strdup(start->user) : NULL;
 	r->pidfile = start->pidfile != NULL ? strdup(start->pidfile) : NULL;
+	r->control = start->control != NULL ? strdup(start->control) : NULL;
 	if (r->config_path == NULL || (start->user != NULL && r->user == NULL) ||
-	    (start->pidfile != NULL && r->pidfile == NULL)) {
+	    (start->pidfile != NULL && r->pidfile == NULL) ||
+	    (start->control != NULL && r->control == NULL)) {
 		reload_free(r);
 		return NULL;
 	}
@@ -287,5 +293,6 @@ void reload_free(struct reload *r)
 	free(r->config_path);
 	free(r->user);
 	free(r->pidfile);
+	free(r->control);
 	free(r);
 }
