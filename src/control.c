@@ -148,13 +148,14 @@ static int control_split(char *line, char **argv)
 /** "25", "12.5", "0.01", "100" → basis points 1..10000; -1 otherwise. */
 static int control_parse_percent(const char *s)
 {
-	unsigned whole = 0, frac = 0, digits = 0, fd = 0;
+	unsigned whole = 0, frac = 0, digits = 0;
 	const char *p = s;
 	for (; *p >= '0' && *p <= '9' && digits < 4; p++, digits++)
 		whole = whole * 10 + (unsigned)(*p - '0');
 	if (digits == 0)
 		return -1;
 	if (*p == '.') {
+		unsigned fd = 0;
 		for (p++; *p >= '0' && *p <= '9' && fd < 2; p++, fd++)
 			frac = frac * 10 + (unsigned)(*p - '0');
 		if (fd == 0)
