@@ -13,6 +13,7 @@
 
 #include <arpa/inet.h>
 #include <string.h>
+#include <stdlib.h>
 
 #include "addr.h"
 #include "config.h"
@@ -348,6 +349,52 @@ static void test_decide_scope_property(void **state)
 	}
 }
 
+/*
+ * An overlay generation (runtime overrides): shares every loaded part,
+ * decides by its own shed table, outlives the snapshot it was made from,
+ * and leaves that snapshot's decisions alone.
+ */
+static void test_overlay_shed_table(void **state)
+{
+	const struct config *cfg = snap->config;
+	int emea = -1, apac = -1;
+	for (size_t i = 0; i < cfg->region_count; i++) {
+		if (strcmp(cfg->regions[i].name, "emea") == 0)
+			emea = (int)i;
+		if (strcmp(cfg->regions[i].name, "apac") == 0)
+			apac = (int)i;
+	}
+	assert_true(emea >= 0 && apac >= 0);
+	struct region_shed shed[16];
+	assert_true(cfg->region_count <= 16);
+	region_shed_from_config(cfg, shed);
+	assert_int_equal(shed[emea].to, REGION_NONE);
+	shed[emea] = (struct region_shed){ apac, 10000, 7 }; // drain emea
+
+	snapshot_ref(snap);
+	struct snapshot *base = snap;
+	struct snapshot *o = snapshot_overlay(base, shed);
+	assert_non_null(o);
+	assert_ptr_equal(o->config, base->config);
+	assert_ptr_equal(o->geo, base->geo);
+	assert_ptr_equal(o->zones, base->zones);
+	assert_true(o->generation > base->generation);
+	assert_int_equal(o->shed[emea].override_id, 7);
+	snapshot_unref(base); // the overlay keeps the shared parts alive
+
+	struct region_client c = { .source = v4("127.0.0.1"), .has_ecs = true,
+				   .ecs_addr = v4("41.1.0.0"), .ecs_source_len = 16 };
+	struct region_decision d;
+	region_decide(o->regions, o->config, o->shed, o->geo, &c, &d);
+	assert_int_equal(d.region_before_shed, emea);
+	assert_int_equal(d.region, apac);
+	assert_true(d.shed);
+	assert_true(d.scope >= 16); // at least K (the ECS source here)
+	region_decide(snap->regions, snap->config, snap->shed, snap->geo, &c, &d);
+	assert_int_equal(d.region, emea); // the loaded generation is unchanged
+	snapshot_unref(o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest pure[] = {
@@ -362,6 +409,7 @@ int main(void)
 		cmocka_unit_test(test_decide_precedence),
 		cmocka_unit_test(test_decide_scope_rules),
 		cmocka_unit_test(test_decide_scope_property),
+		cmocka_unit_test(test_overlay_shed_table),
 	};
 	int failed = cmocka_run_group_tests_name("region_pure", pure, NULL, NULL);
 	failed += cmocka_run_group_tests_name("region_decide", decide, setup, teardown);
