@@ -316,7 +316,7 @@ static void put_regional(struct answer_ctx *c, const uint8_t *owner,
 {
 	const struct snapshot *s = c->req->snap;
 	struct region_decision dec;
-	region_decide(s->regions, c->req->client, &dec);
+	region_decide(s->regions, s->shed, c->req->client, &dec);
 	c->res->regional = true;
 	c->res->scope = dec.scope;
 	c->region = dec.region;

@@ -1667,6 +1667,43 @@ static void cfg_parse_pidfile(struct cfg_doc *c, const struct cfg_pair *p,
 	cfg->pidfile_line = cfg_pair_line(p);
 }
 
+// `control:` and `state_file:`: a non-empty path, resolved.
+static void cfg_parse_ctl_path(struct cfg_doc *c, const struct cfg_pair *p,
+			       const char *key, char **path, unsigned *line)
+{
+	const char *text = cfg_scalar(c, p);
+	if (text == NULL)
+		return;
+	if (text[0] == '\0') {
+		diag_error(c->d, c->file, cfg_pair_line(p), "%s: empty path",
+			   key);
+		return;
+	}
+	*path = cfg_path_resolve(c, cfg_pair_line(p), text);
+	*line = cfg_pair_line(p);
+}
+
+static void cfg_parse_control(struct cfg_doc *c, const struct cfg_pair *p,
+			      void *obj)
+{
+	struct config *cfg = obj;
+	cfg_parse_ctl_path(c, p, "control", &cfg->control, &cfg->control_line);
+	// a Unix socket path has room for 107 bytes (sun_path)
+	if (cfg->control != NULL && strlen(cfg->control) > 100)
+		diag_error(c->d, c->file, cfg->control_line,
+			   "control: path '%s' is longer than 100 bytes (the "
+			   "limit of a Unix socket name)",
+			   cfg->control);
+}
+
+static void cfg_parse_state_file(struct cfg_doc *c, const struct cfg_pair *p,
+				 void *obj)
+{
+	struct config *cfg = obj;
+	cfg_parse_ctl_path(c, p, "state_file", &cfg->state_file,
+			   &cfg->state_file_line);
+}
+
 /* The defaults that are not whole numbers; -1 when out of memory. */
 static int cfg_ops_defaults(struct config *cfg)
 {
@@ -1685,6 +1722,8 @@ static void cfg_ops_free(struct config *cfg)
 	free(cfg->identity);
 	free(cfg->version);
 	free(cfg->pidfile);
+	free(cfg->control);
+	free(cfg->state_file);
 }
 
 #define CFG_OPS_KEYS                                              \
@@ -1693,7 +1732,9 @@ static void cfg_ops_free(struct config *cfg)
 		CFG_KEY("version", cfg_parse_version, false),     \
 		CFG_KEY("log", cfg_parse_log, false),             \
 		CFG_KEY("log_level", cfg_parse_log_level, false), \
-		CFG_KEY("pidfile", cfg_parse_pidfile, false)
+		CFG_KEY("pidfile", cfg_parse_pidfile, false),     \
+		CFG_KEY("control", cfg_parse_control, false),     \
+		CFG_KEY("state_file", cfg_parse_state_file, false)
 /* ---- end of the operations keys ---- */
 
 static const struct cfg_key top_keys[] = {

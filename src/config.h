@@ -171,6 +171,11 @@ struct config {
 	int log_level;  /* `log_level:` enum log_level, default info */
 	char *pidfile;  /* `pidfile:` resolved path, or NULL (default) */
 	unsigned pidfile_line;
+	/* ---- control socket (h-ctl): geovipctl and runtime overrides ---- */
+	char *control; /* `control:` socket path, or NULL (off) */
+	unsigned control_line;
+	char *state_file; /* `state_file:`, or NULL (CONTROL.state) */
+	unsigned state_file_line;
 };
 
 /** Most networks `rrl.exempt` may list. */

@@ -167,22 +167,27 @@ static void print_merged(FILE *out, const struct config *cfg,
 			"merge stops", text);
 }
 
-static void print_shed(FILE *out, const struct config *cfg,
+static void print_shed(FILE *out, const struct snapshot *snap,
 		       const struct region_decision *d)
 {
-	const struct config_region *reg = &cfg->regions[d->region_before_shed];
-	if (reg->shed_to == REGION_NONE || reg->shed_bp == 0) {
+	const struct config *cfg = snap->config;
+	const struct region_shed *reg = &snap->shed[d->region_before_shed];
+	if (reg->to == REGION_NONE || reg->bp == 0) {
 		fprintf(out, "%-16s none for this region\n", "shed");
 		return;
 	}
+	char source[48] = "config";
+	if (reg->override_id != 0)
+		snprintf(source, sizeof(source), "runtime override #%u",
+			 (unsigned)reg->override_id);
 	fprintf(out,
-		"%-16s to %s at %u.%02u%%: K=%u h=%llu, h mod 10000 = %llu "
-		"%s %u → %s\n",
-		"shed", cfg->regions[reg->shed_to].name, reg->shed_bp / 100u,
-		reg->shed_bp % 100u, d->shed_k,
+		"%-16s to %s at %u.%02u%% (%s): K=%u h=%llu, h mod "
+		"10000 = %llu %s %u → %s\n",
+		"shed", cfg->regions[reg->to].name, reg->bp / 100u,
+		reg->bp % 100u, source, d->shed_k,
 		(unsigned long long)d->shed_hash,
 		(unsigned long long)(d->shed_hash % 10000),
-		d->shed ? "<" : ">=", (unsigned)reg->shed_bp,
+		d->shed ? "<" : ">=", (unsigned)reg->bp,
 		d->shed ? "shed" : "stays");
 }
 
@@ -224,7 +229,7 @@ int lookup_print(const struct snapshot *snap, const char *arg, FILE *out,
 	}
 	const struct config *cfg = snap->config;
 	struct region_decision d;
-	region_decide(snap->regions, &client, &d);
+	region_decide(snap->regions, snap->shed, &client, &d);
 	struct region_explanation x;
 	region_explain(snap->regions, cfg, snap->geo, &d, &x);
 
@@ -253,7 +258,7 @@ int lookup_print(const struct snapshot *snap, const char *arg, FILE *out,
 	fprintf(out, "%-16s %s\n", "region",
 		cfg->regions[d.region_before_shed].name);
 	print_merged(out, cfg, &d, &x);
-	print_shed(out, cfg, &d);
+	print_shed(out, snap, &d);
 	fprintf(out, "%-16s %s\n", "answer region",
 		cfg->regions[d.region].name);
 	print_vips(out, &cfg->regions[d.region]);

@@ -20,6 +20,7 @@
 #include <event2/thread.h>
 
 #include "config.h"
+#include "control.h"
 #include "diag.h"
 #include "log.h"
 #include "lookup.h"
@@ -46,6 +47,7 @@ struct daemon {
 	struct server *srv;
 	struct reload *reload;
 	struct xfr *xfr;         // secondary zones
+	struct control *control; // control socket, runtime overrides
 	struct event_base *base; // the main thread's loop
 	struct event *signals[4];
 	char *pidfile; // written at start-up, removed at exit
@@ -369,6 +371,20 @@ static void main_xfr_hook(struct daemon *dm)
 	server_set_notify_fd(dm->srv, xfr_notify_fd(dm->xfr));
 }
 
+// The control socket and the runtime overrides; -1 after printing why.
+static int main_control(struct daemon *dm, const struct config *cfg)
+{
+	struct diag *d = diag_new();
+	if (d == NULL) {
+		fprintf(stderr, "geovipd: out of memory\n");
+		return -1;
+	}
+	dm->control = control_new(cfg, dm->srv, dm->reload, dm->base, d);
+	main_print_diag(d);
+	diag_free(d);
+	return dm->control != NULL ? 0 : -1;
+}
+
 static int main_serve(const struct options *o)
 {
 	struct daemon dm = {0};
@@ -406,6 +422,14 @@ static int main_serve(const struct options *o)
 		snapshot_unref(snap);
 		goto out;
 	}
+	// After dropping privileges: the socket and state file belong to
+	// the service user.
+	if (main_control(&dm, cfg) < 0) {
+		snapshot_unref(snap);
+		goto out;
+	}
+	snap = control_prepare(dm.control, snap);
+	cfg = snap->config;
 	reload_log_counts("loaded", snap);
 	if (!cfg->cookie_secret_set)
 		log_warning("%s: no cookie_secret: DNS server cookies use a "
@@ -426,7 +450,8 @@ static int main_serve(const struct options *o)
 out:
 	xfr_free(dm.xfr);       // abandons transfers under way
 	reload_free(dm.reload); // abandons a load under way
-	server_free(dm.srv);    // stops the workers first
+	control_free(dm.control);
+	server_free(dm.srv); // stops the workers first
 	main_signals_free(&dm);
 	pidfile_remove(dm.pidfile);
 	notify_close();

@@ -32,8 +32,6 @@ struct regions {
 	bool ecs;
 	uint8_t shed_key[16];
 	struct region_info {
-		int shed_to; /* REGION_NONE: the region never sheds */
-		uint16_t shed_bp;
 		/* the A and AAAA RRsets, pre-encoded (region_rrset) */
 		uint8_t *rrs[2];
 		uint16_t rr_count[2];
@@ -162,8 +160,8 @@ static int regions_encode_rrset(struct region_info *sh, int fam,
 	return 0;
 }
 
-/* The shed settings, the ECS switch and the encoded VIPs, so deciding
- * and answering read no config. */
+/* The shed key, the ECS switch and the encoded VIPs, so deciding and
+ * answering read no config (the shed table is the snapshot's). */
 static int regions_copy_settings(struct regions *r, const struct config *cfg,
 				 struct diag *d)
 {
@@ -177,9 +175,6 @@ static int regions_copy_settings(struct regions *r, const struct config *cfg,
 	r->region_count = cfg->region_count;
 	for (size_t i = 0; i < cfg->region_count; i++) {
 		const struct config_region *reg = &cfg->regions[i];
-		bool sheds = reg->shed_to != REGION_NONE && reg->shed_bp > 0;
-		r->reg[i].shed_to = sheds ? reg->shed_to : REGION_NONE;
-		r->reg[i].shed_bp = sheds ? reg->shed_bp : 0;
 		if (regions_encode_rrset(&r->reg[i], FAM_V4, reg->v4,
 					 reg->v4_count) < 0 ||
 		    regions_encode_rrset(&r->reg[i], FAM_V6, reg->v6,
@@ -288,20 +283,30 @@ static void decide_address(const struct regions *r,
 	geomap_lookup(r->map, &out->addr, leaf);
 }
 
-/* Step 3: shed once, by the keyed hash of the truncated address. */
-static void decide_shed(const struct regions *r, struct region_decision *out)
+void region_shed_from_config(const struct config *cfg, struct region_shed *shed)
 {
-	const struct region_info *sh = &r->reg[out->region_before_shed];
+	for (size_t i = 0; i < cfg->region_count; i++) {
+		shed[i].to = cfg->regions[i].shed_to;
+		shed[i].bp = cfg->regions[i].shed_bp;
+		shed[i].override_id = 0;
+	}
+}
+
+/* Step 3: shed once, by the keyed hash of the truncated address. */
+static void decide_shed(const struct regions *r, const struct region_shed *shed,
+			struct region_decision *out)
+{
+	const struct region_shed *sh = &shed[out->region_before_shed];
 	unsigned k_max = out->addr.family == AF_INET ? 24 : 56;
 	out->shed_k = (uint8_t)(out->used_ecs && out->addr_bits < k_max
 					? out->addr_bits
 					: k_max);
 	out->region = out->region_before_shed;
-	if (sh->shed_to == REGION_NONE)
+	if (sh->to == REGION_NONE || sh->bp == 0)
 		return;
 	out->shed_hash = region_shed_hash(r->shed_key, &out->addr, out->shed_k);
-	if (out->shed_hash % 10000 < sh->shed_bp) {
-		out->region = sh->shed_to;
+	if (out->shed_hash % 10000 < sh->bp) {
+		out->region = sh->to;
 		out->shed = true;
 	}
 }
@@ -311,20 +316,22 @@ static void decide_shed(const struct regions *r, struct region_decision *out)
  * addresses share the region), at least K when the region sheds, plus
  * the offset of an IPv4 address carried in IPv6.
  */
-static void decide_scope(const struct regions *r, struct region_decision *out)
+static void decide_scope(const struct region_shed *shed,
+			 struct region_decision *out)
 {
 	if (!out->used_ecs) {
 		out->scope = 0;
 		return;
 	}
 	unsigned scope = out->leaf_scope;
-	if (r->reg[out->region_before_shed].shed_to != REGION_NONE &&
-	    out->shed_k > scope)
+	const struct region_shed *sh = &shed[out->region_before_shed];
+	if (sh->to != REGION_NONE && sh->bp > 0 && out->shed_k > scope)
 		scope = out->shed_k;
 	out->scope = (uint8_t)(scope + out->offset);
 }
 
-void region_decide(const struct regions *r, const struct region_client *client,
+void region_decide(const struct regions *r, const struct region_shed *shed,
+		   const struct region_client *client,
 		   struct region_decision *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -333,8 +340,8 @@ void region_decide(const struct regions *r, const struct region_client *client,
 	out->region_before_shed = leaf.region;
 	out->leaf_depth = leaf.depth;
 	out->leaf_scope = leaf.scope;
-	decide_shed(r, out);
-	decide_scope(r, out);
+	decide_shed(r, shed, out);
+	decide_scope(shed, out);
 }
 
 /* ---- the step-by-step decision ------------------------------------------- */

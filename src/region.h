@@ -47,9 +47,28 @@ struct region_decision {
 	uint8_t scope;      /* ECS SCOPE PREFIX-LENGTH to send */
 };
 
-/** Decides the region for client: one walk of the merged tree, then
- *  shed. Reads only r (no config); pure; never fails. */
-void region_decide(const struct regions *r, const struct region_client *client,
+/**
+ * One region's shed as a snapshot applies it: the config's `shed:`, or a
+ * runtime override (overlay.c) superseding it. A snapshot holds one per
+ * region, indexed like cfg->regions.
+ */
+struct region_shed {
+	int to;               /* region index, or REGION_NONE */
+	uint16_t bp;          /* percent x 100: 0..10000 */
+	uint32_t override_id; /* runtime override, 0: the config's */
+};
+
+/** Fills shed[0..cfg->region_count) with the config's `shed:`. */
+void region_shed_from_config(const struct config *cfg,
+			     struct region_shed *shed);
+
+/**
+ * Decides the region for client: one walk of the merged tree, then shed
+ * by shed[] (one per region; see struct region_shed). Reads only r and
+ * shed (no config); pure; never fails.
+ */
+void region_decide(const struct regions *r, const struct region_shed *shed,
+		   const struct region_client *client,
 		   struct region_decision *out);
 
 /** The step-by-step decision the merged tree compiles (geo lookup,

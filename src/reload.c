@@ -41,12 +41,17 @@ struct reload {
 	char *config_path;
 	char *user;       // `user:` at start-up, or NULL
 	char *pidfile;    // `pidfile:` at start-up, or NULL
+	char *control;    // `control:` at start-up, or NULL
 	unsigned verbose; // -v count
 	struct server *srv;
 	struct event_base *base;
-	struct loader *loader; // the load under way, or NULL
-	bool again;            // a SIGHUP arrived during it
-	const char *why;       // what asked for the next load
+	struct loader *loader;     // the load under way, or NULL
+	bool again;                // a SIGHUP arrived during it
+	const char *why;           // what asked for the next load
+	uint64_t started;          // loads started so far
+	reload_prepare_fn prepare; // hooks (reload_set_hooks)
+	reload_done_fn done;
+	void *hook_arg;
 	void (*on_publish)(void *arg, const struct snapshot *s);
 	void *on_publish_arg;
 };
@@ -102,6 +107,10 @@ static void reload_warn_restart(const struct reload *r,
 		log_warning("%s:%u: pidfile changed; it takes effect after a "
 			    "restart",
 			    cfg->path, cfg->pidfile_line);
+	if (!reload_same_text(cfg->control, r->control))
+		log_warning("%s:%u: control changed; it takes effect after a "
+			    "restart",
+			    cfg->path, cfg->control_line);
 }
 
 static void reload_loader_free(struct loader *l)
@@ -152,7 +161,8 @@ static struct loader *reload_loader_new(struct reload *r)
 	return l;
 }
 
-static void reload_start(struct reload *r)
+// 0 when the load started, -1 (logged) when it could not.
+static int reload_start(struct reload *r)
 {
 	uint64_t gen = server_current(r->srv)->generation;
 	struct loader *l = reload_loader_new(r);
@@ -160,7 +170,7 @@ static void reload_start(struct reload *r)
 		log_error("reload failed (out of memory), keeping generation "
 			  "%" PRIu64,
 			  gen);
-		return;
+		return -1;
 	}
 	// Signals stay with the main thread's loop.
 	sigset_t all, saved;
@@ -174,13 +184,15 @@ static void reload_start(struct reload *r)
 			  strerror(err), gen);
 		event_free(l->done_ev);
 		reload_loader_free(l);
-		return;
+		return -1;
 	}
 	log_info("%s: reloading %s", r->why ? r->why : "SIGHUP",
 		 r->config_path);
 	r->why = NULL;
 	notify_reloading();
 	r->loader = l;
+	r->started++;
+	return 0;
 }
 
 // Main loop: the loader finished; publish, or keep the old set.
@@ -199,9 +211,16 @@ static void reload_on_loaded(evutil_socket_t fd, short what, void *arg)
 		log_error("reload failed, keeping generation %" PRIu64,
 			  server_current(r->srv)->generation);
 		reload_notify_ready(server_current(r->srv));
+		if (r->done != NULL)
+			r->done(r->hook_arg, r->started, NULL, l->d);
 	} else {
 		struct snapshot *s = l->snap;
 		l->snap = NULL;
+		if (r->prepare != NULL) {
+			struct snapshot *p = r->prepare(r->hook_arg, s);
+			if (p != NULL)
+				s = p;
+		}
 		reload_apply_log(s->config, r->verbose);
 		server_publish(r->srv, s); // the server owns it now
 		reload_log_counts("reloaded", s);
@@ -209,11 +228,15 @@ static void reload_on_loaded(evutil_socket_t fd, short what, void *arg)
 			r->on_publish(r->on_publish_arg, s);
 		reload_warn_restart(r, s->config);
 		reload_notify_ready(s);
+		if (r->done != NULL)
+			r->done(r->hook_arg, r->started, s, l->d);
 	}
 	reload_loader_free(l);
 	if (r->again) {
 		r->again = false;
-		reload_start(r);
+		// a waiter for the next load hears that it never started
+		if (reload_start(r) < 0 && r->done != NULL)
+			r->done(r->hook_arg, r->started + 1, NULL, NULL);
 	}
 }
 
@@ -230,23 +253,34 @@ struct reload *reload_new(const char *config_path, struct server *srv,
 	r->config_path = strdup(config_path);
 	r->user = start->user != NULL ? strdup(start->user) : NULL;
 	r->pidfile = start->pidfile != NULL ? strdup(start->pidfile) : NULL;
+	r->control = start->control != NULL ? strdup(start->control) : NULL;
 	if (r->config_path == NULL ||
 	    (start->user != NULL && r->user == NULL) ||
-	    (start->pidfile != NULL && r->pidfile == NULL)) {
+	    (start->pidfile != NULL && r->pidfile == NULL) ||
+	    (start->control != NULL && r->control == NULL)) {
 		reload_free(r);
 		return NULL;
 	}
 	return r;
 }
 
-void reload_request(struct reload *r)
+void reload_set_hooks(struct reload *r, reload_prepare_fn prepare,
+		      reload_done_fn done, void *arg)
+{
+	r->prepare = prepare;
+	r->done = done;
+	r->hook_arg = arg;
+}
+
+uint64_t reload_request(struct reload *r)
 {
 	// Activating the done event is the loader's job: a SIGHUP during a
 	// load only asks for one more after it.
-	if (r->loader != NULL)
+	if (r->loader != NULL) {
 		r->again = true;
-	else
-		reload_start(r);
+		return r->started + 1;
+	}
+	return reload_start(r) == 0 ? r->started : 0;
 }
 
 void reload_request_for(struct reload *r, const char *why)
@@ -295,5 +329,6 @@ void reload_free(struct reload *r)
 	free(r->config_path);
 	free(r->user);
 	free(r->pidfile);
+	free(r->control);
 	free(r);
 }

@@ -6,7 +6,10 @@
 #ifndef GEOVIP_RELOAD_H
 #define GEOVIP_RELOAD_H
 
+#include <stdint.h>
+
 struct config;
+struct diag;
 struct event_base;
 struct server;
 struct snapshot;
@@ -28,8 +31,31 @@ void reload_apply_log(const struct config *cfg, unsigned verbose);
 /** Tells the service manager (sd_notify) that s is serving. */
 void reload_notify_ready(const struct snapshot *s);
 
-/** SIGHUP: starts a load, or asks for one more after the one under way. */
-void reload_request(struct reload *r);
+/**
+ * Main loop, for each loaded snapshot s before it is published: returns
+ * the snapshot to publish instead (taking over s's reference), e.g. s
+ * with the runtime overrides applied (overlay.c); NULL keeps s.
+ */
+typedef struct snapshot *(*reload_prepare_fn)(void *arg, struct snapshot *s);
+
+/**
+ * Main loop, when load number seq has finished: published is the
+ * snapshot now serving (NULL: the load failed), d every diagnostic.
+ */
+typedef void (*reload_done_fn)(void *arg, uint64_t seq,
+			       const struct snapshot *published,
+			       const struct diag *d);
+
+/** Sets the hooks (either may be NULL), called with arg. */
+void reload_set_hooks(struct reload *r, reload_prepare_fn prepare,
+		      reload_done_fn done, void *arg);
+
+/**
+ * SIGHUP: starts a load, or asks for one more after the one under way.
+ * Returns the number of the load that will cover this request (the done
+ * hook reports it), or 0 if no load could be started (logged).
+ */
+uint64_t reload_request(struct reload *r);
 
 /** The same, logged as caused by why ("zone transfer"). */
 void reload_request_for(struct reload *r, const char *why);

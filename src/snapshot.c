@@ -2,13 +2,16 @@
  * src/snapshot.c — building and releasing the immutable bundle a query
  * reads. A snapshot is loaded completely or not at all: any error in the
  * config, a zone or the geo database frees what was built and returns NULL.
+ * Overlay generations share the loaded parts through a counted base.
  */
 #include "autoconf.h"
 #include "snapshot.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "chaos.h"
 #include "config.h"
@@ -19,9 +22,15 @@
 #include "rrl.h"
 #include "zone.h"
 
+/* The parts of one load, shared by its overlay generations. */
+struct snapshot_base {
+	atomic_uint refs;
+};
+
 static atomic_uint_fast64_t snapshot_generations;
 
-static void snapshot_free(struct snapshot *s)
+// The loaded parts; s->base is freed with them.
+static void snapshot_free_parts(struct snapshot *s)
 {
 	dnssec_set_free(s->dnssec);
 	zone_set_free(s->zones);
@@ -30,6 +39,16 @@ static void snapshot_free(struct snapshot *s)
 	rrl_policy_free(s->rrl);
 	chaos_free(s->chaos);
 	config_free(s->config);
+	free(s->base);
+}
+
+static void snapshot_free(struct snapshot *s)
+{
+	if (s->base == NULL ||
+	    atomic_fetch_sub_explicit(&s->base->refs, 1,
+				      memory_order_acq_rel) == 1)
+		snapshot_free_parts(s);
+	free(s->shed);
 	free(s);
 }
 
@@ -52,6 +71,21 @@ static int snapshot_cookies(struct snapshot *s, struct diag *d)
 		   "cannot make a random cookie secret "
 		   "(getrandom failed): set cookie_secret");
 	return -1;
+}
+
+// The snapshot around the loaded parts: base and shed table.
+static int snapshot_finish(struct snapshot *s)
+{
+	s->base = calloc(1, sizeof(*s->base));
+	s->shed = calloc(s->config->region_count + 1, sizeof(*s->shed));
+	if (s->base == NULL || s->shed == NULL)
+		return -1;
+	atomic_init(&s->base->refs, 1);
+	region_shed_from_config(s->config, s->shed);
+	s->generation = atomic_fetch_add(&snapshot_generations, 1) + 1;
+	s->loaded_at = (int64_t)time(NULL);
+	atomic_init(&s->refs, 1);
+	return 0;
 }
 
 struct snapshot *snapshot_load(const char *config_path, struct diag *d)
@@ -88,13 +122,37 @@ struct snapshot *snapshot_load(const char *config_path, struct diag *d)
 	s->dnssec = dnssec_set_build(s->config, s->zones, d);
 	if (s->dnssec == NULL)
 		goto fail;
-
-	s->generation = atomic_fetch_add(&snapshot_generations, 1) + 1;
-	atomic_init(&s->refs, 1);
+	if (snapshot_finish(s) < 0) {
+		diag_error(d, config_path, 0, "out of memory");
+		goto fail;
+	}
 	return s;
 fail:
-	snapshot_free(s);
+	snapshot_free_parts(s);
+	free(s->shed);
+	free(s);
 	return NULL;
+}
+
+struct snapshot *snapshot_overlay(const struct snapshot *s,
+				  const struct region_shed *shed)
+{
+	struct snapshot *o = calloc(1, sizeof(*o));
+	size_t n = s->config->region_count;
+	if (o == NULL || (o->shed = calloc(n + 1, sizeof(*o->shed))) == NULL) {
+		free(o);
+		return NULL;
+	}
+	memcpy(o->shed, shed, n * sizeof(*shed));
+	// every shared part at once, so a part added later cannot be missed
+	struct region_shed *own_shed = o->shed;
+	memcpy(o, s, offsetof(struct snapshot, shed));
+	o->shed = own_shed;
+	atomic_fetch_add_explicit(&o->base->refs, 1, memory_order_relaxed);
+	o->generation = atomic_fetch_add(&snapshot_generations, 1) + 1;
+	o->loaded_at = s->loaded_at;
+	atomic_init(&o->refs, 1);
+	return o;
 }
 
 void snapshot_ref(struct snapshot *s)

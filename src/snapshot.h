@@ -20,7 +20,14 @@ struct rrl_policy;
 struct chaos;
 struct dnssec_set;
 struct diag;
+struct region_shed;
+struct snapshot_base;
 
+/*
+ * Everything above `base` belongs to a base shared (with a reference
+ * count) by every snapshot made from one load: an overlay generation
+ * (snapshot_overlay) has its own shed table, generation and references.
+ */
 struct snapshot {
 	struct config *config;
 	struct zone_set *zones;
@@ -31,7 +38,11 @@ struct snapshot {
 	struct cookie_secrets
 		cookies;           /* configured, or the process's random one */
 	struct dnssec_set *dnssec; /* signed data of zones with `dnssec:` */
-	uint64_t generation;       /* 1, 2, ... in load order */
+	struct snapshot_base *base; /* owns the parts above */
+	/* per generation */
+	struct region_shed *shed; /* one per region (region_decide) */
+	uint64_t generation;      /* 1, 2, ... in load order */
+	int64_t loaded_at;        /* wall clock of the load (seconds) */
 	atomic_uint refs;
 	struct snapshot *retired_next; /* server.c: replaced, not yet freed */
 };
@@ -41,6 +52,14 @@ struct snapshot {
  * one reference, or NULL with every problem recorded in d.
  */
 struct snapshot *snapshot_load(const char *config_path, struct diag *d);
+
+/**
+ * A new generation sharing s's loaded parts (nothing is reloaded) with
+ * the shed table shed (s->config->region_count entries, copied). One
+ * reference; NULL when out of memory.
+ */
+struct snapshot *snapshot_overlay(const struct snapshot *s,
+				  const struct region_shed *shed);
 
 void snapshot_ref(struct snapshot *s);
 /** Drops a reference; frees the snapshot when it was the last. */

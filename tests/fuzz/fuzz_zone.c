@@ -173,7 +173,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 
 	struct snapshot s = { .config = &cfg, .zones = zs, .geo = snap->geo,
-			      .regions = snap->regions };
+			      .regions = snap->regions, .shed = snap->shed };
 	const struct zone *z = zone_set_zone(zs, 0);
 	uint16_t id = (uint16_t)size;
 	for (size_t i = 0; i < z->node_count && i < MAX_NODES; i++) {

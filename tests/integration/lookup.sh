@@ -89,7 +89,7 @@ check "1.0.0.0/24: region before shed lab" lab "$(field region)"
 check_grep "1.0.0.0/24: names the country override" "^override +country AU " "$OUT"
 shed=$(field shed)
 check_grep "1.0.0.0/24: shed line" \
-	"^to emea at 50\.00%: K=24 h=[0-9]+, h mod 10000 = [0-9]+ (< 5000 → shed|>= 5000 → stays)$" "$shed"
+	"^to emea at 50\.00% \(config\): K=24 h=[0-9]+, h mod 10000 = [0-9]+ (< 5000 → shed|>= 5000 → stays)$" "$shed"
 py=$(python3 "$DNSCLIENT" siphash --key "$SHED_KEY" --addr 1.0.0.0/24 --percent 50)
 h=$(printf '%s\n' "$py" | sed -n 's/.* h=\([0-9]*\) .*/\1/p')
 check_grep "1.0.0.0/24: h equals python's SipHash ($py)" "K=24 h=$h," "$shed"

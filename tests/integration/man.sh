@@ -1,12 +1,13 @@
 #!/bin/bash
-# tests/integration/man.sh — the installed documentation: both man pages
-# render without a single groff warning, document every config key that
-# src/config.c accepts and every long option of geovipd, and the unit file
+# tests/integration/man.sh — the installed documentation: the three man
+# pages render without a single groff warning, document every config key
+# that src/config.c accepts and every long option of geovipd and geovipctl
+# (and geovipctl's commands), and the unit file
 # carries the directives the README promises.
 . "$(dirname "$0")/lib.sh"
 require groff man
 
-for page in doc/geovipd.8 doc/geovip.yaml.5; do
+for page in doc/geovipd.8 doc/geovipctl.8 doc/geovip.yaml.5; do
 	f="$top_builddir/$page"
 	[ -f "$f" ] || { fail "$page not built"; continue; }
 	warn=$(groff -ww -man -z "$f" 2>&1)
@@ -36,6 +37,18 @@ for o in $opts; do
 done
 for s in SIGHUP SIGTERM NOTIFY_SOCKET JOURNAL_STREAM; do
 	check_grep "geovipd(8) documents $s" "$s" "$text"
+done
+
+text=$(LC_ALL=C.UTF-8 MANWIDTH=200 man -l "$top_builddir/doc/geovipctl.8" 2>/dev/null)
+check_grep "geovipctl(8) renders" "^GEOVIPCTL\(8\)" "$text"
+opts=$(sed -n 's/^[[:space:]]*{ *"\([a-z-]*\)", [a-z_]*argument.*/\1/p' \
+	"$top_srcdir/src/geovipctl.c")
+[ -n "$opts" ] || fail "no options found in src/geovipctl.c"
+for o in $opts; do
+	check_grep "geovipctl(8) documents --$o" "^ {7}.*--$o" "$text"
+done
+for c in status reload shed drain undo overrides lookup; do
+	check_grep "geovipctl(8) documents the command $c" "^ {7}$c( |$)" "$text"
 done
 
 unit="$top_builddir/contrib/geovipd.service"

@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdlib.h>
 
 #include "addr.h"
 #include "config.h"
@@ -271,7 +272,7 @@ static void decide_ecs(const char *addr, uint8_t bits, struct region_decision *o
 	struct region_client c = { .source = v4("127.0.0.1"), .has_ecs = true };
 	c.ecs_addr = strchr(addr, ':') ? v6(addr) : v4(addr);
 	c.ecs_source_len = bits;
-	region_decide(snap->regions, &c, out);
+	region_decide(snap->regions, snap->shed, &c, out);
 	region_explain(snap->regions, snap->config, snap->geo, out, &why);
 }
 
@@ -324,10 +325,10 @@ static void test_decide_scope_rules(void **state)
 
 	// a packet source in private space still gets its exact region
 	struct region_client src = { .source = v4("127.0.1.1") };
-	region_decide(snap->regions, &src, &d);
+	region_decide(snap->regions, snap->shed, &src, &d);
 	assert_string_equal(region_name(d.region), "emea"); // DE
 	src.source = v4("127.0.2.1");
-	region_decide(snap->regions, &src, &d);
+	region_decide(snap->regions, snap->shed, &src, &d);
 	assert_string_equal(region_name(d.region), "apac"); // JP
 	assert_int_equal(d.scope, 0);
 
@@ -468,7 +469,7 @@ static void decide_addr(const struct ip_addr *a, unsigned len,
 		addr_mask(&c.ecs_addr, len);
 		c.ecs_source_len = (uint8_t)len;
 	}
-	region_decide(snap->regions, &c, d);
+	region_decide(snap->regions, snap->shed, &c, d);
 }
 
 static unsigned random_len(int family)
@@ -680,6 +681,55 @@ static void test_merged_exhaustive_v4(void **state)
 	}
 }
 
+/*
+ * An overlay generation (runtime overrides): shares every loaded part,
+ * decides by its own shed table, outlives the snapshot it was made from,
+ * and leaves that snapshot's decisions alone.
+ */
+static void test_overlay_shed_table(void **state)
+{
+	const struct config *cfg = snap->config;
+	int emea = -1, apac = -1;
+	for (size_t i = 0; i < cfg->region_count; i++) {
+		if (strcmp(cfg->regions[i].name, "emea") == 0)
+			emea = (int)i;
+		if (strcmp(cfg->regions[i].name, "apac") == 0)
+			apac = (int)i;
+	}
+	if (emea < 0 || apac < 0) {
+		fail_msg("the fixture has no emea or apac region");
+		return;
+	}
+	struct region_shed shed[16];
+	assert_true(cfg->region_count <= 16);
+	region_shed_from_config(cfg, shed);
+	assert_int_equal(shed[emea].to, REGION_NONE);
+	shed[emea] = (struct region_shed){ apac, 10000, 7 }; // drain emea
+
+	snapshot_ref(snap);
+	struct snapshot *base = snap;
+	struct snapshot *o = snapshot_overlay(base, shed);
+	assert_non_null(o);
+	assert_ptr_equal(o->config, base->config);
+	assert_ptr_equal(o->geo, base->geo);
+	assert_ptr_equal(o->zones, base->zones);
+	assert_true(o->generation > base->generation);
+	assert_int_equal(o->shed[emea].override_id, 7);
+	snapshot_unref(base); // the overlay keeps the shared parts alive
+
+	struct region_client c = { .source = v4("127.0.0.1"), .has_ecs = true,
+				   .ecs_addr = v4("41.1.0.0"), .ecs_source_len = 16 };
+	struct region_decision d;
+	region_decide(o->regions, o->shed, &c, &d);
+	assert_int_equal(d.region_before_shed, emea);
+	assert_int_equal(d.region, apac);
+	assert_true(d.shed);
+	assert_true(d.scope >= 16); // at least K (the ECS source here)
+	region_decide(snap->regions, snap->shed, &c, &d);
+	assert_int_equal(d.region, emea); // the loaded generation is unchanged
+	snapshot_unref(o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest pure[] = {
@@ -696,6 +746,7 @@ int main(void)
 		cmocka_unit_test(test_decide_scope_property),
 		cmocka_unit_test(test_merged_matches_reference),
 		cmocka_unit_test(test_merged_exhaustive_v4),
+		cmocka_unit_test(test_overlay_shed_table),
 	};
 	int failed = cmocka_run_group_tests_name("region_pure", pure, NULL, NULL);
 	failed += cmocka_run_group_tests_name("region_decide", decide, setup, teardown);

@@ -1,0 +1,794 @@
+/*
+ * src/control.c — the control socket: a Unix stream socket on the main
+ * thread's loop, one request line per connection, answered with lines
+ * ending in "OK" or "ERROR message"; commands status, reload, shed,
+ * drain, undo, overrides, lookup (see README "The control protocol").
+ */
+#define _GNU_SOURCE /* struct ucred */
+#include "autoconf.h"
+#include "control.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "config.h"
+#include "diag.h"
+#include "geo.h"
+#include "log.h"
+#include "lookup.h"
+#include "overlay.h"
+#include "region.h"
+#include "reload.h"
+#include "server.h"
+#include "snapshot.h"
+#include "zone.h"
+
+/* Connections at once; more are told so and closed. */
+#define CONTROL_CONN_MAX 16
+/* Seconds a client has to send its line. */
+#define CONTROL_READ_TIMEOUT 10
+/* Fields in a request. */
+#define CONTROL_ARGS_MAX 32
+/* The longest duration an override may have: 365 days. */
+#define CONTROL_DURATION_MAX (365LL * 86400)
+
+struct conn {
+	struct control *ctl;
+	struct bufferevent *bev;
+	unsigned long uid; // SO_PEERCRED
+	uint64_t wait_seq; // waiting for this reload, or 0
+	struct conn *next;
+};
+
+struct control {
+	struct server *srv;
+	struct reload *rl;
+	struct event_base *base;
+	struct overlay *ov;
+	struct evconnlistener *listener;
+	char *path; // the socket file, or NULL
+	struct conn *conns;
+	unsigned conn_count;
+};
+
+/* ---- connections ---------------------------------------------------- */
+
+static void control_conn_free(struct conn *cn)
+{
+	struct control *c = cn->ctl;
+	for (struct conn **p = &c->conns; *p != NULL; p = &(*p)->next)
+		if (*p == cn) {
+			*p = cn->next;
+			break;
+		}
+	c->conn_count--;
+	bufferevent_free(cn->bev);
+	free(cn);
+}
+
+static void control_on_flushed(struct bufferevent *bev, void *arg)
+{
+	struct conn *cn = arg;
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		control_conn_free(cn);
+}
+
+static void control_on_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	struct conn *cn = arg;
+	// EOF before a line, an error or the read timeout: nothing to answer
+	// (a reload under way still finishes; its waiter is gone)
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
+		control_conn_free(cn);
+}
+
+// The status line ends the response; the connection closes once sent.
+static void control_finish(struct conn *cn, const char *fmt, ...)
+{
+	struct evbuffer *out = bufferevent_get_output(cn->bev);
+	if (fmt == NULL) {
+		evbuffer_add_printf(out, "OK\n");
+	} else {
+		va_list ap;
+		va_start(ap, fmt);
+		evbuffer_add_printf(out, "ERROR ");
+		evbuffer_add_vprintf(out, fmt, ap);
+		evbuffer_add_printf(out, "\n");
+		va_end(ap);
+	}
+	bufferevent_disable(cn->bev, EV_READ);
+	bufferevent_setcb(cn->bev, NULL, control_on_flushed, control_on_event,
+			  cn);
+	bufferevent_enable(cn->bev, EV_WRITE);
+}
+
+static void control_printf(struct conn *cn, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void control_printf(struct conn *cn, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(bufferevent_get_output(cn->bev), fmt, ap);
+	va_end(ap);
+}
+
+/* ---- arguments ------------------------------------------------------ */
+
+/*
+ * Splits line into fields: at tabs when it has one (so a reason keeps its
+ * spaces), else at runs of spaces. -1 when there are too many.
+ */
+static int control_split(char *line, char **argv)
+{
+	int argc = 0;
+	const char *sep = strchr(line, '\t') != NULL ? "\t" : " ";
+	for (char *save = NULL, *f = strtok_r(line, sep, &save); f != NULL;
+	     f = strtok_r(NULL, sep, &save)) {
+		if (argc == CONTROL_ARGS_MAX)
+			return -1;
+		argv[argc++] = f;
+	}
+	return argc;
+}
+
+/** "25", "12.5", "0.01", "100" → basis points 1..10000; -1 otherwise. */
+static int control_parse_percent(const char *s)
+{
+	unsigned whole = 0, frac = 0, digits = 0;
+	const char *p = s;
+	for (; *p >= '0' && *p <= '9' && digits < 4; p++, digits++)
+		whole = whole * 10 + (unsigned)(*p - '0');
+	if (digits == 0)
+		return -1;
+	if (*p == '.') {
+		unsigned fd = 0;
+		for (p++; *p >= '0' && *p <= '9' && fd < 2; p++, fd++)
+			frac = frac * 10 + (unsigned)(*p - '0');
+		if (fd == 0)
+			return -1;
+		if (fd == 1)
+			frac *= 10;
+	}
+	if (*p != '\0')
+		return -1;
+	unsigned bp = whole * 100 + frac;
+	return bp >= 1 && bp <= 10000 ? (int)bp : -1;
+}
+
+/** "90s", "15m", "2h", "1d" → seconds, 1 .. 365 days; -1 otherwise. */
+static long long control_parse_duration(const char *s)
+{
+	long long n = 0;
+	const char *p = s;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		n = n * 10 + (*p - '0');
+		if (n > CONTROL_DURATION_MAX)
+			return -1;
+	}
+	if (p == s || p[1] != '\0')
+		return -1;
+	long long unit = *p == 's'   ? 1
+			 : *p == 'm' ? 60
+			 : *p == 'h' ? 3600
+			 : *p == 'd' ? 86400
+				     : 0;
+	if (unit == 0 || n == 0 || n * unit > CONTROL_DURATION_MAX)
+		return -1;
+	return n * unit;
+}
+
+static int control_region(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->region_count; i++)
+		if (strcmp(cfg->regions[i].name, name) == 0)
+			return (int)i;
+	return REGION_NONE;
+}
+
+// "unknown region 'x' (regions: a, b, c)" as the error.
+static void control_unknown_region(struct conn *cn, const struct config *cfg,
+				   const char *what, const char *name)
+{
+	char list[512] = "";
+	size_t used = 0;
+	for (size_t i = 0; i < cfg->region_count && used < sizeof(list); i++) {
+		int n = snprintf(list + used, sizeof(list) - used, "%s%s",
+				 i ? ", " : "", cfg->regions[i].name);
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+	control_finish(cn, "unknown %s '%s' (regions: %s)", what, name, list);
+}
+
+/* ---- commands ------------------------------------------------------- */
+
+static void control_print_mtime(struct conn *cn, const char *what,
+				const char *path)
+{
+	struct stat st;
+	char when[32] = "(cannot stat)";
+	if (stat(path, &st) == 0)
+		overlay_time_text((int64_t)st.st_mtime * 1000, when,
+				  sizeof(when));
+	control_printf(cn, "file %s %s mtime %s\n", what, path, when);
+}
+
+static void control_print_override(struct conn *cn,
+				   const struct overlay_entry *e)
+{
+	char created[32], until[32];
+	overlay_time_text(e->created_ms, created, sizeof(created));
+	overlay_time_text(e->expires_ms, until, sizeof(until));
+	long long left = (e->expires_ms - overlay_now_ms() + 999) / 1000;
+	control_printf(cn,
+		       "override #%" PRIu32 " %s %s to %s %u.%02u%% "
+		       "until %s (%llds left) by uid %lu at %s reason \"%s\"\n",
+		       e->id, e->drain ? "drain" : "shed", e->from, e->to,
+		       e->bp / 100, e->bp % 100, until, left > 0 ? left : 0,
+		       e->uid, created, e->reason);
+}
+
+static void control_vips(struct conn *cn, const struct config_region *r)
+{
+	char buf[64];
+	for (size_t i = 0; i < r->v4_count; i++) {
+		addr_format(&r->v4[i], buf, sizeof(buf));
+		control_printf(cn, " %s", buf);
+	}
+	for (size_t i = 0; i < r->v6_count; i++) {
+		addr_format(&r->v6[i], buf, sizeof(buf));
+		control_printf(cn, " %s", buf);
+	}
+}
+
+static void control_status(struct conn *cn)
+{
+	const struct snapshot *s = server_current(cn->ctl->srv);
+	const struct config *cfg = s->config;
+	char loaded[32];
+	overlay_time_text(s->loaded_at * 1000, loaded, sizeof(loaded));
+	control_printf(cn, "generation %" PRIu64 "\nloaded %s\n", s->generation,
+		       loaded);
+	control_print_mtime(cn, "config", cfg->path);
+	control_print_mtime(cn, "geoip", cfg->geoip);
+	for (size_t i = 0; i < cfg->zone_count; i++)
+		control_print_mtime(cn, cfg->zones[i].origin_text,
+				    cfg->zones[i].file);
+	control_printf(cn, "zones %zu records %zu geo %s (%zu records)\n",
+		       zone_set_zone_count(s->zones),
+		       zone_set_record_count(s->zones),
+		       geo_database_type(s->geo), geo_record_count(s->geo));
+	for (size_t i = 0; i < cfg->region_count; i++) {
+		const struct region_shed *sh = &s->shed[i];
+		control_printf(cn, "region %s vips", cfg->regions[i].name);
+		control_vips(cn, &cfg->regions[i]);
+		if (sh->to != REGION_NONE && sh->bp > 0) {
+			control_printf(cn, " shed %u.%02u%% to %s",
+				       sh->bp / 100, sh->bp % 100,
+				       cfg->regions[sh->to].name);
+			if (sh->override_id != 0)
+				control_printf(cn, " (override #%" PRIu32 ")",
+					       sh->override_id);
+			else
+				control_printf(cn, " (config)");
+		}
+		control_printf(cn, "\n");
+	}
+	for (size_t i = 0; i < overlay_count(cn->ctl->ov); i++)
+		control_print_override(cn, overlay_get(cn->ctl->ov, i));
+	control_finish(cn, NULL);
+}
+
+static void control_overrides(struct conn *cn)
+{
+	for (size_t i = 0; i < overlay_count(cn->ctl->ov); i++)
+		control_print_override(cn, overlay_get(cn->ctl->ov, i));
+	control_printf(cn, "%zu active\n", overlay_count(cn->ctl->ov));
+	control_finish(cn, NULL);
+}
+
+static void control_lookup(struct conn *cn, int argc, char **argv)
+{
+	if (argc != 2) {
+		control_finish(cn, "usage: lookup ADDR[/PREFIX]");
+		return;
+	}
+	char *out = NULL, *err = NULL;
+	size_t out_len = 0, err_len = 0;
+	FILE *fo = open_memstream(&out, &out_len);
+	FILE *fe = open_memstream(&err, &err_len);
+	int rc = -1;
+	if (fo != NULL && fe != NULL)
+		rc = lookup_print(server_current(cn->ctl->srv), argv[1], fo,
+				  fe);
+	if (fo != NULL)
+		fclose(fo);
+	if (fe != NULL)
+		fclose(fe);
+	if (rc == 0 && out != NULL)
+		control_printf(cn, "%s", out);
+	if (rc == 0)
+		control_finish(cn, NULL);
+	else
+		control_finish(cn,
+			       "lookup: '%s' is not ADDR or ADDR/PREFIX "
+			       "(e.g. 192.0.2.1 or 2001:db8::/56)",
+			       argv[1]);
+	free(out);
+	free(err);
+}
+
+static void control_undo(struct conn *cn, int argc, char **argv)
+{
+	char *end;
+	unsigned long id = argc == 2 ? strtoul(argv[1], &end, 10) : 0;
+	if (argc != 2 || argv[1][0] < '0' || argv[1][0] > '9' || *end != '\0' ||
+	    id == 0 || id > UINT32_MAX) {
+		control_finish(cn,
+			       "usage: undo ID (a number from `overrides`)");
+		return;
+	}
+	if (overlay_undo(cn->ctl->ov, (uint32_t)id, cn->uid) < 0) {
+		control_finish(cn, "no active override #%lu (see `overrides`)",
+			       id);
+		return;
+	}
+	control_printf(
+		cn, "removed override #%lu; generation %" PRIu64 " serving\n",
+		id, server_current(cn->ctl->srv)->generation);
+	control_finish(cn, NULL);
+}
+
+/* The options of shed and drain, as given. */
+struct change_args {
+	const char *region, *to, *percent, *duration;
+	char reason[OVERLAY_REASON_MAX + 2];
+};
+
+// --reason takes every field up to the next option. -1: message sent.
+static int control_change_args(struct conn *cn, int argc, char **argv,
+			       bool drain, struct change_args *a)
+{
+	memset(a, 0, sizeof(*a));
+	const char *usage =
+		drain ? "usage: drain REGION [--to R] --for DURATION --reason "
+			"TEXT"
+		      : "usage: shed REGION --to R --percent P --for DURATION "
+			"--reason TEXT";
+	if (argc < 2 || argv[1][0] == '-') {
+		control_finish(cn, "%s", usage);
+		return -1;
+	}
+	a->region = argv[1];
+	for (int i = 2; i < argc; i++) {
+		const char **dst = strcmp(argv[i], "--to") == 0 ? &a->to
+				   : strcmp(argv[i], "--percent") == 0 && !drain
+					   ? &a->percent
+				   : strcmp(argv[i], "--for") == 0
+					   ? &a->duration
+					   : NULL;
+		if (strcmp(argv[i], "--reason") == 0) {
+			size_t used = 0;
+			for (; i + 1 < argc && strncmp(argv[i + 1], "--", 2);
+			     i++) {
+				int n = snprintf(a->reason + used,
+						 sizeof(a->reason) - used,
+						 "%s%s", used ? " " : "",
+						 argv[i + 1]);
+				if (n < 0 ||
+				    (size_t)n >= sizeof(a->reason) - used) {
+					control_finish(cn,
+						       "--reason: longer than "
+						       "%d bytes",
+						       OVERLAY_REASON_MAX);
+					return -1;
+				}
+				used += (size_t)n;
+			}
+		} else if (dst != NULL && i + 1 < argc) {
+			*dst = argv[++i];
+		} else {
+			control_finish(cn, "%s: unexpected '%s'; %s", argv[0],
+				       argv[i], usage);
+			return -1;
+		}
+	}
+	if ((!drain && (a->to == NULL || a->percent == NULL)) ||
+	    a->duration == NULL || a->reason[0] == '\0') {
+		control_finish(cn, "%s", usage);
+		return -1;
+	}
+	return 0;
+}
+
+// Checks a against the live snapshot and fills e. -1: message sent.
+static int control_change_entry(struct conn *cn, const struct change_args *a,
+				bool drain, struct overlay_entry *e)
+{
+	const struct config *cfg = server_current(cn->ctl->srv)->config;
+	int from = control_region(cfg, a->region);
+	if (from == REGION_NONE) {
+		control_unknown_region(cn, cfg, "region", a->region);
+		return -1;
+	}
+	int to = a->to != NULL ? control_region(cfg, a->to)
+			       : cfg->regions[from].shed_to;
+	if (a->to == NULL && to == REGION_NONE) {
+		control_finish(cn,
+			       "drain %s: name the receiving region with "
+			       "--to R (the config has no shed target for it; "
+			       "capacity-proportional spreading is not "
+			       "implemented)",
+			       a->region);
+		return -1;
+	}
+	if (to == REGION_NONE) {
+		control_unknown_region(cn, cfg, "region", a->to);
+		return -1;
+	}
+	if (to == from) {
+		control_finish(cn, "region '%s' cannot shed to itself",
+			       a->region);
+		return -1;
+	}
+	int bp = drain ? 10000 : control_parse_percent(a->percent);
+	if (bp < 0) {
+		control_finish(cn,
+			       "--percent '%s': write a number above 0 and "
+			       "at most 100, with up to two decimals (e.g. 25 "
+			       "or 12.5)",
+			       a->percent);
+		return -1;
+	}
+	long long secs = control_parse_duration(a->duration);
+	if (secs < 0) {
+		control_finish(cn,
+			       "--for '%s': write a whole number followed "
+			       "by s, m, h or d (90s, 15m, 2h, 1d), from 1s "
+			       "to 365d",
+			       a->duration);
+		return -1;
+	}
+	const struct overlay_entry *old = overlay_find(cn->ctl->ov, a->region);
+	if (old != NULL) {
+		control_finish(cn,
+			       "region '%s' already has override #%" PRIu32
+			       "; undo it first",
+			       a->region, old->id);
+		return -1;
+	}
+	memset(e, 0, sizeof(*e));
+	if (strlen(a->region) > OVERLAY_NAME_MAX ||
+	    strlen(cfg->regions[to].name) > OVERLAY_NAME_MAX) {
+		control_finish(cn,
+			       "region names longer than %d bytes cannot "
+			       "be overridden",
+			       OVERLAY_NAME_MAX);
+		return -1;
+	}
+	strcpy(e->from, a->region);
+	strcpy(e->to, cfg->regions[to].name);
+	strcpy(e->reason, a->reason);
+	e->bp = (uint16_t)bp;
+	e->drain = drain;
+	e->uid = cn->uid;
+	e->created_ms = overlay_now_ms();
+	e->expires_ms = e->created_ms + secs * 1000;
+	return 0;
+}
+
+static void control_change(struct conn *cn, int argc, char **argv, bool drain)
+{
+	struct change_args a;
+	struct overlay_entry e;
+	if (control_change_args(cn, argc, argv, drain, &a) < 0 ||
+	    control_change_entry(cn, &a, drain, &e) < 0)
+		return;
+	if (overlay_add(cn->ctl->ov, &e) < 0) {
+		control_finish(cn, "could not apply the override (see the "
+				   "log); nothing changed");
+		return;
+	}
+	char until[32];
+	overlay_time_text(e.expires_ms, until, sizeof(until));
+	control_printf(cn,
+		       "override #%" PRIu32 ": %s %s to %s %u.%02u%% until "
+		       "%s; generation %" PRIu64 " serving\n",
+		       e.id, drain ? "drain" : "shed", e.from, e.to, e.bp / 100,
+		       e.bp % 100, until,
+		       server_current(cn->ctl->srv)->generation);
+	control_finish(cn, NULL);
+}
+
+static void control_reload(struct conn *cn)
+{
+	uint64_t seq = reload_request(cn->ctl->rl);
+	if (seq == 0) {
+		control_finish(cn, "reload could not start (see the log)");
+		return;
+	}
+	// the answer comes from control_on_reloaded; a reload takes as long
+	// as it takes, so no read timeout while waiting
+	cn->wait_seq = seq;
+	bufferevent_set_timeouts(cn->bev, NULL, NULL);
+	bufferevent_disable(cn->bev, EV_READ);
+}
+
+static void control_on_reloaded(void *arg, uint64_t seq,
+				const struct snapshot *published,
+				const struct diag *d)
+{
+	struct control *c = arg;
+	for (struct conn *cn = c->conns, *next; cn != NULL; cn = next) {
+		next = cn->next;
+		if (cn->wait_seq == 0 || cn->wait_seq > seq)
+			continue;
+		cn->wait_seq = 0;
+		for (size_t i = 0; d != NULL && i < diag_count(d); i++)
+			control_printf(cn, "%s: %s\n",
+				       diag_is_error(d, i) ? "error"
+							   : "warning",
+				       diag_message(d, i));
+		if (published != NULL) {
+			control_printf(cn,
+				       "reloaded: generation %" PRIu64
+				       " serving\n",
+				       published->generation);
+			control_finish(cn, NULL);
+		} else {
+			control_finish(
+				cn,
+				"reload failed, keeping generation %" PRIu64,
+				server_current(c->srv)->generation);
+		}
+	}
+}
+
+static void control_dispatch(struct conn *cn, char *line)
+{
+	for (const char *p = line; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 && *p != '\t') {
+			control_finish(cn, "the request holds a control "
+					   "character; send one line of text");
+			return;
+		}
+	char *argv[CONTROL_ARGS_MAX];
+	int argc = control_split(line, argv);
+	if (argc <= 0) {
+		control_finish(
+			cn,
+			argc < 0 ? "too many fields (at most %d)"
+				 : "empty request; commands: status, reload, "
+				   "shed, drain, undo, overrides, lookup",
+			CONTROL_ARGS_MAX);
+		return;
+	}
+	const char *cmd = argv[0];
+	if (strcmp(cmd, "status") == 0 && argc == 1)
+		control_status(cn);
+	else if (strcmp(cmd, "overrides") == 0 && argc == 1)
+		control_overrides(cn);
+	else if (strcmp(cmd, "reload") == 0 && argc == 1)
+		control_reload(cn);
+	else if (strcmp(cmd, "shed") == 0 || strcmp(cmd, "drain") == 0)
+		control_change(cn, argc, argv, cmd[0] == 'd');
+	else if (strcmp(cmd, "undo") == 0)
+		control_undo(cn, argc, argv);
+	else if (strcmp(cmd, "lookup") == 0)
+		control_lookup(cn, argc, argv);
+	else
+		control_finish(cn,
+			       "unknown command '%.40s' (or wrong "
+			       "arguments); commands: status, reload, shed, "
+			       "drain, undo, overrides, lookup",
+			       cmd);
+}
+
+static void control_on_read(struct bufferevent *bev, void *arg)
+{
+	struct conn *cn = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	size_t len;
+	char *line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF);
+	if (line == NULL) {
+		if (evbuffer_get_length(in) >= CONTROL_LINE_MAX)
+			control_finish(cn, "request longer than %d bytes",
+				       CONTROL_LINE_MAX - 1);
+		return;
+	}
+	if (len >= CONTROL_LINE_MAX || strlen(line) != len) {
+		control_finish(cn,
+			       len >= CONTROL_LINE_MAX
+				       ? "request longer than %d bytes"
+				       : "the request holds a NUL byte",
+			       CONTROL_LINE_MAX - 1);
+		free(line);
+		return;
+	}
+	if (len > 0 && line[len - 1] == '\r')
+		line[len - 1] = '\0';
+	log_debug("control: uid %lu: %s", cn->uid, line);
+	control_dispatch(cn, line);
+	free(line);
+}
+
+static void control_on_accept(struct evconnlistener *l, evutil_socket_t fd,
+			      struct sockaddr *sa, int salen, void *arg)
+{
+	(void)l;
+	(void)sa;
+	(void)salen;
+	struct control *c = arg;
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) {
+		log_warning("control: no peer credentials: %s",
+			    strerror(errno));
+		close(fd);
+		return;
+	}
+	struct conn *cn = calloc(1, sizeof(*cn));
+	struct bufferevent *bev =
+		cn == NULL ? NULL
+			   : bufferevent_socket_new(c->base, fd,
+						    BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		log_error("control: out of memory");
+		free(cn);
+		close(fd);
+		return;
+	}
+	cn->ctl = c;
+	cn->bev = bev;
+	cn->uid = (unsigned long)cred.uid;
+	cn->next = c->conns;
+	c->conns = cn;
+	c->conn_count++;
+	if (c->conn_count > CONTROL_CONN_MAX) {
+		control_finish(cn, "too many control connections (at most %d)",
+			       CONTROL_CONN_MAX);
+		return;
+	}
+	struct timeval tv = {CONTROL_READ_TIMEOUT, 0};
+	bufferevent_set_timeouts(bev, &tv, &tv);
+	bufferevent_setcb(bev, control_on_read, NULL, control_on_event, cn);
+	bufferevent_enable(bev, EV_READ);
+}
+
+/* ---- the socket ----------------------------------------------------- */
+
+// A socket file left by a daemon that is gone is removed; a live one is
+// an error (two daemons on one socket).
+static int control_clear_stale(const char *path, struct sockaddr_un *sun,
+			       const struct config *cfg, struct diag *d)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return 0;
+	if (!S_ISSOCK(st.st_mode)) {
+		diag_error(d, cfg->path, cfg->control_line,
+			   "control: '%s' "
+			   "exists and is not a socket",
+			   path);
+		return -1;
+	}
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)sun, sizeof(*sun)) == 0) {
+		close(fd);
+		diag_error(d, cfg->path, cfg->control_line,
+			   "control: another "
+			   "process is listening on '%s'",
+			   path);
+		return -1;
+	}
+	if (fd >= 0)
+		close(fd);
+	unlink(path);
+	return 0;
+}
+
+static int control_listen(struct control *c, const struct config *cfg,
+			  struct diag *d)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", cfg->control);
+	if (control_clear_stale(cfg->control, &sun, cfg, d) < 0)
+		return -1;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	// 0600 from the start: no moment where others could connect
+	mode_t old = umask(0177);
+	int rc = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (rc < 0 || listen(fd, 16) < 0) {
+		diag_error(d, cfg->path, cfg->control_line,
+			   "control: cannot "
+			   "listen on '%s': %s",
+			   cfg->control, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	c->path = strdup(cfg->control);
+	c->listener = evconnlistener_new(c->base, control_on_accept, c,
+					 LEV_OPT_CLOSE_ON_FREE, -1, fd);
+	if (c->path == NULL || c->listener == NULL) {
+		diag_error(d, cfg->path, cfg->control_line, "out of memory");
+		if (c->listener == NULL)
+			close(fd);
+		return -1;
+	}
+	log_info("control socket %s (mode 0600)", cfg->control);
+	return 0;
+}
+
+static struct snapshot *control_on_loaded(void *arg, struct snapshot *s)
+{
+	return control_prepare(arg, s);
+}
+
+struct snapshot *control_prepare(struct control *c, struct snapshot *s)
+{
+	return overlay_apply(c->ov, s);
+}
+
+struct control *control_new(const struct config *cfg, struct server *srv,
+			    struct reload *rl, struct event_base *base,
+			    struct diag *d)
+{
+	struct control *c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		diag_error(d, cfg->path, 0, "out of memory");
+		return NULL;
+	}
+	c->srv = srv;
+	c->rl = rl;
+	c->base = base;
+	char state[4096];
+	const char *state_path = cfg->state_file;
+	if (state_path == NULL && cfg->control != NULL) {
+		snprintf(state, sizeof(state), "%s.state", cfg->control);
+		state_path = state;
+	}
+	c->ov = overlay_new(srv, base, state_path);
+	if (c->ov == NULL) {
+		diag_error(d, cfg->path, 0, "out of memory");
+		control_free(c);
+		return NULL;
+	}
+	if (cfg->control != NULL && control_listen(c, cfg, d) < 0) {
+		control_free(c);
+		return NULL;
+	}
+	reload_set_hooks(rl, control_on_loaded, control_on_reloaded, c);
+	return c;
+}
+
+void control_free(struct control *c)
+{
+	if (c == NULL)
+		return;
+	while (c->conns != NULL)
+		control_conn_free(c->conns);
+	if (c->listener != NULL) {
+		evconnlistener_free(c->listener);
+		unlink(c->path);
+	}
+	free(c->path);
+	overlay_free(c->ov);
+	free(c);
+}
