@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "query.h"
 #include "region.h"
 #include "snapshot.h"
 #include "wire.h"
@@ -218,6 +219,27 @@ static void put_additional(struct answer_ctx *c, const struct zone_rrset *rrset)
 		put_rrset_targets(c, rrset, true);
 }
 
+/* The decision in brief, for metrics and dnstap (struct query_info). */
+static void answer_note_decision(struct answer_result *res,
+				 const struct config *cfg,
+				 const struct region_decision *dec)
+{
+	// a continent picks the one region listing it (config.c refuses a
+	// continent listed twice); else the default region answered
+	const struct config_region *before =
+		&cfg->regions[dec->region_before_shed];
+	bool by_continent = dec->continent < CONTINENT_COUNT &&
+		(before->continents & (1u << dec->continent)) != 0;
+	res->region = dec->region;
+	res->reason = dec->network_override >= 0 ? QUERY_REASON_NETWORK
+		: dec->country_override >= 0 ? QUERY_REASON_COUNTRY
+		: by_continent ? QUERY_REASON_CONTINENT
+		: QUERY_REASON_DEFAULT;
+	res->shed = dec->shed;
+	res->ecs_private = dec->ecs_private;
+	res->embedded_v4 = dec->offset != 0;
+}
+
 /* Regional A/AAAA: the VIPs of the client's region, or NODATA. */
 static void put_regional(struct answer_ctx *c, const uint8_t *owner,
 			 uint16_t qtype)
@@ -227,6 +249,7 @@ static void put_regional(struct answer_ctx *c, const uint8_t *owner,
 	region_decide(s->regions, s->config, s->geo, c->req->client, &dec);
 	c->res->regional = true;
 	c->res->scope = dec.scope;
+	answer_note_decision(c->res, s->config, &dec);
 
 	const struct config_region *reg = &s->config->regions[dec.region];
 	if (qtype == TYPE_ANY) // RFC 8482: one RRset stands for the node

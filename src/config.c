@@ -231,6 +231,24 @@ static void cfg_listen_add(struct cfg_doc *c, const yaml_node_t *item,
 	cfg->listen_count++;
 }
 
+/* `metrics: ADDRESS:PORT`: the Prometheus HTTP listener (off by default). */
+static void cfg_parse_metrics(struct cfg_doc *c, const struct cfg_pair *p,
+			      void *obj)
+{
+	struct config *cfg = obj;
+	const char *text = cfg_scalar(c, p);
+	if (text == NULL)
+		return;
+	const char *why = cfg_listen_parse(text, &cfg->metrics);
+	if (why != NULL) {
+		diag_error(c->d, c->file, cfg_pair_line(p),
+			   "bad metrics address '%s': %s", text, why);
+		return;
+	}
+	snprintf(cfg->metrics.text, sizeof(cfg->metrics.text), "%s", text);
+	cfg->metrics.line = cfg_pair_line(p);
+}
+
 static void cfg_parse_listen(struct cfg_doc *c, const struct cfg_pair *p,
 			     void *obj)
 {
@@ -1259,6 +1277,7 @@ static const struct cfg_key top_keys[] = {
 	CFG_KEY("user", cfg_parse_user, false),
 	CFG_KEY("zones", cfg_parse_zones, true),
 	CFG_OPS_KEYS,
+	CFG_KEY("metrics", cfg_parse_metrics, false),
 };
 _Static_assert(CFG_COUNT(top_keys) <= CFG_KEYS_MAX,
 	       "cfg_map_walk's found[] is too small for top_keys");

@@ -132,6 +132,9 @@ struct config {
 	int log_level;                  /* `log_level:` enum log_level, default info */
 	char *pidfile;                  /* `pidfile:` resolved path, or NULL (default) */
 	unsigned pidfile_line;
+
+	/* `metrics:` the Prometheus listener; line 0 = off (default) */
+	struct config_listen metrics;
 };
 
 /** Most networks `rrl.exempt` may list. */

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -22,6 +23,7 @@
 #include "config.h"
 #include "diag.h"
 #include "log.h"
+#include "metrics.h"
 #include "lookup.h"
 #include "notify.h"
 #include "pidfile.h"
@@ -44,6 +46,7 @@ struct options {
 struct daemon {
 	struct server *srv;
 	struct reload *reload;
+	struct metrics *metrics;        // the /metrics listener, or NULL
 	struct event_base *base;        // the main thread's loop
 	struct event *signals[4];
 	char *pidfile;                  // written at start-up, removed at exit
@@ -333,6 +336,22 @@ static struct server *main_bind(const struct config *cfg,
 	return srv;
 }
 
+// The `metrics:` listener, bound before privileges are dropped; -1 after
+// printing why.
+static int main_metrics_open(struct daemon *dm, const struct config *cfg)
+{
+	struct diag *d = diag_new();
+	if (d == NULL) {
+		fprintf(stderr, "geovipd: out of memory\n");
+		return -1;
+	}
+	bool failed;
+	dm->metrics = metrics_open(cfg, dm->base, dm->srv, d, &failed);
+	main_print_diag(d);
+	diag_free(d);
+	return failed ? -1 : 0;
+}
+
 static int main_serve(const struct options *o)
 {
 	struct daemon dm = { 0 };
@@ -341,9 +360,12 @@ static int main_serve(const struct options *o)
 		fprintf(stderr, "geovipd: cannot set up signal handling\n");
 		goto out;
 	}
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	struct snapshot *snap = main_load(o->config, true);
 	if (snap == NULL)
 		goto out;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	const struct config *cfg = snap->config;
 	reload_apply_log(cfg, o->verbose);
 	if (main_check_system(cfg, "geovipd: ") < 0) {
@@ -352,7 +374,13 @@ static int main_serve(const struct options *o)
 	}
 	main_raise_fd_limit();
 	dm.srv = main_bind(cfg, dm.base);
+	if (dm.srv != NULL && main_metrics_open(&dm, cfg) < 0) {
+		snapshot_unref(snap);
+		goto out;
+	}
 	if (dm.srv != NULL) {
+		server_note_load(dm.srv, (double)(t1.tv_sec - t0.tv_sec) +
+				 (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 		dm.reload = reload_new(o->config, dm.srv, dm.base, cfg,
 				       o->verbose);
 		if (dm.reload == NULL)
@@ -374,6 +402,7 @@ static int main_serve(const struct options *o)
 	else
 		rc = 0;
 out:
+	metrics_free(dm.metrics);
 	reload_free(dm.reload); // abandons a load under way
 	server_free(dm.srv);    // stops the workers first
 	main_signals_free(&dm);

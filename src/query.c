@@ -190,6 +190,7 @@ struct response {
 	bool aa, tc;
 	uint16_t ancount, nscount, arcount;
 	uint8_t scope;
+	const struct answer_result *zone_answer; /* NULL: no zone data used */
 };
 
 static void write_header(struct response *out, const struct request *rq)
@@ -213,7 +214,8 @@ static void write_header(struct response *out, const struct request *rq)
 
 static void answer_from_zones(struct response *out, const struct request *rq,
 			      const struct snapshot *snap,
-			      const struct sockaddr *from)
+			      const struct sockaddr *from,
+			      struct answer_result *ares_out)
 {
 	const struct zone *z = zone_set_find(snap->zones, rq->qname);
 	if (z == NULL) {
@@ -223,14 +225,15 @@ static void answer_from_zones(struct response *out, const struct request *rq,
 	struct region_client client;
 	client_from(&client, from, &rq->edns);
 	struct answer_request areq = { snap, z, rq->qname, rq->qtype, &client };
-	struct answer_result ares;
-	answer_write(&areq, &out->w, &ares);
-	out->rcode = ares.rcode;
-	out->aa = ares.aa;
-	out->ancount = ares.ancount;
-	out->nscount = ares.nscount;
-	out->arcount = ares.arcount;
-	out->scope = ares.scope;
+	struct answer_result *ares = ares_out;
+	answer_write(&areq, &out->w, ares);
+	out->rcode = ares->rcode;
+	out->aa = ares->aa;
+	out->ancount = ares->ancount;
+	out->nscount = ares->nscount;
+	out->arcount = ares->arcount;
+	out->scope = ares->scope;
+	out->zone_answer = ares;
 }
 
 /* Class CH: the identity and version TXT records (chaos.c). */
@@ -250,10 +253,37 @@ static void truncate_response(struct response *out, const struct request *rq)
 	out->ancount = out->nscount = out->arcount = 0;
 }
 
+/* Fills info (when asked for) from what query_process did. */
+static void query_report(struct query_info *info, const struct request *rq,
+			 const struct response *out)
+{
+	const struct answer_result *a = out->zone_answer;
+	*info = (struct query_info){
+		.answered = true,
+		.has_question = rq->question_ok,
+		.ecs = rq->edns.ecs.present,
+		.qtype = rq->qtype,
+		.rcode = out->rcode,
+		.scope = out->scope,
+		.region = -1,
+	};
+	if (a != NULL && a->regional) {
+		info->regional = true;
+		info->region = a->region;
+		info->reason = a->reason;
+		info->shed = a->shed;
+		info->ecs_private = a->ecs_private;
+		info->embedded_v4 = a->embedded_v4;
+	}
+}
+
 size_t query_process(const struct snapshot *snap, const uint8_t *req,
 		     size_t req_len, const struct sockaddr *from,
-		     enum query_transport transport, uint8_t *resp)
+		     enum query_transport transport, uint8_t *resp,
+		     struct query_info *info)
 {
+	if (info != NULL)
+		info->answered = false;
 	if (req_len < WIRE_HEADER_SIZE || (req[2] & 0x80) != 0)
 		return 0; // a runt, or a response: never answer (no loops)
 
@@ -261,6 +291,7 @@ size_t query_process(const struct snapshot *snap, const uint8_t *req,
 	parse_request(&rq, req, req_len, snap->config->ecs);
 
 	struct response out = { .rcode = 0 };
+	struct answer_result ares;
 	size_t nsid_len = 0;
 	const uint8_t *nsid = rq.edns.nsid
 		? chaos_nsid_option(snap->chaos, &nsid_len) : NULL;
@@ -284,7 +315,7 @@ size_t query_process(const struct snapshot *snap, const uint8_t *req,
 	else if (rq.qclass == CHAOS_CLASS)
 		answer_from_chaos(&out, &rq, snap);
 	else
-		answer_from_zones(&out, &rq, snap, from);
+		answer_from_zones(&out, &rq, snap, from, &ares);
 
 	if (out.w.overflow)
 		truncate_response(&out, &rq);
@@ -297,6 +328,8 @@ size_t query_process(const struct snapshot *snap, const uint8_t *req,
 		out.arcount++;
 	}
 	write_header(&out, &rq);
+	if (info != NULL)
+		query_report(info, &rq, &out);
 	return out.w.len;
 }
 

@@ -22,16 +22,47 @@ struct snapshot;
 
 enum query_transport { QUERY_UDP, QUERY_TCP };
 
+/** Where a regional answer's region came from (before shed). */
+enum query_reason {
+	QUERY_REASON_NETWORK,           /* a network override */
+	QUERY_REASON_COUNTRY,           /* a country override */
+	QUERY_REASON_CONTINENT,         /* the client's continent */
+	QUERY_REASON_DEFAULT,           /* default_region */
+	QUERY_REASON_COUNT
+};
+
+/**
+ * What query_process did, for metrics and dnstap: filled when the caller
+ * passes one (NULL costs nothing). The regional fields are valid only
+ * when regional is set.
+ */
+struct query_info {
+	bool answered;                  /* a response was written */
+	bool has_question;              /* qtype is valid */
+	bool ecs;                       /* the query carried a valid ECS option */
+	bool regional;                  /* the answer depends on the client */
+	uint16_t qtype;
+	uint16_t rcode;                 /* extended RCODE (BADVERS 16) */
+	uint8_t reason;                 /* enum query_reason */
+	bool shed;                      /* moved by shed */
+	bool ecs_private;               /* a private ECS address set aside */
+	bool embedded_v4;               /* IPv4 unwrapped from IPv6 */
+	uint8_t scope;                  /* ECS scope sent */
+	int region;                     /* index in the snapshot's config */
+};
+
 /**
  * Answers one DNS message. from is the packet's source address
  * (AF_INET or AF_INET6). Writes the response into resp (QUERY_BUFFER_SIZE
  * bytes, QUERY_UDP_BUFFER_SIZE for UDP) and returns its length, or 0 when nothing must be sent (a
  * response, or a packet shorter than a header). UDP responses are already
- * truncated to the client's limit.
+ * truncated to the client's limit. info, when not NULL, says what was
+ * done (see struct query_info).
  */
 size_t query_process(const struct snapshot *snap, const uint8_t *req,
 		     size_t req_len, const struct sockaddr *from,
-		     enum query_transport transport, uint8_t *resp);
+		     enum query_transport transport, uint8_t *resp,
+		     struct query_info *info);
 
 /**
  * Cuts a response made by query_process down to header + question (+ its

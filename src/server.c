@@ -380,6 +380,19 @@ void server_warn_restart(const struct server *srv, const struct config *cfg)
 			    "restart", cfg->path);
 }
 
+void server_note_load(struct server *srv, double seconds)
+{
+	srv->load_seconds = seconds;
+}
+
+void server_note_reload(struct server *srv, bool ok)
+{
+	if (ok)
+		srv->reloads_ok++;
+	else
+		srv->reloads_failed++;
+}
+
 // Sum of one counter over the workers (each written by its own thread).
 static uint64_t server_sum(const struct server *srv, size_t offset)
 {

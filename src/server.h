@@ -7,6 +7,7 @@
 #ifndef GEOVIP_SERVER_H
 #define GEOVIP_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct config;
@@ -50,6 +51,11 @@ const struct snapshot *server_current(const struct server *srv);
  * (listen addresses, workers): sockets and threads are made once.
  */
 void server_warn_restart(const struct server *srv, const struct config *cfg);
+
+/** Records how long the generation just published took to load. */
+void server_note_load(struct server *srv, double seconds);
+/** Counts a reload that published (ok) or kept the old generation. */
+void server_note_reload(struct server *srv, bool ok);
 
 /** Logs the counters (SIGUSR1): queries, TCP connections, RRL. */
 void server_log_counters(const struct server *srv);

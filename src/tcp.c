@@ -140,9 +140,11 @@ static bool tcp_answer(struct tcp_conn *c, const struct snapshot *snap,
 	struct worker *w = c->w;
 	evbuffer_drain(in, 2);
 	evbuffer_remove(in, w->req, msg_len);
+	struct query_info qi;
 	size_t len = query_process(snap, w->req, msg_len,
 				   (const struct sockaddr *)&c->from,
-				   QUERY_TCP, w->resp + 2);
+				   QUERY_TCP, w->resp + 2, &qi);
+	metrics_count(&w->metrics, &qi);
 	if (len == 0)
 		return false;
 	w->resp[0] = (uint8_t)(len >> 8);

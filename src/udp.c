@@ -101,8 +101,10 @@ static void udp_answer_one(struct worker *w, const struct snapshot *snap,
 	struct udp_batch *b = &w->udp_batch;
 	struct udp_slot *sl = &b->slot[i];
 	const struct sockaddr *from = (const struct sockaddr *)&sl->from;
+	struct query_info qi;
 	size_t len = query_process(snap, sl->req, b->in[i].msg_len, from,
-				   QUERY_UDP, sl->resp);
+				   QUERY_UDP, sl->resp, &qi);
+	metrics_count(&w->metrics, &qi);
 	if (len == 0)
 		return;
 	// RRL off: this one branch is all it costs.

@@ -16,6 +16,7 @@
 
 #include <event2/util.h>
 
+#include "metrics.h"
 #include "query.h"
 
 struct config;
@@ -111,6 +112,7 @@ struct worker {
 	atomic_uint evict_requests;     // from other workers at the cap
 	struct event *evict_ev;         // activated by another worker
 	struct worker_counters counters;
+	struct metrics_counters metrics; // answers by kind (metrics.h)
 
 	struct udp_batch udp_batch;
 	uint8_t req[65536];
@@ -135,6 +137,10 @@ struct server {
 	_Atomic(struct snapshot *) current;
 	struct snapshot *retired;       // replaced, perhaps still read (main thread)
 	struct event *reap_ev;          // main thread's base
+
+	// Loads, for metrics (main thread only).
+	uint64_t reloads_ok, reloads_failed;
+	double load_seconds;            // of the generation served
 };
 
 /** The snapshot to answer from: one acquire load. */

@@ -152,9 +152,9 @@ static void fuzz_query_same_but_additional(const uint8_t *udp, size_t udp_len,
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const struct sockaddr *v4 = (const struct sockaddr *)&from_v4;
-	size_t udp = query_process(snap, data, size, v4, QUERY_UDP, resp_udp);
+	size_t udp = query_process(snap, data, size, v4, QUERY_UDP, resp_udp, NULL);
 	bool tc = fuzz_query_check(data, size, resp_udp, udp, QUERY_UDP);
-	size_t tcp = query_process(snap, data, size, v4, QUERY_TCP, resp_tcp);
+	size_t tcp = query_process(snap, data, size, v4, QUERY_TCP, resp_tcp, NULL);
 	fuzz_query_check(data, size, resp_tcp, tcp, QUERY_TCP);
 	// SPEC: TCP gets the whole answer, which UDP has unless it set TC;
 	// only the optional additional addresses may be cut short over UDP
@@ -165,13 +165,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	size_t n = query_process(snap, data, size,
 				 (const struct sockaddr *)&from_v6, QUERY_UDP,
-				 resp_other);
+				 resp_other, NULL);
 	fuzz_query_check(data, size, resp_other, n, QUERY_UDP);
 
 	// SPEC: a v4-mapped source is its IPv4 address in every respect
 	n = query_process(snap, data, size,
 			  (const struct sockaddr *)&from_mapped, QUERY_UDP,
-			  resp_other);
+			  resp_other, NULL);
 	fuzz_query_check(data, size, resp_other, n, QUERY_UDP);
 	FUZZ_CHECK(n == udp && memcmp(resp_other, resp_udp, n) == 0);
 	return 0;

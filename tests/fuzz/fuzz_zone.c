@@ -125,7 +125,7 @@ static void fuzz_zone_ask(const struct snapshot *s, const uint8_t *name,
 		enum query_transport tr = t ? QUERY_TCP : QUERY_UDP;
 		size_t n = query_process(s, q, qlen,
 					 (const struct sockaddr *)&from, tr,
-					 resp);
+					 resp, NULL);
 		FUZZ_CHECK(n >= 12 && n <= QUERY_BUFFER_SIZE);
 		ldns_pkt *p = NULL;
 		FUZZ_CHECK(ldns_wire2pkt(&p, resp, n) == LDNS_STATUS_OK);

@@ -90,7 +90,7 @@ static ldns_pkt *ask(const struct snapshot *s, const char *name, uint16_t type,
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	size_t qlen = build(req, sizeof(req), name, type, class, opt, opt_len);
 	size_t n = query_process(s, req, qlen, (struct sockaddr *)&sin,
-				 QUERY_UDP, resp);
+				 QUERY_UDP, resp, NULL);
 	assert_true(n > 0);
 	if (resp_len != NULL)
 		*resp_len = n;

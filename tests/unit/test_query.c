@@ -72,7 +72,7 @@ static size_t process_raw(const struct snapshot *s, const uint8_t *q,
 {
 	struct sockaddr_storage ss;
 	source_addr(&ss, src);
-	resp_len = query_process(s, q, qlen, (struct sockaddr *)&ss, t, resp);
+	resp_len = query_process(s, q, qlen, (struct sockaddr *)&ss, t, resp, NULL);
 	return resp_len;
 }
 

@@ -599,7 +599,7 @@ static void scn_run_block(struct scn_run *run, struct scn_block *b)
 	size_t qlen = pkt_build(scn_req, b->qname, b->qtype, b->qclass, &b->opts);
 	size_t len = query_process(run->snap, scn_req, qlen,
 				   (const struct sockaddr *)&b->from,
-				   b->transport, scn_resp);
+				   b->transport, scn_resp, NULL);
 	scn_check(run, b, qlen, len);
 	if (run->block_failed)
 		run->failures++;
