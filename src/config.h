@@ -76,6 +76,14 @@ struct config_rrl {
 	unsigned line;
 };
 
+/* `dnstap: {socket, queries, responses}`; socket NULL = off (default). */
+struct config_dnstap {
+	char *socket;                   /* resolved path of the Unix socket */
+	bool queries;                   /* AUTH_QUERY frames, default true */
+	bool responses;                 /* AUTH_RESPONSE frames, default true */
+	unsigned line;
+};
+
 struct config_zone {
 	char *origin_text;
 	uint8_t origin[DNAME_MAX];      /* canonical wire form */
@@ -135,6 +143,8 @@ struct config {
 
 	/* `metrics:` the Prometheus listener; line 0 = off (default) */
 	struct config_listen metrics;
+	/* `dnstap:` query log over a Frame Streams Unix socket */
+	struct config_dnstap dnstap;
 };
 
 /** Most networks `rrl.exempt` may list. */

@@ -22,6 +22,7 @@
 
 #include "config.h"
 #include "diag.h"
+#include "dnstap.h"
 #include "log.h"
 #include "metrics.h"
 #include "lookup.h"
@@ -47,6 +48,7 @@ struct daemon {
 	struct server *srv;
 	struct reload *reload;
 	struct metrics *metrics;        // the /metrics listener, or NULL
+	struct dnstap *dnstap;          // the dnstap writer, or NULL
 	struct event_base *base;        // the main thread's loop
 	struct event *signals[4];
 	char *pidfile;                  // written at start-up, removed at exit
@@ -336,8 +338,8 @@ static struct server *main_bind(const struct config *cfg,
 	return srv;
 }
 
-// The `metrics:` listener, bound before privileges are dropped; -1 after
-// printing why.
+// The `metrics:` listener, bound before privileges are dropped, and the
+// dnstap writer; -1 after printing why.
 static int main_metrics_open(struct daemon *dm, const struct config *cfg)
 {
 	struct diag *d = diag_new();
@@ -345,8 +347,14 @@ static int main_metrics_open(struct daemon *dm, const struct config *cfg)
 		fprintf(stderr, "geovipd: out of memory\n");
 		return -1;
 	}
-	bool failed;
+	bool failed, dt_failed;
 	dm->metrics = metrics_open(cfg, dm->base, dm->srv, d, &failed);
+	if (!failed) {
+		dm->dnstap = dnstap_open(cfg, server_workers(dm->srv), d,
+					 &dt_failed);
+		failed = dt_failed;
+		server_attach_dnstap(dm->srv, dm->dnstap);
+	}
 	main_print_diag(d);
 	diag_free(d);
 	return failed ? -1 : 0;
@@ -405,6 +413,7 @@ out:
 	metrics_free(dm.metrics);
 	reload_free(dm.reload); // abandons a load under way
 	server_free(dm.srv);    // stops the workers first
+	dnstap_free(dm.dnstap); // after the workers: flushes their frames
 	main_signals_free(&dm);
 	pidfile_remove(dm.pidfile);
 	notify_close();

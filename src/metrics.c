@@ -21,6 +21,7 @@
 
 #include "config.h"
 #include "diag.h"
+#include "dnstap.h"
 #include "log.h"
 #include "rrl.h"
 #include "server.h"
@@ -64,6 +65,11 @@ static const char *const metrics_reasons[METRICS_REASONS] = {
 static const uint8_t metrics_scope_le[METRICS_SCOPE_BUCKETS] = {
 	0, 8, 16, 24, 32, 48, 56, 64, 96, 128,
 };
+
+const char *metrics_reason_name(unsigned i)
+{
+	return i < METRICS_REASONS ? metrics_reasons[i] : "?";
+}
 
 unsigned metrics_qtype_index(uint16_t qtype)
 {
@@ -258,6 +264,14 @@ static void metrics_render_server(const struct server *srv,
 		     "Seconds the served generation took to load");
 	evbuffer_add_printf(out, "geovip_load_seconds %.6f\n",
 			    srv->load_seconds);
+	uint64_t sent, dropped;
+	dnstap_counts(srv->dnstap, &sent, &dropped);
+	metrics_head(out, "geovip_dnstap_frames_total", "counter",
+		     "dnstap frames queued, or dropped at a full queue");
+	evbuffer_add_printf(out,
+		"geovip_dnstap_frames_total{result=\"queued\"} %" PRIu64 "\n"
+		"geovip_dnstap_frames_total{result=\"dropped\"} %" PRIu64 "\n",
+		sent, dropped);
 	metrics_head(out, "geovip_workers", "gauge", "Worker threads");
 	evbuffer_add_printf(out, "geovip_workers %u\n", srv->worker_count);
 	metrics_head(out, "geovip_build_info", "gauge",

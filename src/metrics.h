@@ -53,6 +53,8 @@ static inline void metrics_add(atomic_uint_fast64_t *c, uint64_t n)
 unsigned metrics_qtype_index(uint16_t qtype);
 /** Label index of an extended rcode (METRICS_RCODES - 1: other). */
 unsigned metrics_rcode_index(uint16_t rcode);
+/** "continent", "shed"...: the reason label of index i < METRICS_REASONS. */
+const char *metrics_reason_name(unsigned i);
 /** Histogram bucket of an ECS scope 0..128. */
 unsigned metrics_scope_index(uint8_t scope);
 

@@ -23,6 +23,7 @@
 
 #include "config.h"
 #include "diag.h"
+#include "dnstap.h"
 #include "log.h"
 #include "rrl.h"
 #include "snapshot.h"
@@ -378,6 +379,13 @@ void server_warn_restart(const struct server *srv, const struct config *cfg)
 	if (cfg->workers != srv->workers_configured)
 		log_warning("%s: workers changed; it takes effect after a "
 			    "restart", cfg->path);
+}
+
+void server_attach_dnstap(struct server *srv, struct dnstap *dt)
+{
+	srv->dnstap = dt;
+	for (unsigned i = 0; i < srv->worker_count; i++)
+		srv->workers[i]->dnstap = dt != NULL ? dnstap_queue(dt, i) : NULL;
 }
 
 void server_note_load(struct server *srv, double seconds)

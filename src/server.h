@@ -52,6 +52,11 @@ const struct snapshot *server_current(const struct server *srv);
  */
 void server_warn_restart(const struct server *srv, const struct config *cfg);
 
+struct dnstap;
+/** Hands each worker its dnstap queue (before server_start; dt may be
+ *  NULL). The caller frees dt after server_free. */
+void server_attach_dnstap(struct server *srv, struct dnstap *dt);
+
 /** Records how long the generation just published took to load. */
 void server_note_load(struct server *srv, double seconds);
 /** Counts a reload that published (ok) or kept the old generation. */

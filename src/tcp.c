@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "diag.h"
+#include "dnstap.h"
 #include "log.h"
 #include "snapshot.h"
 #include "sockets.h"
@@ -145,6 +146,10 @@ static bool tcp_answer(struct tcp_conn *c, const struct snapshot *snap,
 				   (const struct sockaddr *)&c->from,
 				   QUERY_TCP, w->resp + 2, &qi);
 	metrics_count(&w->metrics, &qi);
+	if (w->dnstap != NULL && len > 0)
+		dnstap_log(w->dnstap, snap->config, QUERY_TCP,
+			   (const struct sockaddr *)&c->from, w->req, msg_len,
+			   w->resp + 2, len, &qi);
 	if (len == 0)
 		return false;
 	w->resp[0] = (uint8_t)(len >> 8);

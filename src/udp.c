@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "diag.h"
+#include "dnstap.h"
 #include "rrl.h"
 #include "snapshot.h"
 #include "sockets.h"
@@ -108,7 +109,12 @@ static void udp_answer_one(struct worker *w, const struct snapshot *snap,
 	if (len == 0)
 		return;
 	// RRL off: this one branch is all it costs.
-	if (snap->rrl != NULL && !udp_rate_limit(w, snap, from, sl->resp, &len))
+	bool send = snap->rrl == NULL ||
+		udp_rate_limit(w, snap, from, sl->resp, &len);
+	if (w->dnstap != NULL)
+		dnstap_log(w->dnstap, snap->config, QUERY_UDP, from, sl->req,
+			   b->in[i].msg_len, sl->resp, send ? len : 0, &qi);
+	if (!send)
 		return;
 
 	sl->out_iov = (struct iovec){ sl->resp, len };

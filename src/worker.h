@@ -22,6 +22,8 @@
 struct config;
 struct config_listen;
 struct diag;
+struct dnstap;
+struct dnstap_queue;
 struct event;
 struct event_base;
 struct evconnlistener;
@@ -113,6 +115,7 @@ struct worker {
 	struct event *evict_ev;         // activated by another worker
 	struct worker_counters counters;
 	struct metrics_counters metrics; // answers by kind (metrics.h)
+	struct dnstap_queue *dnstap;    // NULL: dnstap off
 
 	struct udp_batch udp_batch;
 	uint8_t req[65536];
@@ -137,6 +140,8 @@ struct server {
 	_Atomic(struct snapshot *) current;
 	struct snapshot *retired;       // replaced, perhaps still read (main thread)
 	struct event *reap_ev;          // main thread's base
+
+	struct dnstap *dnstap;          // NULL: off; set before the start
 
 	// Loads, for metrics (main thread only).
 	uint64_t reloads_ok, reloads_failed;
