@@ -49,6 +49,8 @@ static inline void metrics_add(atomic_uint_fast64_t *c, uint64_t n)
 	atomic_store_explicit(c, v + n, memory_order_relaxed);
 }
 
+/** The qtype label of index i < METRICS_QTYPES ("A"... "other"). */
+const char *metrics_qtype_name(unsigned i);
 /** Label index of qtype (METRICS_QTYPES - 1: other). */
 unsigned metrics_qtype_index(uint16_t qtype);
 /** Label index of an extended rcode (METRICS_RCODES - 1: other). */

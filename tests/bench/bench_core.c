@@ -213,14 +213,19 @@ static void bench_make(const struct bench_class *c)
 		c->make(&corpus[i], i, &seed);
 }
 
+/* As a worker does: each answer reported and counted for metrics. */
+static struct metrics_counters bench_counters;
+
 /* Every query answered as the class expects; -1 (with a message) if not. */
 static int bench_verify(const struct snapshot *snap, const struct bench_class *c)
 {
 	for (unsigned i = 0; i < BENCH_CORPUS; i++) {
 		const struct bench_query *q = &corpus[i];
+		struct query_info qi;
 		size_t n = query_process(snap, q->pkt, q->len,
 					 (const struct sockaddr *)&q->from,
-					 QUERY_UDP, resp, NULL);
+					 QUERY_UDP, resp, &qi);
+		metrics_count(&bench_counters, &qi);
 		unsigned ancount = n >= 12 ? (unsigned)(resp[6] << 8 | resp[7]) : 0;
 		if (n < 12 || (resp[3] & 0xf) != c->rcode ||
 		    (c->answers && ancount == 0)) {
@@ -239,9 +244,6 @@ static double bench_now(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
-
-/* As a worker does: each answer reported and counted for metrics. */
-static struct metrics_counters bench_counters;
 
 static size_t bench_pass(const struct snapshot *snap)
 {
