@@ -310,6 +310,17 @@ static void ttl_patch(uint8_t *p, uint32_t ttl)
 	p[3] = (uint8_t)ttl;
 }
 
+/* The decision in brief, for metrics and dnstap (struct query_result). */
+static void answer_note_decision(struct answer_result *res,
+				 const struct region_decision *dec)
+{
+	res->region = dec->region;
+	res->reason = dec->reason;
+	res->shed = dec->shed;
+	res->ecs_private = dec->ecs_private;
+	res->embedded_v4 = dec->offset != 0;
+}
+
 /* Regional A/AAAA: the VIPs of the client's region, or NODATA. */
 static void put_regional(struct answer_ctx *c, const uint8_t *owner,
 			 uint16_t qtype)
@@ -320,6 +331,7 @@ static void put_regional(struct answer_ctx *c, const uint8_t *owner,
 	c->res->regional = true;
 	c->res->scope = dec.scope;
 	c->region = dec.region;
+	answer_note_decision(c->res, &dec);
 
 	struct region_rrset rrs;
 	if (qtype == TYPE_ANY) { // RFC 8482: one RRset stands for the node

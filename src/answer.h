@@ -30,6 +30,10 @@ struct answer_result {
 	uint16_t ancount, nscount, arcount;
 	bool regional; /* the answer depends on the client */
 	uint8_t scope; /* its ECS scope (0 unless regional) */
+	// the regional decision in brief (valid when regional)
+	int region;
+	uint8_t reason; /* enum geomap_reason */
+	bool shed, ecs_private, embedded_v4;
 };
 
 /** Writes the three sections after the question; fills res. */

@@ -231,6 +231,24 @@ static void cfg_listen_add(struct cfg_doc *c, const yaml_node_t *item,
 	cfg->listen_count++;
 }
 
+/* `metrics: ADDRESS:PORT`: the Prometheus HTTP listener (off by default). */
+static void cfg_parse_metrics(struct cfg_doc *c, const struct cfg_pair *p,
+			      void *obj)
+{
+	struct config *cfg = obj;
+	const char *text = cfg_scalar(c, p);
+	if (text == NULL)
+		return;
+	const char *why = cfg_listen_parse(text, &cfg->metrics);
+	if (why != NULL) {
+		diag_error(c->d, c->file, cfg_pair_line(p),
+			   "bad metrics address '%s': %s", text, why);
+		return;
+	}
+	snprintf(cfg->metrics.text, sizeof(cfg->metrics.text), "%s", text);
+	cfg->metrics.line = cfg_pair_line(p);
+}
+
 static void cfg_parse_listen(struct cfg_doc *c, const struct cfg_pair *p,
 			     void *obj)
 {
@@ -1508,6 +1526,39 @@ static void cfg_parse_rrl(struct cfg_doc *c, const struct cfg_pair *p,
 			     CFG_COUNT(rrl_keys), &cfg->rrl);
 }
 
+/* ---- dnstap ---- */
+
+static void cfg_parse_dnstap_socket(struct cfg_doc *c, const struct cfg_pair *p,
+				    void *obj)
+{
+	struct config_dnstap *dt = obj;
+	const char *text = cfg_scalar(c, p);
+	if (text == NULL)
+		return;
+	if (text[0] == '\0') {
+		diag_error(c->d, c->file, cfg_pair_line(p),
+			   "dnstap.socket: empty path");
+		return;
+	}
+	dt->socket = cfg_path_resolve(c, cfg_pair_line(p), text);
+}
+
+static const struct cfg_key dnstap_keys[] = {
+	CFG_KEY("socket", cfg_parse_dnstap_socket, true),
+	CFG_BOOL("queries", struct config_dnstap, queries, true),
+	CFG_BOOL("responses", struct config_dnstap, responses, true),
+};
+
+static void cfg_parse_dnstap(struct cfg_doc *c, const struct cfg_pair *p,
+			     void *obj)
+{
+	struct config *cfg = obj;
+	cfg->dnstap.line = cfg_pair_line(p);
+	if (cfg_expect(c, p, YAML_MAPPING_NODE))
+		cfg_map_walk(c, p->value, "'dnstap'", dnstap_keys,
+			     CFG_COUNT(dnstap_keys), &cfg->dnstap);
+}
+
 /* ---- the top level ------------------------------------------------------- */
 
 /* ---- operations keys: nsid, identity, version, log, log_level,
@@ -1724,6 +1775,7 @@ static void cfg_ops_free(struct config *cfg)
 	free(cfg->pidfile);
 	free(cfg->control);
 	free(cfg->state_file);
+	free(cfg->dnstap.socket);
 }
 
 #define CFG_OPS_KEYS                                              \
@@ -1759,6 +1811,8 @@ static const struct cfg_key top_keys[] = {
 	CFG_KEY("keys", cfg_parse_keys, false),
 	CFG_KEY("zones", cfg_parse_zones, true),
 	CFG_OPS_KEYS,
+	CFG_KEY("metrics", cfg_parse_metrics, false),
+	CFG_KEY("dnstap", cfg_parse_dnstap, false),
 };
 _Static_assert(CFG_COUNT(top_keys) <= CFG_KEYS_MAX,
 	       "cfg_map_walk's found[] is too small for top_keys");
@@ -1815,6 +1869,7 @@ static struct config *cfg_new(const char *name, struct diag *d)
 		goto nomem;
 	cfg_defaults(top_keys, CFG_COUNT(top_keys), cfg);
 	cfg_defaults(rrl_keys, CFG_COUNT(rrl_keys), &cfg->rrl);
+	cfg_defaults(dnstap_keys, CFG_COUNT(dnstap_keys), &cfg->dnstap);
 	cfg->default_region = REGION_NONE;
 	if (cfg_ops_defaults(cfg) < 0)
 		goto nomem;

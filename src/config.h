@@ -98,6 +98,14 @@ struct config_tsig_key {
 /** Bytes a `secret_file:` may hold. */
 #define CONFIG_SECRET_FILE_MAX 4096
 
+/* `dnstap: {socket, queries, responses}`; socket NULL = off (default). */
+struct config_dnstap {
+	char *socket;   /* resolved path of the Unix socket */
+	bool queries;   /* AUTH_QUERY frames, default true */
+	bool responses; /* AUTH_RESPONSE frames, default true */
+	unsigned line;
+};
+
 struct config_zone {
 	char *origin_text;
 	uint8_t origin[DNAME_MAX]; /* canonical wire form */
@@ -171,11 +179,16 @@ struct config {
 	int log_level;  /* `log_level:` enum log_level, default info */
 	char *pidfile;  /* `pidfile:` resolved path, or NULL (default) */
 	unsigned pidfile_line;
-	/* ---- control socket (h-ctl): geovipctl and runtime overrides ---- */
+	/* ---- control socket: geovipctl and runtime overrides ---- */
 	char *control; /* `control:` socket path, or NULL (off) */
 	unsigned control_line;
 	char *state_file; /* `state_file:`, or NULL (CONTROL.state) */
 	unsigned state_file_line;
+
+	/* `metrics:` the Prometheus listener; line 0 = off (default) */
+	struct config_listen metrics;
+	/* `dnstap:` query log over a Frame Streams Unix socket */
+	struct config_dnstap dnstap;
 };
 
 /** Most networks `rrl.exempt` may list. */

@@ -39,6 +39,10 @@
 #define GM_PRIV 0x01000000u /* leaf wholly in private space */
 #define GM_REGION(v) ((int)((v)&0xffffu))
 #define GM_UP(v) (((v) >> 16) & 0xffu)
+/* which rule gave the region: sibling leaves merge only when it is the
+ * same, but it plays no part in the scope (answers depend on region) */
+#define GM_REASON_SHIFT 25
+#define GM_REASON(v) (((v) >> GM_REASON_SHIFT) & 3u)
 #define GM_NODES_MAX 0x7fffffffu
 
 enum { U_DONTCARE = -1, U_MIXED = -2 };
@@ -63,7 +67,9 @@ struct item {
 struct build {
 	struct geo_tree t;
 	const int *record_region;
+	const uint8_t *record_reason;
 	int nodata_region;
+	uint8_t nodata_reason;
 	const struct item *items;
 	unsigned bits;
 	uint32_t (*nodes)[2];
@@ -105,6 +111,13 @@ static int value_region(const struct build *b, uint32_t v)
 	return b->nodata_region;
 }
 
+static unsigned value_reason(const struct build *b, uint32_t v)
+{
+	if (v > b->t.node_count)
+		return b->record_reason[v - b->t.node_count - 1];
+	return b->nodata_reason;
+}
+
 static uint32_t node_add(struct build *b, uint32_t left, uint32_t right,
 			 int32_t u)
 {
@@ -136,9 +149,10 @@ static uint32_t node_add(struct build *b, uint32_t left, uint32_t right,
 	return (uint32_t)b->count++;
 }
 
-static uint32_t leaf_make(int region, int32_t u)
+static uint32_t leaf_make(int region, unsigned reason, int32_t u)
 {
-	return GM_LEAF | (uint32_t)region | (u == U_DONTCARE ? GM_PRIV : 0);
+	return GM_LEAF | (uint32_t)region | (reason << GM_REASON_SHIFT) |
+	       (u == U_DONTCARE ? GM_PRIV : 0);
 }
 
 /*
@@ -171,8 +185,10 @@ static struct res walk(struct build *b, uint32_t v, unsigned d, size_t lo,
 	}
 	if (lo == hi && (inh >= 0 || v >= b->t.node_count)) {
 		int region = inh >= 0 ? inh : value_region(b, v);
+		unsigned reason =
+			inh >= 0 ? GEOMAP_BY_NETWORK : value_reason(b, v);
 		int32_t u = priv ? U_DONTCARE : region;
-		r.val = leaf_make(region, u);
+		r.val = leaf_make(region, reason, u);
 		r.u = barrier ? U_MIXED : u;
 		return r;
 	}
@@ -211,8 +227,9 @@ static struct res walk(struct build *b, uint32_t v, unsigned d, size_t lo,
 	// whether an address is private (addr_is_private) for free
 	if ((rl.val & rr.val & GM_LEAF) && u != U_MIXED &&
 	    GM_REGION(rl.val) == GM_REGION(rr.val) &&
+	    GM_REASON(rl.val) == GM_REASON(rr.val) &&
 	    (rl.val & GM_PRIV) == (rr.val & GM_PRIV))
-		r.val = leaf_make(GM_REGION(rl.val), u);
+		r.val = leaf_make(GM_REGION(rl.val), GM_REASON(rl.val), u);
 	else
 		r.val = node_add(b, rl.val, rr.val, u);
 	r.u = barrier ? U_MIXED : u;
@@ -362,7 +379,9 @@ struct geomap *geomap_build(const struct geomap_input *in, const char **why)
 	memset(&b, 0, sizeof(b));
 	geo_tree_get(in->geo, &b.t);
 	b.record_region = in->record_region;
+	b.record_reason = in->record_reason;
 	b.nodata_region = in->nodata_region;
+	b.nodata_reason = in->nodata_reason;
 	*why = "more than 65536 regions";
 	if (!regions_fit(in, b.t.record_count))
 		return NULL;
@@ -430,6 +449,7 @@ void geomap_lookup(const struct geomap *m, const struct ip_addr *addr,
 		d++;
 	}
 	out->region = GM_REGION(v);
+	out->reason = (uint8_t)GM_REASON(v);
 	out->priv = (v & GM_PRIV) != 0;
 	out->depth = (uint8_t)d;
 	out->scope = (uint8_t)(d - GM_UP(v));

@@ -20,12 +20,24 @@ struct geomap_override {
 	int region;
 };
 
+/** Which rule gave an address its region (for metrics and dnstap). */
+enum geomap_reason {
+	GEOMAP_BY_NETWORK,   /* a network override */
+	GEOMAP_BY_COUNTRY,   /* a country override */
+	GEOMAP_BY_CONTINENT, /* the continent's region */
+	GEOMAP_BY_DEFAULT,   /* default_region */
+	GEOMAP_REASON_COUNT
+};
+
 struct geomap_input {
 	const struct geo *geo;
 	/* the region of each geo record (country override, continent or
-	 * default), and of addresses the database does not know */
+	 * default), and of addresses the database does not know; and the
+	 * rule that gave it (enum geomap_reason) */
 	const int *record_region;
+	const uint8_t *record_reason;
 	int nodata_region;
+	uint8_t nodata_reason;
 	const struct geomap_override *overrides;
 	size_t override_count;
 };
@@ -40,9 +52,10 @@ void geomap_free(struct geomap *m);
 
 /** What one walk finds for an address. */
 struct geomap_leaf {
-	int region;    /* before shed */
-	bool priv;     /* addr_is_private(addr) */
-	uint8_t depth; /* of the leaf: its prefix length */
+	int region;     /* before shed */
+	uint8_t reason; /* enum geomap_reason: why this region */
+	bool priv;      /* addr_is_private(addr) */
+	uint8_t depth;  /* of the leaf: its prefix length */
 	/* widest truthful scope: every public address of addr/scope (looked
 	 * up in the same family, outside or inside the same IPv4-carrying
 	 * IPv6 prefix) has this region; 0..depth */

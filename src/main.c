@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -22,7 +23,9 @@
 #include "config.h"
 #include "control.h"
 #include "diag.h"
+#include "dnstap.h"
 #include "log.h"
+#include "metrics.h"
 #include "lookup.h"
 #include "notify.h"
 #include "pidfile.h"
@@ -48,6 +51,8 @@ struct daemon {
 	struct reload *reload;
 	struct xfr *xfr;         // secondary zones
 	struct control *control; // control socket, runtime overrides
+	struct metrics *metrics; // the /metrics listener, or NULL
+	struct dnstap *dnstap;   // the dnstap writer, or NULL
 	struct event_base *base; // the main thread's loop
 	struct event *signals[4];
 	char *pidfile; // written at start-up, removed at exit
@@ -385,6 +390,28 @@ static int main_control(struct daemon *dm, const struct config *cfg)
 	return dm->control != NULL ? 0 : -1;
 }
 
+// The `metrics:` listener, bound before privileges are dropped, and the
+// dnstap writer; -1 after printing why.
+static int main_metrics_open(struct daemon *dm, const struct config *cfg)
+{
+	struct diag *d = diag_new();
+	if (d == NULL) {
+		fprintf(stderr, "geovipd: out of memory\n");
+		return -1;
+	}
+	bool failed, dt_failed;
+	dm->metrics = metrics_open(cfg, dm->base, dm->srv, d, &failed);
+	if (!failed) {
+		dm->dnstap = dnstap_open(cfg, server_workers(dm->srv), d,
+					 &dt_failed);
+		failed = dt_failed;
+		server_attach_dnstap(dm->srv, dm->dnstap);
+	}
+	main_print_diag(d);
+	diag_free(d);
+	return failed ? -1 : 0;
+}
+
 static int main_serve(const struct options *o)
 {
 	struct daemon dm = {0};
@@ -393,9 +420,12 @@ static int main_serve(const struct options *o)
 		fprintf(stderr, "geovipd: cannot set up signal handling\n");
 		goto out;
 	}
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	struct snapshot *snap = main_load(o->config, true);
 	if (snap == NULL)
 		goto out;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	const struct config *cfg = snap->config;
 	reload_apply_log(cfg, o->verbose);
 	if (main_check_system(cfg, "geovipd: ") < 0) {
@@ -404,7 +434,15 @@ static int main_serve(const struct options *o)
 	}
 	main_raise_fd_limit();
 	dm.srv = main_bind(cfg, dm.base);
+	if (dm.srv != NULL && main_metrics_open(&dm, cfg) < 0) {
+		snapshot_unref(snap);
+		goto out;
+	}
 	if (dm.srv != NULL) {
+		server_note_load(dm.srv,
+				 (double)(t1.tv_sec - t0.tv_sec) +
+					 (double)(t1.tv_nsec - t0.tv_nsec) /
+						 1e9);
 		dm.reload =
 			reload_new(o->config, dm.srv, dm.base, cfg, o->verbose);
 		if (dm.reload == NULL)
@@ -448,10 +486,12 @@ static int main_serve(const struct options *o)
 	else
 		rc = 0;
 out:
+	metrics_free(dm.metrics);
 	xfr_free(dm.xfr);       // abandons transfers under way
 	reload_free(dm.reload); // abandons a load under way
 	control_free(dm.control);
-	server_free(dm.srv); // stops the workers first
+	server_free(dm.srv);    // stops the workers first
+	dnstap_free(dm.dnstap); // after the workers: flushes their frames
 	main_signals_free(&dm);
 	pidfile_remove(dm.pidfile);
 	notify_close();

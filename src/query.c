@@ -241,6 +241,7 @@ struct response {
 	bool aa, tc;
 	uint16_t ancount, nscount, arcount;
 	uint8_t scope;
+	const struct answer_result *zone_answer; /* NULL: no zone data used */
 };
 
 static void write_header(struct response *out, const struct request *rq)
@@ -264,7 +265,8 @@ static void write_header(struct response *out, const struct request *rq)
 
 static void answer_from_zones(struct response *out, const struct request *rq,
 			      const struct snapshot *snap,
-			      const struct sockaddr *from)
+			      const struct sockaddr *from,
+			      struct answer_result *ares)
 {
 	const struct zone *z = zone_set_find(snap->zones, rq->qname);
 	if (z == NULL) {
@@ -276,14 +278,14 @@ static void answer_from_zones(struct response *out, const struct request *rq,
 	struct answer_request areq = {snap,      z,
 				      rq->qname, rq->qtype,
 				      &client,   .dnssec_ok = rq->edns.do_bit};
-	struct answer_result ares;
-	answer_write(&areq, &out->w, &ares);
-	out->rcode = ares.rcode;
-	out->aa = ares.aa;
-	out->ancount = ares.ancount;
-	out->nscount = ares.nscount;
-	out->arcount = ares.arcount;
-	out->scope = ares.scope;
+	answer_write(&areq, &out->w, ares);
+	out->rcode = ares->rcode;
+	out->aa = ares->aa;
+	out->ancount = ares->ancount;
+	out->nscount = ares->nscount;
+	out->arcount = ares->arcount;
+	out->scope = ares->scope;
+	out->zone_answer = ares;
 }
 
 /* Class CH: the identity and version TXT records (chaos.c). */
@@ -303,13 +305,38 @@ static void truncate_response(struct response *out, const struct request *rq)
 	out->ancount = out->nscount = out->arcount = 0;
 }
 
+/* Fills res (when asked for) from what query_process did. */
+static void query_report(struct query_result *info, const struct request *rq,
+			 const struct response *out, bool cookie_valid)
+{
+	const struct answer_result *a = out->zone_answer;
+	*info = (struct query_result){
+		.cookie_valid = cookie_valid,
+		.answered = true,
+		.has_question = rq->question_ok,
+		.ecs = rq->edns.ecs.present,
+		.qtype = rq->qtype,
+		.rcode = out->rcode,
+		.scope = out->scope,
+		.region = -1,
+	};
+	if (a != NULL && a->regional) {
+		info->regional = true;
+		info->region = a->region;
+		info->reason = a->reason;
+		info->shed = a->shed;
+		info->ecs_private = a->ecs_private;
+		info->embedded_v4 = a->embedded_v4;
+	}
+}
+
 size_t query_process(const struct snapshot *snap, const uint8_t *req,
 		     size_t req_len, const struct sockaddr *from,
 		     enum query_transport transport, uint32_t now,
 		     uint8_t *resp, struct query_result *res)
 {
 	if (res != NULL)
-		res->cookie_valid = false;
+		res->answered = res->cookie_valid = false;
 	if (req_len < WIRE_HEADER_SIZE || (req[2] & 0x80) != 0)
 		return 0; // a runt, or a response: never answer (no loops)
 
@@ -317,10 +344,9 @@ size_t query_process(const struct snapshot *snap, const uint8_t *req,
 	parse_request(&rq, req, req_len, regions_ecs(snap->regions));
 	bool cookie_valid =
 		cookie_process(&rq, &snap->cookies, from, transport, now);
-	if (res != NULL)
-		res->cookie_valid = cookie_valid;
 
 	struct response out = {.rcode = 0};
+	struct answer_result ares;
 	size_t nsid_len = 0;
 	const uint8_t *nsid =
 		rq.edns.nsid ? chaos_nsid_option(snap->chaos, &nsid_len) : NULL;
@@ -344,7 +370,7 @@ size_t query_process(const struct snapshot *snap, const uint8_t *req,
 	else if (rq.qclass == CHAOS_CLASS)
 		answer_from_chaos(&out, &rq, snap);
 	else
-		answer_from_zones(&out, &rq, snap, from);
+		answer_from_zones(&out, &rq, snap, from, &ares);
 
 	if (out.w.overflow)
 		truncate_response(&out, &rq);
@@ -357,6 +383,8 @@ size_t query_process(const struct snapshot *snap, const uint8_t *req,
 		out.arcount++;
 	}
 	write_header(&out, &rq);
+	if (res != NULL)
+		query_report(res, &rq, &out, cookie_valid);
 	return out.w.len;
 }
 

@@ -22,11 +22,27 @@ struct snapshot;
 
 enum query_transport { QUERY_UDP, QUERY_TCP };
 
-/** What query_process tells its caller besides the response. */
+/**
+ * What query_process tells its caller besides the response: for rate
+ * limiting, metrics and dnstap. The regional fields are valid only when
+ * regional is set.
+ */
 struct query_result {
 	/* the request carried a valid server cookie (RFC 7873): its source
 	 * address is proven, so rate limiting lets it through */
 	bool cookie_valid;
+	bool answered;     /* a response was written */
+	bool has_question; /* qtype is valid */
+	bool ecs;          /* the query carried a valid ECS option */
+	bool regional;     /* the answer depends on the client */
+	uint16_t qtype;
+	uint16_t rcode;   /* extended RCODE (BADVERS 16) */
+	uint8_t reason;   /* enum geomap_reason: why the region */
+	bool shed;        /* moved by shed */
+	bool ecs_private; /* a private ECS address set aside */
+	bool embedded_v4; /* IPv4 unwrapped from IPv6 */
+	uint8_t scope;    /* ECS scope sent */
+	int region;       /* index in the snapshot's config */
 };
 
 /**

@@ -89,7 +89,8 @@ static void regions_map_continents(struct regions *r, const struct config *cfg)
 
 static int regions_region_of_record(const struct regions *r,
 				    const struct config *cfg,
-				    const struct geo_record *rec);
+				    const struct geo_record *rec,
+				    uint8_t *reason);
 
 /* The merged tree: geo records → regions, with the network overrides. */
 static int regions_map_build(struct regions *r, const struct config *cfg,
@@ -99,12 +100,13 @@ static int regions_map_build(struct regions *r, const struct config *cfg,
 	geo_tree_get(g, &t);
 	const char *why = "out of memory";
 	int *record_region = calloc(t.record_count + 1, sizeof(*record_region));
+	uint8_t *record_reason = calloc(t.record_count + 1, 1);
 	struct geomap_override *ov =
 		calloc(cfg->network_override_count + 1, sizeof(*ov));
-	if (record_region != NULL && ov != NULL) {
+	if (record_region != NULL && record_reason != NULL && ov != NULL) {
 		for (uint32_t i = 0; i < t.record_count; i++)
-			record_region[i] =
-				regions_region_of_record(r, cfg, &t.records[i]);
+			record_region[i] = regions_region_of_record(
+				r, cfg, &t.records[i], &record_reason[i]);
 		for (size_t i = 0; i < cfg->network_override_count; i++) {
 			ov[i].net = cfg->network_overrides[i].net;
 			ov[i].len = cfg->network_overrides[i].prefix_len;
@@ -113,13 +115,16 @@ static int regions_map_build(struct regions *r, const struct config *cfg,
 		struct geomap_input in = {
 			.geo = g,
 			.record_region = record_region,
-			.nodata_region = regions_region_of_record(r, cfg, NULL),
+			.record_reason = record_reason,
 			.overrides = ov,
 			.override_count = cfg->network_override_count,
 		};
+		in.nodata_region = regions_region_of_record(r, cfg, NULL,
+							    &in.nodata_reason);
 		r->map = geomap_build(&in, &why);
 	}
 	free(record_region);
+	free(record_reason);
 	free(ov);
 	if (r->map == NULL) {
 		diag_error(d, cfg->path, cfg->geoip_line,
@@ -338,6 +343,7 @@ void region_decide(const struct regions *r, const struct region_shed *shed,
 	struct geomap_leaf leaf;
 	decide_address(r, client, out, &leaf);
 	out->region_before_shed = leaf.region;
+	out->reason = leaf.reason;
 	out->leaf_depth = leaf.depth;
 	out->leaf_scope = leaf.scope;
 	decide_shed(r, shed, out);
@@ -346,18 +352,25 @@ void region_decide(const struct regions *r, const struct region_shed *shed,
 
 /* ---- the step-by-step decision ------------------------------------------- */
 
-/* Country override, continent, default: a record's region (NULL: none). */
+/* Country override, continent, default: a record's region (NULL: none)
+ * and, in *reason, which of the three gave it. */
 static int regions_region_of_record(const struct regions *r,
 				    const struct config *cfg,
-				    const struct geo_record *rec)
+				    const struct geo_record *rec,
+				    uint8_t *reason)
 {
 	int slot = rec != NULL ? country_slot(rec->country) : -1;
-	if (slot >= 0 && r->country_override[slot] >= 0)
+	if (slot >= 0 && r->country_override[slot] >= 0) {
+		*reason = GEOMAP_BY_COUNTRY;
 		return cfg->country_overrides[r->country_override[slot]].region;
+	}
 	enum continent c = rec != NULL ? (enum continent)rec->continent
 				       : CONTINENT_UNKNOWN;
-	if (c < CONTINENT_COUNT && r->continent_region[c] != REGION_NONE)
+	if (c < CONTINENT_COUNT && r->continent_region[c] != REGION_NONE) {
+		*reason = GEOMAP_BY_CONTINENT;
 		return r->continent_region[c];
+	}
+	*reason = GEOMAP_BY_DEFAULT;
 	return cfg->default_region;
 }
 
@@ -376,13 +389,15 @@ void region_explain(const struct regions *r, const struct config *cfg,
 	out->network_override = m.value;
 	out->country_override = -1;
 	int slot = rec != NULL ? country_slot(rec->country) : -1;
-	if (m.value >= 0)
+	if (m.value >= 0) {
 		out->region_before_shed =
 			cfg->network_overrides[m.value].region;
-	else {
+		out->reason = GEOMAP_BY_NETWORK;
+	} else {
 		if (slot >= 0)
 			out->country_override = r->country_override[slot];
-		out->region_before_shed = regions_region_of_record(r, cfg, rec);
+		out->region_before_shed =
+			regions_region_of_record(r, cfg, rec, &out->reason);
 	}
 	prefix_tree_lookup(r->scope[f], d->addr.bytes, &m);
 	out->network_scope = m.uniform_len > out->geo.prefix_len

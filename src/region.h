@@ -38,6 +38,7 @@ struct region_decision {
 	bool used_ecs;       /* addr came from the ECS option */
 	bool ecs_private;    /* ECS address set aside as private */
 	int region_before_shed;
+	uint8_t reason;     /* enum geomap_reason: why region_before_shed */
 	int region;         /* the answer's region */
 	bool shed;          /* moved by shed */
 	uint8_t shed_k;     /* K of the shed hash */
@@ -80,6 +81,7 @@ struct region_explanation {
 	int country_override; /* index in cfg, or -1 */
 	enum continent continent;
 	int region_before_shed;
+	uint8_t reason; /* enum geomap_reason */
 	/* the scope the step-by-step rule gives: the mmdb network,
 	 * lengthened by public overrides (before shed, without offset) */
 	uint8_t network_scope;

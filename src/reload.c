@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -34,6 +35,7 @@ struct loader {
 	char *path;
 	struct diag *d;
 	struct snapshot *snap; // the result, NULL on failure
+	double seconds;        // how long the load took
 	struct event *done_ev; // main loop: collect the result
 };
 
@@ -127,8 +129,13 @@ static void reload_loader_free(struct loader *l)
 static void *reload_loader_run(void *arg)
 {
 	struct loader *l = arg;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	l->d = diag_new();
 	l->snap = l->d != NULL ? snapshot_load(l->path, l->d) : NULL;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	l->seconds = (double)(t1.tv_sec - t0.tv_sec) +
+		     (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	pthread_mutex_lock(&l->lock);
 	bool abandoned = l->abandoned;
 	l->done = true;
@@ -210,6 +217,7 @@ static void reload_on_loaded(evutil_socket_t fd, short what, void *arg)
 	if (l->snap == NULL) {
 		log_error("reload failed, keeping generation %" PRIu64,
 			  server_current(r->srv)->generation);
+		server_note_reload(r->srv, false);
 		reload_notify_ready(server_current(r->srv));
 		if (r->done != NULL)
 			r->done(r->hook_arg, r->started, NULL, l->d);
@@ -223,6 +231,8 @@ static void reload_on_loaded(evutil_socket_t fd, short what, void *arg)
 		}
 		reload_apply_log(s->config, r->verbose);
 		server_publish(r->srv, s); // the server owns it now
+		server_note_reload(r->srv, true);
+		server_note_load(r->srv, l->seconds);
 		reload_log_counts("reloaded", s);
 		if (r->on_publish != NULL)
 			r->on_publish(r->on_publish_arg, s);

@@ -23,6 +23,7 @@
 
 #include "config.h"
 #include "diag.h"
+#include "dnstap.h"
 #include "log.h"
 #include "rrl.h"
 #include "snapshot.h"
@@ -390,6 +391,27 @@ void server_warn_restart(const struct server *srv, const struct config *cfg)
 		log_warning("%s: workers changed; it takes effect after a "
 			    "restart",
 			    cfg->path);
+}
+
+void server_attach_dnstap(struct server *srv, struct dnstap *dt)
+{
+	srv->dnstap = dt;
+	for (unsigned i = 0; i < srv->worker_count; i++)
+		srv->workers[i]->dnstap =
+			dt != NULL ? dnstap_queue(dt, i) : NULL;
+}
+
+void server_note_load(struct server *srv, double seconds)
+{
+	srv->load_seconds = seconds;
+}
+
+void server_note_reload(struct server *srv, bool ok)
+{
+	if (ok)
+		srv->reloads_ok++;
+	else
+		srv->reloads_failed++;
 }
 
 // Sum of one counter over the workers (each written by its own thread).

@@ -7,6 +7,7 @@
 #ifndef GEOVIP_SERVER_H
 #define GEOVIP_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct config;
@@ -57,6 +58,15 @@ void server_warn_restart(const struct server *srv, const struct config *cfg);
  * answering NOTIMP.
  */
 void server_set_notify_fd(struct server *srv, int fd);
+struct dnstap;
+/** Hands each worker its dnstap queue (before server_start; dt may be
+ *  NULL). The caller frees dt after server_free. */
+void server_attach_dnstap(struct server *srv, struct dnstap *dt);
+
+/** Records how long the generation just published took to load. */
+void server_note_load(struct server *srv, double seconds);
+/** Counts a reload that published (ok) or kept the old generation. */
+void server_note_reload(struct server *srv, bool ok);
 
 /** Logs the counters (SIGUSR1): queries, TCP connections, RRL. */
 void server_log_counters(const struct server *srv);

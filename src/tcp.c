@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "diag.h"
+#include "dnstap.h"
 #include "log.h"
 #include "snapshot.h"
 #include "sockets.h"
@@ -141,9 +142,15 @@ static bool tcp_answer(struct tcp_conn *c, const struct snapshot *snap,
 	struct worker *w = c->w;
 	evbuffer_drain(in, 2);
 	evbuffer_remove(in, w->req, msg_len);
+	struct query_result qr;
 	size_t len = query_process(snap, w->req, msg_len,
 				   (const struct sockaddr *)&c->from, QUERY_TCP,
-				   (uint32_t)time(NULL), w->resp + 2, NULL);
+				   (uint32_t)time(NULL), w->resp + 2, &qr);
+	metrics_count(&w->metrics, &qr);
+	if (w->dnstap != NULL && len > 0)
+		dnstap_log(w->dnstap, snap->config, QUERY_TCP,
+			   (const struct sockaddr *)&c->from, w->req, msg_len,
+			   w->resp + 2, len, &qr);
 	if (len == 0)
 		return false;
 	w->resp[0] = (uint8_t)(len >> 8);

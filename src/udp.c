@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "diag.h"
+#include "dnstap.h"
 #include "rrl.h"
 #include "snapshot.h"
 #include "sockets.h"
@@ -135,12 +136,17 @@ static void udp_answer_one(struct worker *w, const struct snapshot *snap,
 	struct query_result qr;
 	size_t len = query_process(snap, sl->req, b->in[i].msg_len, from,
 				   QUERY_UDP, now, sl->resp, &qr);
+	metrics_count(&w->metrics, &qr);
 	if (len == 0)
 		return;
 	// RRL off: this one branch is all it costs. A valid server cookie
 	// proves the source address: such clients are never limited.
-	if (snap->rrl != NULL && !qr.cookie_valid &&
-	    !udp_rate_limit(w, snap, from, sl->resp, &len))
+	bool send = snap->rrl == NULL || qr.cookie_valid ||
+		    udp_rate_limit(w, snap, from, sl->resp, &len);
+	if (w->dnstap != NULL)
+		dnstap_log(w->dnstap, snap->config, QUERY_UDP, from, sl->req,
+			   b->in[i].msg_len, sl->resp, send ? len : 0, &qr);
+	if (!send)
 		return;
 
 	sl->out_iov = (struct iovec){sl->resp, len};

@@ -16,11 +16,14 @@
 
 #include <event2/util.h>
 
+#include "metrics.h"
 #include "query.h"
 
 struct config;
 struct config_listen;
 struct diag;
+struct dnstap;
+struct dnstap_queue;
 struct event;
 struct event_base;
 struct evconnlistener;
@@ -112,6 +115,8 @@ struct worker {
 	atomic_uint evict_requests; // from other workers at the cap
 	struct event *evict_ev;     // activated by another worker
 	struct worker_counters counters;
+	struct metrics_counters metrics; // answers by kind (metrics.h)
+	struct dnstap_queue *dnstap;     // NULL: dnstap off
 
 	struct udp_batch udp_batch;
 	uint8_t req[65536];
@@ -137,6 +142,12 @@ struct server {
 	struct snapshot *retired; // replaced, perhaps still read (main thread)
 	int notify_fd; // xfr.c's NOTIFY pipe, -1 none (set before start)
 	struct event *reap_ev; // main thread's base
+
+	struct dnstap *dnstap; // NULL: off; set before the start
+
+	// Loads, for metrics (main thread only).
+	uint64_t reloads_ok, reloads_failed;
+	double load_seconds; // of the generation served
 };
 
 /** The snapshot to answer from: one acquire load. */

@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "diag.h"
+#include "metrics.h"
 #include "query.h"
 #include "snapshot.h"
 
@@ -213,14 +214,19 @@ static void bench_make(const struct bench_class *c)
 		c->make(&corpus[i], i, &seed);
 }
 
+/* As a worker does: each answer reported and counted for metrics. */
+static struct metrics_counters bench_counters;
+
 /* Every query answered as the class expects; -1 (with a message) if not. */
 static int bench_verify(const struct snapshot *snap, const struct bench_class *c)
 {
 	for (unsigned i = 0; i < BENCH_CORPUS; i++) {
 		const struct bench_query *q = &corpus[i];
+		struct query_result qi;
 		size_t n = query_process(snap, q->pkt, q->len,
 					 (const struct sockaddr *)&q->from,
-					 QUERY_UDP, BENCH_NOW, resp, NULL);
+					 QUERY_UDP, BENCH_NOW, resp, &qi);
+		metrics_count(&bench_counters, &qi);
 		unsigned ancount = n >= 12 ? (unsigned)(resp[6] << 8 | resp[7]) : 0;
 		if (n < 12 || (resp[3] & 0xf) != c->rcode ||
 		    (c->answers && ancount == 0)) {
@@ -243,10 +249,13 @@ static double bench_now(void)
 static size_t bench_pass(const struct snapshot *snap)
 {
 	size_t sink = 0;
-	for (unsigned i = 0; i < BENCH_CORPUS; i++)
+	for (unsigned i = 0; i < BENCH_CORPUS; i++) {
+		struct query_result qi;
 		sink += query_process(snap, corpus[i].pkt, corpus[i].len,
 				      (const struct sockaddr *)&corpus[i].from,
-				      QUERY_UDP, BENCH_NOW, resp, NULL);
+				      QUERY_UDP, BENCH_NOW, resp, &qi);
+		metrics_count(&bench_counters, &qi);
+	}
 	return sink;
 }
 

@@ -530,6 +530,7 @@ static void test_merged_matches_reference(void **state)
 		struct region_explanation x;
 		region_explain(snap->regions, snap->config, snap->geo, &d, &x);
 		assert_int_equal(x.region_before_shed, d.region_before_shed);
+		assert_int_equal(x.reason, d.reason);
 		assert_true(d.leaf_scope <= d.leaf_depth);
 		if (d.leaf_scope < x.network_scope)
 			wider++;
@@ -623,6 +624,7 @@ static void test_merged_exhaustive_v4(void **state)
 		decide_addr(&a, 24, &d);
 		struct region_explanation x;
 		region_explain(snap->regions, snap->config, snap->geo, &d, &x);
+		assert_int_equal(x.reason, d.reason);
 		unsigned old = x.network_scope;
 		if (snap->config->regions[d.region_before_shed].shed_bp > 0 &&
 		    old < d.shed_k)
