@@ -21,6 +21,7 @@
 
 #include "config.h"
 #include "diag.h"
+#include "dnssec.h"
 #include "dnstap.h"
 #include "log.h"
 #include "rrl.h"
@@ -272,6 +273,26 @@ static void metrics_render_tcp_rrl(const struct server *srv,
 			ev[i].event, metrics_sum(srv, ev[i].offset));
 }
 
+/* The first signature to expire among the served ones: an alert on this
+ * gauge catches a signer that stopped refreshing long before validators
+ * fail (no sample when no zone is signed). */
+static void metrics_render_dnssec(const struct snapshot *s,
+				  struct evbuffer *out)
+{
+	bool signed_zone = false;
+	for (size_t i = 0; i < s->config->zone_count; i++)
+		signed_zone |= s->config->zones[i].dnssec.key_count > 0;
+	if (!signed_zone)
+		return;
+	uint32_t left = dnssec_set_expiry(s->dnssec);
+	metrics_head(out, "geovip_dnssec_signature_expiry_seconds", "gauge",
+		     "Seconds until the first served signature expires");
+	evbuffer_add_printf(out,
+			    "geovip_dnssec_signature_expiry_seconds %" PRIu32
+			    "\n",
+			    left);
+}
+
 static void metrics_render_server(const struct server *srv,
 				  struct evbuffer *out)
 {
@@ -290,6 +311,7 @@ static void metrics_render_server(const struct server *srv,
 		     "Seconds the served generation took to load");
 	evbuffer_add_printf(out, "geovip_load_seconds %.6f\n",
 			    srv->load_seconds);
+	metrics_render_dnssec(server_current(srv), out);
 	uint64_t sent, dropped;
 	dnstap_counts(srv->dnstap, &sent, &dropped);
 	metrics_head(out, "geovip_dnstap_frames_total", "counter",
