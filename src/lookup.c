@@ -221,9 +221,10 @@ static void print_service(FILE *out, const struct snapshot *snap,
 	print_vipset(out, &v);
 	if (ch.spread)
 		fprintf(out,
-			" (not in %s: spread over %u regions, K=%u h=%llu, "
+			" (not in %s: spread over %u region%s, K=%u h=%llu, "
 			"h mod %u = %llu; ecs scope %u)",
-			cfg->regions[d->region].name, ch.candidates, d->shed_k,
+			cfg->regions[d->region].name, ch.candidates,
+			ch.candidates == 1 ? "" : "s", d->shed_k,
 			(unsigned long long)ch.hash, ch.candidates,
 			(unsigned long long)(ch.candidates
 						     ? ch.hash % ch.candidates

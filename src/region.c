@@ -492,13 +492,14 @@ void region_service_choose(const struct regions *r,
 	out->scope = d->scope;
 	if (region_has_service(r, service, d->region))
 		return;
-	// like a region that is down for this service: the answer now
-	// depends on the hash of the client's first K bits, so no scope
-	// shorter than K is truthful
+	// like a region that is down for this service: with more than one
+	// candidate the answer depends on the hash of the client's first K
+	// bits, so no scope shorter than K is truthful
 	out->spread = true;
 	out->hash = region_shed_hash(r->shed_key, &d->addr, d->shed_k);
 	service_spread(r, shed, service, out);
-	if (d->used_ecs && d->shed_k + d->offset > out->scope)
+	if (d->used_ecs && out->candidates > 1 &&
+	    d->shed_k + d->offset > out->scope)
 		out->scope = (uint8_t)(d->shed_k + d->offset);
 }
 
