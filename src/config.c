@@ -1326,8 +1326,8 @@ static void cfg_regional_service_add(struct cfg_doc *c,
 			   list[0] ? list : "none defined under 'services'");
 		return;
 	}
-	struct config_regional_name *n =
-		cfg_regional_name(c, obj, key, cfg_line(cfg_node(c, pair->key)));
+	struct config_regional_name *n = cfg_regional_name(
+		c, obj, key, cfg_line(cfg_node(c, pair->key)));
 	if (n != NULL)
 		n->service = (uint16_t)s;
 }

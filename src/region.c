@@ -487,11 +487,13 @@ void region_service_choose(const struct regions *r,
 			   const struct region_decision *d,
 			   struct region_service_choice *out)
 {
-	memset(out, 0, sizeof(*out));
 	out->region = d->region;
 	out->scope = d->scope;
+	out->spread = false;
+	out->candidates = 0;
+	out->hash = 0;
 	if (region_has_service(r, service, d->region))
-		return;
+		return; // the common case: nothing else is read
 	// like a region that is down for this service: with more than one
 	// candidate the answer depends on the hash of the client's first K
 	// bits, so no scope shorter than K is truthful
