@@ -31,8 +31,11 @@ ask "from 127.0.0.1 (NA):"          www.example.com A
 ask "from 127.0.1.1 (EU):"          -b 127.0.1.1 www.example.com A
 ask "from 127.0.2.1 (AS):"          -b 127.0.2.1 www.example.com A
 ask "ECS 203.0.113.0/24 (OC):"      +subnet=203.0.113.0/24 www.example.com A
+ask "api from 127.0.0.1 (NA):"      api.example.com A
+ask "api from 127.0.2.1 (AS):"      -b 127.0.2.1 api.example.com A
 echo
 echo "geovipd is running (pid $pid, log $log). Try:"
 echo "  dig @127.0.0.1 -p 5300 -b 127.0.1.1 www.example.com AAAA"
 echo "  src/geovipd -c zones/geovip.yaml --lookup 198.51.100.7/24"
+echo "  src/geovipd -c zones/geovip.yaml --lookup 127.0.2.1 --name api"
 echo "Stop it with: kill $pid"

@@ -310,36 +310,43 @@ static void ttl_patch(uint8_t *p, uint32_t ttl)
 	p[3] = (uint8_t)ttl;
 }
 
-/* The decision in brief, for metrics and dnstap (struct query_result). */
+/* The decision in brief, for metrics and dnstap (struct query_result):
+ * the region that answered (after shed and a service's spread) and why
+ * the client's region was what it was. */
 static void answer_note_decision(struct answer_result *res,
-				 const struct region_decision *dec)
+				 const struct region_decision *dec,
+				 const struct region_service_choice *ch)
 {
-	res->region = dec->region;
+	res->region = ch->region;
 	res->reason = dec->reason;
 	res->shed = dec->shed;
 	res->ecs_private = dec->ecs_private;
 	res->embedded_v4 = dec->offset != 0;
 }
 
-/* Regional A/AAAA: the VIPs of the client's region, or NODATA. */
-static void put_regional(struct answer_ctx *c, const uint8_t *owner,
-			 uint16_t qtype)
+/* Regional A/AAAA: the VIPs of node's service in the client's region
+ * (or where the service's spread puts it), or NODATA. */
+static void put_regional(struct answer_ctx *c, const struct zone_node *node,
+			 const uint8_t *owner, uint16_t qtype)
 {
 	const struct snapshot *s = c->req->snap;
 	struct region_decision dec;
 	region_decide(s->regions, s->shed, c->req->client, &dec);
+	struct region_service_choice ch;
+	region_service_choose(s->regions, s->shed, node->service, &dec, &ch);
 	c->res->regional = true;
-	c->res->scope = dec.scope;
-	c->region = dec.region;
-	answer_note_decision(c->res, &dec);
+	c->res->scope = ch.scope;
+	c->region = ch.region;
+	answer_note_decision(c->res, &dec, &ch);
 
 	struct region_rrset rrs;
 	if (qtype == TYPE_ANY) { // RFC 8482: one RRset stands for the node
-		region_rrset(s->regions, dec.region, TYPE_A, &rrs);
+		region_rrset(s->regions, node->service, ch.region, TYPE_A,
+			     &rrs);
 		qtype = rrs.count > 0 ? TYPE_A : TYPE_AAAA;
 	}
 	c->regional_type = qtype;
-	region_rrset(s->regions, dec.region, qtype, &rrs);
+	region_rrset(s->regions, node->service, ch.region, qtype, &rrs);
 	if (rrs.count == 0) {
 		put_negative(c, RCODE_NOERROR);
 		return;
@@ -382,7 +389,7 @@ static const uint8_t *answer_node(struct answer_ctx *c,
 	uint16_t qtype = c->req->qtype;
 	if ((node->flags & ZONE_NODE_REGIONAL) && is_regional_type(qtype)) {
 		uint16_t before = c->res->ancount;
-		put_regional(c, owner, qtype);
+		put_regional(c, node, owner, qtype);
 		sec_regional(c, node, owner, before);
 		return NULL;
 	}

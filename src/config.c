@@ -37,13 +37,21 @@ struct cfg_region_name {
 	int index;
 };
 
+struct cfg_service_name {
+	const char *name;
+	int service; /* 1 + index in cfg->services */
+};
+
 /* geovip's state while its schema runs (struct cfg_doc's app). */
 struct cfg_ctx {
 	struct config *cfg;
 	int continent_owner[CONTINENT_COUNT]; /* region index or -1 */
 	const char **network_text; /* overrides.networks keys as written */
-	struct cfg_vip *vips;      /* one region's VIPs while read */
+	struct cfg_vip *vips;      /* one list of VIPs while read */
 	size_t vip_count;
+	const char *vip_what;                   /* its owner, for messages */
+	struct cfg_service_name *service_order; /* sorted by name */
+	size_t service_order_count;
 	struct cfg_region_name *region_order; /* sorted by name */
 };
 
@@ -418,7 +426,7 @@ static int cfg_vip_cmp(const void *a, const void *b)
 
 static void cfg_vip_add(struct cfg_doc *c, const yaml_node_t *item, void *obj)
 {
-	struct config_region *r = obj;
+	(void)obj;
 	struct cfg_ctx *ctx = cfg_ctx(c);
 	struct cfg_vip *v = &ctx->vips[ctx->vip_count];
 	const char *text = cfg_item_scalar(c, "vips", item);
@@ -426,9 +434,8 @@ static void cfg_vip_add(struct cfg_doc *c, const yaml_node_t *item, void *obj)
 		return;
 	if (addr_parse(text, &v->a) < 0) {
 		diag_error(c->d, c->file, cfg_line(item),
-			   "VIP '%s' of region '%s' is not an IPv4 or IPv6 "
-			   "address",
-			   text, r->name);
+			   "VIP '%s' of %s is not an IPv4 or IPv6 address",
+			   text, ctx->vip_what);
 		return;
 	}
 	v->text = text;
@@ -437,8 +444,8 @@ static void cfg_vip_add(struct cfg_doc *c, const yaml_node_t *item, void *obj)
 }
 
 /* Reports repeated VIPs (sorted, not pairwise) and files the others by
- * family, in the order written. */
-static void cfg_vips_file(struct cfg_doc *c, struct config_region *r)
+ * family, in the order written, into out (room for all in each). */
+static void cfg_vips_file(struct cfg_doc *c, struct config_service_vips *out)
 {
 	struct cfg_ctx *ctx = cfg_ctx(c);
 	size_t *first;
@@ -449,47 +456,64 @@ static void cfg_vips_file(struct cfg_doc *c, struct config_region *r)
 		const struct cfg_vip *v = &ctx->vips[i];
 		if (first[i] != i)
 			diag_error(c->d, c->file, v->line,
-				   "VIP '%s' is listed twice in region '%s'",
-				   v->text, r->name);
+				   "VIP '%s' is listed twice in %s", v->text,
+				   ctx->vip_what);
 		else if (v->a.family == AF_INET)
-			r->v4[r->v4_count++] = v->a;
+			out->v4[out->v4_count++] = v->a;
 		else
-			r->v6[r->v6_count++] = v->a;
+			out->v6[out->v6_count++] = v->a;
 	}
 	free(first);
 }
 
-static void cfg_region_no_vips(struct cfg_doc *c, const struct config_region *r)
+/*
+ * A list of VIPs (any mix of IPv4 and IPv6) into out; what names the
+ * owner in messages ("region 'a'"). An empty list is left for the caller
+ * to judge. max: most entries, 0 for no limit.
+ */
+static void cfg_vips_read(struct cfg_doc *c, const struct cfg_pair *p,
+			  const char *what, size_t max,
+			  struct config_service_vips *out)
 {
-	diag_error(c->d, c->file, r->line,
-		   "region '%s' has no VIPs: list one or more IPv4 or IPv6 "
-		   "addresses under 'vips'",
-		   r->name);
-}
-
-static void cfg_parse_vips(struct cfg_doc *c, const struct cfg_pair *p,
-			   void *obj)
-{
-	struct config_region *r = obj;
 	if (!cfg_expect(c, p, YAML_SEQUENCE_NODE))
 		return;
 	size_t n = (size_t)(p->value->data.sequence.items.top -
 			    p->value->data.sequence.items.start);
-	if (n == 0) {
-		cfg_region_no_vips(c, r);
+	if (n == 0)
+		return;
+	if (max > 0 && n > max) {
+		diag_error(c->d, c->file, cfg_pair_line(p),
+			   "%s lists %zu VIPs: at most %zu", what, n, max);
 		return;
 	}
 	// room for all in each family's list
-	r->v4 = cfg_calloc(c, cfg_pair_line(p), n, sizeof(*r->v4));
-	r->v6 = cfg_calloc(c, cfg_pair_line(p), n, sizeof(*r->v6));
+	out->v4 = cfg_calloc(c, cfg_pair_line(p), n, sizeof(*out->v4));
+	out->v6 = cfg_calloc(c, cfg_pair_line(p), n, sizeof(*out->v6));
 	struct cfg_ctx *ctx = cfg_ctx(c);
 	ctx->vip_count = 0;
-	if (r->v4 != NULL && r->v6 != NULL &&
+	ctx->vip_what = what;
+	if (out->v4 != NULL && out->v6 != NULL &&
 	    cfg_list(c, p, (void **)&ctx->vips, sizeof(*ctx->vips), cfg_vip_add,
-		     r))
-		cfg_vips_file(c, r);
+		     NULL))
+		cfg_vips_file(c, out);
 	free(ctx->vips);
 	ctx->vips = NULL;
+}
+
+/* A region with no VIPs (`vips: []` or none) is refused only when a
+ * regional name uses the regions' own VIPs (cfg_regions_vips_needed). */
+static void cfg_parse_vips(struct cfg_doc *c, const struct cfg_pair *p,
+			   void *obj)
+{
+	struct config_region *r = obj;
+	char what[300];
+	snprintf(what, sizeof(what), "region '%s'", r->name);
+	struct config_service_vips v = {0};
+	cfg_vips_read(c, p, what, 0, &v);
+	r->v4 = v.v4;
+	r->v4_count = v.v4_count;
+	r->v6 = v.v6;
+	r->v6_count = v.v6_count;
 }
 
 static const struct cfg_key region_keys[] = {
@@ -510,11 +534,8 @@ static void cfg_region_body(struct cfg_doc *c, struct config_region *r,
 			   r->name, cfg_type_name(body));
 		return;
 	}
-	uint64_t present = cfg_map_walk(c, body, where, region_keys,
-					CFG_COUNT(region_keys), r);
-	// a present but broken or empty vips list has said why already
-	if (!(present & 2u))
-		cfg_region_no_vips(c, r);
+	// a region without `vips` is judged once the zones are read
+	cfg_map_walk(c, body, where, region_keys, CFG_COUNT(region_keys), r);
 }
 
 static void cfg_region_add(struct cfg_doc *c, const yaml_node_pair_t *pair,
@@ -556,6 +577,165 @@ static void cfg_parse_default_region(struct cfg_doc *c,
 	if (text != NULL)
 		cfg->default_region = cfg_region_ref(c, "'default_region'",
 						     text, cfg_pair_line(p));
+}
+
+/* ---- services ------------------------------------------------------------ */
+
+/* Letters, digits, '-' and '_': a service name is a word on a command
+ * line and in the control protocol, and never looks like a domain name. */
+static bool cfg_service_name_ok(const char *name)
+{
+	size_t len = strlen(name);
+	if (len == 0 || len > CONFIG_SERVICE_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)name[i]) && name[i] != '-' &&
+		    name[i] != '_')
+			return false;
+	return true;
+}
+
+/* One region's VIPs of a service: `emea: [198.51.100.10, ...]`. */
+static void cfg_service_region_add(struct cfg_doc *c,
+				   const yaml_node_pair_t *pair,
+				   const char *name, void *obj)
+{
+	struct config_service *svc = obj;
+	struct cfg_pair p = cfg_pair_of(c, pair);
+	unsigned line = cfg_line(cfg_node(c, pair->key));
+	char what[300];
+	snprintf(what, sizeof(what), "service '%s'", svc->name);
+	int r = cfg_region_ref(c, what, name, line);
+	if (r == REGION_NONE)
+		return;
+	snprintf(what, sizeof(what), "service '%s' in region '%s'", svc->name,
+		 name);
+	struct config_service_vips *v = &svc->in[r];
+	v->line = line;
+	cfg_vips_read(c, &p, what, CONFIG_SERVICE_VIPS_MAX, v);
+	if (p.value->type == YAML_SEQUENCE_NODE &&
+	    p.value->data.sequence.items.top ==
+		    p.value->data.sequence.items.start)
+		diag_error(c->d, c->file, v->line,
+			   "service '%s' lists no VIPs in region '%s': list "
+			   "one or more, or leave the region out (its "
+			   "clients are then spread over the regions that "
+			   "have the service)",
+			   svc->name, name);
+}
+
+static bool cfg_service_anywhere(const struct config *cfg,
+				 const struct config_service *svc)
+{
+	for (size_t r = 0; r < cfg->region_count; r++)
+		if (svc->in[r].v4_count + svc->in[r].v6_count > 0)
+			return true;
+	return false;
+}
+
+static void cfg_service_add(struct cfg_doc *c, const yaml_node_pair_t *pair,
+			    const char *name, void *obj)
+{
+	struct config *cfg = obj;
+	struct cfg_pair p = cfg_pair_of(c, pair);
+	unsigned line = cfg_line(cfg_node(c, pair->key));
+	if (!cfg_service_name_ok(name)) {
+		diag_error(c->d, c->file, line,
+			   "service name '%s' must be 1 to %d letters, digits, "
+			   "'-' or '_'",
+			   name, CONFIG_SERVICE_NAME_MAX);
+		return;
+	}
+	struct config_service *svc = &cfg->services[cfg->service_count];
+	svc->name = cfg_strdup(c, line, name);
+	svc->in = cfg_calloc(c, line, cfg->region_count + 1, sizeof(*svc->in));
+	svc->line = line;
+	cfg->service_count++; // kept even when broken, so config_free frees it
+	if (svc->name == NULL || svc->in == NULL)
+		return;
+	char where[300];
+	snprintf(where, sizeof(where), "service '%s'", name);
+	unsigned errors = diag_errors(c->d);
+	if (cfg_mapping(c, &p, where, NULL, 0, cfg_service_region_add, svc) &&
+	    diag_errors(c->d) == errors && !cfg_service_anywhere(cfg, svc))
+		diag_error(c->d, c->file, line,
+			   "service '%s' has no VIPs in any region: give it "
+			   "a list of VIPs under one region or more, e.g. "
+			   "'%s: {%s: [192.0.2.10]}'",
+			   name, name,
+			   cfg->region_count ? cfg->regions[0].name : "emea");
+}
+
+static int cfg_service_name_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct cfg_service_name *)a)->name,
+		      ((const struct cfg_service_name *)b)->name);
+}
+
+/* Service names sorted once, for the zones' regional names to find. */
+static void cfg_service_order(struct cfg_doc *c, unsigned line)
+{
+	struct cfg_ctx *ctx = cfg_ctx(c);
+	const struct config *cfg = ctx->cfg;
+	ctx->service_order = cfg_calloc(c, line, cfg->service_count + 1,
+					sizeof(*ctx->service_order));
+	if (ctx->service_order == NULL)
+		return;
+	size_t n = 0;
+	for (size_t i = 0; i < cfg->service_count; i++)
+		if (cfg->services[i].name != NULL)
+			ctx->service_order[n++] = (struct cfg_service_name){
+				cfg->services[i].name, (int)i + 1};
+	qsort(ctx->service_order, n, sizeof(*ctx->service_order),
+	      cfg_service_name_cmp);
+	ctx->service_order_count = n;
+}
+
+static void cfg_parse_services(struct cfg_doc *c, const struct cfg_pair *p,
+			       void *obj)
+{
+	struct config *cfg = obj;
+	if (p->value->type == YAML_MAPPING_NODE &&
+	    (size_t)(p->value->data.mapping.pairs.top -
+		     p->value->data.mapping.pairs.start) >
+		    CONFIG_SERVICES_MAX) {
+		diag_error(c->d, c->file, cfg_pair_line(p),
+			   "'services' defines more than %d services",
+			   CONFIG_SERVICES_MAX);
+		return;
+	}
+	if (cfg_mapping(c, p, "'services'", (void **)&cfg->services,
+			sizeof(*cfg->services), cfg_service_add, cfg))
+		cfg_service_order(c, cfg_pair_line(p));
+}
+
+/* 1 + the index of the service called name, or -1. */
+static int cfg_service_find(struct cfg_doc *c, const char *name)
+{
+	const struct cfg_ctx *ctx = cfg_ctx(c);
+	if (ctx->service_order == NULL)
+		return config_service_index(ctx->cfg, name);
+	struct cfg_service_name key = {name, -1};
+	const struct cfg_service_name *hit =
+		bsearch(&key, ctx->service_order, ctx->service_order_count,
+			sizeof(key), cfg_service_name_cmp);
+	return hit != NULL ? hit->service : -1;
+}
+
+/* "a, b, c" of the service names, for "unknown service" messages. */
+static void cfg_service_list(const struct config *cfg, char *out, size_t len)
+{
+	size_t used = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < cfg->service_count && used < len; i++) {
+		if (cfg->services[i].name == NULL)
+			continue;
+		int n = snprintf(out + used, len - used, "%s%s",
+				 used ? ", " : "", cfg->services[i].name);
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
 }
 
 /* ---- overrides ---------------------------------------------------------- */
@@ -1098,27 +1278,27 @@ static bool cfg_regional_doubled(const char *text, const char *origin)
 	return tl == ol || text[tl - ol - 1] == '.';
 }
 
-static void cfg_regional_add(struct cfg_doc *c, const yaml_node_t *item,
-			     void *obj)
+/* Adds the regional name text at line to z; NULL after reporting. */
+static struct config_regional_name *cfg_regional_name(struct cfg_doc *c,
+						      struct config_zone *z,
+						      const char *text,
+						      unsigned line)
 {
-	struct config_zone *z = obj;
-	const char *text = cfg_item_scalar(c, "regional", item);
-	if (text == NULL || z->origin_len == 0)
-		return; // a bad origin was reported; names can't be judged
+	if (z->origin_len == 0)
+		return NULL; // a bad origin was reported; names can't be judged
 	struct config_regional_name *n = &z->regional[z->regional_count];
-	unsigned line = cfg_line(item);
 	n->name_len = dname_from_text(n->name, text, z->origin);
 	if (n->name_len == 0) {
 		diag_error(c->d, c->file, line,
 			   "regional name '%s' is not a valid domain name",
 			   text);
-		return;
+		return NULL;
 	}
 	if (!dname_is_subdomain(n->name, z->origin)) {
 		diag_error(c->d, c->file, line,
 			   "regional name '%s' is outside zone %s", text,
 			   z->origin_text);
-		return;
+		return NULL;
 	}
 	if (cfg_regional_doubled(text, z->origin_text))
 		diag_warn(c->d, c->file, line,
@@ -1127,9 +1307,47 @@ static void cfg_regional_add(struct cfg_doc *c, const yaml_node_t *item,
 			  text, text, z->origin_text, text);
 	n->text = cfg_strdup(c, line, text);
 	if (n->text == NULL)
-		return;
+		return NULL;
 	n->line = line;
+	n->service = CONFIG_SERVICE_REGIONS;
 	z->regional_count++;
+	return n;
+}
+
+/* The list form: `regional: [www, api]`, answered with the regions' own
+ * VIPs. */
+static void cfg_regional_add(struct cfg_doc *c, const yaml_node_t *item,
+			     void *obj)
+{
+	const char *text = cfg_item_scalar(c, "regional", item);
+	if (text != NULL)
+		cfg_regional_name(c, obj, text, cfg_line(item));
+}
+
+/* The mapping form: `regional: {www: web, api: api}`, name → service. */
+static void cfg_regional_service_add(struct cfg_doc *c,
+				     const yaml_node_pair_t *pair,
+				     const char *key, void *obj)
+{
+	struct cfg_pair p = cfg_pair_of(c, pair);
+	const char *service = cfg_scalar(c, &p);
+	if (service == NULL)
+		return;
+	int s = cfg_service_find(c, service);
+	if (s < 0) {
+		char list[512];
+		cfg_service_list(cfg_of(c), list, sizeof(list));
+		diag_error(c->d, c->file, cfg_pair_line(&p),
+			   "regional name '%s' maps to unknown service '%s' "
+			   "(services: %s)",
+			   key, service,
+			   list[0] ? list : "none defined under 'services'");
+		return;
+	}
+	struct config_regional_name *n = cfg_regional_name(
+		c, obj, key, cfg_line(cfg_node(c, pair->key)));
+	if (n != NULL)
+		n->service = (uint16_t)s;
 }
 
 static int cfg_regional_cmp(const void *a, const void *b)
@@ -1167,9 +1385,16 @@ static void cfg_parse_regional(struct cfg_doc *c, const struct cfg_pair *p,
 			       void *obj)
 {
 	struct config_zone *z = obj;
-	if (!cfg_is_null(p->value) &&
-	    cfg_list(c, p, (void **)&z->regional, sizeof(*z->regional),
-		     cfg_regional_add, z))
+	if (cfg_is_null(p->value))
+		return;
+	bool ok =
+		p->value->type == YAML_MAPPING_NODE
+			? cfg_mapping(c, p, "'regional'", (void **)&z->regional,
+				      sizeof(*z->regional),
+				      cfg_regional_service_add, z)
+			: cfg_list(c, p, (void **)&z->regional,
+				   sizeof(*z->regional), cfg_regional_add, z);
+	if (ok)
 		cfg_regional_dups(c, z);
 }
 
@@ -1796,6 +2021,7 @@ static const struct cfg_key top_keys[] = {
 	CFG_UINT("workers", struct config, workers, 1, 1024, 0),
 	CFG_KEY("regions", cfg_parse_regions, true),
 	CFG_KEY("default_region", cfg_parse_default_region, true),
+	CFG_KEY("services", cfg_parse_services, false),
 	CFG_KEY("overrides", cfg_parse_overrides, false),
 	CFG_KEY("shed", cfg_parse_shed, false),
 	CFG_KEY("shed_key", cfg_parse_shed_key, false),
@@ -1836,6 +2062,64 @@ static void cfg_shed_drained(struct cfg_doc *c, const struct config *cfg)
 	}
 }
 
+/* The first regional name written in the list form (which answers with
+ * the regions' own VIPs), or NULL. */
+static const struct config_regional_name *cfg_first_list_name(
+	const struct config *cfg, const struct config_zone **zone)
+{
+	for (size_t i = 0; i < cfg->zone_count; i++)
+		for (size_t j = 0; j < cfg->zones[i].regional_count; j++)
+			if (cfg->zones[i].regional[j].service ==
+			    CONFIG_SERVICE_REGIONS) {
+				*zone = &cfg->zones[i];
+				return &cfg->zones[i].regional[j];
+			}
+	return NULL;
+}
+
+/* Every region needs VIPs of its own when a regional name uses them. */
+static void cfg_regions_vips_needed(struct cfg_doc *c, const struct config *cfg)
+{
+	const struct config_zone *z = NULL;
+	const struct config_regional_name *n = cfg_first_list_name(cfg, &z);
+	if (n == NULL)
+		return;
+	for (size_t i = 0; i < cfg->region_count; i++) {
+		const struct config_region *r = &cfg->regions[i];
+		if (r->v4_count + r->v6_count == 0)
+			diag_error(c->d, c->file, r->line,
+				   "region '%s' has no VIPs: list one or more "
+				   "IPv4 or IPv6 addresses under 'vips' (the "
+				   "regional names of zone %s, line %u, use "
+				   "the regions' own VIPs), or map those "
+				   "names to a service",
+				   r->name, z->origin_text, n->line);
+	}
+}
+
+/* A service no zone names is worth a warning: likely a typo. */
+static void cfg_services_unused(struct cfg_doc *c, const struct config *cfg)
+{
+	if (cfg->service_count == 0)
+		return;
+	bool *used = calloc(cfg->service_count, sizeof(*used));
+	if (used == NULL)
+		return; // a warning only: nothing to refuse
+	for (size_t i = 0; i < cfg->zone_count; i++)
+		for (size_t j = 0; j < cfg->zones[i].regional_count; j++) {
+			unsigned s = cfg->zones[i].regional[j].service;
+			if (s != CONFIG_SERVICE_REGIONS)
+				used[s - 1] = true;
+		}
+	for (size_t i = 0; i < cfg->service_count; i++)
+		if (!used[i] && cfg->services[i].name != NULL)
+			diag_warn(c->d, c->file, cfg->services[i].line,
+				  "service '%s' is not named by any zone's "
+				  "'regional'",
+				  cfg->services[i].name);
+	free(used);
+}
+
 static void cfg_parse_root(struct cfg_doc *c)
 {
 	yaml_node_t *root = yaml_document_get_root_node(&c->doc);
@@ -1849,6 +2133,8 @@ static void cfg_parse_root(struct cfg_doc *c)
 	cfg_map_walk(c, root, "the configuration", top_keys,
 		     CFG_COUNT(top_keys), cfg_of(c));
 	cfg_shed_drained(c, cfg_of(c));
+	cfg_regions_vips_needed(c, cfg_of(c));
+	cfg_services_unused(c, cfg_of(c));
 }
 
 /* An empty config for the file called name; NULL after reporting. */
@@ -1897,6 +2183,7 @@ struct config *config_load_text(const char *text, size_t len, const char *name,
 	}
 	cfg_doc_free(&c);
 	free(ctx.region_order);
+	free(ctx.service_order);
 	if (diag_errors(d) != errors_before) {
 		config_free(ctx.cfg);
 		return NULL;
@@ -2044,6 +2331,17 @@ void config_free(struct config *cfg)
 		free(cfg->regions[i].v6);
 	}
 	free(cfg->regions);
+	for (size_t i = 0; i < cfg->service_count; i++) {
+		struct config_service *svc = &cfg->services[i];
+		for (size_t r = 0; svc->in != NULL && r < cfg->region_count;
+		     r++) {
+			free(svc->in[r].v4);
+			free(svc->in[r].v6);
+		}
+		free(svc->in);
+		free(svc->name);
+	}
+	free(cfg->services);
 	free(cfg->network_overrides);
 	free(cfg->country_overrides);
 	free(cfg->rrl.exempt);
@@ -2066,4 +2364,34 @@ int config_region_index(const struct config *cfg, const char *name)
 		if (strcmp(cfg->regions[i].name, name) == 0)
 			return (int)i;
 	return REGION_NONE;
+}
+
+void config_vips(const struct config *cfg, unsigned service, int region,
+		 struct config_vipset *out)
+{
+	if (service == CONFIG_SERVICE_REGIONS) {
+		const struct config_region *r = &cfg->regions[region];
+		*out = (struct config_vipset){r->v4, r->v4_count, r->v6,
+					      r->v6_count};
+		return;
+	}
+	const struct config_service_vips *v =
+		&cfg->services[service - 1].in[region];
+	*out = (struct config_vipset){v->v4, v->v4_count, v->v6, v->v6_count};
+}
+
+const char *config_service_name(const struct config *cfg, unsigned service)
+{
+	return service == CONFIG_SERVICE_REGIONS
+		       ? "(regions)"
+		       : cfg->services[service - 1].name;
+}
+
+int config_service_index(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->service_count; i++)
+		if (cfg->services[i].name != NULL &&
+		    strcmp(cfg->services[i].name, name) == 0)
+			return (int)i + 1;
+	return -1;
 }

@@ -58,11 +58,47 @@ struct config_country_override {
 	unsigned line;
 };
 
+/* A regional name's service: the regions' own `vips` (the list form of
+ * `regional:`), or s >= 1 for cfg->services[s - 1] (the mapping form). */
+#define CONFIG_SERVICE_REGIONS 0
+
 struct config_regional_name {
 	char *text; /* as written: "@", "www", "*.edge", "abs.name." */
 	uint8_t name[DNAME_MAX]; /* canonical wire form, absolute */
 	size_t name_len;
+	uint16_t service; /* CONFIG_SERVICE_REGIONS or 1 + services index */
 	unsigned line;
+};
+
+/** Most services `services:` may define. */
+#define CONFIG_SERVICES_MAX 1000
+/** Most VIPs (IPv4 and IPv6 together) one service lists in one region. */
+#define CONFIG_SERVICE_VIPS_MAX 64
+/** Longest service name. */
+#define CONFIG_SERVICE_NAME_MAX 63
+
+/* One service's VIPs in one region; none: the service is not there. */
+struct config_service_vips {
+	struct ip_addr *v4; /* family AF_INET */
+	size_t v4_count;
+	struct ip_addr *v6; /* family AF_INET6 */
+	size_t v6_count;
+	unsigned line; /* of the region's entry, 0 when absent */
+};
+
+/* A named service of `services:`, with its VIPs per region. */
+struct config_service {
+	char *name;
+	unsigned line;
+	struct config_service_vips *in; /* per region, like cfg->regions */
+};
+
+/* The VIPs a service answers with in a region (config_vips). */
+struct config_vipset {
+	const struct ip_addr *v4;
+	size_t v4_count;
+	const struct ip_addr *v6;
+	size_t v6_count;
 };
 
 /* Response rate limiting (UDP only); responses_per_second 0 = off. */
@@ -137,6 +173,9 @@ struct config {
 	struct config_region *regions;
 	size_t region_count;
 	int default_region;
+
+	struct config_service *services; /* `services:`, in file order */
+	size_t service_count;
 
 	struct config_network_override *network_overrides;
 	size_t network_override_count;
@@ -225,5 +264,17 @@ void config_free(struct config *cfg);
 
 /** Index of the region called name, or REGION_NONE. */
 int config_region_index(const struct config *cfg, const char *name);
+
+/** The VIPs service (CONFIG_SERVICE_REGIONS, or 1 + an index in
+ *  cfg->services) answers with in region; counts 0: none there. */
+void config_vips(const struct config *cfg, unsigned service, int region,
+		 struct config_vipset *out);
+
+/** The name of service: a `services:` name, or "(regions)" for
+ *  CONFIG_SERVICE_REGIONS. */
+const char *config_service_name(const struct config *cfg, unsigned service);
+
+/** The service called name (1 + its index), or -1 when there is none. */
+int config_service_index(const struct config *cfg, const char *name);
 
 #endif

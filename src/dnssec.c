@@ -32,7 +32,7 @@
 /* Signed data is carved from blocks of this size. */
 #define DS_CHUNK (1024 * 1024)
 
-/* Region's own variant of a regional name. */
+/* A region's variant of a regional name: its service's RRsets there. */
 struct dnssec_variant {
 	struct zone_rrset a_sig, aaaa_sig; /* count 0: no such RRset */
 	struct zone_rrset nsec, nsec_sig;
@@ -571,26 +571,34 @@ static int sign_regional(struct dbuild *b, size_t ci)
 	dn->variants = ds_alloc(b, nreg * sizeof(*dn->variants));
 	if (dn->variants == NULL)
 		return -1;
+	// the variant of region r is the node's service's RRsets there; a
+	// region without the service is never answered from (its clients
+	// are spread), so its empty variant is never served
 	for (size_t r = 0; r < nreg; r++) {
-		const struct config_region *reg = &b->cfg->regions[r];
+		struct config_vipset vips;
+		config_vips(b->cfg, n->service, (int)r, &vips);
 		struct dnssec_variant *v = &dn->variants[r];
-		if (sign_vips(b, n, reg->v4, reg->v4_count, TYPE_A, &v->a_sig) <
+		if (sign_vips(b, n, vips.v4, vips.v4_count, TYPE_A, &v->a_sig) <
 			    0 ||
-		    sign_vips(b, n, reg->v6, reg->v6_count, TYPE_AAAA,
+		    sign_vips(b, n, vips.v6, vips.v6_count, TYPE_AAAA,
 			      &v->aaaa_sig) < 0 ||
-		    sign_nsec(b, ci, reg->v4_count > 0, reg->v6_count > 0,
+		    sign_nsec(b, ci, vips.v4_count > 0, vips.v6_count > 0,
 			      &v->nsec, &v->nsec_sig) < 0)
 			return -1;
 	}
 	return 0;
 }
 
-/* Whether any region has IPv4 (v6 false) or IPv6 (v6 true) VIPs. */
-static bool any_region_has(const struct config *cfg, bool v6)
+/* Whether service has IPv4 (v6 false) or IPv6 (v6 true) VIPs in any
+ * region. */
+static bool any_region_has(const struct config *cfg, unsigned service, bool v6)
 {
-	for (size_t r = 0; r < cfg->region_count; r++)
-		if ((v6 ? cfg->regions[r].v6_count : cfg->regions[r].v4_count))
+	for (size_t r = 0; r < cfg->region_count; r++) {
+		struct config_vipset vips;
+		config_vips(cfg, service, (int)r, &vips);
+		if (v6 ? vips.v6_count : vips.v4_count)
 			return true;
+	}
 	return false;
 }
 
@@ -637,17 +645,19 @@ static int sign_zone_data(struct dbuild *b)
 	for (size_t i = 0; i < z->node_count; i++)
 		if (sign_node_rrsets(b, (uint32_t)i) < 0)
 			return -1;
-	bool any4 = any_region_has(b->cfg, false);
-	bool any6 = any_region_has(b->cfg, true);
 	for (size_t ci = 0; ci < b->dz->chain_count; ci++) {
 		uint32_t idx = b->dz->chain[ci].node;
 		struct dnssec_node *dn = &b->dz->nodes[idx];
-		bool regional = z->nodes[idx].flags & ZONE_NODE_REGIONAL;
+		const struct zone_node *n = &z->nodes[idx];
+		bool regional = n->flags & ZONE_NODE_REGIONAL;
 		// a regional name's own NSEC (for other types and for names
-		// it covers) lists every type some region answers, so no
-		// resolver can deny an address a region has
-		if (sign_nsec(b, ci, regional && any4, regional && any6,
-			      &dn->nsec, &dn->nsec_sig) < 0)
+		// it covers) lists every type some region answers for its
+		// service, so no resolver can deny an address a region has
+		bool any4 =
+			regional && any_region_has(b->cfg, n->service, false);
+		bool any6 =
+			regional && any_region_has(b->cfg, n->service, true);
+		if (sign_nsec(b, ci, any4, any6, &dn->nsec, &dn->nsec_sig) < 0)
 			return -1;
 		if (regional && sign_regional(b, ci) < 0)
 			return -1;

@@ -191,9 +191,101 @@ static void print_shed(FILE *out, const struct snapshot *snap,
 		d->shed ? "shed" : "stays");
 }
 
-/* One line per signed zone: the region's pre-signed variant of its first
- * regional name (what a DO=1 query gets). */
-static void print_dnssec(FILE *out, const struct snapshot *snap, int region)
+/* The VIPs of a set, after a label, on one line. */
+static void print_vipset(FILE *out, const struct config_vipset *v)
+{
+	char text[INET6_ADDRSTRLEN];
+	for (size_t i = 0; i < v->v4_count; i++)
+		fprintf(out, " %s",
+			inet_ntop(AF_INET, v->v4[i].bytes, text, sizeof(text)));
+	for (size_t i = 0; i < v->v6_count; i++)
+		fprintf(out, " %s",
+			inet_ntop(AF_INET6, v->v6[i].bytes, text,
+				  sizeof(text)));
+}
+
+/* One line for a service: its region for this client and its VIPs, and
+ * when the service is not in the client's region, how it was spread. */
+static void print_service(FILE *out, const struct snapshot *snap,
+			  unsigned service, const struct region_decision *d)
+{
+	const struct config *cfg = snap->config;
+	struct region_service_choice ch;
+	region_service_choose(snap->regions, snap->shed, service, d, &ch);
+	char label[80];
+	snprintf(label, sizeof(label), "service %s",
+		 config_service_name(cfg, service));
+	fprintf(out, "%-16s %s:", label, cfg->regions[ch.region].name);
+	struct config_vipset v;
+	config_vips(cfg, service, ch.region, &v);
+	print_vipset(out, &v);
+	if (ch.spread)
+		fprintf(out,
+			" (not in %s: spread over %u region%s, K=%u h=%llu, "
+			"h mod %u = %llu; ecs scope %u)",
+			cfg->regions[d->region].name, ch.candidates,
+			ch.candidates == 1 ? "" : "s", d->shed_k,
+			(unsigned long long)ch.hash, ch.candidates,
+			(unsigned long long)(ch.candidates
+						     ? ch.hash % ch.candidates
+						     : 0),
+			ch.scope);
+	fprintf(out, "\n");
+}
+
+/* The node a query for name lands on when it is regional (exact, or the
+ * wildcard at one of its ancestors), or NULL. */
+static const struct zone_node *regional_node(const struct zone *z,
+					     const uint8_t *name)
+{
+	const struct zone_node *n = zone_find_node(z, name);
+	if (n != NULL)
+		return (n->flags & ZONE_NODE_REGIONAL) ? n : NULL;
+	uint8_t wild[DNAME_MAX];
+	for (unsigned strip = 1; dname_labels(name) - strip >= z->origin_labels;
+	     strip++) {
+		const uint8_t *up = dname_strip(name, strip);
+		size_t len = dname_length(up);
+		if (zone_find_node(z, up) == NULL || len + 2 > DNAME_MAX)
+			continue;
+		wild[0] = 1;
+		wild[1] = '*';
+		memcpy(wild + 2, up, len);
+		n = zone_find_node(z, wild);
+		return n != NULL && (n->flags & ZONE_NODE_REGIONAL) ? n : NULL;
+	}
+	return NULL;
+}
+
+/* The service `--name` asks about: a service name, else a regional
+ * domain name's service; -1 after a message to err. */
+static int lookup_service_of(const struct snapshot *snap, const char *name,
+			     FILE *out, FILE *err)
+{
+	int s = config_service_index(snap->config, name);
+	if (s >= 0)
+		return s;
+	uint8_t wire[DNAME_MAX];
+	const struct zone *z = NULL;
+	if (dname_from_text(wire, name, (const uint8_t *)"") > 0)
+		z = zone_set_find(snap->zones, wire);
+	const struct zone_node *n = z ? regional_node(z, wire) : NULL;
+	if (n == NULL) {
+		fprintf(err,
+			"--name: '%s' is neither a service nor a regional "
+			"name of a served zone\n",
+			name);
+		return -1;
+	}
+	fprintf(out, "%-16s %s is regional, service %s\n", "name", name,
+		config_service_name(snap->config, n->service));
+	return n->service;
+}
+
+/* One line per signed zone: the pre-signed variant of its first regional
+ * name this client gets (what a DO=1 query gets). */
+static void print_dnssec(FILE *out, const struct snapshot *snap,
+			 const struct region_decision *d)
 {
 	const struct config *cfg = snap->config;
 	for (size_t i = 0; i < cfg->zone_count; i++) {
@@ -208,6 +300,10 @@ static void print_dnssec(FILE *out, const struct snapshot *snap, int region)
 				   : zone_find_node(z, cz->regional[0].name);
 		if (n == NULL)
 			continue;
+		struct region_service_choice ch;
+		region_service_choose(snap->regions, snap->shed, n->service, d,
+				      &ch);
+		int region = ch.region;
 		char text[512];
 		dnssec_describe_variant(dz, n, region, text, sizeof(text));
 		fprintf(out, "%-16s %s variant %s: %s\n", "dnssec",
@@ -215,8 +311,36 @@ static void print_dnssec(FILE *out, const struct snapshot *snap, int region)
 	}
 }
 
+/* The region lines, then one line per service (or only `--name`'s). */
+static void print_answer(FILE *out, const struct snapshot *snap,
+			 const struct region_decision *d, int only)
+{
+	const struct config *cfg = snap->config;
+	fprintf(out, "%-16s %s\n", "answer region",
+		cfg->regions[d->region].name);
+	const struct config_region *reg = &cfg->regions[d->region];
+	if (reg->v4_count + reg->v6_count > 0)
+		print_vips(out, reg);
+	if (only >= 0) {
+		print_service(out, snap, (unsigned)only, d);
+	} else {
+		for (size_t s = 0; s < cfg->service_count; s++)
+			print_service(out, snap, (unsigned)s + 1, d);
+	}
+	if (d->used_ecs)
+		fprintf(out, "%-16s %u\n", "ecs scope", d->scope);
+	else
+		fprintf(out, "%-16s 0 (no ECS address used)\n", "ecs scope");
+}
+
 int lookup_print(const struct snapshot *snap, const char *arg, FILE *out,
 		 FILE *err)
+{
+	return lookup_print_name(snap, arg, NULL, out, err);
+}
+
+int lookup_print_name(const struct snapshot *snap, const char *arg,
+		      const char *name, FILE *out, FILE *err)
 {
 	struct region_client client;
 	bool with_prefix;
@@ -227,6 +351,10 @@ int lookup_print(const struct snapshot *snap, const char *arg, FILE *out,
 			arg);
 		return -1;
 	}
+	int only = -1;
+	if (name != NULL &&
+	    (only = lookup_service_of(snap, name, out, err)) < 0)
+		return -1;
 	const struct config *cfg = snap->config;
 	struct region_decision d;
 	region_decide(snap->regions, snap->shed, &client, &d);
@@ -259,13 +387,7 @@ int lookup_print(const struct snapshot *snap, const char *arg, FILE *out,
 		cfg->regions[d.region_before_shed].name);
 	print_merged(out, cfg, &d, &x);
 	print_shed(out, snap, &d);
-	fprintf(out, "%-16s %s\n", "answer region",
-		cfg->regions[d.region].name);
-	print_vips(out, &cfg->regions[d.region]);
-	if (d.used_ecs)
-		fprintf(out, "%-16s %u\n", "ecs scope", d.scope);
-	else
-		fprintf(out, "%-16s 0 (no ECS address used)\n", "ecs scope");
-	print_dnssec(out, snap, d.region);
+	print_answer(out, snap, &d, only);
+	print_dnssec(out, snap, &d);
 	return 0;
 }

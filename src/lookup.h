@@ -14,4 +14,10 @@ struct snapshot;
 int lookup_print(const struct snapshot *snap, const char *arg, FILE *out,
 		 FILE *err);
 
+/** The same, with one line per service of `services:`; name not NULL
+ *  shows only one: a service's name, else the service of that regional
+ *  domain name (-1 with a message to err when it is neither). */
+int lookup_print_name(const struct snapshot *snap, const char *arg,
+		      const char *name, FILE *out, FILE *err);
+
 #endif

@@ -38,6 +38,7 @@
 struct options {
 	const char *config;
 	const char *lookup;
+	const char *name; /* --name: one service or regional name */
 	bool check;
 	unsigned verbose; /* -v count: levels above log_level */
 };
@@ -58,7 +59,7 @@ struct daemon {
 	char *pidfile; // written at start-up, removed at exit
 };
 
-enum { OPT_CHECK = 256, OPT_HELP, OPT_VERSION, OPT_LOOKUP };
+enum { OPT_CHECK = 256, OPT_HELP, OPT_VERSION, OPT_LOOKUP, OPT_NAME };
 
 static void main_usage(FILE *out)
 {
@@ -66,9 +67,14 @@ static void main_usage(FILE *out)
 		"usage: geovipd [-c FILE] [-v]...  serve in the foreground\n"
 		"       geovipd [-c FILE] --check  check config, zones and geo "
 		"database\n"
-		"       geovipd [-c FILE] --lookup ADDR[/PREFIX]\n"
+		"       geovipd [-c FILE] --lookup ADDR[/PREFIX] [--name "
+		"NAME]\n"
 		"                                  show the region chosen for "
-		"a client\n"
+		"a client,\n"
+		"                                  and each service's answer "
+		"(or NAME's:\n"
+		"                                  a service or a regional "
+		"name)\n"
 		"       geovipd --help | --version\n"
 		"\n"
 		"  -c, --config FILE   the YAML configuration (default\n"
@@ -88,6 +94,7 @@ static int main_parse(int argc, char **argv, struct options *o)
 		{"verbose", no_argument, NULL, 'v'},
 		{"check", no_argument, NULL, OPT_CHECK},
 		{"lookup", required_argument, NULL, OPT_LOOKUP},
+		{"name", required_argument, NULL, OPT_NAME},
 		{"help", no_argument, NULL, OPT_HELP},
 		{"version", no_argument, NULL, OPT_VERSION},
 		{NULL, 0, NULL, 0},
@@ -107,6 +114,9 @@ static int main_parse(int argc, char **argv, struct options *o)
 		case OPT_LOOKUP:
 			o->lookup = optarg;
 			break;
+		case OPT_NAME:
+			o->name = optarg;
+			break;
 		case 'h':
 		case OPT_HELP:
 			main_usage(stdout);
@@ -123,6 +133,10 @@ static int main_parse(int argc, char **argv, struct options *o)
 	if (optind < argc) {
 		fprintf(stderr, "geovipd: unexpected argument '%s'\n",
 			argv[optind]);
+		return -1;
+	}
+	if (o->name != NULL && o->lookup == NULL) {
+		fprintf(stderr, "geovipd: --name goes with --lookup\n");
 		return -1;
 	}
 	if (o->config == NULL)
@@ -202,7 +216,7 @@ static int main_lookup(const struct options *o)
 	struct snapshot *s = main_load(o->config, false);
 	if (s == NULL)
 		return 1;
-	int rc = lookup_print(s, o->lookup, stdout, stderr);
+	int rc = lookup_print_name(s, o->lookup, o->name, stdout, stderr);
 	snapshot_unref(s);
 	return rc == 0 ? 0 : 1;
 }

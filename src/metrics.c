@@ -287,10 +287,9 @@ static void metrics_render_dnssec(const struct snapshot *s,
 	uint32_t left = dnssec_set_expiry(s->dnssec);
 	metrics_head(out, "geovip_dnssec_signature_expiry_seconds", "gauge",
 		     "Seconds until the first served signature expires");
-	evbuffer_add_printf(out,
-			    "geovip_dnssec_signature_expiry_seconds %" PRIu32
-			    "\n",
-			    left);
+	evbuffer_add_printf(
+		out, "geovip_dnssec_signature_expiry_seconds %" PRIu32 "\n",
+		left);
 }
 
 static void metrics_render_server(const struct server *srv,

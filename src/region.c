@@ -31,12 +31,18 @@ struct regions {
 	struct geomap *map;
 	bool ecs;
 	uint8_t shed_key[16];
+	/* per (service, region), at reg[service * region_count + region]:
+	 * the A and AAAA RRsets, pre-encoded (region_rrset) */
 	struct region_info {
-		/* the A and AAAA RRsets, pre-encoded (region_rrset) */
 		uint8_t *rrs[2];
 		uint16_t rr_count[2];
 	} * reg;
 	size_t region_count;
+	size_t service_count; /* with CONFIG_SERVICE_REGIONS: 1 + named */
+	/* per service, the regions that have it (the spread's candidates):
+	 * have[have_start[s]] .. have[have_start[s + 1] - 1] */
+	uint16_t *have;
+	uint32_t *have_start;
 };
 
 static int fam_index(uint8_t family)
@@ -165,6 +171,38 @@ static int regions_encode_rrset(struct region_info *sh, int fam,
 	return 0;
 }
 
+/* The RRsets of every (service, region) and, per service, the regions
+ * that have it: the answer and the spread read no config. */
+static int regions_encode_services(struct regions *r, const struct config *cfg)
+{
+	size_t nreg = cfg->region_count, nsvc = cfg->service_count + 1;
+	r->reg = calloc(nsvc * nreg + 1, sizeof(*r->reg));
+	r->have = calloc(nsvc * nreg + 1, sizeof(*r->have));
+	r->have_start = calloc(nsvc + 1, sizeof(*r->have_start));
+	if (r->reg == NULL || r->have == NULL || r->have_start == NULL)
+		return -1;
+	r->region_count = nreg;
+	r->service_count = nsvc;
+	uint32_t used = 0;
+	for (size_t s = 0; s < nsvc; s++) {
+		r->have_start[s] = used;
+		for (size_t i = 0; i < nreg; i++) {
+			struct config_vipset v;
+			config_vips(cfg, (unsigned)s, (int)i, &v);
+			struct region_info *info = &r->reg[s * nreg + i];
+			if (regions_encode_rrset(info, FAM_V4, v.v4,
+						 v.v4_count) < 0 ||
+			    regions_encode_rrset(info, FAM_V6, v.v6,
+						 v.v6_count) < 0)
+				return -1;
+			if (v.v4_count + v.v6_count > 0)
+				r->have[used++] = (uint16_t)i;
+		}
+	}
+	r->have_start[nsvc] = used;
+	return 0;
+}
+
 /* The shed key, the ECS switch and the encoded VIPs, so deciding and
  * answering read no config (the shed table is the snapshot's). */
 static int regions_copy_settings(struct regions *r, const struct config *cfg,
@@ -172,21 +210,10 @@ static int regions_copy_settings(struct regions *r, const struct config *cfg,
 {
 	r->ecs = cfg->ecs;
 	memcpy(r->shed_key, cfg->shed_key, sizeof(r->shed_key));
-	r->reg = calloc(cfg->region_count + 1, sizeof(*r->reg));
-	if (r->reg == NULL) {
+	if (cfg->region_count > UINT16_MAX ||
+	    regions_encode_services(r, cfg) < 0) {
 		diag_error(d, cfg->path, 0, "out of memory");
 		return -1;
-	}
-	r->region_count = cfg->region_count;
-	for (size_t i = 0; i < cfg->region_count; i++) {
-		const struct config_region *reg = &cfg->regions[i];
-		if (regions_encode_rrset(&r->reg[i], FAM_V4, reg->v4,
-					 reg->v4_count) < 0 ||
-		    regions_encode_rrset(&r->reg[i], FAM_V6, reg->v6,
-					 reg->v6_count) < 0) {
-			diag_error(d, cfg->path, reg->line, "out of memory");
-			return -1;
-		}
 	}
 	return 0;
 }
@@ -238,11 +265,14 @@ void regions_free(struct regions *r)
 		prefix_tree_free(r->scope[f]);
 	}
 	geomap_free(r->map);
-	for (size_t i = 0; r->reg != NULL && i < r->region_count; i++) {
+	for (size_t i = 0;
+	     r->reg != NULL && i < r->service_count * r->region_count; i++) {
 		free(r->reg[i].rrs[FAM_V4]);
 		free(r->reg[i].rrs[FAM_V6]);
 	}
 	free(r->reg);
+	free(r->have);
+	free(r->have_start);
 	free(r);
 }
 
@@ -407,13 +437,87 @@ void region_explain(const struct regions *r, const struct config *cfg,
 			 &out->neighbour_region);
 }
 
-void region_rrset(const struct regions *r, int region, uint16_t qtype,
-		  struct region_rrset *out)
+/* ---- services ------------------------------------------------------------ */
+
+static const struct region_info *service_info(const struct regions *r,
+					      unsigned service, int region)
+{
+	return &r->reg[(size_t)service * r->region_count + (size_t)region];
+}
+
+void region_rrset(const struct regions *r, unsigned service, int region,
+		  uint16_t qtype, struct region_rrset *out)
 {
 	int fam = qtype == 1 ? FAM_V4 : FAM_V6;
-	out->bytes = r->reg[region].rrs[fam];
-	out->count = r->reg[region].rr_count[fam];
+	const struct region_info *info = service_info(r, service, region);
+	out->bytes = info->rrs[fam];
+	out->count = info->rr_count[fam];
 	out->stride = fam == FAM_V4 ? 16 : 28;
+}
+
+bool region_has_service(const struct regions *r, unsigned service, int region)
+{
+	const struct region_info *info = service_info(r, service, region);
+	return info->rr_count[FAM_V4] + info->rr_count[FAM_V6] > 0;
+}
+
+/* A region every client of which is shed away (drained): no target. */
+static bool service_drained(const struct region_shed *shed, int region)
+{
+	return shed[region].to != REGION_NONE && shed[region].bp == 10000;
+}
+
+/*
+ * The n-th (n = h mod count) region that has the service, skipping
+ * drained regions unless every one is drained: equal shares, the same on
+ * every server of a fleet.
+ */
+static void service_spread(const struct regions *r,
+			   const struct region_shed *shed, unsigned service,
+			   struct region_service_choice *out)
+{
+	const uint16_t *have = r->have + r->have_start[service];
+	unsigned count = r->have_start[service + 1] - r->have_start[service];
+	unsigned live = 0;
+	for (unsigned i = 0; i < count; i++)
+		live += !service_drained(shed, have[i]);
+	bool skip = live > 0;
+	unsigned n = skip ? live : count;
+	out->candidates = n;
+	if (n == 0)
+		return; // config.c refuses a service with no VIPs anywhere
+	unsigned pick = (unsigned)(out->hash % n);
+	for (unsigned i = 0; i < count; i++) {
+		if (skip && service_drained(shed, have[i]))
+			continue;
+		if (pick-- == 0) {
+			out->region = have[i];
+			return;
+		}
+	}
+}
+
+void region_service_choose(const struct regions *r,
+			   const struct region_shed *shed, unsigned service,
+			   const struct region_decision *d,
+			   struct region_service_choice *out)
+{
+	out->region = d->region;
+	out->scope = d->scope;
+	out->spread = false;
+	out->candidates = 0;
+	out->hash = 0;
+	if (region_has_service(r, service, d->region))
+		return; // the common case: nothing else is read
+	// like a region that is down for this service: with more than one
+	// candidate the answer depends on the hash of the client's first K
+	// bits, so no scope shorter than K is truthful
+	out->spread = true;
+	out->hash = region_shed_hash(r->shed_key, &d->addr, d->shed_k);
+	service_spread(r, shed, service, out);
+	if (d->used_ecs && out->candidates > 1 &&
+	    d->shed_k + d->offset > out->scope)
+		out->scope = (uint8_t)(d->shed_k + d->offset);
 }
 
 bool regions_ecs(const struct regions *r)

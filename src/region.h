@@ -108,9 +108,35 @@ struct region_rrset {
 };
 #define REGION_RR_TTL 6
 
-/** The pre-encoded RRset of region for qtype (TYPE_A or TYPE_AAAA). */
-void region_rrset(const struct regions *r, int region, uint16_t qtype,
-		  struct region_rrset *out);
+/** The pre-encoded RRset of service (CONFIG_SERVICE_REGIONS, or 1 + an
+ *  index in cfg->services) in region, for qtype (TYPE_A or TYPE_AAAA). */
+void region_rrset(const struct regions *r, unsigned service, int region,
+		  uint16_t qtype, struct region_rrset *out);
+
+/** Whether service has VIPs (of either family) in region. */
+bool region_has_service(const struct regions *r, unsigned service, int region);
+
+/** Where a name of one service is answered from (region_service_choose). */
+struct region_service_choice {
+	int region;          /* the answer's region */
+	bool spread;         /* the service has no VIPs in the decided region */
+	unsigned candidates; /* regions the spread chose among */
+	uint64_t hash;       /* the spread's h (region_shed_hash), if spread */
+	uint8_t scope; /* ECS scope: the decision's, at least K if spread */
+};
+
+/**
+ * The region that answers for service, given the client's decision d:
+ * d->region when the service has VIPs there; else one of the regions
+ * that have it (drained ones skipped unless all are), the
+ * (h mod count)-th in config order, h being region_shed_hash of the
+ * client's first K bits (d->shed_k) — as if d->region were down for this
+ * service. Pure; never fails; allocates nothing.
+ */
+void region_service_choose(const struct regions *r,
+			   const struct region_shed *shed, unsigned service,
+			   const struct region_decision *d,
+			   struct region_service_choice *out);
 
 /** The config's `ecs` switch, copied for the query path. */
 bool regions_ecs(const struct regions *r);

@@ -42,6 +42,7 @@ struct zone_node {
 	uint8_t labels;
 	uint8_t flags;                   /* enum zone_node_flags */
 	uint16_t rrset_count;            /* 0: empty non-terminal */
+	uint16_t service;                /* regional: CONFIG_SERVICE_* */
 	const struct zone_rrset *rrsets; /* sorted by type */
 };
 

@@ -464,6 +464,7 @@ static bool zb_add_regional(struct zbuild *b)
 		if (i == NONE)
 			return false;
 		b->nodes[i].flags |= ZONE_NODE_REGIONAL;
+		b->nodes[i].service = rn->service;
 	}
 	return true;
 }

@@ -450,6 +450,11 @@ def config_seeds():
                                       b'workers: -1\n')
     s['broken-scalars'] = b'listen: 5\nregions: x\nzones: 7\nshed: [1]\necs: maybe\n'
     s['broken-tags'] = b'!!binary listen: !!set {a}\nregions: !custom x\n'
+    s['broken-services'] = (
+        b'regions: {a: {continents: [EU]}, b: {}}\ndefault_region: a\n'
+        b'services: {w: {a: [192.0.2.1, 192.0.2.1], c: [1.2.3.4]}, e: {},'
+        b' x: [1], "y z": {b: []}}\n'
+        b'zones: [{origin: x., file: f, regional: {www: w, api: nope, v: [1]}}]\n')
     s['empty'] = b''
     s['only-comment'] = b'# nothing\n'
     return s

@@ -219,6 +219,49 @@ round "Ed25519 CSK" ED25519 -
 round "ECDSA CSK" ECDSAP256SHA256 -
 round "RSASHA256 KSK+ECDSA ZSK" RSASHA256 ECDSAP256SHA256
 
+# --- services: each regional name's variants are its service's RRsets.
+# web has the regions' own VIPs (so the answers above hold), api is in
+# americas and emea only: an apac client is spread to one of them and
+# gets that region's pre-signed api variant, which must validate too.
+services_round() {
+	local label="services, ECDSA CSK" out src
+	make_keys ECDSAP256SHA256 -
+	write_config "    dnssec: { keys: [$KEYS], validity: 14d, refresh: 7d }"
+	sed -i 's/^    regional: .*/    regional: {"@": web, www: web, api: api, "*.edge": web}/' "$CONF"
+	cat >> "$CONF" <<EOF
+services:
+  web:
+    americas: [192.0.2.10, "2001:db8:10::1"]
+    emea: [198.51.100.10, 198.51.100.11, "2001:db8:20::1"]
+    apac: [203.0.113.10]
+  api:
+    americas: [192.0.2.20]
+    emea: [198.51.100.20, "2001:db8:20::20"]
+EOF
+	start_server
+	for src in 127.0.0.1 127.0.1.1 127.0.2.1; do
+		delv_check www.$ZONE A "$label: web A from $src" -b "$src"
+		delv_check api.$ZONE A "$label: api A from $src" -b "$src"
+		delv_check api.$ZONE AAAA "$label: api AAAA from $src" -b "$src"
+	done
+	out=$(dig_short -b 127.0.2.1 api.$ZONE A)
+	check_grep "$label: api from apac is spread to americas or emea" \
+		"^(192\.0\.2\.20|198\.51\.100\.20)$" "$out"
+	# americas' api has no IPv6: a NODATA whose NSEC has A, not AAAA
+	out=$(dig_full -b 127.0.0.1 +dnssec api.$ZONE AAAA)
+	check_grep "$label: americas api NSEC: A, no AAAA" \
+		"NSEC[[:space:]].* A RRSIG NSEC" "$out"
+	delv_check x.wcn.$ZONE A "$label: wildcard CNAME into api from apac" -b 127.0.2.1
+	if command -v unbound >/dev/null 2>&1; then
+		start_unbound 127.0.2.1
+		unbound_check api.$ZONE A NOERROR "$label: api A (apac, spread)"
+		unbound_check api.$ZONE AAAA NOERROR "$label: api AAAA (apac, spread)"
+		stop_unbound
+	fi
+	stop_server
+}
+services_round
+
 # --- --lookup names the signed variant a client gets
 out=$("$GEOVIPD" -c "$CONF" --lookup 127.0.2.1 2>&1)
 check_grep "--lookup apac: A signed, AAAA NODATA, NSEC without AAAA" \

@@ -675,15 +675,174 @@ static void test_continent_twice(void **state)
 		   "continent EU is in region 'a' and in region 'b'");
 }
 
+/* A region needs VIPs of its own only when a regional name in the list
+ * form (the regions' own VIPs) exists. */
 static void test_region_no_vips(void **state)
 {
 	struct fx *f = *state;
-	fx_refused(state, HEAD "regions:\n"
+	fx_refused(state, "listen: [127.0.0.1:53]\ngeoip: g\n"
+		   "default_region: a\n"
+		   "zones: [{origin: x., file: f, regional: [www]}]\n" // 4
+		   "regions:\n"
 		   "  a:\n    continents: [EU]\n"           // 6
 		   "  b:\n    vips: []\n", 6,               // 8
-		   "region 'a' has no VIPs");
+		   "region 'a' has no VIPs: list one or more IPv4 or IPv6 "
+		   "addresses under 'vips' (the regional names of zone x., "
+		   "line 4, use the regions' own VIPs)");
 	assert_true(fx_has(f, 8, "region 'b' has no VIPs"));
 	assert_int_equal(diag_errors(f->d), 2);
+	config_free(f->cfg);
+	f->cfg = NULL;
+	diag_free(f->d);
+	f->d = diag_new();
+	// no regional names at all: nothing needs the regions' VIPs
+	fx_accepted(state, HEAD "regions:\n"
+		    "  a:\n    continents: [EU]\n"
+		    "  b:\n    vips: []\n");
+}
+
+/* ---- services ------------------------------------------------------------ */
+
+static void test_services(void **state)
+{
+	struct config *cfg = fx_accepted(state, BASE
+		"    regional: {www: web, api: api, \"*.edge\": web}\n" // 13
+		"  - origin: example.org.\n"
+		"    file: example.org.zone\n"
+		"    regional: [\"@\"]\n"                                // 16
+		"services:\n"
+		"  web:\n"                                               // 18
+		"    a: [192.0.2.10, \"2001:db8::10\", 192.0.2.11]\n"
+		"    b: [\"2001:db8::20\"]\n"                            // 20
+		"  api: {a: [192.0.2.30]}\n");                           // 21
+	assert_int_equal(cfg->service_count, 2);
+	const struct config_service *web = &cfg->services[0];
+	assert_string_equal(web->name, "web");
+	assert_int_equal(web->line, 18);
+	assert_int_equal(web->in[0].v4_count, 2);
+	assert_int_equal(web->in[0].v6_count, 1);
+	ip_is(&web->in[0].v4[1], AF_INET, "192.0.2.11");
+	ip_is(&web->in[0].v6[0], AF_INET6, "2001:db8::10");
+	assert_int_equal(web->in[1].v4_count, 0);
+	assert_int_equal(web->in[1].line, 20);
+	assert_string_equal(cfg->services[1].name, "api");
+
+	const struct config_zone *z = &cfg->zones[0];
+	assert_int_equal(z->regional_count, 3);
+	assert_string_equal(z->regional[0].text, "www");
+	assert_int_equal(z->regional[0].service, 1);
+	assert_int_equal(z->regional[0].line, 13);
+	assert_string_equal(z->regional[1].text, "api");
+	assert_int_equal(z->regional[1].service, 2);
+	assert_int_equal(z->regional[2].service, 1);
+	// the list form: the regions' own VIPs
+	assert_int_equal(cfg->zones[1].regional[0].service,
+			 CONFIG_SERVICE_REGIONS);
+
+	struct config_vipset v;
+	config_vips(cfg, 2, 1, &v); // api in b: not there
+	assert_int_equal(v.v4_count + v.v6_count, 0);
+	config_vips(cfg, 1, 1, &v);
+	assert_int_equal(v.v6_count, 1);
+	ip_is(&v.v6[0], AF_INET6, "2001:db8::20");
+	config_vips(cfg, CONFIG_SERVICE_REGIONS, 0, &v);
+	assert_int_equal(v.v4_count, 1);
+	ip_is(&v.v4[0], AF_INET, "192.0.2.1");
+	assert_string_equal(config_service_name(cfg, 2), "api");
+	assert_string_equal(config_service_name(cfg, 0), "(regions)");
+	assert_int_equal(config_service_index(cfg, "api"), 2);
+	assert_int_equal(config_service_index(cfg, "nope"), -1);
+}
+
+/* Services alone: regions without VIPs of their own; an unused service
+ * is a warning. */
+static void test_services_only(void **state)
+{
+	struct fx *f = *state;
+	struct config *cfg = fx_accepted(state,
+		"listen: [127.0.0.1:53]\ngeoip: g\n"
+		"regions: {a: {continents: [EU]}, b: {}}\n"
+		"default_region: a\n"
+		"zones: [{origin: x., file: f, regional: {www: web}}]\n"
+		"services:\n"
+		"  web: {b: [192.0.2.1]}\n"
+		"  spare: {a: [192.0.2.2]}\n");                 // 8
+	assert_int_equal(cfg->regions[0].v4_count + cfg->regions[0].v6_count,
+			 0);
+	assert_true(fx_has(f, 8, "warning: service 'spare' is not named by "
+			   "any zone's 'regional'"));
+}
+
+#define SHEAD "listen: [127.0.0.1:53]\ngeoip: g\n" \
+	"default_region: a\nregions: {a: {continents: [EU]}, b: {}}\n" /* 1-4 */
+
+static void test_services_errors(void **state)
+{
+	struct fx *f = *state;
+	fx_refused(state, SHEAD
+		   "zones:\n"
+		   "  - origin: x.\n"
+		   "    file: f\n"
+		   "    regional: {www: web, api: nope}\n"     // 8
+		   "services:\n"
+		   "  web:\n"
+		   "    a: [192.0.2.1, 192.0.2.1]\n"           // 11
+		   "    c: [192.0.2.2]\n"                      // 12
+		   "  empty: {}\n"                             // 13
+		   "  \"we b\": {a: [192.0.2.3]}\n"            // 14
+		   "  e2: {b: []}\n"                           // 15
+		   "  e3: {b: [300.1.1.1]}\n"                  // 16
+		   "  e4: [192.0.2.4]\n", 8,                   // 17
+		   "regional name 'api' maps to unknown service 'nope' "
+		   "(services: web, empty, e2, e3");
+	assert_true(fx_has(f, 11, "VIP '192.0.2.1' is listed twice in "
+			   "service 'web' in region 'a'"));
+	assert_true(fx_has(f, 12, "unknown region 'c' in service 'web' "
+			   "(regions: a, b)"));
+	assert_true(fx_has(f, 13, "service 'empty' has no VIPs in any "
+			   "region"));
+	assert_true(fx_has(f, 14, "service name 'we b' must be 1 to 63 "
+			   "letters, digits"));
+	assert_true(fx_has(f, 15, "service 'e2' lists no VIPs in region 'b'"));
+	assert_true(fx_has(f, 16, "VIP '300.1.1.1' of service 'e3' in region "
+			   "'b' is not an IPv4 or IPv6 address"));
+	assert_true(fx_has(f, 17, "must be a mapping"));
+	assert_int_equal(diag_errors(f->d), 8);
+}
+
+static void test_services_none_defined(void **state)
+{
+	fx_refused(state, SHEAD
+		   "zones: [{origin: x., file: f, regional: {www: web}}]\n", 5,
+		   "regional name 'www' maps to unknown service 'web' "
+		   "(services: none defined under 'services')");
+}
+
+static void test_services_limits(void **state)
+{
+	struct fx *f = *state;
+	char *yaml = malloc(64 * 1024);
+	assert_non_null(yaml);
+	size_t n = (size_t)sprintf(yaml, SHEAD "zones: [{origin: x., file: f, "
+				   "regional: {www: big}}]\n"
+				   "services:\n  big:\n    a: [");  // line 8
+	for (int i = 0; i < CONFIG_SERVICE_VIPS_MAX + 1; i++)
+		n += (size_t)sprintf(yaml + n, "%s192.0.2.%d", i ? ", " : "",
+				     i + 1);
+	sprintf(yaml + n, "]\n");
+	fx_refused(state, yaml, 8,
+		   "service 'big' in region 'a' lists 65 VIPs: at most 64");
+	config_free(f->cfg);
+	f->cfg = NULL;
+	diag_free(f->d);
+	f->d = diag_new();
+	n = (size_t)sprintf(yaml, SHEAD "zones: [{origin: x., file: f, "
+			    "regional: {www: s0}}]\nservices:\n"); // 7: the map
+	for (int i = 0; i < CONFIG_SERVICES_MAX + 1; i++)
+		n += (size_t)sprintf(yaml + n, "  s%d: {a: [192.0.2.1]}\n", i);
+	fx_refused(state, yaml, 7,
+		   "'services' defines more than 1000 services");
+	free(yaml);
 }
 
 static void test_bad_vip(void **state)
@@ -1165,6 +1324,11 @@ int main(void)
 		FX(test_bad_continent),
 		FX(test_continent_twice),
 		FX(test_region_no_vips),
+		FX(test_services),
+		FX(test_services_only),
+		FX(test_services_errors),
+		FX(test_services_none_defined),
+		FX(test_services_limits),
 		FX(test_bad_vip),
 		FX(test_region_duplicate_and_type),
 		FX(test_unknown_default_region),

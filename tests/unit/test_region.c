@@ -732,6 +732,170 @@ static void test_overlay_shed_table(void **state)
 	snapshot_unref(o);
 }
 
+/* ---- services (tests/fixtures/query/services.yaml) ---------------------- */
+
+static struct snapshot *svc;
+
+static int svc_setup(void **state)
+{
+	struct diag *d = diag_new();
+	svc = snapshot_load(FIXTURES "/query/services.yaml", d);
+	if (svc == NULL)
+		diag_print(d, stderr);
+	diag_free(d);
+	return svc == NULL ? -1 : 0;
+}
+
+static int svc_teardown(void **state)
+{
+	snapshot_unref(svc);
+	return 0;
+}
+
+/* Every (service, region): the pre-encoded RRsets hold exactly the
+ * config's VIPs of that family, the list form (service 0) included. */
+static void test_service_rrsets_every_combination(void **state)
+{
+	const struct config *cfg = svc->config;
+	assert_int_equal(cfg->service_count, 3);
+	for (unsigned s = 0; s <= cfg->service_count; s++) {
+		for (size_t r = 0; r < cfg->region_count; r++) {
+			struct config_vipset v;
+			config_vips(cfg, s, (int)r, &v);
+			struct region_rrset a, aaaa;
+			region_rrset(svc->regions, s, (int)r, 1, &a);
+			region_rrset(svc->regions, s, (int)r, 28, &aaaa);
+			assert_int_equal(a.count, v.v4_count);
+			assert_int_equal(aaaa.count, v.v6_count);
+			for (size_t i = 0; i < v.v4_count; i++)
+				assert_memory_equal(a.bytes + i * a.stride + 12,
+						    v.v4[i].bytes, 4);
+			for (size_t i = 0; i < v.v6_count; i++)
+				assert_memory_equal(aaaa.bytes + i * aaaa.stride + 12,
+						    v.v6[i].bytes, 16);
+			assert_int_equal(region_has_service(svc->regions, s,
+							    (int)r),
+					 v.v4_count + v.v6_count > 0);
+		}
+	}
+	// the list form is the regions' own VIPs
+	struct region_rrset a;
+	region_rrset(svc->regions, CONFIG_SERVICE_REGIONS, 1, 1, &a);
+	assert_int_equal(a.count, 2); // emea: 198.51.100.10, .11
+}
+
+static int svc_region(const char *name)
+{
+	int r = config_region_index(svc->config, name);
+	assert_true(r >= 0);
+	return r;
+}
+
+static void svc_decide(const char *addr, uint8_t bits,
+		       struct region_decision *out)
+{
+	struct region_client c = { .source = v4("127.0.0.1"), .has_ecs = true };
+	c.ecs_addr = strchr(addr, ':') ? v6(addr) : v4(addr);
+	c.ecs_source_len = bits;
+	region_decide(svc->regions, svc->shed, &c, out);
+}
+
+/* api is in americas and emea only: apac clients go to the
+ * (h mod 2)-th of them, h the shed hash of their first K bits; the
+ * scope is then at least K; web stays in apac with the leaf's scope. */
+static void test_service_spread(void **state)
+{
+	unsigned web = (unsigned)config_service_index(svc->config, "web");
+	unsigned api = (unsigned)config_service_index(svc->config, "api");
+	int americas = svc_region("americas"), emea = svc_region("emea");
+	struct region_decision d;
+	struct region_service_choice ch;
+	svc_decide("2400::", 32, &d);
+	assert_int_equal(d.region, svc_region("apac"));
+	region_service_choose(svc->regions, svc->shed, web, &d, &ch);
+	assert_false(ch.spread);
+	assert_int_equal(ch.region, d.region);
+	assert_int_equal(ch.scope, d.scope);
+	assert_int_equal(d.scope, 12);
+	region_service_choose(svc->regions, svc->shed, api, &d, &ch);
+	assert_true(ch.spread);
+	assert_int_equal(ch.candidates, 2);
+	// recomputed by tests/integration/dnsclient.py's own SipHash
+	assert_int_equal(ch.hash, 2868237446633015196ULL);
+	assert_int_equal(ch.region, americas); // h even: the first
+	assert_int_equal(ch.scope, 32);
+
+	// many clients of 2400::/12 (JP, apac): only americas and emea,
+	// each about half, and the same answer for every address inside
+	// the claimed scope (with the same source length)
+	unsigned count[2] = { 0, 0 };
+	uint32_t seed = 99;
+	for (unsigned n = 0; n < 4000; n++) {
+		struct ip_addr a = v6("2400::");
+		for (unsigned i = 1; i < 8; i++) {
+			seed = seed * 1103515245u + 12345u;
+			a.bytes[i] = (uint8_t)(seed >> 16);
+		}
+		a.bytes[1] &= 0x0f; // inside 2400::/12
+		uint8_t bits = (uint8_t)(32 + (seed >> 27) % 33); // /32../64
+		addr_mask(&a, bits);
+		char text[INET6_ADDRSTRLEN];
+		inet_ntop(AF_INET6, a.bytes, text, sizeof(text));
+		svc_decide(text, bits, &d);
+		assert_int_equal(d.region, svc_region("apac"));
+		region_service_choose(svc->regions, svc->shed, api, &d, &ch);
+		assert_true(ch.region == americas || ch.region == emea);
+		assert_int_equal(ch.scope, bits < 56 ? bits : 56);
+		count[ch.region == emea]++;
+		if (ch.scope >= bits)
+			continue;
+		unsigned bit = ch.scope + (seed >> 8) % (bits - ch.scope);
+		a.bytes[bit / 8] ^= (uint8_t)(0x80 >> (bit % 8));
+		inet_ntop(AF_INET6, a.bytes, text, sizeof(text));
+		struct region_decision d2;
+		struct region_service_choice ch2;
+		svc_decide(text, bits, &d2);
+		region_service_choose(svc->regions, svc->shed, api, &d2, &ch2);
+		assert_int_equal(ch2.region, ch.region);
+	}
+	assert_true(count[0] > 1800 && count[1] > 1800);
+}
+
+/* A drained region (shed 100%) is no spread target, unless all are. */
+static void test_service_spread_skips_drained(void **state)
+{
+	const struct config *cfg = svc->config;
+	unsigned api = (unsigned)config_service_index(cfg, "api");
+	int americas = svc_region("americas"), emea = svc_region("emea");
+	struct region_shed shed[8];
+	assert_true(cfg->region_count <= 8);
+	region_shed_from_config(cfg, shed);
+	shed[emea] = (struct region_shed){ americas, 10000, 1 };
+	struct region_client c = { .source = v4("127.0.0.1"), .has_ecs = true,
+				   .ecs_source_len = 24 };
+	for (unsigned i = 0; i < 256; i++) {
+		c.ecs_addr = v4("101.0.0.0");
+		c.ecs_addr.bytes[2] = (uint8_t)(i & 3);
+		c.ecs_addr.bytes[1] = (uint8_t)(i >> 2);
+		struct region_decision d;
+		struct region_service_choice ch;
+		region_decide(svc->regions, shed, &c, &d);
+		if (d.region != svc_region("apac"))
+			continue;
+		region_service_choose(svc->regions, shed, api, &d, &ch);
+		assert_int_equal(ch.region, americas);
+		assert_int_equal(ch.candidates, 1);
+	}
+	// both drained: the spread uses them all again
+	shed[americas] = (struct region_shed){ emea, 10000, 2 };
+	struct region_decision d;
+	struct region_service_choice ch;
+	region_decide(svc->regions, shed, &c, &d);
+	d.region = svc_region("apac");
+	region_service_choose(svc->regions, shed, api, &d, &ch);
+	assert_int_equal(ch.candidates, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest pure[] = {
@@ -750,7 +914,14 @@ int main(void)
 		cmocka_unit_test(test_merged_exhaustive_v4),
 		cmocka_unit_test(test_overlay_shed_table),
 	};
+	const struct CMUnitTest services[] = {
+		cmocka_unit_test(test_service_rrsets_every_combination),
+		cmocka_unit_test(test_service_spread),
+		cmocka_unit_test(test_service_spread_skips_drained),
+	};
 	int failed = cmocka_run_group_tests_name("region_pure", pure, NULL, NULL);
 	failed += cmocka_run_group_tests_name("region_decide", decide, setup, teardown);
+	failed += cmocka_run_group_tests_name("region_services", services,
+					      svc_setup, svc_teardown);
 	return failed;
 }
