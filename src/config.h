@@ -114,6 +114,25 @@ struct config_zone {
 	unsigned line;
 };
 
+/** Most URLs `fleet.etcd` may list. */
+#define CONFIG_FLEET_URLS_MAX 16
+
+/** One etcd endpoint of `fleet.etcd`: http://HOST:PORT. */
+struct config_etcd {
+	char *url;  /* as written */
+	char *host; /* a name or an address, IPv6 without brackets */
+	uint16_t port;
+	unsigned line;
+};
+
+/** `fleet:`; line 0 when absent (no fleet). */
+struct config_fleet {
+	struct config_etcd *etcd;
+	size_t etcd_count;
+	char *prefix; /* "/geovip/PROD": starts with /, no trailing / */
+	unsigned line;
+};
+
 struct config {
 	char *path; /* the config file as given */
 	char *dir;  /* its directory, for relative paths */
@@ -176,6 +195,8 @@ struct config {
 	unsigned control_line;
 	char *state_file; /* `state_file:`, or NULL (CONTROL.state) */
 	unsigned state_file_line;
+	/* ---- `fleet:` overrides shared through etcd (fleet.c) ---- */
+	struct config_fleet fleet;
 };
 
 /** Most networks `rrl.exempt` may list. */

@@ -746,6 +746,11 @@ struct snapshot *control_prepare(struct control *c, struct snapshot *s)
 	return overlay_apply(c->ov, s);
 }
 
+struct overlay *control_overlay(struct control *c)
+{
+	return c->ov;
+}
+
 struct control *control_new(const struct config *cfg, struct server *srv,
 			    struct reload *rl, struct event_base *base,
 			    struct diag *d)

@@ -21,6 +21,7 @@
 
 #include "config.h"
 #include "control.h"
+#include "fleet.h"
 #include "diag.h"
 #include "log.h"
 #include "lookup.h"
@@ -48,6 +49,7 @@ struct daemon {
 	struct reload *reload;
 	struct xfr *xfr;         // secondary zones
 	struct control *control; // control socket, runtime overrides
+	struct fleet *fleet;     // `fleet:` overrides from etcd, or NULL
 	struct event_base *base; // the main thread's loop
 	struct event *signals[4];
 	char *pidfile; // written at start-up, removed at exit
@@ -380,9 +382,16 @@ static int main_control(struct daemon *dm, const struct config *cfg)
 		return -1;
 	}
 	dm->control = control_new(cfg, dm->srv, dm->reload, dm->base, d);
+	// the first connection to etcd is made from the loop
+	if (dm->control != NULL && cfg->fleet.line != 0)
+		dm->fleet = fleet_new(cfg, control_overlay(dm->control),
+				      dm->base, d);
 	main_print_diag(d);
 	diag_free(d);
-	return dm->control != NULL ? 0 : -1;
+	return dm->control != NULL &&
+			       (cfg->fleet.line == 0 || dm->fleet != NULL)
+		       ? 0
+		       : -1;
 }
 
 static int main_serve(const struct options *o)
@@ -450,6 +459,7 @@ static int main_serve(const struct options *o)
 out:
 	xfr_free(dm.xfr);       // abandons transfers under way
 	reload_free(dm.reload); // abandons a load under way
+	fleet_free(dm.fleet);
 	control_free(dm.control);
 	server_free(dm.srv); // stops the workers first
 	main_signals_free(&dm);
