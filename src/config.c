@@ -1595,12 +1595,12 @@ static void cfg_parse_fleet_etcd(struct cfg_doc *c, const struct cfg_pair *p,
 			   CONFIG_FLEET_URLS_MAX);
 		return;
 	}
-	cfg_list(c, p, (void **)&f->etcd, sizeof(*f->etcd),
-		 cfg_fleet_etcd_add, f);
+	cfg_list(c, p, (void **)&f->etcd, sizeof(*f->etcd), cfg_fleet_etcd_add,
+		 f);
 }
 
-static void cfg_parse_fleet_prefix(struct cfg_doc *c,
-				   const struct cfg_pair *p, void *obj)
+static void cfg_parse_fleet_prefix(struct cfg_doc *c, const struct cfg_pair *p,
+				   void *obj)
 {
 	struct config_fleet *f = obj;
 	const char *text = cfg_scalar(c, p);

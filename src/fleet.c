@@ -57,8 +57,8 @@ struct fleet {
 	struct event *retry;    // the next attempt
 	struct event *deadline; // an answer overdue
 	int backoff_ms;
-	unsigned failures; // attempts since the last success
-	bool synced;       // read the prefix at least once
+	unsigned failures;        // attempts since the last success
+	bool synced;              // read the prefix at least once
 	struct evbuffer *pending; // the watch stream up to its next newline
 	struct json_tok *toks;    // FLEET_TOKS
 	size_t key_count;         // keys[], sorted by key
@@ -194,11 +194,15 @@ static void fleet_fail(struct fleet *f, const char *why)
 	f->state = FLEET_IDLE;
 	event_del(f->deadline);
 	f->failures++;
+	char kept[64] = "no fleet state read yet";
+	if (f->synced)
+		snprintf(kept, sizeof(kept),
+			 "keeping the last known state (%zu key(s))",
+			 f->key_count);
 	if (f->failures == 1 || f->failures % FLEET_WARN_EVERY == 0)
-		log_warning("fleet: etcd %s: %s; keeping the last known "
-			    "state (%zu key(s)); retrying (attempt %u, "
+		log_warning("fleet: etcd %s: %s; %s; retrying (attempt %u, "
 			    "next in %d ms)",
-			    fleet_url(f)->url, why, f->key_count, f->failures,
+			    fleet_url(f)->url, why, kept, f->failures,
 			    f->backoff_ms);
 	else
 		log_debug("fleet: etcd %s: %s", fleet_url(f)->url, why);
@@ -414,9 +418,8 @@ static void fleet_on_range(struct evhttp_request *req, void *arg)
 	struct json j;
 	if (text == NULL || fleet_json(f, "range", text, len, &j) < 0)
 		return;
-	int64_t rev = fleetkv_int(&j, json_member(&j, json_member(&j, 0,
-								 "header"),
-						  "revision"));
+	int64_t rev = fleetkv_int(
+		&j, json_member(&j, json_member(&j, 0, "header"), "revision"));
 	if (rev < 0) {
 		fleet_fail(f, "range: no revision in the answer");
 		return;
@@ -453,8 +456,8 @@ static void fleet_on_retry(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	evhttp_connection_set_max_body_size(f->conn, FLEET_BODY_MAX);
-	if (fleet_post(f, evhttp_request_new(fleet_on_range, f),
-		       "/v3/kv/range", body) < 0)
+	if (fleet_post(f, evhttp_request_new(fleet_on_range, f), "/v3/kv/range",
+		       body) < 0)
 		fleet_fail(f, "out of memory");
 }
 
@@ -502,9 +505,8 @@ struct fleet *fleet_new(const struct config *cfg, struct overlay *ov,
 	}
 	struct timeval now = {0, 0};
 	event_add(f->retry, &now);
-	log_info("fleet: overrides from etcd %s%s under %s/",
-		 f->urls[0].url, f->url_count > 1 ? " (and others)" : "",
-		 f->prefix);
+	log_info("fleet: overrides from etcd %s%s under %s/", f->urls[0].url,
+		 f->url_count > 1 ? " (and others)" : "", f->prefix);
 	return f;
 }
 

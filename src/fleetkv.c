@@ -42,16 +42,20 @@ int fleetkv_time_parse(const char *s, int64_t *ms)
 	    n != 20)
 		return -1;
 	for (int i = 0; i < 19; i++)
-		if ((i == 4 || i == 7)	 ? s[i] != '-'
-		    : i == 10		 ? s[i] != 'T'
+		if ((i == 4 || i == 7)     ? s[i] != '-'
+		    : i == 10              ? s[i] != 'T'
 		    : (i == 13 || i == 16) ? s[i] != ':'
 					   : (s[i] < '0' || s[i] > '9'))
 			return -1;
 	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
 	    mi > 59 || sec > 59)
 		return -1;
-	struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
-			.tm_hour = h, .tm_min = mi, .tm_sec = sec};
+	struct tm tm = {.tm_year = y - 1900,
+			.tm_mon = mo - 1,
+			.tm_mday = d,
+			.tm_hour = h,
+			.tm_min = mi,
+			.tm_sec = sec};
 	time_t t = timegm(&tm);
 	// 31 February comes back as 3 March: refuse it
 	if (t == (time_t)-1 || tm.tm_mday != d || tm.tm_mon != mo - 1)
@@ -81,6 +85,28 @@ int fleetkv_percent_parse(const char *s)
 		return -1;
 	unsigned bp = whole * 100 + frac;
 	return bp >= 1 && bp <= 10000 ? (int)bp : -1;
+}
+
+long long fleetkv_duration_parse(const char *s)
+{
+	const long long max = 365LL * 86400;
+	long long n = 0;
+	const char *p = s;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		n = n * 10 + (*p - '0');
+		if (n > max)
+			return -1;
+	}
+	if (p == s || p[0] == '\0' || p[1] != '\0')
+		return -1;
+	long long unit = *p == 's'   ? 1
+			 : *p == 'm' ? 60
+			 : *p == 'h' ? 3600
+			 : *p == 'd' ? 86400
+				     : 0;
+	if (unit == 0 || n == 0 || n * unit > max)
+		return -1;
+	return n * unit;
 }
 
 int64_t fleetkv_int(const struct json *j, int tok)
@@ -173,12 +199,15 @@ static int fleetkv_range_keys(const char *prefix, char *key, char *end,
 			      size_t len)
 {
 	char k[FLEETKV_PREFIX_MAX + 2];
-	int n = snprintf(k, sizeof(k), "%s/", prefix);
-	if (n < 0 || (size_t)n >= sizeof(k) ||
-	    fleetkv_b64_encode(k, (size_t)n, key, len) < 0)
+	size_t n = strlen(prefix);
+	if (n > FLEETKV_PREFIX_MAX)
 		return -1;
-	k[n - 1] = '0';
-	return fleetkv_b64_encode(k, (size_t)n, end, len) < 0 ? -1 : 0;
+	memcpy(k, prefix, n);
+	k[n] = '/';
+	if (fleetkv_b64_encode(k, n + 1, key, len) < 0)
+		return -1;
+	k[n] = '0';
+	return fleetkv_b64_encode(k, n + 1, end, len) < 0 ? -1 : 0;
 }
 
 int fleetkv_range_body(const char *prefix, char *buf, size_t len)
@@ -210,8 +239,7 @@ int fleetkv_kv(const struct json *j, int kv, char *key, char *value,
 	// base64 of the longest key and value, and their NULs
 	char b64[(FLEETKV_VALUE_MAX + 2) / 3 * 4 + 8];
 	int n = json_string(j, json_member(j, kv, "key"), b64, sizeof(b64));
-	int k = n > 0 ? fleetkv_b64_decode(b64, (size_t)n, key,
-					   FLEETKV_KEY_MAX)
+	int k = n > 0 ? fleetkv_b64_decode(b64, (size_t)n, key, FLEETKV_KEY_MAX)
 		      : -1;
 	if (k <= 0 || memchr(key, '\0', (size_t)k) != NULL)
 		return -1;
@@ -245,9 +273,9 @@ static bool fleetkv_printable(const char *s)
 
 // String field name of object 0 into buf (1 .. len - 1 bytes, printable;
 // words: no space either). 0; 1 when absent and optional; -1 reported.
-static int fleetkv_text(const char *key, const struct json *j,
-			const char *name, char *buf, size_t len, bool required,
-			bool word, struct diag *d)
+static int fleetkv_text(const char *key, const struct json *j, const char *name,
+			char *buf, size_t len, bool required, bool word,
+			struct diag *d)
 {
 	int t = json_member(j, 0, name);
 	if (t < 0) {
@@ -272,16 +300,15 @@ static int fleetkv_text(const char *key, const struct json *j,
 }
 
 // Every member is one of the schema's fields.
-static int fleetkv_known(const char *key, const struct json *j,
-			 struct diag *d)
+static int fleetkv_known(const char *key, const struct json *j, struct diag *d)
 {
 	uint32_t i = 1;
 	for (uint32_t m = 0; m < j->toks[0].size; m++) {
 		char name[32] = "";
 		(void)json_string(j, (int)i, name, sizeof(name));
 		bool known = false;
-		for (size_t f = 0; f < sizeof(fleetkv_fields) /
-					       sizeof(fleetkv_fields[0]);
+		for (size_t f = 0;
+		     f < sizeof(fleetkv_fields) / sizeof(fleetkv_fields[0]);
 		     f++)
 			known |= strcmp(name, fleetkv_fields[f]) == 0;
 		if (!known) {
@@ -300,13 +327,13 @@ static int fleetkv_known(const char *key, const struct json *j,
 static int fleetkv_absent(const char *key, const struct json *j,
 			  enum fleetkv_kind k, struct diag *d)
 {
-	const char *bad = k == FLEETKV_HEALTH ? (json_member(j, 0, "to") >= 0
-							 ? "to"
-						 : json_member(j, 0, "percent") >= 0
-							 ? "percent"
-							 : NULL)
-			  : json_member(j, 0, "state") >= 0 ? "state"
-							    : NULL;
+	const char *bad =
+		k == FLEETKV_HEALTH
+			? (json_member(j, 0, "to") >= 0        ? "to"
+			   : json_member(j, 0, "percent") >= 0 ? "percent"
+							       : NULL)
+		: json_member(j, 0, "state") >= 0 ? "state"
+						  : NULL;
 	if (bad == NULL)
 		return 0;
 	diag_error(d, key, 0, "a %s value has no '%s'", fleetkv_kind_name(k),
@@ -318,17 +345,15 @@ static int fleetkv_kind_parse(const char *key, const struct json *j,
 			      struct fleetkv_value *v, struct diag *d)
 {
 	char kind[16];
-	if (fleetkv_text(key, j, "kind", kind, sizeof(kind), true, true, d) <
-	    0)
+	if (fleetkv_text(key, j, "kind", kind, sizeof(kind), true, true, d) < 0)
 		return -1;
-	v->kind = strcmp(kind, "shed") == 0    ? FLEETKV_SHED
-		  : strcmp(kind, "drain") == 0 ? FLEETKV_DRAIN
-		  : strcmp(kind, "health") == 0
-			  ? FLEETKV_HEALTH
-			  : 0;
+	v->kind = strcmp(kind, "shed") == 0     ? FLEETKV_SHED
+		  : strcmp(kind, "drain") == 0  ? FLEETKV_DRAIN
+		  : strcmp(kind, "health") == 0 ? FLEETKV_HEALTH
+						: 0;
 	if (v->kind == 0) {
-		diag_error(d, key, 0,
-			   "kind '%s' is not shed, drain or health", kind);
+		diag_error(d, key, 0, "kind '%s' is not shed, drain or health",
+			   kind);
 		return -1;
 	}
 	return fleetkv_absent(key, j, v->kind, d);
@@ -364,9 +389,9 @@ static int fleetkv_percent(const char *key, const struct json *j,
 static int fleetkv_state(const char *key, const struct json *j,
 			 struct fleetkv_value *v, struct diag *d)
 {
-	char state[8];
-	if (fleetkv_text(key, j, "state", state, sizeof(state), true, true,
-			 d) < 0)
+	char state[16];
+	if (fleetkv_text(key, j, "state", state, sizeof(state), true, true, d) <
+	    0)
 		return -1;
 	if (strcmp(state, "up") != 0 && strcmp(state, "down") != 0) {
 		diag_error(d, key, 0, "'state' must be up or down, not '%s'",
@@ -430,8 +455,8 @@ int fleetkv_value_parse(const char *key, const char *text, size_t len,
 		       fleetkv_percent(key, &j, v, d) < 0)) ||
 	    (!moves && fleetkv_state(key, &j, v, d) < 0) ||
 	    fleetkv_expires(key, &j, v, d) < 0 ||
-	    fleetkv_text(key, &j, "reason", v->reason, sizeof(v->reason),
-			 moves, false, d) < 0 ||
+	    fleetkv_text(key, &j, "reason", v->reason, sizeof(v->reason), moves,
+			 false, d) < 0 ||
 	    fleetkv_text(key, &j, "who", v->who, sizeof(v->who), true, false,
 			 d) < 0)
 		return -1;
@@ -496,8 +521,7 @@ int fleetkv_value_format(const struct fleetkv_value *v, char *buf, size_t len)
 	}
 	if ((v->reason[0] != '\0' &&
 	     fleetkv_put(buf, len, &used, "reason", v->reason) < 0) ||
-	    fleetkv_put(buf, len, &used, "who", v->who) < 0 ||
-	    used + 2 > len)
+	    fleetkv_put(buf, len, &used, "who", v->who) < 0 || used + 2 > len)
 		return -1;
 	buf[used++] = '}';
 	buf[used] = '\0';

@@ -56,6 +56,9 @@ int fleetkv_time_parse(const char *s, int64_t *ms);
 /** "25", "12.5", "0.01", "100" → basis points 1..10000; -1 otherwise. */
 int fleetkv_percent_parse(const char *s);
 
+/** "90s", "15m", "2h", "1d" → seconds, 1 .. 365 days; -1 otherwise. */
+long long fleetkv_duration_parse(const char *s);
+
 /** Base64 of n bytes into out (NUL-terminated): its length, or -1. */
 int fleetkv_b64_encode(const void *in, size_t n, char *out, size_t outlen);
 /** Base64 text (n bytes) decoded into out: its length, or -1. */

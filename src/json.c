@@ -272,7 +272,8 @@ int json_member(const struct json *j, int tok, const char *key)
 	for (uint32_t m = 0; m < j->toks[tok].size; m++) {
 		const struct json_tok *k = &j->toks[i];
 		// keys with escapes never match: ours are plain words
-		if (k->len == klen && memcmp(j->text + k->start, key, klen) == 0)
+		if (k->len == klen &&
+		    memcmp(j->text + k->start, key, klen) == 0)
 			return (int)i + 1;
 		i = j->toks[i + 1].next;
 	}

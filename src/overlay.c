@@ -406,8 +406,8 @@ static bool overlay_same(const struct overlay_entry *a,
 }
 
 // The old fleet entry equal to e, or NULL.
-static const struct overlay_entry *overlay_fleet_old(const struct overlay *ov,
-						     const struct overlay_entry *e)
+static const struct overlay_entry *overlay_fleet_old(
+	const struct overlay *ov, const struct overlay_entry *e)
 {
 	for (size_t i = 0; i < ov->count; i++)
 		if (ov->entries[i].source == OVERLAY_FLEET &&
@@ -435,7 +435,8 @@ static void overlay_fleet_audit(const struct overlay_entry *prev,
 	char text[1024];
 	for (size_t i = 0; i < prev_count; i++) {
 		const struct overlay_entry *o = &prev[i];
-		if (o->source != OVERLAY_FLEET || overlay_fleet_kept(o, next, n))
+		if (o->source != OVERLAY_FLEET ||
+		    overlay_fleet_kept(o, next, n))
 			continue;
 		overlay_describe(o, text, sizeof(text));
 		log_info("audit: fleet removed %s", text);

@@ -26,7 +26,8 @@ struct overlay;
 
 /** Where an override comes from. */
 enum overlay_source {
-	OVERLAY_LOCAL = 0, /* geovipctl on this server: kept in the state file */
+	OVERLAY_LOCAL =
+		0, /* geovipctl on this server: kept in the state file */
 	OVERLAY_FLEET = 1, /* etcd (fleet.c): not kept; etcd is the record */
 };
 
