@@ -31,7 +31,7 @@ cleanup() {
 		kill -KILL "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
-	[ -n "${KEEP:-}" ] && cp -r "$TEST_TMP" /tmp/fleet-keep; lib_cleanup
+	lib_cleanup
 }
 trap cleanup EXIT
 
