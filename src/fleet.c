@@ -425,6 +425,10 @@ static void fleet_on_range(struct evhttp_request *req, void *arg)
 		return;
 	}
 	fleet_range_keys(f, &j);
+	if (json_is(&j, json_member(&j, 0, "more"), JSON_TRUE))
+		log_error("fleet: more than %d keys under %s/: only the first "
+			  "%d in key order are read",
+			  FLEET_KEYS_MAX, f->prefix, FLEET_KEYS_MAX);
 	log_info("fleet: %s %s/ from etcd %s at revision %" PRId64
 		 ": %zu override(s)",
 		 f->synced ? "resynced" : "read", f->prefix, fleet_url(f)->url,
@@ -450,8 +454,8 @@ static void fleet_on_retry(evutil_socket_t fd, short what, void *arg)
 	f->conn = evhttp_connection_base_new(f->base, NULL, u->host, u->port);
 	char body[1024];
 	f->state = FLEET_RANGE;
-	if (f->conn == NULL ||
-	    fleetkv_range_body(f->prefix, body, sizeof(body)) < 0) {
+	if (f->conn == NULL || fleetkv_range_body(f->prefix, FLEET_KEYS_MAX,
+						  body, sizeof(body)) < 0) {
 		fleet_fail(f, "out of memory");
 		return;
 	}

@@ -454,7 +454,7 @@ static int fc_overrides(struct fc *c)
 {
 	char body[1024];
 	bool unreachable;
-	if (fleetkv_range_body(c->cfg->fleet.prefix, body, sizeof(body)) < 0)
+	if (fleetkv_range_body(c->cfg->fleet.prefix, 0, body, sizeof(body)) < 0)
 		return FC_FAILED;
 	char *ans = fc_post(c, "/v3/kv/range", body, &unreachable);
 	if (ans == NULL)

@@ -210,13 +210,16 @@ static int fleetkv_range_keys(const char *prefix, char *key, char *end,
 	return fleetkv_b64_encode(k, n + 1, end, len) < 0 ? -1 : 0;
 }
 
-int fleetkv_range_body(const char *prefix, char *buf, size_t len)
+int fleetkv_range_body(const char *prefix, unsigned limit, char *buf,
+		       size_t len)
 {
 	char key[256], end[256];
 	if (fleetkv_range_keys(prefix, key, end, sizeof(key)) < 0)
 		return -1;
-	int n = snprintf(buf, len, "{\"key\":\"%s\",\"range_end\":\"%s\"}", key,
-			 end);
+	int n = snprintf(buf, len,
+			 "{\"key\":\"%s\",\"range_end\":\"%s\",\"limit\":"
+			 "\"%u\"}",
+			 key, end, limit);
 	return n < 0 || (size_t)n >= len ? -1 : n;
 }
 

@@ -65,11 +65,13 @@ int fleetkv_b64_encode(const void *in, size_t n, char *out, size_t outlen);
 int fleetkv_b64_decode(const char *in, size_t n, char *out, size_t outlen);
 
 /**
- * The body of a range request for every key under prefix (prefix "/"
- * included), or with start_rev > 0 of a watch create request from that
- * revision. Its length, or -1 when it does not fit.
+ * The body of a range request for the keys under prefix (prefix "/"
+ * included; at most limit of them, in key order, or all when limit is 0),
+ * or of a watch create request from start_rev. Its length, or -1 when it
+ * does not fit.
  */
-int fleetkv_range_body(const char *prefix, char *buf, size_t len);
+int fleetkv_range_body(const char *prefix, unsigned limit, char *buf,
+		       size_t len);
 int fleetkv_watch_body(const char *prefix, int64_t start_rev, char *buf,
 		       size_t len);
 

@@ -344,10 +344,12 @@ static void test_kv(void **state)
 	assert_string_equal(key, "/geovip/T/b");
 	assert_int_equal(fleetkv_kv(&j, 0, key, value, &len), -1);
 	char body[512];
-	assert_true(fleetkv_range_body("/geovip/T", body, sizeof(body)) > 0);
+	assert_true(fleetkv_range_body("/geovip/T", 5, body, sizeof(body)) >
+		    0);
 	// "/geovip/T/" and "/geovip/T0"
 	assert_string_equal(body, "{\"key\":\"L2dlb3ZpcC9ULw==\","
-				  "\"range_end\":\"L2dlb3ZpcC9UMA==\"}");
+				  "\"range_end\":\"L2dlb3ZpcC9UMA==\","
+				  "\"limit\":\"5\"}");
 	assert_true(fleetkv_watch_body("/geovip/T", 13, body, sizeof(body)) >
 		    0);
 	assert_non_null(strstr(body, "\"start_revision\":\"13\""));
