@@ -10,11 +10,15 @@
 #include "fleet.h"
 
 #include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -35,6 +39,11 @@
 #define FLEET_BODY_MAX (4 * 1024 * 1024)
 /* Tokens of one answer: about 15 per key, FLEET_KEYS_MAX keys and more. */
 #define FLEET_TOKS 16384
+/* TCP keepalive on the watch: a silent etcd (a partition, no reset) is
+ * noticed after idle + count x interval seconds. */
+#define FLEET_KEEPIDLE 10
+#define FLEET_KEEPINTVL 5
+#define FLEET_KEEPCNT 3
 /* While etcd stays unreachable, one warning per this many attempts. */
 #define FLEET_WARN_EVERY 12
 
@@ -348,6 +357,24 @@ static void fleet_on_watch_end(struct evhttp_request *req, void *arg)
 	fleet_fail(arg, "the connection was lost");
 }
 
+// An idle watch sends nothing: keepalive probes find a peer that is gone
+// without a reset. Best effort (logged at debug when refused).
+static void fleet_keepalive(struct fleet *f)
+{
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(f->conn);
+	evutil_socket_t fd = bev != NULL ? bufferevent_getfd(bev) : -1;
+	int on = 1, idle = FLEET_KEEPIDLE, intvl = FLEET_KEEPINTVL,
+	    cnt = FLEET_KEEPCNT;
+	if (fd < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)) <
+		    0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl)) <
+		    0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)) < 0)
+		log_debug("fleet: no TCP keepalive on the watch connection");
+}
+
 static void fleet_watch(struct fleet *f, int64_t revision)
 {
 	char body[1024];
@@ -359,6 +386,7 @@ static void fleet_watch(struct fleet *f, int64_t revision)
 		fleet_fail(f, "cannot build the watch request");
 		return;
 	}
+	fleet_keepalive(f);
 	struct evhttp_request *req = evhttp_request_new(fleet_on_watch_end, f);
 	if (req != NULL)
 		evhttp_request_set_chunked_cb(req, fleet_on_chunk);
