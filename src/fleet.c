@@ -310,7 +310,11 @@ static void fleet_watch_message(struct fleet *f, const char *text, size_t len)
 		return;
 	}
 	if (json_is(&j, json_member(&j, res, "created"), JSON_TRUE)) {
+		// only a confirmed watch ends the backoff: a watch refused at
+		// once must not turn into a full read ten times a second
 		event_del(f->deadline);
+		f->failures = 0;
+		f->backoff_ms = FLEET_BACKOFF_MIN_MS;
 		log_debug("fleet: watching %s/ on %s", f->prefix,
 			  fleet_url(f)->url);
 	}
@@ -353,8 +357,11 @@ static void fleet_on_chunk(struct evhttp_request *req, void *arg)
 
 static void fleet_on_watch_end(struct evhttp_request *req, void *arg)
 {
-	(void)req;
-	fleet_fail(arg, "the connection was lost");
+	int code = req != NULL ? evhttp_request_get_response_code(req) : 0;
+	char why[64] = "the connection was lost";
+	if (code != 0 && code != 200)
+		snprintf(why, sizeof(why), "watch: HTTP status %d", code);
+	fleet_fail(arg, why);
 }
 
 // An idle watch sends nothing: keepalive probes find a peer that is gone
@@ -462,8 +469,6 @@ static void fleet_on_range(struct evhttp_request *req, void *arg)
 		 f->synced ? "resynced" : "read", f->prefix, fleet_url(f)->url,
 		 rev, f->key_count);
 	f->synced = true;
-	f->failures = 0;
-	f->backoff_ms = FLEET_BACKOFF_MIN_MS;
 	fleet_apply(f);
 	fleet_watch(f, rev);
 }

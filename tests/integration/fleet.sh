@@ -155,10 +155,12 @@ T0=$(now_ms)
 out=$(fleetctl shed americas --to apac --percent 100 --for 10m --reason "fleet test" --who tester)
 T1=$(now_ms)
 check_grep "--fleet shed: written" "^wrote to etcd $ETCD_URL: $PREFIX/override/americas shed americas to apac 100.00% until 20.*by tester" "$out"
-# 2 s; under valgrind (GEOVIPD_WRAPPER) everything is ~10x slower
-ms=$(until_both $APAC $((2 * WAIT_SCALE)))
+# The 2 s bound is checked below on the servers' own log times; the
+# answers seen through dig get 5 s, as each dig process takes 0.2-0.5 s
+# on a loaded 2-core machine. Under valgrind (GEOVIPD_WRAPPER) both ~10x.
+ms=$(until_both $APAC $((5 * WAIT_SCALE)))
 if [ "$ms" != timeout ]; then ok "both servers answer apac $ms ms after geovipctl returned (dig included)"
-else fail "both servers did not move within $((2 * WAIT_SCALE)) s (server 1 '$(answer 1)', server 2 '$(answer 2)')"; fi
+else fail "both servers did not move within $((5 * WAIT_SCALE)) s (server 1 '$(answer 1)', server 2 '$(answer 2)')"; fi
 # the generation with the override, by each server's log, from the moment
 # geovipctl started (its own run, about $((T1 - T0)) ms here, included)
 for n in 1 2; do
@@ -215,20 +217,26 @@ etcdctl_ del "$PREFIX/override/old" >/dev/null
 etcdctl_ del "$PREFIX/health/emea" >/dev/null
 
 # --- --fleet undo: both back within 2 s
+T0=$(now_ms)
 out=$(fleetctl undo americas)
 check_grep "--fleet undo" "^deleted $PREFIX/override/americas in etcd $ETCD_URL" "$out"
-ms=$(until_both $AMERICAS $((2 * WAIT_SCALE)))
-if [ "$ms" != timeout ]; then ok "both servers dropped the shed $ms ms after --fleet undo returned"
-else fail "the undo did not reach both servers within $((2 * WAIT_SCALE)) s"; fi
+ms=$(until_both $AMERICAS $((5 * WAIT_SCALE)))
+if [ "$ms" != timeout ]; then ok "both servers answer americas again $ms ms after --fleet undo returned (dig included)"
+else fail "the undo did not reach both servers within $((5 * WAIT_SCALE)) s"; fi
 for n in 1 2; do
-	check_grep "server $n: the removal audited" "audit: fleet removed #[0-9]+ shed americas" "$(log_of $n)"
+	t=$(applied_ms $n "audit: fleet removed #[0-9]+ shed americas")
+	if [ -n "$t" ] && [ $((t - T0)) -le $((2000 * WAIT_SCALE)) ]; then
+		ok "server $n applied the undo $((t - T0)) ms after geovipctl started"
+	else
+		fail "server $n: undo applied ${t:+$((t - T0)) ms }after geovipctl started (want ≤ 2 s)"
+	fi
 done
 
 # --- etcd killed: both keep a short override until it expires, then drop it
 out=$(fleetctl shed americas --to apac --percent 100 --for 20s --reason "short" --who tester)
 until=$(printf '%s\n' "$out" | sed -n 's/.* until \([0-9T:Z-]*\) by .*/\1/p')
 EXPIRES=$(date -d "$until" +%s) || fail "no expiry time in '$out'"
-ms=$(until_both $APAC $((2 * WAIT_SCALE)))
+ms=$(until_both $APAC $((5 * WAIT_SCALE)))
 [ "$ms" != timeout ] || fail "the short shed did not reach both servers"
 stop_etcd
 for n in 1 2; do
