@@ -1784,6 +1784,148 @@ static void cfg_parse_dnstap(struct cfg_doc *c, const struct cfg_pair *p,
 			     CFG_COUNT(dnstap_keys), &cfg->dnstap);
 }
 
+/* ---- fleet --------------------------------------------------------------- */
+
+// HOST of http://HOST:PORT: a name, an IPv4 address, or [IPv6].
+static bool cfg_etcd_host(const char *h, size_t n, bool bracketed)
+{
+	if (n == 0 || n > 253)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = h[i];
+		if (!isalnum((unsigned char)ch) && ch != '.' && ch != '-' &&
+		    !(bracketed && ch == ':'))
+			return false;
+	}
+	return true;
+}
+
+// "http://HOST:PORT" (a trailing / allowed) into e; false when not.
+static bool cfg_etcd_url(const char *text, struct config_etcd *e,
+			 struct cfg_doc *c, unsigned line)
+{
+	if (strncmp(text, "http://", 7) != 0)
+		return false;
+	const char *h = text + 7, *colon;
+	bool br = *h == '[';
+	if (br) {
+		const char *close = strchr(h, ']');
+		if (close == NULL || close[1] != ':')
+			return false;
+		colon = close + 1;
+		h++;
+	} else {
+		colon = strchr(h, ':');
+		if (colon == NULL)
+			return false;
+	}
+	size_t hn = (size_t)(colon - h) - (br ? 1 : 0);
+	unsigned long port;
+	char digits[8];
+	size_t pn = strcspn(colon + 1, "/");
+	const char *rest = colon + 1 + pn; // nothing, or one "/"
+	if (!cfg_etcd_host(h, hn, br) || pn == 0 || pn >= sizeof(digits) ||
+	    (*rest != '\0' && strcmp(rest, "/") != 0))
+		return false;
+	memcpy(digits, colon + 1, pn);
+	digits[pn] = '\0';
+	if (!cfg_whole_number(digits, 1, 65535, &port))
+		return false;
+	e->host = cfg_calloc(c, line, hn + 1, 1);
+	if (e->host != NULL)
+		memcpy(e->host, h, hn);
+	e->url = cfg_strdup(c, line, text);
+	e->port = (uint16_t)port;
+	return true;
+}
+
+static void cfg_fleet_etcd_add(struct cfg_doc *c, const yaml_node_t *item,
+			       void *obj)
+{
+	struct config_fleet *f = obj;
+	const char *text = cfg_item_scalar(c, "fleet.etcd", item);
+	if (text == NULL)
+		return;
+	struct config_etcd *e = &f->etcd[f->etcd_count++];
+	e->line = cfg_line(item);
+	if (!cfg_etcd_url(text, e, c, e->line))
+		diag_error(c->d, c->file, e->line,
+			   "fleet.etcd: '%s' is not http://HOST:PORT (an "
+			   "etcd client URL such as http://127.0.0.1:2379; "
+			   "https is not supported)",
+			   text);
+}
+
+static void cfg_parse_fleet_etcd(struct cfg_doc *c, const struct cfg_pair *p,
+				 void *obj)
+{
+	struct config_fleet *f = obj;
+	if (p->value->type == YAML_SEQUENCE_NODE &&
+	    (p->value->data.sequence.items.top ==
+		     p->value->data.sequence.items.start ||
+	     p->value->data.sequence.items.top -
+			     p->value->data.sequence.items.start >
+		     CONFIG_FLEET_URLS_MAX)) {
+		diag_error(c->d, c->file, cfg_pair_line(p),
+			   "fleet.etcd must list 1 to %d URLs",
+			   CONFIG_FLEET_URLS_MAX);
+		return;
+	}
+	cfg_list(c, p, (void **)&f->etcd, sizeof(*f->etcd), cfg_fleet_etcd_add,
+		 f);
+}
+
+static void cfg_parse_fleet_prefix(struct cfg_doc *c, const struct cfg_pair *p,
+				   void *obj)
+{
+	struct config_fleet *f = obj;
+	const char *text = cfg_scalar(c, p);
+	if (text == NULL)
+		return;
+	size_t n = strlen(text);
+	bool ok = n >= 2 && n <= 128 && text[0] == '/' && text[n - 1] != '/' &&
+		  strstr(text, "//") == NULL;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = isalnum((unsigned char)text[i]) ||
+		     strchr("/._-", text[i]) != NULL;
+	if (!ok) {
+		diag_error(c->d, c->file, cfg_pair_line(p),
+			   "fleet.prefix: '%s' must be 2 to 128 characters of "
+			   "letters, digits, '/', '.', '_' and '-', starting "
+			   "with '/' and not ending with one (e.g. "
+			   "/geovip/PROD)",
+			   text);
+		return;
+	}
+	f->prefix = cfg_strdup(c, cfg_pair_line(p), text);
+}
+
+static const struct cfg_key fleet_keys[] = {
+	CFG_KEY("etcd", cfg_parse_fleet_etcd, true),
+	CFG_KEY("prefix", cfg_parse_fleet_prefix, true),
+};
+
+static void cfg_parse_fleet(struct cfg_doc *c, const struct cfg_pair *p,
+			    void *obj)
+{
+	struct config *cfg = obj;
+	if (!cfg_expect(c, p, YAML_MAPPING_NODE))
+		return;
+	cfg->fleet.line = cfg_pair_line(p);
+	cfg_map_walk(c, p->value, "'fleet'", fleet_keys, CFG_COUNT(fleet_keys),
+		     &cfg->fleet);
+}
+
+static void cfg_fleet_free(struct config_fleet *f)
+{
+	for (size_t i = 0; i < f->etcd_count; i++) {
+		free(f->etcd[i].url);
+		free(f->etcd[i].host);
+	}
+	free(f->etcd);
+	free(f->prefix);
+}
+
 /* ---- the top level ------------------------------------------------------- */
 
 /* ---- operations keys: nsid, identity, version, log, log_level,
@@ -2039,6 +2181,7 @@ static const struct cfg_key top_keys[] = {
 	CFG_OPS_KEYS,
 	CFG_KEY("metrics", cfg_parse_metrics, false),
 	CFG_KEY("dnstap", cfg_parse_dnstap, false),
+	CFG_KEY("fleet", cfg_parse_fleet, false),
 };
 _Static_assert(CFG_COUNT(top_keys) <= CFG_KEYS_MAX,
 	       "cfg_map_walk's found[] is too small for top_keys");
@@ -2347,6 +2490,7 @@ void config_free(struct config *cfg)
 	free(cfg->rrl.exempt);
 	free(cfg->user);
 	cfg_ops_free(cfg);
+	cfg_fleet_free(&cfg->fleet);
 	for (size_t i = 0; i < cfg->zone_count; i++)
 		cfg_zone_free(&cfg->zones[i]);
 	free(cfg->zones);

@@ -158,6 +158,25 @@ struct config_zone {
 	unsigned line;
 };
 
+/** Most URLs `fleet.etcd` may list. */
+#define CONFIG_FLEET_URLS_MAX 16
+
+/** One etcd endpoint of `fleet.etcd`: http://HOST:PORT. */
+struct config_etcd {
+	char *url;  /* as written */
+	char *host; /* a name or an address, IPv6 without brackets */
+	uint16_t port;
+	unsigned line;
+};
+
+/** `fleet:`; line 0 when absent (no fleet). */
+struct config_fleet {
+	struct config_etcd *etcd;
+	size_t etcd_count;
+	char *prefix; /* "/geovip/PROD": starts with /, no trailing / */
+	unsigned line;
+};
+
 struct config {
 	char *path; /* the config file as given */
 	char *dir;  /* its directory, for relative paths */
@@ -228,6 +247,8 @@ struct config {
 	struct config_listen metrics;
 	/* `dnstap:` query log over a Frame Streams Unix socket */
 	struct config_dnstap dnstap;
+	/* ---- `fleet:` overrides shared through etcd (fleet.c) ---- */
+	struct config_fleet fleet;
 };
 
 /** Most networks `rrl.exempt` may list. */

@@ -231,16 +231,20 @@ static void control_print_mtime(struct conn *cn, const char *what,
 static void control_print_override(struct conn *cn,
 				   const struct overlay_entry *e)
 {
-	char created[32], until[32];
+	char created[32], until[32], by[OVERLAY_KEY_MAX + OVERLAY_WHO_MAX + 32];
 	overlay_time_text(e->created_ms, created, sizeof(created));
 	overlay_time_text(e->expires_ms, until, sizeof(until));
 	long long left = (e->expires_ms - overlay_now_ms() + 999) / 1000;
+	if (e->source == OVERLAY_FLEET)
+		snprintf(by, sizeof(by), "%s via etcd key %s", e->who, e->key);
+	else
+		snprintf(by, sizeof(by), "uid %lu", e->uid);
 	control_printf(cn,
 		       "override #%" PRIu32 " %s %s to %s %u.%02u%% "
-		       "until %s (%llds left) by uid %lu at %s reason \"%s\"\n",
+		       "until %s (%llds left) by %s at %s reason \"%s\"\n",
 		       e->id, e->drain ? "drain" : "shed", e->from, e->to,
-		       e->bp / 100, e->bp % 100, until, left > 0 ? left : 0,
-		       e->uid, created, e->reason);
+		       e->bp / 100, e->bp % 100, until, left > 0 ? left : 0, by,
+		       created, e->reason);
 }
 
 static void control_vips(struct conn *cn, const struct config_region *r)
@@ -342,6 +346,17 @@ static void control_undo(struct conn *cn, int argc, char **argv)
 		control_finish(cn,
 			       "usage: undo ID (a number from `overrides`)");
 		return;
+	}
+	for (size_t i = 0; i < overlay_count(cn->ctl->ov); i++) {
+		const struct overlay_entry *e = overlay_get(cn->ctl->ov, i);
+		if (e->id == id && e->source == OVERLAY_FLEET) {
+			control_finish(cn,
+				       "override #%lu comes from etcd key %s: "
+				       "remove it there (geovipctl --fleet "
+				       "undo %s)",
+				       id, e->key, e->from);
+			return;
+		}
 	}
 	if (overlay_undo(cn->ctl->ov, (uint32_t)id, cn->uid) < 0) {
 		control_finish(cn, "no active override #%lu (see `overrides`)",
@@ -744,6 +759,11 @@ static struct snapshot *control_on_loaded(void *arg, struct snapshot *s)
 struct snapshot *control_prepare(struct control *c, struct snapshot *s)
 {
 	return overlay_apply(c->ov, s);
+}
+
+struct overlay *control_overlay(struct control *c)
+{
+	return c->ov;
 }
 
 struct control *control_new(const struct config *cfg, struct server *srv,

@@ -13,6 +13,7 @@ struct reload;
 struct server;
 struct snapshot;
 struct control;
+struct overlay;
 
 /** Longest request line, newline included. */
 #define CONTROL_LINE_MAX 1024
@@ -29,6 +30,9 @@ struct control *control_new(const struct config *cfg, struct server *srv,
 
 /** s with the runtime overrides applied (see overlay_apply). */
 struct snapshot *control_prepare(struct control *c, struct snapshot *s);
+
+/** The overlay of runtime overrides (fleet.c adds the fleet's to it). */
+struct overlay *control_overlay(struct control *c);
 
 /** Closes the socket (removing its file) and every connection. */
 void control_free(struct control *c);

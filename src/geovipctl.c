@@ -20,6 +20,7 @@
 #include "config.h"
 #include "control.h"
 #include "diag.h"
+#include "fleetctl.h"
 
 #define CTL_CONFIG_DEFAULT SYSCONFDIR "/geovip/geovip.yaml"
 /* The longest answer read: a status of many regions and overrides. */
@@ -48,7 +49,11 @@ static void ctl_usage(FILE *out)
 		"                      (default " CTL_CONFIG_DEFAULT ")\n"
 		"  -s, --socket PATH   the control socket itself\n"
 		"  -t, --timeout SECS  wait at most this long for the answer "
-		"(60)\n");
+		"(60)\n"
+		"  --fleet             shed, drain, undo REGION, overrides: "
+		"in etcd\n"
+		"                      (the config's `fleet:`), for every "
+		"server\n");
 }
 
 // The socket path from the config's `control:`; NULL after printing why.
@@ -217,12 +222,14 @@ int main(int argc, char **argv)
 		{"config", required_argument, NULL, 'c'},
 		{"socket", required_argument, NULL, 's'},
 		{"timeout", required_argument, NULL, 't'},
+		{"fleet", no_argument, NULL, 'F'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *config = CTL_CONFIG_DEFAULT, *sock = NULL;
 	int timeout = 60, ch;
+	bool fleet = false;
 	// "+": options after the command belong to it (shed --to ...)
 	while ((ch = getopt_long(argc, argv, "+c:s:t:hV", longopts, NULL)) !=
 	       -1) {
@@ -241,6 +248,9 @@ int main(int argc, char **argv)
 				return CTL_USAGE;
 			}
 			break;
+		case 'F':
+			fleet = true;
+			break;
 		case 'h':
 			ctl_usage(stdout);
 			return CTL_OK;
@@ -256,6 +266,10 @@ int main(int argc, char **argv)
 		ctl_usage(stderr);
 		return CTL_USAGE;
 	}
+	// --fleet: to etcd, which every geovipd of the fleet watches
+	if (fleet)
+		return fleetctl_main(config, timeout, argc - optind,
+				     argv + optind);
 	char req[CONTROL_LINE_MAX + 1];
 	if (ctl_request(argc - optind, argv + optind, req, sizeof(req)) < 0)
 		return CTL_USAGE;

@@ -22,6 +22,7 @@
 
 #include "config.h"
 #include "control.h"
+#include "fleet.h"
 #include "diag.h"
 #include "dnstap.h"
 #include "log.h"
@@ -54,6 +55,7 @@ struct daemon {
 	struct control *control; // control socket, runtime overrides
 	struct metrics *metrics; // the /metrics listener, or NULL
 	struct dnstap *dnstap;   // the dnstap writer, or NULL
+	struct fleet *fleet;     // `fleet:` overrides from etcd, or NULL
 	struct event_base *base; // the main thread's loop
 	struct event *signals[4];
 	char *pidfile; // written at start-up, removed at exit
@@ -399,9 +401,16 @@ static int main_control(struct daemon *dm, const struct config *cfg)
 		return -1;
 	}
 	dm->control = control_new(cfg, dm->srv, dm->reload, dm->base, d);
+	// the first connection to etcd is made from the loop
+	if (dm->control != NULL && cfg->fleet.line != 0)
+		dm->fleet = fleet_new(cfg, control_overlay(dm->control),
+				      dm->base, d);
 	main_print_diag(d);
 	diag_free(d);
-	return dm->control != NULL ? 0 : -1;
+	return dm->control != NULL &&
+			       (cfg->fleet.line == 0 || dm->fleet != NULL)
+		       ? 0
+		       : -1;
 }
 
 // The `metrics:` listener, bound before privileges are dropped, and the
@@ -503,6 +512,7 @@ out:
 	metrics_free(dm.metrics);
 	xfr_free(dm.xfr);       // abandons transfers under way
 	reload_free(dm.reload); // abandons a load under way
+	fleet_free(dm.fleet);
 	control_free(dm.control);
 	server_free(dm.srv);    // stops the workers first
 	dnstap_free(dm.dnstap); // after the workers: flushes their frames

@@ -56,13 +56,17 @@ void overlay_time_text(int64_t ms, char *buf, size_t len)
 static void overlay_describe(const struct overlay_entry *e, char *buf,
 			     size_t len)
 {
-	char until[32];
+	char until[32], by[OVERLAY_KEY_MAX + OVERLAY_WHO_MAX + 64];
 	overlay_time_text(e->expires_ms, until, sizeof(until));
+	if (e->source == OVERLAY_FLEET)
+		snprintf(by, sizeof(by), "%s via etcd key %s", e->who, e->key);
+	else
+		snprintf(by, sizeof(by), "uid %lu", e->uid);
 	snprintf(buf, len,
 		 "#%" PRIu32 " %s %s → %s %u.%02u%% until %s, set "
-		 "by uid %lu, reason \"%s\"",
+		 "by %s, reason \"%s\"",
 		 e->id, e->drain ? "drain" : "shed", e->from, e->to,
-		 e->bp / 100, e->bp % 100, until, e->uid, e->reason);
+		 e->bp / 100, e->bp % 100, until, by, e->reason);
 }
 
 /* ---- the state file ------------------------------------------------- */
@@ -84,6 +88,8 @@ static int overlay_save(const struct overlay *ov)
 	fprintf(f, "geovip-overrides 1\nnext\t%" PRIu32 "\n", ov->next_id);
 	for (size_t i = 0; i < ov->count; i++) {
 		const struct overlay_entry *e = &ov->entries[i];
+		if (e->source != OVERLAY_LOCAL)
+			continue; // etcd keeps those
 		fprintf(f,
 			"override\t%" PRIu32 "\t%s\t%s\t%u\t%d\t%" PRId64
 			"\t%" PRId64 "\t%lu\t%s\n",
@@ -190,7 +196,7 @@ static void overlay_load(struct overlay *ov)
 		}
 		if (e.id >= ov->next_id)
 			ov->next_id = e.id + 1;
-		char what[512];
+		char what[1024];
 		overlay_describe(&e, what, sizeof(what));
 		if (e.expires_ms <= now) {
 			log_info("audit: expired %s (while stopped)", what);
@@ -309,7 +315,7 @@ static void overlay_on_expiry(evutil_socket_t fd, short what, void *arg)
 			i++;
 			continue;
 		}
-		char text[512];
+		char text[1024];
 		overlay_describe(&ov->entries[i], text, sizeof(text));
 		log_info("audit: expired %s", text);
 		overlay_remove(ov, i);
@@ -356,7 +362,7 @@ int overlay_add(struct overlay *ov, struct overlay_entry *e)
 		(void)overlay_save(ov);
 		return -1;
 	}
-	char text[512];
+	char text[1024];
 	overlay_describe(e, text, sizeof(text));
 	log_info("audit: uid %lu added %s", e->uid, text);
 	return 0;
@@ -365,7 +371,8 @@ int overlay_add(struct overlay *ov, struct overlay_entry *e)
 int overlay_undo(struct overlay *ov, uint32_t id, unsigned long uid)
 {
 	for (size_t i = 0; i < ov->count; i++) {
-		if (ov->entries[i].id != id)
+		if (ov->entries[i].id != id ||
+		    ov->entries[i].source != OVERLAY_LOCAL)
 			continue;
 		struct overlay_entry e = ov->entries[i];
 		overlay_remove(ov, i);
@@ -378,12 +385,133 @@ int overlay_undo(struct overlay *ov, uint32_t id, unsigned long uid)
 			(void)overlay_save(ov);
 			return -1;
 		}
-		char text[512];
+		char text[1024];
 		overlay_describe(&e, text, sizeof(text));
 		log_info("audit: uid %lu removed %s", uid, text);
 		return 0;
 	}
 	return -1;
+}
+
+/* ---- fleet overrides ------------------------------------------------ */
+
+// Whether two fleet entries say the same thing (ids and times aside).
+static bool overlay_same(const struct overlay_entry *a,
+			 const struct overlay_entry *b)
+{
+	return strcmp(a->key, b->key) == 0 && strcmp(a->from, b->from) == 0 &&
+	       strcmp(a->to, b->to) == 0 && a->bp == b->bp &&
+	       a->drain == b->drain && a->expires_ms == b->expires_ms &&
+	       strcmp(a->reason, b->reason) == 0 && strcmp(a->who, b->who) == 0;
+}
+
+// The old fleet entry equal to e, or NULL.
+static const struct overlay_entry *overlay_fleet_old(
+	const struct overlay *ov, const struct overlay_entry *e)
+{
+	for (size_t i = 0; i < ov->count; i++)
+		if (ov->entries[i].source == OVERLAY_FLEET &&
+		    overlay_same(&ov->entries[i], e))
+			return &ov->entries[i];
+	return NULL;
+}
+
+// Whether old fleet entry o is among the n new ones.
+static bool overlay_fleet_kept(const struct overlay_entry *o,
+			       const struct overlay_entry *e, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (overlay_same(o, &e[i]))
+			return true;
+	return false;
+}
+
+// The audit lines of a fleet change: removals, then additions.
+static void overlay_fleet_audit(const struct overlay_entry *prev,
+				size_t prev_count,
+				const struct overlay_entry *next, size_t n,
+				uint32_t first_new)
+{
+	char text[1024];
+	for (size_t i = 0; i < prev_count; i++) {
+		const struct overlay_entry *o = &prev[i];
+		if (o->source != OVERLAY_FLEET ||
+		    overlay_fleet_kept(o, next, n))
+			continue;
+		overlay_describe(o, text, sizeof(text));
+		log_info("audit: fleet removed %s", text);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (next[i].id < first_new)
+			continue;
+		overlay_describe(&next[i], text, sizeof(text));
+		log_info("audit: fleet added %s", text);
+	}
+}
+
+int overlay_fleet_set(struct overlay *ov, const struct overlay_entry *e,
+		      size_t n)
+{
+	size_t locals = 0, fleet_old = 0;
+	for (size_t i = 0; i < ov->count; i++) {
+		if (ov->entries[i].source == OVERLAY_LOCAL)
+			locals++;
+		else
+			fleet_old++;
+	}
+	if (n > OVERLAY_MAX - locals) {
+		log_error("fleet: %zu overrides and %zu local ones are more "
+			  "than %d; only the first %zu fleet ones apply",
+			  n, locals, OVERLAY_MAX, OVERLAY_MAX - locals);
+		n = OVERLAY_MAX - locals;
+	}
+	struct overlay_entry *next = calloc(OVERLAY_MAX, sizeof(*next));
+	if (next == NULL) {
+		log_error("fleet: out of memory; overrides unchanged");
+		return -1;
+	}
+	uint32_t first_new = ov->next_id;
+	size_t kept = 0, count = 0;
+	int64_t now = overlay_now_ms();
+	for (size_t i = 0; i < n; i++, count++) {
+		const struct overlay_entry *old = overlay_fleet_old(ov, &e[i]);
+		next[count] = old != NULL ? *old : e[i];
+		next[count].source = OVERLAY_FLEET;
+		if (old != NULL) {
+			kept++;
+			continue;
+		}
+		next[count].id = ov->next_id++;
+		next[count].created_ms = now;
+	}
+	for (size_t i = 0; i < ov->count; i++)
+		if (ov->entries[i].source == OVERLAY_LOCAL)
+			next[count++] = ov->entries[i];
+	if (kept == fleet_old && kept == n) {
+		free(next); // nothing changed
+		return 0;
+	}
+	struct overlay_entry *prev = malloc(sizeof(ov->entries));
+	if (prev == NULL) {
+		free(next);
+		log_error("fleet: out of memory; overrides unchanged");
+		return -1;
+	}
+	memcpy(prev, ov->entries, sizeof(ov->entries));
+	size_t prev_count = ov->count;
+	memcpy(ov->entries, next, count * sizeof(*next));
+	ov->count = count;
+	int rc = overlay_publish(ov);
+	if (rc < 0) {
+		memcpy(ov->entries, prev, sizeof(ov->entries));
+		ov->count = prev_count;
+	} else {
+		overlay_fleet_audit(prev, prev_count, next, n, first_new);
+		(void)overlay_save(ov); // the next id
+	}
+	free(prev);
+	free(next);
+	return rc;
 }
 
 size_t overlay_count(const struct overlay *ov)

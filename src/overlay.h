@@ -20,6 +20,16 @@ struct overlay;
 #define OVERLAY_REASON_MAX 200
 /** Most overrides at once (one per region, and regions are few). */
 #define OVERLAY_MAX 256
+/** Longest etcd key and `who` of a fleet override. */
+#define OVERLAY_KEY_MAX 255
+#define OVERLAY_WHO_MAX 63
+
+/** Where an override comes from. */
+enum overlay_source {
+	OVERLAY_LOCAL =
+		0, /* geovipctl on this server: kept in the state file */
+	OVERLAY_FLEET = 1, /* etcd (fleet.c): not kept; etcd is the record */
+};
 
 struct overlay_entry {
 	uint32_t id;                     /* 1, 2, ...: never reused */
@@ -31,6 +41,9 @@ struct overlay_entry {
 	int64_t expires_ms;
 	unsigned long uid; /* who: the peer uid of the socket */
 	char reason[OVERLAY_REASON_MAX + 1];
+	enum overlay_source source;
+	char key[OVERLAY_KEY_MAX + 1]; /* fleet: the etcd key */
+	char who[OVERLAY_WHO_MAX + 1]; /* fleet: who wrote it */
 };
 
 /**
@@ -57,10 +70,23 @@ struct snapshot *overlay_apply(struct overlay *ov, struct snapshot *s);
  */
 int overlay_add(struct overlay *ov, struct overlay_entry *e);
 
-/** Removes override id (audit line by uid): 0, -1 when there is none. */
+/** Removes local override id (audit line by uid): 0, -1 when there is
+ *  none (a fleet override is removed in etcd, not here). */
 int overlay_undo(struct overlay *ov, uint32_t id, unsigned long uid);
 
-/** The active overrides, oldest first. */
+/**
+ * Replaces every fleet override by the n in e (source, key, who, from,
+ * to, bp, drain, expires_ms, reason set; ids and created_ms are assigned
+ * here, kept for an entry unchanged since the last call), audits each
+ * addition and removal, and publishes a new generation when anything
+ * changed. Fleet entries sit before the local ones, so a local override
+ * of the same region wins on this server. 0, or -1 (logged) with nothing
+ * changed.
+ */
+int overlay_fleet_set(struct overlay *ov, const struct overlay_entry *e,
+		      size_t n);
+
+/** The active overrides, fleet ones first, then local ones oldest first. */
 size_t overlay_count(const struct overlay *ov);
 const struct overlay_entry *overlay_get(const struct overlay *ov, size_t i);
 /** The override for region name from, or NULL. */
