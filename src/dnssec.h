@@ -1,8 +1,9 @@
 /*
  * src/dnssec.h — DNSSEC for served zones: the zone's keys read
  * from BIND-format key files, every RRset and every regional variant
- * signed once at snapshot build (NSEC chain included), and the writers
- * the answer code calls to add RRSIGs and denial proofs when DO is set.
+ * signed once at snapshot build (NSEC or NSEC3 chain included), and the
+ * writers the answer code calls to add RRSIGs and denial proofs when DO
+ * is set.
  */
 #ifndef GEOVIP_DNSSEC_H
 #define GEOVIP_DNSSEC_H
@@ -28,7 +29,8 @@ struct dnssec_zone;
 
 /**
  * Reads the public halves (.key) of cz's keys and hands their DNSKEY
- * records to fn (as read from the zone file, file index file). Problems
+ * records, and with `denial: nsec3` the NSEC3PARAM, to fn (as read from
+ * the zone file, file index file). Problems
  * go to d with the key file's name. Returns 0, or negative on error.
  */
 int dnssec_dnskey_records(const struct config *cfg,
@@ -77,11 +79,13 @@ uint16_t dnssec_put_nodata(const struct dnssec_zone *dz, struct wire_writer *w,
 			   const uint8_t *qname);
 
 /** NXDOMAIN proof: the NSECs covering qname and the wildcard at its
- *  closest encloser, with their RRSIGs. */
+ *  closest encloser; with NSEC3 the closest encloser proof and the NSEC3
+ *  covering the wildcard (RFC 5155 §7.2.2); with their RRSIGs. */
 uint16_t dnssec_put_nxdomain(const struct dnssec_zone *dz,
 			     struct wire_writer *w, const uint8_t *qname);
 
-/** For an answer synthesised from a wildcard: the NSEC covering qname. */
+/** For an answer synthesised from a wildcard: the NSEC covering qname,
+ *  or the NSEC3 covering its next closer name. */
 uint16_t dnssec_put_wildcard(const struct dnssec_zone *dz,
 			     struct wire_writer *w, const uint8_t *qname);
 
