@@ -30,6 +30,8 @@
 #define TYPE_NSEC3 50
 #define TYPE_NSEC3PARAM 51
 #define NSEC3_SHA1 1
+#define TYPE_CDS 59
+#define TYPE_CDNSKEY 60
 #define KEY_FILE_MAX (64 * 1024)
 /* Signatures start this long before the signing time (clock skew). */
 #define INCEPTION_SKEW 3600
@@ -343,43 +345,83 @@ static int nsec3param_record(const struct config *cfg,
 	return 0;
 }
 
+/* Hands rr's rdata to fn as a record of type at the apex. */
+static int apex_record(const struct config *cfg, const struct config_zone *cz,
+		       struct diag *d, uint16_t file, zone_record_fn fn,
+		       void *ctx, const ldns_rr *rr, uint16_t type)
+{
+	ldns_buffer *buf = ldns_buffer_new(1024);
+	int rc = -1;
+	if (buf != NULL &&
+	    ldns_rr_rdata2buffer_wire(buf, rr) == LDNS_STATUS_OK) {
+		struct zone_record rec = {
+			.owner = cz->origin,
+			.owner_len = cz->origin_len,
+			.rdata = ldns_buffer_begin(buf),
+			.rdata_len = ldns_buffer_position(buf),
+			.ttl = ldns_rr_ttl(rr),
+			.type = type,
+			.file = file,
+			.line = 0,
+		};
+		rc = fn(ctx, &rec) < 0 ? -1 : 0;
+	}
+	if (rc < 0)
+		diag_error(d, cfg->path, cz->dnssec.line, "out of memory");
+	ldns_buffer_free(buf);
+	return rc;
+}
+
+/* RFC 7344: CDNSKEY and CDS (SHA-256) of one DNSKEY. */
+static int cds_records(const struct config *cfg, const struct config_zone *cz,
+		       struct diag *d, uint16_t file, zone_record_fn fn,
+		       void *ctx, const ldns_rr *key)
+{
+	if (apex_record(cfg, cz, d, file, fn, ctx, key, TYPE_CDNSKEY) < 0)
+		return -1;
+	ldns_rr *ds = ldns_key_rr2ds(key, LDNS_SHA256);
+	if (ds == NULL) {
+		diag_error(d, cfg->path, cz->dnssec.line, "out of memory");
+		return -1;
+	}
+	int rc = apex_record(cfg, cz, d, file, fn, ctx, ds, TYPE_CDS);
+	ldns_rr_free(ds);
+	return rc;
+}
+
+static bool key_is_sep(const ldns_rr *key)
+{
+	return (ldns_rdf2native_int16(ldns_rr_rdf(key, 0)) &
+		LDNS_KEY_SEP_KEY) != 0;
+}
+
 int dnssec_dnskey_records(const struct config *cfg,
 			  const struct config_zone *cz, struct diag *d,
 			  uint16_t file, zone_record_fn fn, void *ctx)
 {
+	ldns_rr *keys[CONFIG_DNSSEC_KEYS_MAX] = {NULL};
+	size_t n = 0;
+	bool any_sep = false;
 	int rc = 0;
-	for (size_t i = 0; i < cz->dnssec.key_count && rc == 0; i++) {
-		ldns_rr *rr = key_read_public(cfg, cz, cz->dnssec.keys[i], d);
-		if (rr == NULL) {
+	for (; n < cz->dnssec.key_count && n < CONFIG_DNSSEC_KEYS_MAX; n++) {
+		keys[n] = key_read_public(cfg, cz, cz->dnssec.keys[n], d);
+		if (keys[n] == NULL) {
 			rc = -1;
 			break;
 		}
-		ldns_buffer *buf = ldns_buffer_new(1024);
-		if (buf == NULL ||
-		    ldns_rr_rdata2buffer_wire(buf, rr) != LDNS_STATUS_OK) {
-			diag_error(d, cfg->path, cz->dnssec.line,
-				   "out of memory");
-			rc = -1;
-		} else {
-			struct zone_record rec = {
-				.owner = cz->origin,
-				.owner_len = cz->origin_len,
-				.rdata = ldns_buffer_begin(buf),
-				.rdata_len = ldns_buffer_position(buf),
-				.ttl = ldns_rr_ttl(rr),
-				.type = TYPE_DNSKEY,
-				.file = file,
-				.line = 0,
-			};
-			if (fn(ctx, &rec) < 0) {
-				diag_error(d, cfg->path, cz->dnssec.line,
-					   "out of memory");
-				rc = -1;
-			}
-		}
-		ldns_buffer_free(buf);
-		ldns_rr_free(rr);
+		any_sep |= key_is_sep(keys[n]);
 	}
+	// the keys that sign the DNSKEY RRset (KSKs, or every key when none
+	// has the SEP flag) are the ones the parent's DS may point to
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		rc = apex_record(cfg, cz, d, file, fn, ctx, keys[i],
+				 TYPE_DNSKEY);
+		if (rc == 0 && cz->dnssec.cds &&
+		    (key_is_sep(keys[i]) || !any_sep))
+			rc = cds_records(cfg, cz, d, file, fn, ctx, keys[i]);
+	}
+	for (size_t i = 0; i < n; i++)
+		ldns_rr_free(keys[i]);
 	if (rc == 0 && cz->dnssec.nsec3)
 		rc = nsec3param_record(cfg, cz, d, file, fn, ctx);
 	return rc;
@@ -736,7 +778,10 @@ static int sign_node_rrsets(struct dbuild *b, uint32_t idx)
 		const struct zone_rrset *rs = &n->rrsets[r];
 		if (!rrset_signed(n, rs->type))
 			continue;
-		ldns_key_list *keys = rs->type == TYPE_DNSKEY ? b->ksk : b->zsk;
+		// RFC 7344 §4.1: CDS and CDNSKEY signed as the DNSKEY RRset
+		bool by_ksk = rs->type == TYPE_DNSKEY || rs->type == TYPE_CDS ||
+			      rs->type == TYPE_CDNSKEY;
+		ldns_key_list *keys = by_ksk ? b->ksk : b->zsk;
 		if (sign_rrset(b, n->name, rs->type, rs->ttl, rs->rdata,
 			       rs->count, keys, &dn->sigs[r]) < 0)
 			return -1;
@@ -904,7 +949,7 @@ static int keys_load(struct dbuild *b, struct dkey *keys, size_t *count)
 {
 	const struct config_zone *cz = b->cz;
 	time_t now = time(NULL);
-	bool any_zsk = false;
+	bool any_zsk = false, any_ksk = false;
 	*count = 0;
 	for (size_t i = 0; i < cz->dnssec.key_count; i++) {
 		ldns_rr *pub =
@@ -921,12 +966,13 @@ static int keys_load(struct dbuild *b, struct dkey *keys, size_t *count)
 		ldns_key_set_expiration(k,
 					(uint32_t)(now + cz->dnssec.validity));
 		any_zsk |= !keys[*count].ksk;
+		any_ksk |= keys[*count].ksk;
 		(*count)++;
 	}
-	// KSK+ZSK: the KSKs sign the DNSKEY RRset only; without a ZSK each
-	// key is a CSK and signs everything
+	// KSK+ZSK: the KSKs sign the DNSKEY RRset only; without a ZSK, or
+	// without a KSK, each key is a CSK and signs everything
 	for (size_t i = 0; i < *count; i++) {
-		if (keys[i].ksk || !any_zsk)
+		if (keys[i].ksk || !any_zsk || !any_ksk)
 			ldns_key_list_push_key(b->ksk, keys[i].key);
 		if (!keys[i].ksk || !any_zsk)
 			ldns_key_list_push_key(b->zsk, keys[i].key);

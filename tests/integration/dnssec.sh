@@ -33,11 +33,38 @@ unbound_round() {
 }
 
 # one full round for a key set: serve, validate, compare without DO
+# check_cds LABEL — with cds: true, the KSK's CDS (SHA-256, as
+# ldns-key2ds makes it) and CDNSKEY, signed by the KSK, validated by delv;
+# nothing for the ZSK
+check_cds() {
+	local label=$1 ds tag
+	# "OWNER TTL IN DS TAG ALG 2 DIGEST"
+	ds=$(ldns-key2ds -n -2 "$KSK.key" | awk '$4 == "DS" { print $5, $6, $7, $8 $9 }')
+	tag=${ds%% *}
+	out=$(dig_full +dnssec $ZONE CDS)
+	check "$label: CDS = the KSK's DS (SHA-256)" "$(echo "$ds" | tr a-f A-F)" \
+		"$(printf '%s\n' "$out" | awk '$4 == "CDS" { print $5, $6, $7, $8 $9 }' | tr a-f A-F)"
+	check_grep "$label: CDS signed by the KSK" \
+		"IN[[:space:]]+RRSIG[[:space:]]+CDS [0-9]+ [0-9]+ [0-9]+ [0-9]+ [0-9]+ $tag " "$out"
+	out=$(dig_full +dnssec $ZONE CDNSKEY)
+	check "$label: one CDNSKEY, the KSK's" "257" \
+		"$(printf '%s\n' "$out" | awk '$4 == "CDNSKEY" { print $5 }' | tr '\n' ' ' | sed 's/ $//')"
+	delv_check $ZONE CDS "$label: CDS"
+	delv_check $ZONE CDNSKEY "$label: CDNSKEY"
+}
+
+# round LABEL KSK_ALG ZSK_ALG|- [EXTRA_DNSSEC_SETTINGS]
 round() {
 	local label=$1
 	make_keys "$2" "$3"
-	write_config "    dnssec: { keys: [$KEYS], validity: 14d, refresh: 7d }"
+	write_config "    dnssec: { keys: [$KEYS], validity: 14d, refresh: 7d${4:+, $4} }"
 	start_server
+	if [ "${4:-}" = "cds: true" ]; then
+		check_cds "$label"
+	else
+		out=$(dig_full +dnssec $ZONE CDS)
+		check_nogrep "$label: no CDS by default" "^[^;].*IN[[:space:]]+CDS" "$out"
+	fi
 
 	# without DO: no DNSSEC records at all (answers as an unsigned zone)
 	out=$(dig_full www.$ZONE A)
@@ -89,8 +116,8 @@ round() {
 	stop_server
 }
 
-round "ECDSA KSK+Ed25519 ZSK" ECDSAP256SHA256 ED25519
-round "Ed25519 CSK" ED25519 -
+round "ECDSA KSK+Ed25519 ZSK" ECDSAP256SHA256 ED25519 "cds: true"
+round "Ed25519 CSK" ED25519 - "cds: true"
 round "ECDSA CSK" ECDSAP256SHA256 -
 round "RSASHA256 KSK+ECDSA ZSK" RSASHA256 ECDSAP256SHA256
 
