@@ -181,6 +181,31 @@ static void sec_referral(struct answer_ctx *c, const struct zone_node *cut)
 	sec_flush(c);
 }
 
+/* qtype NSEC or RRSIG with DO: the records themselves (dnssec.c says
+ * which); a regional name's NSEC is the client's region's variant. */
+static uint16_t sec_meta(struct answer_ctx *c, const struct zone_node *node,
+			 const uint8_t *owner)
+{
+	if (c->dz == NULL)
+		return 0;
+	int region = -1;
+	if (node->flags & ZONE_NODE_REGIONAL) {
+		struct region_decision dec;
+		region_decide(c->req->snap->regions, c->req->client, &dec);
+		c->res->regional = true;
+		c->res->scope = dec.scope;
+		region = dec.region;
+	}
+	uint16_t n = dnssec_put_meta(c->dz, c->w, node, region, c->req->qtype,
+				     owner);
+	if (n > 0) {
+		c->res->ancount += n;
+		sec_wildcard_note(c, node, owner);
+		sec_flush(c);
+	}
+	return n;
+}
+
 static void put_negative(struct answer_ctx *c, uint8_t rcode)
 {
 	c->res->rcode = rcode;
@@ -386,6 +411,8 @@ static const uint8_t *answer_node(struct answer_ctx *c,
 		rrset = &node->rrsets[0]; // RFC 8482 minimal answer
 	else
 		rrset = zone_node_rrset(node, qtype);
+	if (rrset == NULL && sec_meta(c, node, owner) > 0)
+		return NULL;
 	if (rrset == NULL) {
 		put_negative(c, RCODE_NOERROR);
 		sec_nodata(c, node, -1, owner);

@@ -1359,6 +1359,30 @@ uint16_t dnssec_put_referral(const struct dnssec_zone *dz,
 			  dnssec_put_rrsig(dz, w, cut, ds, cut->name, ds->ttl));
 }
 
+uint16_t dnssec_put_meta(const struct dnssec_zone *dz, struct wire_writer *w,
+			 const struct zone_node *node, int region,
+			 uint16_t qtype, const uint8_t *owner)
+{
+	const struct dnssec_node *dn = dnode(dz, node);
+	const struct zone_rrset *nsec = &dn->nsec, *sig = &dn->nsec_sig;
+	if (region >= 0 && dn->variants != NULL) {
+		nsec = &dn->variants[region].nsec;
+		sig = &dn->variants[region].nsec_sig;
+	}
+	if (qtype == TYPE_NSEC) // an NSEC3 zone has none: NODATA
+		return dz->nsec3 ? 0 : put_nsec(w, owner, nsec, sig);
+	if (qtype != TYPE_RRSIG)
+		return 0;
+	uint16_t n = 0;
+	for (uint16_t r = 0; dn->sigs != NULL && r < node->rrset_count; r++)
+		if (dn->sigs[r].count > 0)
+			n += put_set(w, owner, &dn->sigs[r],
+				     node->rrsets[r].ttl);
+	if (!dz->nsec3 && nsec->count > 0)
+		n += put_set(w, owner, sig, nsec->ttl);
+	return n;
+}
+
 /* ---- --lookup ---------------------------------------------------------- */
 
 static void describe_bitmap(const struct zone_rrset *nsec, char *out,

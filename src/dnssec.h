@@ -95,6 +95,19 @@ uint16_t dnssec_put_referral(const struct dnssec_zone *dz,
 			     struct wire_writer *w,
 			     const struct zone_node *cut);
 
+/**
+ * qtype NSEC or RRSIG with DO=1 at node, answered for owner (RFC 4035
+ * §2.2, §3.1.1; as Knot and NSD answer): NSEC, the name's NSEC (region's
+ * variant when region >= 0) and its RRSIG; RRSIG, every RRSIG at the name
+ * but those of regional A/AAAA (a client's region is not chosen for this
+ * question). Returns the records written, 0 for any other qtype or when
+ * the name has none (then the answer is NODATA, whose NSEC bitmap lacks
+ * the type).
+ */
+uint16_t dnssec_put_meta(const struct dnssec_zone *dz, struct wire_writer *w,
+			 const struct zone_node *node, int region,
+			 uint16_t qtype, const uint8_t *owner);
+
 /** One line for `--lookup`: what the region's signed variant of node is
  *  ("RRSIG by key 12345, NSEC A AAAA RRSIG NSEC"). */
 void dnssec_describe_variant(const struct dnssec_zone *dz,

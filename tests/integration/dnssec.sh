@@ -98,6 +98,17 @@ round() {
 	delv_check foo.wild.$ZONE TXT "$label: wildcard answer"
 	delv_check foo.wild.$ZONE A "$label: wildcard NODATA"
 	delv_check $ZONE DNSKEY "$label: DNSKEY"
+	# qtype NSEC: the NSEC itself (a NODATA would list NSEC in its bitmap)
+	delv_check token.$ZONE NSEC "$label: qtype NSEC answered with the NSEC"
+	delv_check foo.wild.$ZONE NSEC "$label: qtype NSEC at a wildcard name"
+	delv_check www.$ZONE NSEC "$label: qtype NSEC at a regional name (apac)" -b 127.0.2.1
+	out=$(dig_full -b 127.0.2.1 +dnssec www.$ZONE NSEC)
+	check_grep "$label: qtype NSEC at a regional name: apac's variant" \
+		"^www\.$ZONE\..*IN[[:space:]]+NSEC[[:space:]].* A RRSIG NSEC\$" "$out"
+	# qtype RRSIG (delv does not ask it): every RRSIG at the name
+	out=$(dig_full +dnssec token.$ZONE RRSIG)
+	check "$label: qtype RRSIG: the RRSIGs of TXT and NSEC" "NSEC TXT" \
+		"$(printf '%s\n' "$out" | awk '$1 ~ /^token/ && $4 == "RRSIG" { print $5 }' | sort | tr '\n' ' ' | sed 's/ $//')"
 	delv_check $ZONE SOA "$label: SOA"
 	delv_check $ZONE MX "$label: MX"
 	delv_check secure.$ZONE DS "$label: DS at a delegation"

@@ -59,6 +59,13 @@ round() {
 	delv_check foo.wild.$ZONE TXT "$label: wildcard answer"
 	delv_check foo.wild.$ZONE A "$label: wildcard NODATA"
 	delv_check $ZONE DNSKEY "$label: DNSKEY"
+	# qtypes NSEC and NSEC3 at a name: NODATA, neither bit in the bitmap
+	delv_check token.$ZONE NSEC "$label: qtype NSEC: NODATA"
+	delv_check token.$ZONE NSEC3 "$label: qtype NSEC3: NODATA"
+	delv_check www.$ZONE NSEC "$label: qtype NSEC at a regional name: NODATA" -b 127.0.2.1
+	out=$(dig_full +dnssec token.$ZONE RRSIG)
+	check "$label: qtype RRSIG: the RRSIG of TXT" "TXT" \
+		"$(printf '%s\n' "$out" | awk '$1 ~ /^token/ && $4 == "RRSIG" { print $5 }' | tr '\n' ' ' | sed 's/ $//')"
 	delv_check $ZONE NSEC3PARAM "$label: NSEC3PARAM"
 	delv_check $ZONE MX "$label: MX"
 	delv_check secure.$ZONE DS "$label: DS at a delegation"
