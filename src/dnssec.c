@@ -708,6 +708,26 @@ static uint32_t denial_node(const struct dnssec_zone *dz, size_t i)
 	return dz->nsec3 ? dz->n3[i].node : dz->chain[i].node;
 }
 
+#define VIP_RDATA_MAX (64 * 18)
+
+/* The A or AAAA RRset of count VIPs in zone form at rd: its length, or 0
+ * when they do not fit. */
+static size_t vip_rdata(const struct ip_addr *vips, size_t count, uint16_t type,
+			uint8_t rd[VIP_RDATA_MAX])
+{
+	unsigned alen = type == TYPE_A ? 4 : 16;
+	size_t len = 0;
+	for (size_t i = 0; i < count; i++) {
+		if (len + 2 + alen > VIP_RDATA_MAX)
+			return 0;
+		rd[len++] = 0;
+		rd[len++] = (uint8_t)alen;
+		memcpy(rd + len, vips[i].bytes, alen);
+		len += alen;
+	}
+	return len;
+}
+
 /* The A or AAAA RRset of a region's VIPs in zone form, signed. */
 static int sign_vips(struct dbuild *b, const struct zone_node *n,
 		     const struct ip_addr *vips, size_t count, uint16_t type,
@@ -715,19 +735,11 @@ static int sign_vips(struct dbuild *b, const struct zone_node *n,
 {
 	if (count == 0)
 		return 0;
-	unsigned alen = type == TYPE_A ? 4 : 16;
-	uint8_t rd[64 * 18];
-	size_t len = 0;
-	for (size_t i = 0; i < count; i++) {
-		if (len + 2 + alen > sizeof(rd)) {
-			diag_error(b->d, b->cfg->path, b->cz->dnssec.line,
-				   "too many VIPs in one region to sign");
-			return -1;
-		}
-		rd[len++] = 0;
-		rd[len++] = (uint8_t)alen;
-		memcpy(rd + len, vips[i].bytes, alen);
-		len += alen;
+	uint8_t rd[VIP_RDATA_MAX];
+	if (vip_rdata(vips, count, type, rd) == 0) {
+		diag_error(b->d, b->cfg->path, b->cz->dnssec.line,
+			   "too many VIPs in one region to sign");
+		return -1;
 	}
 	return sign_rrset(b, n->name, type, b->z->regional_ttl, rd,
 			  (uint16_t)count, b->zsk, sig);
@@ -1381,6 +1393,120 @@ uint16_t dnssec_put_meta(const struct dnssec_zone *dz, struct wire_writer *w,
 	if (!dz->nsec3 && nsec->count > 0)
 		n += put_set(w, owner, sig, nsec->ttl);
 	return n;
+}
+
+/* ---- --dump-signed ---- */
+
+/* Prints the count records of rdata (zone form) as master-file lines. */
+static int dump_records(FILE *out, const uint8_t *owner, uint16_t type,
+			uint32_t ttl, const uint8_t *rdata, uint16_t count)
+{
+	uint8_t wire[DNAME_MAX + 10 + 65535];
+	size_t olen = dname_length(owner);
+	const uint8_t *rd = rdata;
+	for (uint16_t i = 0; i < count; i++) {
+		size_t rdlen = (size_t)rd[0] << 8 | rd[1], n = olen, pos = 0;
+		memcpy(wire, owner, olen);
+		wire[n++] = (uint8_t)(type >> 8);
+		wire[n++] = (uint8_t)type;
+		wire[n++] = 0;
+		wire[n++] = CLASS_IN;
+		wire[n++] = (uint8_t)(ttl >> 24);
+		wire[n++] = (uint8_t)(ttl >> 16);
+		wire[n++] = (uint8_t)(ttl >> 8);
+		wire[n++] = (uint8_t)ttl;
+		memcpy(wire + n, rd, 2 + rdlen);
+		n += 2 + rdlen;
+		ldns_rr *rr = NULL;
+		if (ldns_wire2rr(&rr, wire, n, &pos, LDNS_SECTION_ANSWER) !=
+		    LDNS_STATUS_OK)
+			return -1;
+		ldns_rr_print(out, rr);
+		ldns_rr_free(rr);
+		rd += 2 + rdlen;
+	}
+	return 0;
+}
+
+static int dump_set(FILE *out, const uint8_t *owner,
+		    const struct zone_rrset *rs, uint32_t ttl)
+{
+	return dump_records(out, owner, rs->type, ttl, rs->rdata, rs->count);
+}
+
+/* The region's A or AAAA RRset at a regional name, and its RRSIGs. */
+static int dump_vips(FILE *out, const struct dnssec_zone *dz,
+		     const struct zone_node *n, const struct ip_addr *vips,
+		     size_t count, uint16_t type, const struct zone_rrset *sig)
+{
+	uint8_t rd[VIP_RDATA_MAX];
+	if (count == 0)
+		return 0;
+	if (vip_rdata(vips, count, type, rd) == 0 ||
+	    dump_records(out, n->name, type, dz->zone->regional_ttl, rd,
+			 (uint16_t)count) < 0)
+		return -1;
+	return dump_set(out, n->name, sig, dz->zone->regional_ttl);
+}
+
+static int dump_node(FILE *out, const struct dnssec_zone *dz,
+		     const struct config *cfg, uint32_t idx, int region)
+{
+	const struct zone_node *n = &dz->zone->nodes[idx];
+	const struct dnssec_node *dn = &dz->nodes[idx];
+	bool regional = n->flags & ZONE_NODE_REGIONAL;
+	for (uint16_t r = 0; r < n->rrset_count; r++) {
+		const struct zone_rrset *rs = &n->rrsets[r];
+		if (regional && (rs->type == TYPE_A || rs->type == TYPE_AAAA))
+			continue; // superseded by the region's VIPs
+		if (rs == dz->zone->soa)
+			continue; // written first
+		if (dump_set(out, n->name, rs, rs->ttl) < 0 ||
+		    (dn->sigs != NULL &&
+		     dump_set(out, n->name, &dn->sigs[r], rs->ttl) < 0))
+			return -1;
+	}
+	const struct zone_rrset *nsec = &dn->nsec, *sig = &dn->nsec_sig;
+	if (regional && dn->variants != NULL) {
+		const struct config_region *reg = &cfg->regions[region];
+		const struct dnssec_variant *v = &dn->variants[region];
+		if (dump_vips(out, dz, n, reg->v4, reg->v4_count, TYPE_A,
+			      &v->a_sig) < 0 ||
+		    dump_vips(out, dz, n, reg->v6, reg->v6_count, TYPE_AAAA,
+			      &v->aaaa_sig) < 0)
+			return -1;
+		nsec = &v->nsec;
+		sig = &v->nsec_sig;
+	}
+	if (nsec->count == 0)
+		return 0;
+	const uint8_t *owner = dz->nsec3 ? dz->n3[dn->n3].owner : n->name;
+	if (dump_set(out, owner, nsec, nsec->ttl) < 0 ||
+	    dump_set(out, owner, sig, nsec->ttl) < 0)
+		return -1;
+	return 0;
+}
+
+int dnssec_dump_zone(const struct dnssec_set *ds, const struct config *cfg,
+		     const struct zone *z, int region, FILE *out)
+{
+	const struct dnssec_zone *dz = dnssec_set_zone(ds, z);
+	if (dz == NULL || region < 0 || (size_t)region >= cfg->region_count)
+		return -1;
+	// the SOA opens the file, then the apex
+	const struct dnssec_node *apex = dnode(dz, z->apex);
+	if (dump_set(out, z->origin, z->soa, z->soa->ttl) < 0 ||
+	    (apex->sigs != NULL &&
+	     dump_set(out, z->origin, &apex->sigs[z->soa - z->apex->rrsets],
+		      z->soa->ttl) < 0))
+		return -1;
+	if (dump_node(out, dz, cfg, (uint32_t)(z->apex - z->nodes), region) < 0)
+		return -1;
+	for (size_t i = 0; i < z->node_count; i++)
+		if (&z->nodes[i] != z->apex &&
+		    dump_node(out, dz, cfg, (uint32_t)i, region) < 0)
+			return -1;
+	return ferror(out) ? -1 : 0;
 }
 
 /* ---- --lookup ---------------------------------------------------------- */

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "zone_read.h"
 
@@ -107,6 +108,16 @@ uint16_t dnssec_put_referral(const struct dnssec_zone *dz,
 uint16_t dnssec_put_meta(const struct dnssec_zone *dz, struct wire_writer *w,
 			 const struct zone_node *node, int region,
 			 uint16_t qtype, const uint8_t *owner);
+
+/**
+ * Writes zone z as geovip signed it, in master-file format, to out (for
+ * `--dump-signed` and ldns-verify-zone): every RRset with its RRSIGs, the
+ * NSEC or NSEC3 chain, the NSEC3PARAM, and at each regional name the
+ * A/AAAA RRsets, RRSIGs and NSEC/NSEC3 of region's variant. Returns 0, or
+ * -1 when z is not signed or out fails (errno set by stdio).
+ */
+int dnssec_dump_zone(const struct dnssec_set *ds, const struct config *cfg,
+		     const struct zone *z, int region, FILE *out);
 
 /** One line for `--lookup`: what the region's signed variant of node is
  *  ("RRSIG by key 12345, NSEC A AAAA RRSIG NSEC"). */
