@@ -23,6 +23,13 @@ static uint32_t rol(uint32_t x, unsigned n)
 	return x << n | x >> (32 - n);
 }
 
+/* One round step: e += rol(a, 5) + f + k + w; b = rol(b, 30). */
+#define SHA1_STEP(f, k, a, b, c, d, e, w)                       \
+	do {                                                    \
+		(e) += rol((a), 5) + (f) + (uint32_t)(k) + (w); \
+		(b) = rol((b), 30);                             \
+	} while (0)
+
 static void sha1_block(struct sha1 *s, const uint8_t *p)
 {
 	uint32_t w[80];
@@ -33,27 +40,43 @@ static void sha1_block(struct sha1 *s, const uint8_t *p)
 		w[i] = rol(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
 	uint32_t a = s->h[0], b = s->h[1], c = s->h[2], d = s->h[3],
 		 e = s->h[4];
-	for (unsigned i = 0; i < 80; i++) {
-		uint32_t f, k;
-		if (i < 20) {
-			f = (b & c) | (~b & d);
-			k = 0x5a827999;
-		} else if (i < 40) {
-			f = b ^ c ^ d;
-			k = 0x6ed9eba1;
-		} else if (i < 60) {
-			f = (b & c) | (b & d) | (c & d);
-			k = 0x8f1bbcdc;
-		} else {
-			f = b ^ c ^ d;
-			k = 0xca62c1d6;
-		}
-		uint32_t t = rol(a, 5) + f + e + k + w[i];
-		e = d;
-		d = c;
-		c = rol(b, 30);
-		b = a;
-		a = t;
+	// five steps per pass with the roles rotated: no register shuffle
+	for (unsigned i = 0; i < 20; i += 5) {
+		SHA1_STEP((b & c) | (~b & d), 0x5a827999, a, b, c, d, e, w[i]);
+		SHA1_STEP((a & b) | (~a & c), 0x5a827999, e, a, b, c, d,
+			  w[i + 1]);
+		SHA1_STEP((e & a) | (~e & b), 0x5a827999, d, e, a, b, c,
+			  w[i + 2]);
+		SHA1_STEP((d & e) | (~d & a), 0x5a827999, c, d, e, a, b,
+			  w[i + 3]);
+		SHA1_STEP((c & d) | (~c & e), 0x5a827999, b, c, d, e, a,
+			  w[i + 4]);
+	}
+	for (unsigned i = 20; i < 40; i += 5) {
+		SHA1_STEP(b ^ c ^ d, 0x6ed9eba1, a, b, c, d, e, w[i]);
+		SHA1_STEP(a ^ b ^ c, 0x6ed9eba1, e, a, b, c, d, w[i + 1]);
+		SHA1_STEP(e ^ a ^ b, 0x6ed9eba1, d, e, a, b, c, w[i + 2]);
+		SHA1_STEP(d ^ e ^ a, 0x6ed9eba1, c, d, e, a, b, w[i + 3]);
+		SHA1_STEP(c ^ d ^ e, 0x6ed9eba1, b, c, d, e, a, w[i + 4]);
+	}
+	for (unsigned i = 40; i < 60; i += 5) {
+		SHA1_STEP((b & c) | (b & d) | (c & d), 0x8f1bbcdc, a, b, c, d,
+			  e, w[i]);
+		SHA1_STEP((a & b) | (a & c) | (b & c), 0x8f1bbcdc, e, a, b, c,
+			  d, w[i + 1]);
+		SHA1_STEP((e & a) | (e & b) | (a & b), 0x8f1bbcdc, d, e, a, b,
+			  c, w[i + 2]);
+		SHA1_STEP((d & e) | (d & a) | (e & a), 0x8f1bbcdc, c, d, e, a,
+			  b, w[i + 3]);
+		SHA1_STEP((c & d) | (c & e) | (d & e), 0x8f1bbcdc, b, c, d, e,
+			  a, w[i + 4]);
+	}
+	for (unsigned i = 60; i < 80; i += 5) {
+		SHA1_STEP(b ^ c ^ d, 0xca62c1d6, a, b, c, d, e, w[i]);
+		SHA1_STEP(a ^ b ^ c, 0xca62c1d6, e, a, b, c, d, w[i + 1]);
+		SHA1_STEP(e ^ a ^ b, 0xca62c1d6, d, e, a, b, c, w[i + 2]);
+		SHA1_STEP(d ^ e ^ a, 0xca62c1d6, c, d, e, a, b, w[i + 3]);
+		SHA1_STEP(c ^ d ^ e, 0xca62c1d6, b, c, d, e, a, w[i + 4]);
 	}
 	s->h[0] += a;
 	s->h[1] += b;
