@@ -1459,7 +1459,7 @@ static int dump_node(FILE *out, const struct dnssec_zone *dz,
 		const struct zone_rrset *rs = &n->rrsets[r];
 		if (regional && (rs->type == TYPE_A || rs->type == TYPE_AAAA))
 			continue; // superseded by the region's VIPs
-		if (rs == dz->zone->soa)
+		if ((n->flags & ZONE_NODE_APEX) && rs->type == TYPE_SOA)
 			continue; // written first
 		if (dump_set(out, n->name, rs, rs->ttl) < 0 ||
 		    (dn->sigs != NULL &&
@@ -1494,11 +1494,12 @@ int dnssec_dump_zone(const struct dnssec_set *ds, const struct config *cfg,
 	if (dz == NULL || region < 0 || (size_t)region >= cfg->region_count)
 		return -1;
 	// the SOA opens the file, then the apex
+	const struct zone_rrset *soa = zone_node_rrset(z->apex, TYPE_SOA);
 	const struct dnssec_node *apex = dnode(dz, z->apex);
-	if (dump_set(out, z->origin, z->soa, z->soa->ttl) < 0 ||
+	if (soa == NULL || dump_set(out, z->origin, soa, soa->ttl) < 0 ||
 	    (apex->sigs != NULL &&
-	     dump_set(out, z->origin, &apex->sigs[z->soa - z->apex->rrsets],
-		      z->soa->ttl) < 0))
+	     dump_set(out, z->origin, &apex->sigs[soa - z->apex->rrsets],
+		      soa->ttl) < 0))
 		return -1;
 	if (dump_node(out, dz, cfg, (uint32_t)(z->apex - z->nodes), region) < 0)
 		return -1;
