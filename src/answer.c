@@ -181,6 +181,56 @@ static void sec_referral(struct answer_ctx *c, const struct zone_node *cut)
 	sec_flush(c);
 }
 
+/* The decision in brief, for metrics and dnstap (struct query_result):
+ * the region that answered (after shed and a service's spread) and why
+ * the client's region was what it was. */
+static void answer_note_decision(struct answer_result *res,
+				 const struct region_decision *dec,
+				 const struct region_service_choice *ch)
+{
+	res->region = ch->region;
+	res->reason = dec->reason;
+	res->shed = dec->shed;
+	res->ecs_private = dec->ecs_private;
+	res->embedded_v4 = dec->offset != 0;
+}
+
+/* The client's region for node's service (after shed and the service's
+ * spread): decides, notes the decision and the scope in c->res, and
+ * returns the region that answers. */
+static int answer_decide(struct answer_ctx *c, const struct zone_node *node)
+{
+	const struct snapshot *s = c->req->snap;
+	struct region_decision dec;
+	region_decide(s->regions, s->shed, c->req->client, &dec);
+	struct region_service_choice ch;
+	region_service_choose(s->regions, s->shed, node->service, &dec, &ch);
+	c->res->regional = true;
+	c->res->scope = ch.scope;
+	answer_note_decision(c->res, &dec, &ch);
+	return ch.region;
+}
+
+/* qtype NSEC or RRSIG with DO: the records themselves (dnssec.c says
+ * which); a regional name's NSEC is the client's region's variant. */
+static uint16_t sec_meta(struct answer_ctx *c, const struct zone_node *node,
+			 const uint8_t *owner)
+{
+	if (c->dz == NULL)
+		return 0;
+	int region = -1;
+	if (node->flags & ZONE_NODE_REGIONAL)
+		region = answer_decide(c, node);
+	uint16_t n = dnssec_put_meta(c->dz, c->w, node, region, c->req->qtype,
+				     owner);
+	if (n > 0) {
+		c->res->ancount += n;
+		sec_wildcard_note(c, node, owner);
+		sec_flush(c);
+	}
+	return n;
+}
+
 static void put_negative(struct answer_ctx *c, uint8_t rcode)
 {
 	c->res->rcode = rcode;
@@ -310,43 +360,22 @@ static void ttl_patch(uint8_t *p, uint32_t ttl)
 	p[3] = (uint8_t)ttl;
 }
 
-/* The decision in brief, for metrics and dnstap (struct query_result):
- * the region that answered (after shed and a service's spread) and why
- * the client's region was what it was. */
-static void answer_note_decision(struct answer_result *res,
-				 const struct region_decision *dec,
-				 const struct region_service_choice *ch)
-{
-	res->region = ch->region;
-	res->reason = dec->reason;
-	res->shed = dec->shed;
-	res->ecs_private = dec->ecs_private;
-	res->embedded_v4 = dec->offset != 0;
-}
-
 /* Regional A/AAAA: the VIPs of node's service in the client's region
  * (or where the service's spread puts it), or NODATA. */
 static void put_regional(struct answer_ctx *c, const struct zone_node *node,
 			 const uint8_t *owner, uint16_t qtype)
 {
 	const struct snapshot *s = c->req->snap;
-	struct region_decision dec;
-	region_decide(s->regions, s->shed, c->req->client, &dec);
-	struct region_service_choice ch;
-	region_service_choose(s->regions, s->shed, node->service, &dec, &ch);
-	c->res->regional = true;
-	c->res->scope = ch.scope;
-	c->region = ch.region;
-	answer_note_decision(c->res, &dec, &ch);
+	int region = answer_decide(c, node);
+	c->region = region;
 
 	struct region_rrset rrs;
 	if (qtype == TYPE_ANY) { // RFC 8482: one RRset stands for the node
-		region_rrset(s->regions, node->service, ch.region, TYPE_A,
-			     &rrs);
+		region_rrset(s->regions, node->service, region, TYPE_A, &rrs);
 		qtype = rrs.count > 0 ? TYPE_A : TYPE_AAAA;
 	}
 	c->regional_type = qtype;
-	region_rrset(s->regions, node->service, ch.region, qtype, &rrs);
+	region_rrset(s->regions, node->service, region, qtype, &rrs);
 	if (rrs.count == 0) {
 		put_negative(c, RCODE_NOERROR);
 		return;
@@ -405,6 +434,8 @@ static const uint8_t *answer_node(struct answer_ctx *c,
 		rrset = &node->rrsets[0]; // RFC 8482 minimal answer
 	else
 		rrset = zone_node_rrset(node, qtype);
+	if (rrset == NULL && sec_meta(c, node, owner) > 0)
+		return NULL;
 	if (rrset == NULL) {
 		put_negative(c, RCODE_NOERROR);
 		sec_nodata(c, node, -1, owner);

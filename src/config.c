@@ -1504,23 +1504,80 @@ static void cfg_parse_dnssec_keys(struct cfg_doc *c, const struct cfg_pair *p,
 static void cfg_parse_dnssec_denial(struct cfg_doc *c, const struct cfg_pair *p,
 				    void *obj)
 {
-	(void)obj;
 	const char *text = cfg_scalar(c, p);
 	if (text == NULL || strcmp(text, "nsec") == 0)
 		return;
 	if (strcmp(text, "nsec3") == 0)
-		diag_error(c->d, c->file, cfg_pair_line(p),
-			   "'denial: nsec3' is not supported yet; use nsec");
+		((struct config_dnssec *)obj)->nsec3 = true;
 	else
 		diag_error(c->d, c->file, cfg_pair_line(p),
 			   "'denial' must be nsec or nsec3, not '%s'", text);
 }
 
+static void cfg_parse_nsec3_iterations(struct cfg_doc *c,
+				       const struct cfg_pair *p, void *obj)
+{
+	const char *text = cfg_scalar(c, p);
+	unsigned long v;
+	if (text == NULL)
+		return;
+	if (!cfg_whole_number(text, 0, CONFIG_NSEC3_ITERATIONS_MAX, &v))
+		diag_error(c->d, c->file, cfg_pair_line(p),
+			   "nsec3 'iterations' must be a whole number from 0 "
+			   "to %d (RFC 9276: use 0), not '%s'",
+			   CONFIG_NSEC3_ITERATIONS_MAX, text);
+	else
+		((struct config_dnssec *)obj)->nsec3_iterations = (uint16_t)v;
+}
+
+/* "-" (no salt, as RFC 9276 recommends) or 1 to 255 bytes in hex. */
+static void cfg_parse_nsec3_salt(struct cfg_doc *c, const struct cfg_pair *p,
+				 void *obj)
+{
+	struct config_dnssec *ds = obj;
+	const char *text = cfg_scalar(c, p);
+	if (text == NULL)
+		return;
+	size_t n = strlen(text);
+	ds->nsec3_salt_len = 0;
+	if (strcmp(text, "-") == 0)
+		return;
+	bool ok = n >= 2 && n % 2 == 0 && n <= 2 * sizeof(ds->nsec3_salt);
+	for (size_t i = 0; ok && i < n; i += 2) {
+		int hi = cfg_hex_digit(text[i]),
+		    lo = cfg_hex_digit(text[i + 1]);
+		ok = hi >= 0 && lo >= 0;
+		ds->nsec3_salt[i / 2] = (uint8_t)(hi << 4 | lo);
+	}
+	if (ok)
+		ds->nsec3_salt_len = (uint8_t)(n / 2);
+	else
+		diag_error(c->d, c->file, cfg_pair_line(p),
+			   "nsec3 'salt' must be \"-\" (none, RFC 9276) or 1 "
+			   "to 255 bytes in hex, not '%s'",
+			   text);
+}
+
+static const struct cfg_key nsec3_keys[] = {
+	CFG_KEY("iterations", cfg_parse_nsec3_iterations, false),
+	CFG_KEY("salt", cfg_parse_nsec3_salt, false),
+};
+
+static void cfg_parse_dnssec_nsec3(struct cfg_doc *c, const struct cfg_pair *p,
+				   void *obj)
+{
+	if (cfg_expect(c, p, YAML_MAPPING_NODE))
+		cfg_map_walk(c, p->value, "'nsec3'", nsec3_keys,
+			     CFG_COUNT(nsec3_keys), obj);
+}
+
 static const struct cfg_key dnssec_keys[] = {
 	CFG_KEY("keys", cfg_parse_dnssec_keys, true),
 	CFG_KEY("denial", cfg_parse_dnssec_denial, false),
+	CFG_KEY("nsec3", cfg_parse_dnssec_nsec3, false),
 	CFG_KEY("validity", cfg_parse_dnssec_validity, false),
 	CFG_KEY("refresh", cfg_parse_dnssec_refresh, false),
+	CFG_BOOL("cds", struct config_dnssec, cds, false),
 };
 
 static void cfg_parse_dnssec(struct cfg_doc *c, const struct cfg_pair *p,
@@ -1532,8 +1589,13 @@ static void cfg_parse_dnssec(struct cfg_doc *c, const struct cfg_pair *p,
 	z->dnssec.refresh = 7 * 86400;
 	if (!cfg_expect(c, p, YAML_MAPPING_NODE))
 		return;
-	cfg_map_walk(c, p->value, "'dnssec'", dnssec_keys,
-		     CFG_COUNT(dnssec_keys), &z->dnssec);
+	cfg_defaults(dnssec_keys, CFG_COUNT(dnssec_keys), &z->dnssec);
+	uint64_t seen = cfg_map_walk(c, p->value, "'dnssec'", dnssec_keys,
+				     CFG_COUNT(dnssec_keys), &z->dnssec);
+	if ((seen & (1u << 2)) && !z->dnssec.nsec3) // row 2: nsec3
+		diag_warn(c->d, c->file, z->dnssec.line,
+			  "dnssec 'nsec3' settings are unused without "
+			  "'denial: nsec3'");
 	if (z->dnssec.refresh >= z->dnssec.validity)
 		diag_error(c->d, c->file, z->dnssec.line,
 			   "dnssec 'refresh' must be shorter than 'validity'");

@@ -120,8 +120,16 @@ struct config_dnssec {
 	size_t key_count;
 	uint32_t validity; /* seconds a signature is valid, default 14d */
 	uint32_t refresh;  /* re-sign before this is left, default 7d */
+	bool nsec3;        /* `denial: nsec3` (default nsec) */
+	uint16_t nsec3_iterations; /* 0..CONFIG_NSEC3_ITERATIONS_MAX */
+	uint8_t nsec3_salt_len;    /* `salt: "-"`: 0 */
+	uint8_t nsec3_salt[255];
+	bool cds; /* publish CDS and CDNSKEY of the KSKs (RFC 7344) */
 	unsigned line;
 };
+
+/** NSEC3 iterations above this are refused (RFC 9276 recommends 0). */
+#define CONFIG_NSEC3_ITERATIONS_MAX 100
 
 /* A TSIG key (`keys:`); the secret is kept as validated base64. */
 struct config_tsig_key {

@@ -20,12 +20,18 @@
 #include "config.h"
 #include "diag.h"
 #include "file.h"
+#include "nsec3.h"
 #include "wire.h"
 #include "zone.h"
 
 #define TYPE_RRSIG 46
 #define TYPE_NSEC 47
 #define TYPE_DNSKEY 48
+#define TYPE_NSEC3 50
+#define TYPE_NSEC3PARAM 51
+#define NSEC3_SHA1 1
+#define TYPE_CDS 59
+#define TYPE_CDNSKEY 60
 #define KEY_FILE_MAX (64 * 1024)
 /* Signatures start this long before the signing time (clock skew). */
 #define INCEPTION_SKEW 3600
@@ -38,10 +44,13 @@ struct dnssec_variant {
 	struct zone_rrset nsec, nsec_sig;
 };
 
+/* nsec, nsec_sig: the node's NSEC, or its NSEC3 (owner: n3[n3].owner). */
 struct dnssec_node {
 	struct zone_rrset *sigs;          /* parallel to the node's rrsets */
 	struct zone_rrset nsec, nsec_sig; /* count 0: not in the chain */
 	struct dnssec_variant *variants;  /* per region, regional names only */
+	uint32_t n3;                      /* NSEC3 zones: its entry in dz->n3 */
+	uint32_t n3_wild; /* NSEC3 zones: the entry covering *.name */
 };
 
 struct chain_entry {
@@ -49,11 +58,25 @@ struct chain_entry {
 	uint32_t node; /* index into zone->nodes */
 };
 
+/* One NSEC3 of the chain; the hash first (nsec3_find searches on it). */
+struct n3_entry {
+	uint8_t hash[NSEC3_HASH_LEN];
+	uint32_t node;        /* index into zone->nodes */
+	const uint8_t *owner; /* hash label + zone origin, wire form */
+};
+
 struct dnssec_zone {
 	const struct zone *zone;
 	struct dnssec_node *nodes; /* parallel to zone->nodes */
 	struct chain_entry *chain; /* NSEC chain, canonical order */
 	size_t chain_count;
+	/* denial: nsec3 (then chain is empty) */
+	bool nsec3;
+	uint16_t n3_iterations;
+	uint8_t n3_salt_len;
+	uint8_t n3_salt[255];
+	struct n3_entry *n3; /* sorted by hash */
+	size_t n3_count;
 };
 
 struct dnssec_set {
@@ -295,43 +318,112 @@ out:
 	return rc;
 }
 
+/* The NSEC3PARAM at the apex (TTL 0, as BIND and Knot publish it). */
+static int nsec3param_record(const struct config *cfg,
+			     const struct config_zone *cz, struct diag *d,
+			     uint16_t file, zone_record_fn fn, void *ctx)
+{
+	uint8_t rd[5 + 255];
+	rd[0] = NSEC3_SHA1;
+	rd[1] = 0; // flags: no opt-out
+	rd[2] = (uint8_t)(cz->dnssec.nsec3_iterations >> 8);
+	rd[3] = (uint8_t)cz->dnssec.nsec3_iterations;
+	rd[4] = cz->dnssec.nsec3_salt_len;
+	memcpy(rd + 5, cz->dnssec.nsec3_salt, cz->dnssec.nsec3_salt_len);
+	struct zone_record rec = {.owner = cz->origin,
+				  .owner_len = cz->origin_len,
+				  .rdata = rd,
+				  .rdata_len = 5u + cz->dnssec.nsec3_salt_len,
+				  .ttl = 0,
+				  .type = TYPE_NSEC3PARAM,
+				  .file = file,
+				  .line = 0};
+	if (fn(ctx, &rec) < 0) {
+		diag_error(d, cfg->path, cz->dnssec.line, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* Hands rr's rdata to fn as a record of type at the apex. */
+static int apex_record(const struct config *cfg, const struct config_zone *cz,
+		       struct diag *d, uint16_t file, zone_record_fn fn,
+		       void *ctx, const ldns_rr *rr, uint16_t type)
+{
+	ldns_buffer *buf = ldns_buffer_new(1024);
+	int rc = -1;
+	if (buf != NULL &&
+	    ldns_rr_rdata2buffer_wire(buf, rr) == LDNS_STATUS_OK) {
+		struct zone_record rec = {
+			.owner = cz->origin,
+			.owner_len = cz->origin_len,
+			.rdata = ldns_buffer_begin(buf),
+			.rdata_len = ldns_buffer_position(buf),
+			.ttl = ldns_rr_ttl(rr),
+			.type = type,
+			.file = file,
+			.line = 0,
+		};
+		rc = fn(ctx, &rec) < 0 ? -1 : 0;
+	}
+	if (rc < 0)
+		diag_error(d, cfg->path, cz->dnssec.line, "out of memory");
+	ldns_buffer_free(buf);
+	return rc;
+}
+
+/* RFC 7344: CDNSKEY and CDS (SHA-256) of one DNSKEY. */
+static int cds_records(const struct config *cfg, const struct config_zone *cz,
+		       struct diag *d, uint16_t file, zone_record_fn fn,
+		       void *ctx, const ldns_rr *key)
+{
+	if (apex_record(cfg, cz, d, file, fn, ctx, key, TYPE_CDNSKEY) < 0)
+		return -1;
+	ldns_rr *ds = ldns_key_rr2ds(key, LDNS_SHA256);
+	if (ds == NULL) {
+		diag_error(d, cfg->path, cz->dnssec.line, "out of memory");
+		return -1;
+	}
+	int rc = apex_record(cfg, cz, d, file, fn, ctx, ds, TYPE_CDS);
+	ldns_rr_free(ds);
+	return rc;
+}
+
+static bool key_is_sep(const ldns_rr *key)
+{
+	return (ldns_rdf2native_int16(ldns_rr_rdf(key, 0)) &
+		LDNS_KEY_SEP_KEY) != 0;
+}
+
 int dnssec_dnskey_records(const struct config *cfg,
 			  const struct config_zone *cz, struct diag *d,
 			  uint16_t file, zone_record_fn fn, void *ctx)
 {
+	ldns_rr *keys[CONFIG_DNSSEC_KEYS_MAX] = {NULL};
+	size_t n = 0;
+	bool any_sep = false;
 	int rc = 0;
-	for (size_t i = 0; i < cz->dnssec.key_count && rc == 0; i++) {
-		ldns_rr *rr = key_read_public(cfg, cz, cz->dnssec.keys[i], d);
-		if (rr == NULL) {
+	for (; n < cz->dnssec.key_count && n < CONFIG_DNSSEC_KEYS_MAX; n++) {
+		keys[n] = key_read_public(cfg, cz, cz->dnssec.keys[n], d);
+		if (keys[n] == NULL) {
 			rc = -1;
 			break;
 		}
-		ldns_buffer *buf = ldns_buffer_new(1024);
-		if (buf == NULL ||
-		    ldns_rr_rdata2buffer_wire(buf, rr) != LDNS_STATUS_OK) {
-			diag_error(d, cfg->path, cz->dnssec.line,
-				   "out of memory");
-			rc = -1;
-		} else {
-			struct zone_record rec = {
-				.owner = cz->origin,
-				.owner_len = cz->origin_len,
-				.rdata = ldns_buffer_begin(buf),
-				.rdata_len = ldns_buffer_position(buf),
-				.ttl = ldns_rr_ttl(rr),
-				.type = TYPE_DNSKEY,
-				.file = file,
-				.line = 0,
-			};
-			if (fn(ctx, &rec) < 0) {
-				diag_error(d, cfg->path, cz->dnssec.line,
-					   "out of memory");
-				rc = -1;
-			}
-		}
-		ldns_buffer_free(buf);
-		ldns_rr_free(rr);
+		any_sep |= key_is_sep(keys[n]);
 	}
+	// the keys that sign the DNSKEY RRset (KSKs, or every key when none
+	// has the SEP flag) are the ones the parent's DS may point to
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		rc = apex_record(cfg, cz, d, file, fn, ctx, keys[i],
+				 TYPE_DNSKEY);
+		if (rc == 0 && cz->dnssec.cds &&
+		    (key_is_sep(keys[i]) || !any_sep))
+			rc = cds_records(cfg, cz, d, file, fn, ctx, keys[i]);
+	}
+	for (size_t i = 0; i < n; i++)
+		ldns_rr_free(keys[i]);
+	if (rc == 0 && cz->dnssec.nsec3)
+		rc = nsec3param_record(cfg, cz, d, file, fn, ctx);
 	return rc;
 }
 
@@ -484,17 +576,15 @@ static size_t bitmap_write(uint8_t *out, const uint16_t *types, size_t n)
 }
 
 /*
- * The NSEC at chain position i and its RRSIG. has_a/has_aaaa: for a
- * regional name, whether the variant has those RRsets.
+ * The types at node n as its NSEC/NSEC3 lists them (RRSIG, NSEC and
+ * NSEC3 aside): at a zone cut NS and DS only; at a regional name the
+ * file's types but A and AAAA, which has_a/has_aaaa decide. -1 when there
+ * are too many.
  */
-static int sign_nsec(struct dbuild *b, size_t i, bool has_a, bool has_aaaa,
-		     struct zone_rrset *nsec, struct zone_rrset *sig)
+static int node_types(struct dbuild *b, const struct zone_node *n, bool has_a,
+		      bool has_aaaa, uint16_t *types, size_t *nt)
 {
-	const struct dnssec_zone *dz = b->dz;
-	const struct zone_node *n = &b->z->nodes[dz->chain[i].node];
-	const uint8_t *next = dz->chain[(i + 1) % dz->chain_count].name;
-	uint16_t types[1024];
-	size_t nt = 0;
+	*nt = 0;
 	if (n->rrset_count > 1024 - 4) {
 		char text[DNAME_TEXT_MAX];
 		dname_to_text(text, n->name);
@@ -511,30 +601,131 @@ static int sign_nsec(struct dbuild *b, size_t i, bool has_a, bool has_aaaa,
 		if ((n->flags & ZONE_NODE_REGIONAL) &&
 		    (t == TYPE_A || t == TYPE_AAAA))
 			continue;
-		types_add(types, &nt, t);
+		types_add(types, nt, t);
 	}
 	if (has_a)
-		types_add(types, &nt, TYPE_A);
+		types_add(types, nt, TYPE_A);
 	if (has_aaaa)
-		types_add(types, &nt, TYPE_AAAA);
-	types_add(types, &nt, TYPE_RRSIG);
-	types_add(types, &nt, TYPE_NSEC);
-	size_t next_len = dname_length(next);
-	uint8_t tmp[2 + DNAME_MAX + 256 * (2 + 32)]; // every window full
-	memcpy(tmp + 2, next, next_len);
-	size_t len = next_len + bitmap_write(tmp + 2 + next_len, types, nt);
-	tmp[0] = (uint8_t)(len >> 8);
-	tmp[1] = (uint8_t)len;
+		types_add(types, nt, TYPE_AAAA);
+	return 0;
+}
+
+/* Copies the rdata in tmp (2-byte length first) into the set as a
+ * one-record RRset of type and signs it at owner. */
+static int sign_denial_rr(struct dbuild *b, const uint8_t *owner, uint16_t type,
+			  const uint8_t *tmp, size_t len, struct zone_rrset *rs,
+			  struct zone_rrset *sig)
+{
 	uint8_t *rd = ds_alloc(b, 2 + len);
 	if (rd == NULL)
 		return -1;
 	memcpy(rd, tmp, 2 + len);
-	*nsec = (struct zone_rrset){.type = TYPE_NSEC,
-				    .count = 1,
-				    .ttl = b->z->negative_ttl,
-				    .rdata = rd,
-				    .rdata_len = 2 + len};
-	return sign_rrset(b, n->name, TYPE_NSEC, nsec->ttl, rd, 1, b->zsk, sig);
+	rd[0] = (uint8_t)(len >> 8);
+	rd[1] = (uint8_t)len;
+	*rs = (struct zone_rrset){.type = type,
+				  .count = 1,
+				  .ttl = b->z->negative_ttl,
+				  .rdata = rd,
+				  .rdata_len = 2 + len};
+	return sign_rrset(b, owner, type, rs->ttl, rd, 1, b->zsk, sig);
+}
+
+/* Room for the longest NSEC or NSEC3 rdata: every bitmap window full. */
+#define DENIAL_RDATA_MAX (2 + 6 + 255 + 1 + DNAME_MAX + 256 * (2 + 32))
+
+/*
+ * The NSEC at chain position i and its RRSIG. has_a/has_aaaa: for a
+ * regional name, whether the variant has those RRsets.
+ */
+static int sign_nsec(struct dbuild *b, size_t i, bool has_a, bool has_aaaa,
+		     struct zone_rrset *nsec, struct zone_rrset *sig)
+{
+	const struct dnssec_zone *dz = b->dz;
+	const struct zone_node *n = &b->z->nodes[dz->chain[i].node];
+	const uint8_t *next = dz->chain[(i + 1) % dz->chain_count].name;
+	uint16_t types[1024];
+	size_t nt = 0;
+	if (node_types(b, n, has_a, has_aaaa, types, &nt) < 0)
+		return -1;
+	types_add(types, &nt, TYPE_RRSIG);
+	types_add(types, &nt, TYPE_NSEC);
+	size_t next_len = dname_length(next);
+	uint8_t tmp[DENIAL_RDATA_MAX];
+	memcpy(tmp + 2, next, next_len);
+	size_t len = next_len + bitmap_write(tmp + 2 + next_len, types, nt);
+	return sign_denial_rr(b, n->name, TYPE_NSEC, tmp, len, nsec, sig);
+}
+
+/*
+ * The NSEC3 (RFC 5155 §3) at position i of the hashed chain and its
+ * RRSIG. The bitmap has RRSIG when the name has signed RRsets (not at an
+ * insecure delegation, not at an empty non-terminal) and never NSEC3:
+ * that type lives at the hashed owner.
+ */
+static int sign_nsec3(struct dbuild *b, size_t i, bool has_a, bool has_aaaa,
+		      struct zone_rrset *nsec3, struct zone_rrset *sig)
+{
+	const struct dnssec_zone *dz = b->dz;
+	const struct n3_entry *e = &dz->n3[i];
+	const struct zone_node *n = &b->z->nodes[e->node];
+	uint16_t types[1024];
+	size_t nt = 0;
+	if (node_types(b, n, has_a, has_aaaa, types, &nt) < 0)
+		return -1;
+	bool signed_here = (n->flags & ZONE_NODE_DELEGATION)
+				   ? zone_node_rrset(n, TYPE_DS) != NULL
+				   : nt > 0;
+	if (signed_here)
+		types_add(types, &nt, TYPE_RRSIG);
+	uint8_t tmp[DENIAL_RDATA_MAX];
+	size_t len = 0;
+	uint8_t *p = tmp + 2;
+	p[len++] = NSEC3_SHA1;
+	p[len++] = 0; // flags: no opt-out
+	p[len++] = (uint8_t)(dz->n3_iterations >> 8);
+	p[len++] = (uint8_t)dz->n3_iterations;
+	p[len++] = dz->n3_salt_len;
+	memcpy(p + len, dz->n3_salt, dz->n3_salt_len);
+	len += dz->n3_salt_len;
+	p[len++] = NSEC3_HASH_LEN;
+	memcpy(p + len, dz->n3[(i + 1) % dz->n3_count].hash, NSEC3_HASH_LEN);
+	len += NSEC3_HASH_LEN;
+	len += bitmap_write(p + len, types, nt);
+	return sign_denial_rr(b, e->owner, TYPE_NSEC3, tmp, len, nsec3, sig);
+}
+
+/* The NSEC or NSEC3 at position i of the zone's chain. */
+static int sign_denial(struct dbuild *b, size_t i, bool has_a, bool has_aaaa,
+		       struct zone_rrset *rs, struct zone_rrset *sig)
+{
+	return b->dz->nsec3 ? sign_nsec3(b, i, has_a, has_aaaa, rs, sig)
+			    : sign_nsec(b, i, has_a, has_aaaa, rs, sig);
+}
+
+/* The node index at position i of the zone's chain. */
+static uint32_t denial_node(const struct dnssec_zone *dz, size_t i)
+{
+	return dz->nsec3 ? dz->n3[i].node : dz->chain[i].node;
+}
+
+#define VIP_RDATA_MAX (64 * 18)
+
+/* The A or AAAA RRset of count VIPs in zone form at rd: its length, or 0
+ * when they do not fit. */
+static size_t vip_rdata(const struct ip_addr *vips, size_t count, uint16_t type,
+			uint8_t rd[VIP_RDATA_MAX])
+{
+	unsigned alen = type == TYPE_A ? 4 : 16;
+	size_t len = 0;
+	for (size_t i = 0; i < count; i++) {
+		if (len + 2 + alen > VIP_RDATA_MAX)
+			return 0;
+		rd[len++] = 0;
+		rd[len++] = (uint8_t)alen;
+		memcpy(rd + len, vips[i].bytes, alen);
+		len += alen;
+	}
+	return len;
 }
 
 /* The A or AAAA RRset of a region's VIPs in zone form, signed. */
@@ -544,19 +735,11 @@ static int sign_vips(struct dbuild *b, const struct zone_node *n,
 {
 	if (count == 0)
 		return 0;
-	unsigned alen = type == TYPE_A ? 4 : 16;
-	uint8_t rd[64 * 18];
-	size_t len = 0;
-	for (size_t i = 0; i < count; i++) {
-		if (len + 2 + alen > sizeof(rd)) {
-			diag_error(b->d, b->cfg->path, b->cz->dnssec.line,
-				   "too many VIPs in one region to sign");
-			return -1;
-		}
-		rd[len++] = 0;
-		rd[len++] = (uint8_t)alen;
-		memcpy(rd + len, vips[i].bytes, alen);
-		len += alen;
+	uint8_t rd[VIP_RDATA_MAX];
+	if (vip_rdata(vips, count, type, rd) == 0) {
+		diag_error(b->d, b->cfg->path, b->cz->dnssec.line,
+			   "too many VIPs in one region to sign");
+		return -1;
 	}
 	return sign_rrset(b, n->name, type, b->z->regional_ttl, rd,
 			  (uint16_t)count, b->zsk, sig);
@@ -564,7 +747,7 @@ static int sign_vips(struct dbuild *b, const struct zone_node *n,
 
 static int sign_regional(struct dbuild *b, size_t ci)
 {
-	uint32_t idx = b->dz->chain[ci].node;
+	uint32_t idx = denial_node(b->dz, ci);
 	const struct zone_node *n = &b->z->nodes[idx];
 	struct dnssec_node *dn = &b->dz->nodes[idx];
 	size_t nreg = b->cfg->region_count;
@@ -582,8 +765,8 @@ static int sign_regional(struct dbuild *b, size_t ci)
 			    0 ||
 		    sign_vips(b, n, vips.v6, vips.v6_count, TYPE_AAAA,
 			      &v->aaaa_sig) < 0 ||
-		    sign_nsec(b, ci, vips.v4_count > 0, vips.v6_count > 0,
-			      &v->nsec, &v->nsec_sig) < 0)
+		    sign_denial(b, ci, vips.v4_count > 0, vips.v6_count > 0,
+				&v->nsec, &v->nsec_sig) < 0)
 			return -1;
 	}
 	return 0;
@@ -615,7 +798,10 @@ static int sign_node_rrsets(struct dbuild *b, uint32_t idx)
 		const struct zone_rrset *rs = &n->rrsets[r];
 		if (!rrset_signed(n, rs->type))
 			continue;
-		ldns_key_list *keys = rs->type == TYPE_DNSKEY ? b->ksk : b->zsk;
+		// RFC 7344 §4.1: CDS and CDNSKEY signed as the DNSKEY RRset
+		bool by_ksk = rs->type == TYPE_DNSKEY || rs->type == TYPE_CDS ||
+			      rs->type == TYPE_CDNSKEY;
+		ldns_key_list *keys = by_ksk ? b->ksk : b->zsk;
 		if (sign_rrset(b, n->name, rs->type, rs->ttl, rs->rdata,
 			       rs->count, keys, &dn->sigs[r]) < 0)
 			return -1;
@@ -639,14 +825,130 @@ static int build_chain(struct dbuild *b)
 	return 0;
 }
 
+/* H(name) with the zone's parameters, by ldns (cross-checked against
+ * nsec3_hash, the query path's, in tests/unit/test_nsec3.c). */
+static int n3_hash_ldns(struct dbuild *b, const uint8_t *name,
+			uint8_t out[NSEC3_HASH_LEN])
+{
+	const struct dnssec_zone *dz = b->dz;
+	ldns_rdf *n =
+		ldns_dname_new_frm_data((uint16_t)dname_length(name), name);
+	ldns_rdf *h =
+		n == NULL
+			? NULL
+			: ldns_nsec3_hash_name(n, NSEC3_SHA1, dz->n3_iterations,
+					       dz->n3_salt_len, dz->n3_salt);
+	int rc = -1;
+	// h is a name of one label: the hash in base32hex
+	if (h != NULL && ldns_rdf_size(h) == NSEC3_LABEL_LEN + 2 &&
+	    ldns_b32_pton_extended_hex((const char *)ldns_rdf_data(h) + 1,
+				       NSEC3_LABEL_LEN, out,
+				       NSEC3_HASH_LEN) == NSEC3_HASH_LEN)
+		rc = 0;
+	else
+		b->oom = true;
+	ldns_rdf_deep_free(h);
+	ldns_rdf_deep_free(n);
+	return rc;
+}
+
+static int n3_cmp(const void *pa, const void *pb)
+{
+	const struct n3_entry *a = pa, *b = pb;
+	return memcmp(a->hash, b->hash, NSEC3_HASH_LEN);
+}
+
+/* Two names with one hash: no NSEC3 chain can tell them apart. */
+static int n3_check_collisions(struct dbuild *b)
+{
+	const struct dnssec_zone *dz = b->dz;
+	for (size_t i = 1; i < dz->n3_count; i++) {
+		if (n3_cmp(&dz->n3[i - 1], &dz->n3[i]) != 0)
+			continue;
+		char x[DNAME_TEXT_MAX], y[DNAME_TEXT_MAX];
+		dname_to_text(x, b->z->nodes[dz->n3[i - 1].node].name);
+		dname_to_text(y, b->z->nodes[dz->n3[i].node].name);
+		diag_error(b->d, b->cfg->path, b->cz->dnssec.line,
+			   "NSEC3 hash collision between %s and %s: set "
+			   "another nsec3 'salt'",
+			   x, y);
+		return -1;
+	}
+	return 0;
+}
+
+/* The hashed owner name: base32hex label, then the zone's origin. */
+static const uint8_t *n3_owner(struct dbuild *b,
+			       const uint8_t hash[NSEC3_HASH_LEN])
+{
+	uint8_t *o = ds_alloc(b, 1 + NSEC3_LABEL_LEN + b->z->origin_len);
+	if (o == NULL)
+		return NULL;
+	o[0] = NSEC3_LABEL_LEN;
+	nsec3_label(hash, (char *)o + 1);
+	memcpy(o + 1 + NSEC3_LABEL_LEN, b->z->origin, b->z->origin_len);
+	return o;
+}
+
+/*
+ * RFC 5155 §7.1: one NSEC3 for every name that is not occluded (empty
+ * non-terminals and zone cuts included; no opt-out), sorted by hash; and
+ * for each of them the entry covering its wildcard child, so that an
+ * NXDOMAIN hashes only the next closer name while answering.
+ */
+static int build_n3_chain(struct dbuild *b)
+{
+	const struct zone *z = b->z;
+	struct dnssec_zone *dz = b->dz;
+	if (z->origin_len + 1 + NSEC3_LABEL_LEN > DNAME_MAX) {
+		diag_error(b->d, b->cfg->path, b->cz->dnssec.line,
+			   "zone %s: origin too long for NSEC3 owner names",
+			   b->cz->origin_text);
+		return -1;
+	}
+	dz->n3 = ds_alloc(b, (z->node_count + 1) * sizeof(*dz->n3));
+	if (dz->n3 == NULL)
+		return -1;
+	for (size_t i = 0; i < z->node_count; i++) {
+		if (node_occluded(z, &z->nodes[i]))
+			continue;
+		struct n3_entry *e = &dz->n3[dz->n3_count++];
+		e->node = (uint32_t)i;
+		if (n3_hash_ldns(b, z->nodes[i].name, e->hash) < 0 ||
+		    (e->owner = n3_owner(b, e->hash)) == NULL)
+			return -1;
+	}
+	qsort(dz->n3, dz->n3_count, sizeof(*dz->n3), n3_cmp);
+	if (n3_check_collisions(b) < 0)
+		return -1;
+	for (size_t i = 0; i < dz->n3_count; i++) {
+		const struct zone_node *n = &z->nodes[dz->n3[i].node];
+		struct dnssec_node *dn = &dz->nodes[dz->n3[i].node];
+		uint8_t wild[DNAME_MAX], h[NSEC3_HASH_LEN];
+		int match;
+		dn->n3 = (uint32_t)i;
+		if (n->name_len + 2 > DNAME_MAX)
+			continue; // no wildcard child can exist
+		wild[0] = 1;
+		wild[1] = '*';
+		memcpy(wild + 2, n->name, n->name_len);
+		if (n3_hash_ldns(b, wild, h) < 0)
+			return -1;
+		dn->n3_wild = (uint32_t)nsec3_find(dz->n3, dz->n3_count,
+						   sizeof(*dz->n3), h, &match);
+	}
+	return 0;
+}
+
 static int sign_zone_data(struct dbuild *b)
 {
 	const struct zone *z = b->z;
 	for (size_t i = 0; i < z->node_count; i++)
 		if (sign_node_rrsets(b, (uint32_t)i) < 0)
 			return -1;
-	for (size_t ci = 0; ci < b->dz->chain_count; ci++) {
-		uint32_t idx = b->dz->chain[ci].node;
+	size_t count = b->dz->nsec3 ? b->dz->n3_count : b->dz->chain_count;
+	for (size_t ci = 0; ci < count; ci++) {
+		uint32_t idx = denial_node(b->dz, ci);
 		struct dnssec_node *dn = &b->dz->nodes[idx];
 		const struct zone_node *n = &z->nodes[idx];
 		bool regional = n->flags & ZONE_NODE_REGIONAL;
@@ -657,7 +959,8 @@ static int sign_zone_data(struct dbuild *b)
 			regional && any_region_has(b->cfg, n->service, false);
 		bool any6 =
 			regional && any_region_has(b->cfg, n->service, true);
-		if (sign_nsec(b, ci, any4, any6, &dn->nsec, &dn->nsec_sig) < 0)
+		if (sign_denial(b, ci, any4, any6, &dn->nsec, &dn->nsec_sig) <
+		    0)
 			return -1;
 		if (regional && sign_regional(b, ci) < 0)
 			return -1;
@@ -669,7 +972,7 @@ static int keys_load(struct dbuild *b, struct dkey *keys, size_t *count)
 {
 	const struct config_zone *cz = b->cz;
 	time_t now = time(NULL);
-	bool any_zsk = false;
+	bool any_zsk = false, any_ksk = false;
 	*count = 0;
 	for (size_t i = 0; i < cz->dnssec.key_count; i++) {
 		ldns_rr *pub =
@@ -686,12 +989,13 @@ static int keys_load(struct dbuild *b, struct dkey *keys, size_t *count)
 		ldns_key_set_expiration(k,
 					(uint32_t)(now + cz->dnssec.validity));
 		any_zsk |= !keys[*count].ksk;
+		any_ksk |= keys[*count].ksk;
 		(*count)++;
 	}
-	// KSK+ZSK: the KSKs sign the DNSKEY RRset only; without a ZSK each
-	// key is a CSK and signs everything
+	// KSK+ZSK: the KSKs sign the DNSKEY RRset only; without a ZSK, or
+	// without a KSK, each key is a CSK and signs everything
 	for (size_t i = 0; i < *count; i++) {
-		if (keys[i].ksk || !any_zsk)
+		if (keys[i].ksk || !any_zsk || !any_ksk)
 			ldns_key_list_push_key(b->ksk, keys[i].key);
 		if (!keys[i].ksk || !any_zsk)
 			ldns_key_list_push_key(b->zsk, keys[i].key);
@@ -722,9 +1026,14 @@ static int sign_zone(struct dbuild *b)
 		goto out;
 	}
 	b->dz->zone = b->z;
+	b->dz->nsec3 = b->cz->dnssec.nsec3;
+	b->dz->n3_iterations = b->cz->dnssec.nsec3_iterations;
+	b->dz->n3_salt_len = b->cz->dnssec.nsec3_salt_len;
+	memcpy(b->dz->n3_salt, b->cz->dnssec.nsec3_salt, b->dz->n3_salt_len);
 	b->dz->nodes = ds_alloc(b, b->z->node_count * sizeof(*b->dz->nodes));
 	if (b->dz->nodes == NULL || keys_load(b, keys, &nkeys) < 0 ||
-	    build_chain(b) < 0 || sign_zone_data(b) < 0)
+	    (b->dz->nsec3 ? build_n3_chain(b) : build_chain(b)) < 0 ||
+	    sign_zone_data(b) < 0)
 		goto out;
 	time_t exp = time(NULL) + b->cz->dnssec.validity;
 	if (b->ds->expire_at == 0 || exp < b->ds->expire_at)
@@ -895,6 +1204,99 @@ static bool is_wildcard(const uint8_t *name)
 	return name[0] == 1 && name[1] == '*';
 }
 
+/* ---- NSEC3 proofs (RFC 5155 §7.2) ---- */
+
+/* Entries of dz->n3 already written in one proof: none twice. */
+struct n3_written {
+	uint32_t idx[4];
+	unsigned count;
+};
+
+static uint16_t put_n3(const struct dnssec_zone *dz, struct wire_writer *w,
+		       size_t i, const struct zone_rrset *nsec3,
+		       const struct zone_rrset *sig, struct n3_written *seen)
+{
+	for (unsigned k = 0; k < seen->count; k++)
+		if (seen->idx[k] == i)
+			return 0;
+	if (seen->count < 4)
+		seen->idx[seen->count++] = (uint32_t)i;
+	if (nsec3 == NULL) { // the name's own NSEC3, not a regional variant
+		const struct dnssec_node *dn = &dz->nodes[dz->n3[i].node];
+		nsec3 = &dn->nsec;
+		sig = &dn->nsec_sig;
+	}
+	return put_nsec(w, dz->n3[i].owner, nsec3, sig);
+}
+
+static int n3_exists(const void *ctx, const uint8_t *name)
+{
+	return zone_find_node(ctx, name) != NULL;
+}
+
+/*
+ * The NSEC3 covering the next closer name of qname (whose closest
+ * encloser is ce): the one hash computed while answering, on the stack.
+ */
+static uint16_t put_n3_next_closer(const struct dnssec_zone *dz,
+				   struct wire_writer *w,
+				   const uint8_t *next_closer,
+				   struct n3_written *seen)
+{
+	uint8_t h[NSEC3_HASH_LEN];
+	int match;
+	if (next_closer == NULL)
+		return 0;
+	nsec3_hash(next_closer, dz->n3_salt, dz->n3_salt_len, dz->n3_iterations,
+		   h);
+	size_t i = nsec3_find(dz->n3, dz->n3_count, sizeof(*dz->n3), h, &match);
+	return put_n3(dz, w, i, NULL, NULL, seen);
+}
+
+static const uint8_t *n3_closest_encloser(const struct dnssec_zone *dz,
+					  const uint8_t *qname,
+					  const uint8_t **next_closer)
+{
+	return nsec3_closest_encloser(qname, dz->zone->origin_labels, n3_exists,
+				      dz->zone, next_closer);
+}
+
+/* NODATA (§7.2.3-5): the NSEC3 matching the name; at a wildcard also the
+ * closest encloser's and the one covering the next closer name. */
+static uint16_t n3_nodata(const struct dnssec_zone *dz, struct wire_writer *w,
+			  const struct zone_node *node,
+			  const struct zone_rrset *nsec3,
+			  const struct zone_rrset *sig, const uint8_t *qname)
+{
+	struct n3_written seen = {.count = 0};
+	uint16_t n = 0;
+	if (is_wildcard(node->name) && !dname_equal(node->name, qname)) {
+		const uint8_t *next = NULL;
+		const uint8_t *ce = n3_closest_encloser(dz, qname, &next);
+		const struct zone_node *cn = zone_find_node(dz->zone, ce);
+		n += put_n3(dz, w, dnode(dz, cn)->n3, NULL, NULL, &seen);
+		n += put_n3_next_closer(dz, w, next, &seen);
+	}
+	return (uint16_t)(n + put_n3(dz, w, dnode(dz, node)->n3, nsec3, sig,
+				     &seen));
+}
+
+/* NXDOMAIN (§7.2.2): the closest encloser proof and the NSEC3 covering
+ * the wildcard at the closest encloser. */
+static uint16_t n3_nxdomain(const struct dnssec_zone *dz, struct wire_writer *w,
+			    const uint8_t *qname)
+{
+	struct n3_written seen = {.count = 0};
+	const uint8_t *next = NULL;
+	const uint8_t *ce = n3_closest_encloser(dz, qname, &next);
+	const struct dnssec_node *cn = dnode(dz, zone_find_node(dz->zone, ce));
+	uint16_t n = put_n3(dz, w, cn->n3, NULL, NULL, &seen);
+	n += put_n3_next_closer(dz, w, next, &seen);
+	return (uint16_t)(n + put_n3(dz, w, cn->n3_wild, NULL, NULL, &seen));
+}
+
+/* ---- NSEC and NSEC3 proofs, as answer.c asks for them ---- */
+
 uint16_t dnssec_put_nodata(const struct dnssec_zone *dz, struct wire_writer *w,
 			   const struct zone_node *node, int region,
 			   const uint8_t *qname)
@@ -905,6 +1307,8 @@ uint16_t dnssec_put_nodata(const struct dnssec_zone *dz, struct wire_writer *w,
 		nsec = &dn->variants[region].nsec;
 		sig = &dn->variants[region].nsec_sig;
 	}
+	if (dz->nsec3)
+		return n3_nodata(dz, w, node, nsec, sig, qname);
 	uint16_t n = 0;
 	bool wild = is_wildcard(node->name) && !dname_equal(node->name, qname);
 	if (wild || nsec->count == 0) {
@@ -922,6 +1326,8 @@ uint16_t dnssec_put_nodata(const struct dnssec_zone *dz, struct wire_writer *w,
 uint16_t dnssec_put_nxdomain(const struct dnssec_zone *dz,
 			     struct wire_writer *w, const uint8_t *qname)
 {
+	if (dz->nsec3)
+		return n3_nxdomain(dz, w, qname);
 	const struct zone *z = dz->zone;
 	size_t c1 = chain_cover(dz, qname);
 	uint16_t n = put_chain_nsec(dz, w, c1);
@@ -951,6 +1357,12 @@ uint16_t dnssec_put_nxdomain(const struct dnssec_zone *dz,
 uint16_t dnssec_put_wildcard(const struct dnssec_zone *dz,
 			     struct wire_writer *w, const uint8_t *qname)
 {
+	if (dz->nsec3) { // §7.2.6: the NSEC3 covering the next closer name
+		struct n3_written seen = {.count = 0};
+		const uint8_t *next = NULL;
+		n3_closest_encloser(dz, qname, &next);
+		return put_n3_next_closer(dz, w, next, &seen);
+	}
 	return put_chain_nsec(dz, w, chain_cover(dz, qname));
 }
 
@@ -959,11 +1371,156 @@ uint16_t dnssec_put_referral(const struct dnssec_zone *dz,
 {
 	const struct zone_rrset *ds = zone_node_rrset(cut, TYPE_DS);
 	const struct dnssec_node *dn = dnode(dz, cut);
+	if (ds == NULL && dz->nsec3) { // §7.2.7 without opt-out: it matches
+		struct n3_written seen = {.count = 0};
+		return put_n3(dz, w, dn->n3, NULL, NULL, &seen);
+	}
 	if (ds == NULL)
 		return put_nsec(w, cut->name, &dn->nsec, &dn->nsec_sig);
 	uint16_t n = put_set(w, cut->name, ds, ds->ttl);
 	return (uint16_t)(n +
 			  dnssec_put_rrsig(dz, w, cut, ds, cut->name, ds->ttl));
+}
+
+uint16_t dnssec_put_meta(const struct dnssec_zone *dz, struct wire_writer *w,
+			 const struct zone_node *node, int region,
+			 uint16_t qtype, const uint8_t *owner)
+{
+	const struct dnssec_node *dn = dnode(dz, node);
+	const struct zone_rrset *nsec = &dn->nsec, *sig = &dn->nsec_sig;
+	if (region >= 0 && dn->variants != NULL) {
+		nsec = &dn->variants[region].nsec;
+		sig = &dn->variants[region].nsec_sig;
+	}
+	if (qtype == TYPE_NSEC) // an NSEC3 zone has none: NODATA
+		return dz->nsec3 ? 0 : put_nsec(w, owner, nsec, sig);
+	if (qtype != TYPE_RRSIG)
+		return 0;
+	uint16_t n = 0;
+	for (uint16_t r = 0; dn->sigs != NULL && r < node->rrset_count; r++)
+		if (dn->sigs[r].count > 0)
+			n += put_set(w, owner, &dn->sigs[r],
+				     node->rrsets[r].ttl);
+	if (!dz->nsec3 && nsec->count > 0)
+		n += put_set(w, owner, sig, nsec->ttl);
+	return n;
+}
+
+/* ---- --dump-signed ---- */
+
+/* Prints the count records of rdata (zone form) as master-file lines. */
+static int dump_records(FILE *out, const uint8_t *owner, uint16_t type,
+			uint32_t ttl, const uint8_t *rdata, uint16_t count)
+{
+	uint8_t wire[DNAME_MAX + 10 + 65535];
+	size_t olen = dname_length(owner);
+	const uint8_t *rd = rdata;
+	for (uint16_t i = 0; i < count; i++) {
+		size_t rdlen = (size_t)rd[0] << 8 | rd[1], n = olen, pos = 0;
+		memcpy(wire, owner, olen);
+		wire[n++] = (uint8_t)(type >> 8);
+		wire[n++] = (uint8_t)type;
+		wire[n++] = 0;
+		wire[n++] = CLASS_IN;
+		wire[n++] = (uint8_t)(ttl >> 24);
+		wire[n++] = (uint8_t)(ttl >> 16);
+		wire[n++] = (uint8_t)(ttl >> 8);
+		wire[n++] = (uint8_t)ttl;
+		memcpy(wire + n, rd, 2 + rdlen);
+		n += 2 + rdlen;
+		ldns_rr *rr = NULL;
+		if (ldns_wire2rr(&rr, wire, n, &pos, LDNS_SECTION_ANSWER) !=
+		    LDNS_STATUS_OK)
+			return -1;
+		ldns_rr_print(out, rr);
+		ldns_rr_free(rr);
+		rd += 2 + rdlen;
+	}
+	return 0;
+}
+
+static int dump_set(FILE *out, const uint8_t *owner,
+		    const struct zone_rrset *rs, uint32_t ttl)
+{
+	return dump_records(out, owner, rs->type, ttl, rs->rdata, rs->count);
+}
+
+/* The region's A or AAAA RRset at a regional name, and its RRSIGs. */
+static int dump_vips(FILE *out, const struct dnssec_zone *dz,
+		     const struct zone_node *n, const struct ip_addr *vips,
+		     size_t count, uint16_t type, const struct zone_rrset *sig)
+{
+	uint8_t rd[VIP_RDATA_MAX];
+	if (count == 0)
+		return 0;
+	if (vip_rdata(vips, count, type, rd) == 0 ||
+	    dump_records(out, n->name, type, dz->zone->regional_ttl, rd,
+			 (uint16_t)count) < 0)
+		return -1;
+	return dump_set(out, n->name, sig, dz->zone->regional_ttl);
+}
+
+static int dump_node(FILE *out, const struct dnssec_zone *dz,
+		     const struct config *cfg, uint32_t idx, int region)
+{
+	const struct zone_node *n = &dz->zone->nodes[idx];
+	const struct dnssec_node *dn = &dz->nodes[idx];
+	bool regional = n->flags & ZONE_NODE_REGIONAL;
+	for (uint16_t r = 0; r < n->rrset_count; r++) {
+		const struct zone_rrset *rs = &n->rrsets[r];
+		if (regional && (rs->type == TYPE_A || rs->type == TYPE_AAAA))
+			continue; // superseded by the region's VIPs
+		if ((n->flags & ZONE_NODE_APEX) && rs->type == TYPE_SOA)
+			continue; // written first
+		if (dump_set(out, n->name, rs, rs->ttl) < 0 ||
+		    (dn->sigs != NULL &&
+		     dump_set(out, n->name, &dn->sigs[r], rs->ttl) < 0))
+			return -1;
+	}
+	const struct zone_rrset *nsec = &dn->nsec, *sig = &dn->nsec_sig;
+	if (regional && dn->variants != NULL) {
+		// the name's service in that region, as sign_regional signed it
+		struct config_vipset vips;
+		config_vips(cfg, n->service, region, &vips);
+		const struct dnssec_variant *v = &dn->variants[region];
+		if (dump_vips(out, dz, n, vips.v4, vips.v4_count, TYPE_A,
+			      &v->a_sig) < 0 ||
+		    dump_vips(out, dz, n, vips.v6, vips.v6_count, TYPE_AAAA,
+			      &v->aaaa_sig) < 0)
+			return -1;
+		nsec = &v->nsec;
+		sig = &v->nsec_sig;
+	}
+	if (nsec->count == 0)
+		return 0;
+	const uint8_t *owner = dz->nsec3 ? dz->n3[dn->n3].owner : n->name;
+	if (dump_set(out, owner, nsec, nsec->ttl) < 0 ||
+	    dump_set(out, owner, sig, nsec->ttl) < 0)
+		return -1;
+	return 0;
+}
+
+int dnssec_dump_zone(const struct dnssec_set *ds, const struct config *cfg,
+		     const struct zone *z, int region, FILE *out)
+{
+	const struct dnssec_zone *dz = dnssec_set_zone(ds, z);
+	if (dz == NULL || region < 0 || (size_t)region >= cfg->region_count)
+		return -1;
+	// the SOA opens the file, then the apex
+	const struct zone_rrset *soa = zone_node_rrset(z->apex, TYPE_SOA);
+	const struct dnssec_node *apex = dnode(dz, z->apex);
+	if (soa == NULL || dump_set(out, z->origin, soa, soa->ttl) < 0 ||
+	    (apex->sigs != NULL &&
+	     dump_set(out, z->origin, &apex->sigs[soa - z->apex->rrsets],
+		      soa->ttl) < 0))
+		return -1;
+	if (dump_node(out, dz, cfg, (uint32_t)(z->apex - z->nodes), region) < 0)
+		return -1;
+	for (size_t i = 0; i < z->node_count; i++)
+		if (&z->nodes[i] != z->apex &&
+		    dump_node(out, dz, cfg, (uint32_t)i, region) < 0)
+			return -1;
+	return ferror(out) ? -1 : 0;
 }
 
 /* ---- --lookup ---------------------------------------------------------- */
@@ -973,7 +1530,11 @@ static void describe_bitmap(const struct zone_rrset *nsec, char *out,
 {
 	const uint8_t *rd = nsec->rdata + 2;
 	size_t rdlen = (size_t)nsec->rdata[0] << 8 | nsec->rdata[1];
-	size_t pos = dname_length(rd), used = 0;
+	size_t pos, used = 0;
+	if (nsec->type == TYPE_NSEC3) // hash, flags, iterations, salt, next
+		pos = 5u + rd[4] + 1u + rd[5u + rd[4]];
+	else
+		pos = dname_length(rd);
 	out[0] = '\0';
 	while (pos + 2 <= rdlen) {
 		unsigned window = rd[pos], blen = rd[pos + 1];
@@ -1026,7 +1587,8 @@ void dnssec_describe_variant(const struct dnssec_zone *dz,
 	if (v->aaaa_sig.count > 0)
 		describe_tags(&v->aaaa_sig, aaaa, sizeof(aaaa));
 	describe_bitmap(&v->nsec, bits, sizeof(bits));
-	snprintf(out, len, "A %s%s, AAAA %s%s, NSEC bitmap '%s'",
+	snprintf(out, len, "A %s%s, AAAA %s%s, %s bitmap '%s'",
 		 a[0] ? "signed by key " : "NODATA", a,
-		 aaaa[0] ? "signed by key " : "NODATA", aaaa, bits);
+		 aaaa[0] ? "signed by key " : "NODATA", aaaa,
+		 dz->nsec3 ? "NSEC3" : "NSEC", bits);
 }

@@ -1,14 +1,16 @@
 /*
  * src/dnssec.h — DNSSEC for served zones: the zone's keys read
  * from BIND-format key files, every RRset and every regional variant
- * signed once at snapshot build (NSEC chain included), and the writers
- * the answer code calls to add RRSIGs and denial proofs when DO is set.
+ * signed once at snapshot build (NSEC or NSEC3 chain included), and the
+ * writers the answer code calls to add RRSIGs and denial proofs when DO
+ * is set.
  */
 #ifndef GEOVIP_DNSSEC_H
 #define GEOVIP_DNSSEC_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "zone_read.h"
 
@@ -28,7 +30,8 @@ struct dnssec_zone;
 
 /**
  * Reads the public halves (.key) of cz's keys and hands their DNSKEY
- * records to fn (as read from the zone file, file index file). Problems
+ * records, and with `denial: nsec3` the NSEC3PARAM, to fn (as read from
+ * the zone file, file index file). Problems
  * go to d with the key file's name. Returns 0, or negative on error.
  */
 int dnssec_dnskey_records(const struct config *cfg,
@@ -77,11 +80,13 @@ uint16_t dnssec_put_nodata(const struct dnssec_zone *dz, struct wire_writer *w,
 			   const uint8_t *qname);
 
 /** NXDOMAIN proof: the NSECs covering qname and the wildcard at its
- *  closest encloser, with their RRSIGs. */
+ *  closest encloser; with NSEC3 the closest encloser proof and the NSEC3
+ *  covering the wildcard (RFC 5155 §7.2.2); with their RRSIGs. */
 uint16_t dnssec_put_nxdomain(const struct dnssec_zone *dz,
 			     struct wire_writer *w, const uint8_t *qname);
 
-/** For an answer synthesised from a wildcard: the NSEC covering qname. */
+/** For an answer synthesised from a wildcard: the NSEC covering qname,
+ *  or the NSEC3 covering its next closer name. */
 uint16_t dnssec_put_wildcard(const struct dnssec_zone *dz,
 			     struct wire_writer *w, const uint8_t *qname);
 
@@ -90,6 +95,29 @@ uint16_t dnssec_put_wildcard(const struct dnssec_zone *dz,
 uint16_t dnssec_put_referral(const struct dnssec_zone *dz,
 			     struct wire_writer *w,
 			     const struct zone_node *cut);
+
+/**
+ * qtype NSEC or RRSIG with DO=1 at node, answered for owner (RFC 4035
+ * §2.2, §3.1.1; as Knot and NSD answer): NSEC, the name's NSEC (region's
+ * variant when region >= 0) and its RRSIG; RRSIG, every RRSIG at the name
+ * but those of regional A/AAAA (a client's region is not chosen for this
+ * question). Returns the records written, 0 for any other qtype or when
+ * the name has none (then the answer is NODATA, whose NSEC bitmap lacks
+ * the type).
+ */
+uint16_t dnssec_put_meta(const struct dnssec_zone *dz, struct wire_writer *w,
+			 const struct zone_node *node, int region,
+			 uint16_t qtype, const uint8_t *owner);
+
+/**
+ * Writes zone z as geovip signed it, in master-file format, to out (for
+ * `--dump-signed` and ldns-verify-zone): every RRset with its RRSIGs, the
+ * NSEC or NSEC3 chain, the NSEC3PARAM, and at each regional name the
+ * A/AAAA RRsets, RRSIGs and NSEC/NSEC3 of region's variant. Returns 0, or
+ * -1 when z is not signed or out fails (errno set by stdio).
+ */
+int dnssec_dump_zone(const struct dnssec_set *ds, const struct config *cfg,
+		     const struct zone *z, int region, FILE *out);
 
 /** One line for `--lookup`: what the region's signed variant of node is
  *  ("RRSIG by key 12345, NSEC A AAAA RRSIG NSEC"). */

@@ -25,6 +25,8 @@
 #include "fleet.h"
 #include "diag.h"
 #include "dnstap.h"
+#include "dname.h"
+#include "dnssec.h"
 #include "log.h"
 #include "metrics.h"
 #include "lookup.h"
@@ -35,11 +37,13 @@
 #include "server.h"
 #include "snapshot.h"
 #include "xfr.h"
+#include "zone.h"
 
 struct options {
 	const char *config;
 	const char *lookup;
-	const char *name; /* --name: one service or regional name */
+	const char *name;        /* --name: one service or regional name */
+	const char *dump_signed; /* a zone's origin */
 	bool check;
 	unsigned verbose; /* -v count: levels above log_level */
 };
@@ -61,7 +65,14 @@ struct daemon {
 	char *pidfile; // written at start-up, removed at exit
 };
 
-enum { OPT_CHECK = 256, OPT_HELP, OPT_VERSION, OPT_LOOKUP, OPT_NAME };
+enum {
+	OPT_CHECK = 256,
+	OPT_HELP,
+	OPT_VERSION,
+	OPT_LOOKUP,
+	OPT_NAME,
+	OPT_DUMP_SIGNED
+};
 
 static void main_usage(FILE *out)
 {
@@ -77,6 +88,9 @@ static void main_usage(FILE *out)
 		"(or NAME's:\n"
 		"                                  a service or a regional "
 		"name)\n"
+		"       geovipd [-c FILE] --dump-signed ZONE\n"
+		"                                  print the zone as signed "
+		"(default region)\n"
 		"       geovipd --help | --version\n"
 		"\n"
 		"  -c, --config FILE   the YAML configuration (default\n"
@@ -97,6 +111,7 @@ static int main_parse(int argc, char **argv, struct options *o)
 		{"check", no_argument, NULL, OPT_CHECK},
 		{"lookup", required_argument, NULL, OPT_LOOKUP},
 		{"name", required_argument, NULL, OPT_NAME},
+		{"dump-signed", required_argument, NULL, OPT_DUMP_SIGNED},
 		{"help", no_argument, NULL, OPT_HELP},
 		{"version", no_argument, NULL, OPT_VERSION},
 		{NULL, 0, NULL, 0},
@@ -118,6 +133,9 @@ static int main_parse(int argc, char **argv, struct options *o)
 			break;
 		case OPT_NAME:
 			o->name = optarg;
+			break;
+		case OPT_DUMP_SIGNED:
+			o->dump_signed = optarg;
 			break;
 		case 'h':
 		case OPT_HELP:
@@ -221,6 +239,39 @@ static int main_lookup(const struct options *o)
 	int rc = lookup_print_name(s, o->lookup, o->name, stdout, stderr);
 	snapshot_unref(s);
 	return rc == 0 ? 0 : 1;
+}
+
+/* The signed zone named on the command line, as the default region's
+ * clients get it, in master-file format on stdout. */
+static int main_dump_signed(const struct options *o)
+{
+	uint8_t origin[DNAME_MAX];
+	if (dname_from_text(origin, o->dump_signed, (const uint8_t *)"") == 0) {
+		fprintf(stderr, "geovipd: --dump-signed: '%s' is not a name\n",
+			o->dump_signed);
+		return 1;
+	}
+	struct snapshot *s = main_load(o->config, false);
+	if (s == NULL)
+		return 1;
+	const struct zone *z = zone_set_find(s->zones, origin);
+	int rc = 1;
+	if (z == NULL || !dname_equal(z->origin, origin))
+		fprintf(stderr, "geovipd: --dump-signed: no zone %s in %s\n",
+			o->dump_signed, o->config);
+	else if (dnssec_set_zone(s->dnssec, z) == NULL)
+		fprintf(stderr,
+			"geovipd: --dump-signed: zone %s has no dnssec: keys\n",
+			o->dump_signed);
+	else if (dnssec_dump_zone(s->dnssec, s->config, z,
+				  s->config->default_region, stdout) < 0 ||
+		 fflush(stdout) != 0)
+		fprintf(stderr, "geovipd: --dump-signed: cannot write %s\n",
+			o->dump_signed);
+	else
+		rc = 0;
+	snapshot_unref(s);
+	return rc;
 }
 
 /* ---- serving ------------------------------------------------------- */
@@ -549,6 +600,8 @@ int main(int argc, char **argv)
 		rc = main_check(&o);
 	else if (o.lookup != NULL)
 		rc = main_lookup(&o);
+	else if (o.dump_signed != NULL)
+		rc = main_dump_signed(&o);
 	else
 		rc = main_serve(&o);
 	libevent_global_shutdown();

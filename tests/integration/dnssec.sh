@@ -5,132 +5,7 @@
 # geovipd) must validate every answer kind — A, AAAA, regional NODATA,
 # NXDOMAIN, wildcard, CNAME into a regional name, referrals with and
 # without DS — from several regions; without DO nothing changes.
-. "$(dirname "$0")/lib.sh"
-require dig python3 delv ldns-keygen
-
-KEYDIR="$TEST_TMP/keys"
-mkdir -p "$KEYDIR"
-
-# keys KSK_ALG ZSK_ALG|- — generate a KSK (+ ZSK); sets KEYS (YAML list)
-# and ANCHOR (the KSK's DNSKEY, for the validators)
-make_keys() {
-	local ksk zsk
-	rm -f "$KEYDIR"/K*
-	ksk=$(cd "$KEYDIR" && ldns-keygen -a "$1" -k "$ZONE") ||
-		{ echo "FAIL - ldns-keygen -a $1"; exit 1; }
-	KEYS="\"$KEYDIR/$ksk\""
-	if [ "$2" != - ]; then
-		zsk=$(cd "$KEYDIR" && ldns-keygen -a "$2" "$ZONE") ||
-			{ echo "FAIL - ldns-keygen -a $2"; exit 1; }
-		KEYS="$KEYS, \"$KEYDIR/$zsk.key\""
-	fi
-	KSK="$KEYDIR/$ksk"
-	# delv's anchor file: the KSK as a static key
-	awk '!/^;/ && NF { sub(/;.*/, ""); printf "trust-anchors {\n  %s static-key %s %s %s \"", $1, $4, $5, $6;
-		for (i = 7; i <= NF; i++) printf "%s", $i; print "\";\n};" }' \
-		"$KSK.key" > "$TEST_TMP/anchor.conf"
-}
-
-# the test zone, plus a CNAME into a regional name, a wildcard CNAME, an
-# empty non-terminal, a signed delegation (DS) and an unsigned one
-write_signed_zone() {
-	write_zone 2024010101
-	cat >> "$ZONE_FILE" <<EOF
-alias   IN CNAME www
-*.wild  IN TXT "wildcard"
-*.wcn   IN CNAME api
-a.b.ent IN TXT "under an empty non-terminal"
-secure  IN NS  ns.secure
-secure  IN DS  12345 13 2 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
-ns.secure IN A 192.0.2.55
-EOF
-}
-
-pick_port
-UPORT=$PORT
-pick_port
-while [ "$PORT" = "$UPORT" ]; do pick_port; done
-write_signed_zone
-
-# delv_check NAME TYPE WHAT [DELV_ARGS...] — delv must say "fully validated"
-delv_check() {
-	local name=$1 type=$2 what=$3 out
-	shift 3
-	out=$(timeout 20 delv @127.0.0.1 -p "$PORT" -a "$TEST_TMP/anchor.conf" \
-		+root="$ZONE" "$@" "$name" "$type" 2>&1)
-	check_grep "delv: $what" "fully validated" "$out"
-	check_nogrep "delv: $what: no validation failure" \
-		"validation failure|insecurity proof failed|no valid|bogus|broken trust|Invalid option" "$out"
-}
-
-UNBOUND_PID=
-UNBOUND_DIR="$TEST_TMP/unbound"
-mkdir -p "$UNBOUND_DIR"
-stop_unbound() {
-	[ -n "$UNBOUND_PID" ] || return 0
-	kill "$UNBOUND_PID" 2>/dev/null
-	wait "$UNBOUND_PID" 2>/dev/null
-	UNBOUND_PID=
-}
-trap 'stop_unbound; lib_cleanup' EXIT
-
-# start_unbound SOURCE — a validating unbound on $UPORT with the KSK as its
-# trust anchor and a stub zone to geovipd, querying from SOURCE (so that
-# geovipd puts it in that address's region)
-start_unbound() {
-	cat > "$UNBOUND_DIR/unbound.conf" <<EOF
-server:
-  interface: 127.0.0.1
-  port: $UPORT
-  do-daemonize: no
-  username: ""
-  chroot: ""
-  directory: "$UNBOUND_DIR"
-  pidfile: ""
-  use-syslog: no
-  logfile: "$UNBOUND_DIR/unbound.log"
-  verbosity: 1
-  val-log-level: 2
-  do-not-query-localhost: no
-  do-ip6: no
-  outgoing-interface: $1
-  access-control: 127.0.0.0/8 allow
-  module-config: "validator iterator"
-  trust-anchor-file: "$KSK.key"
-  qname-minimisation: no
-  # test. is one of unbound's built-in local zones (RFC 6761)
-  local-zone: "test." nodefault
-stub-zone:
-  name: "$ZONE"
-  stub-addr: 127.0.0.1@$PORT
-remote-control:
-  control-enable: no
-EOF
-	: > "$UNBOUND_DIR/unbound.log"
-	unbound -d -c "$UNBOUND_DIR/unbound.conf" 2>>"$UNBOUND_DIR/unbound.log" &
-	UNBOUND_PID=$!
-	local i
-	for i in $(seq 1 50); do
-		dig @127.0.0.1 -p "$UPORT" +tries=1 +time=1 $ZONE SOA >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	fail "unbound did not start:"
-	sed 's/^/    /' "$UNBOUND_DIR/unbound.log" | tail -20
-}
-
-# unbound_check NAME TYPE RCODE WHAT [EXPECT_ANSWER] — through unbound: the
-# rcode, the AD bit, and the answer when given
-unbound_check() {
-	local out
-	out=$(dig @127.0.0.1 -p "$UPORT" +tries=1 +time=5 +dnssec "$1" "$2" 2>&1)
-	check "unbound: $4: rcode" "$3" "$(status "$out")"
-	check_grep "unbound: $4: AD bit" "^qr rd ra ad" "$(flags "$out")"
-	if [ -n "${5:-}" ]; then
-		check "unbound: $4: answer" "$5" "$(printf '%s\n' "$out" |
-			awk -v t="$2" '$4 == t { print $5 }' | sort | tr '\n' ' ' |
-			sed 's/ $//')"
-	fi
-}
+. "$(dirname "$0")/lib-dnssec.sh"
 
 unbound_round() {
 	local label=$1
@@ -158,11 +33,38 @@ unbound_round() {
 }
 
 # one full round for a key set: serve, validate, compare without DO
+# check_cds LABEL — with cds: true, the KSK's CDS (SHA-256, as
+# ldns-key2ds makes it) and CDNSKEY, signed by the KSK, validated by delv;
+# nothing for the ZSK
+check_cds() {
+	local label=$1 ds tag
+	# "OWNER TTL IN DS TAG ALG 2 DIGEST"
+	ds=$(ldns-key2ds -n -2 "$KSK.key" | awk '$4 == "DS" { print $5, $6, $7, $8 $9 }')
+	tag=${ds%% *}
+	out=$(dig_full +dnssec $ZONE CDS)
+	check "$label: CDS = the KSK's DS (SHA-256)" "$(echo "$ds" | tr a-f A-F)" \
+		"$(printf '%s\n' "$out" | awk '$4 == "CDS" { print $5, $6, $7, $8 $9 }' | tr a-f A-F)"
+	check_grep "$label: CDS signed by the KSK" \
+		"IN[[:space:]]+RRSIG[[:space:]]+CDS [0-9]+ [0-9]+ [0-9]+ [0-9]+ [0-9]+ $tag " "$out"
+	out=$(dig_full +dnssec $ZONE CDNSKEY)
+	check "$label: one CDNSKEY, the KSK's" "257" \
+		"$(printf '%s\n' "$out" | awk '$4 == "CDNSKEY" { print $5 }' | tr '\n' ' ' | sed 's/ $//')"
+	delv_check $ZONE CDS "$label: CDS"
+	delv_check $ZONE CDNSKEY "$label: CDNSKEY"
+}
+
+# round LABEL KSK_ALG ZSK_ALG|- [EXTRA_DNSSEC_SETTINGS]
 round() {
 	local label=$1
 	make_keys "$2" "$3"
-	write_config "    dnssec: { keys: [$KEYS], validity: 14d, refresh: 7d }"
+	write_config "    dnssec: { keys: [$KEYS], validity: 14d, refresh: 7d${4:+, $4} }"
 	start_server
+	if [ "${4:-}" = "cds: true" ]; then
+		check_cds "$label"
+	else
+		out=$(dig_full +dnssec $ZONE CDS)
+		check_nogrep "$label: no CDS by default" "^[^;].*IN[[:space:]]+CDS" "$out"
+	fi
 
 	# without DO: no DNSSEC records at all (answers as an unsigned zone)
 	out=$(dig_full www.$ZONE A)
@@ -196,6 +98,17 @@ round() {
 	delv_check foo.wild.$ZONE TXT "$label: wildcard answer"
 	delv_check foo.wild.$ZONE A "$label: wildcard NODATA"
 	delv_check $ZONE DNSKEY "$label: DNSKEY"
+	# qtype NSEC: the NSEC itself (a NODATA would list NSEC in its bitmap)
+	delv_check token.$ZONE NSEC "$label: qtype NSEC answered with the NSEC"
+	delv_check foo.wild.$ZONE NSEC "$label: qtype NSEC at a wildcard name"
+	delv_check www.$ZONE NSEC "$label: qtype NSEC at a regional name (apac)" -b 127.0.2.1
+	out=$(dig_full -b 127.0.2.1 +dnssec www.$ZONE NSEC)
+	check_grep "$label: qtype NSEC at a regional name: apac's variant" \
+		"^www\.$ZONE\..*IN[[:space:]]+NSEC[[:space:]].* A RRSIG NSEC\$" "$out"
+	# qtype RRSIG (delv does not ask it): every RRSIG at the name
+	out=$(dig_full +dnssec token.$ZONE RRSIG)
+	check "$label: qtype RRSIG: the RRSIGs of TXT and NSEC" "NSEC TXT" \
+		"$(printf '%s\n' "$out" | awk '$1 ~ /^token/ && $4 == "RRSIG" { print $5 }' | sort | tr '\n' ' ' | sed 's/ $//')"
 	delv_check $ZONE SOA "$label: SOA"
 	delv_check $ZONE MX "$label: MX"
 	delv_check secure.$ZONE DS "$label: DS at a delegation"
@@ -214,8 +127,8 @@ round() {
 	stop_server
 }
 
-round "ECDSA KSK+Ed25519 ZSK" ECDSAP256SHA256 ED25519
-round "Ed25519 CSK" ED25519 -
+round "ECDSA KSK+Ed25519 ZSK" ECDSAP256SHA256 ED25519 "cds: true"
+round "Ed25519 CSK" ED25519 - "cds: true"
 round "ECDSA CSK" ECDSAP256SHA256 -
 round "RSASHA256 KSK+ECDSA ZSK" RSASHA256 ECDSAP256SHA256
 
@@ -272,13 +185,6 @@ check_grep "--lookup emea: A and AAAA signed" \
 	"^dnssec +@ variant emea: A signed by key [0-9]+, AAAA signed by key [0-9]+, NSEC bitmap 'A [^']* AAAA RRSIG" "$out"
 
 # --- bad keys and settings: --check refuses them with a clear message
-# check_refused WHAT PATTERN DNSSEC_YAML
-check_refused() {
-	write_config "    dnssec: $3"
-	out=$("$GEOVIPD" -c "$CONF" --check 2>&1)
-	check "--check refuses $1: exit status" 1 "$?"
-	check_grep "--check refuses $1: message" "$2" "$out"
-}
 # flip one bit of an ECDSA private key: it no longer matches the .key file
 make_keys ECDSAP256SHA256 -
 python3 - "$KSK.private" <<'EOF'
@@ -296,8 +202,8 @@ check_refused "a missing key file" "nokey\.key: " "{ keys: [\"$KEYDIR/nokey\"] }
 (cd "$KEYDIR" && ldns-keygen -a ECDSAP256SHA256 -k other.test >/dev/null)
 check_refused "a key of another zone" "not for zone $ZONE" \
 	"{ keys: [\"$(ls "$KEYDIR"/Kother.test*.key)\"] }"
-check_refused "nsec3 (not done yet)" "nsec3' is not supported yet" \
-	"{ keys: [\"$KSK\"], denial: nsec3 }"
+check_refused "an unknown denial" "'denial' must be nsec or nsec3" \
+	"{ keys: [\"$KSK\"], denial: nsec4 }"
 check_refused "refresh not shorter than validity" "'refresh' must be shorter" \
 	"{ keys: [\"$KSK\"], validity: 7d, refresh: 1w }"
 check_refused "a bad duration" "must be a duration" \

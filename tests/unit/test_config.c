@@ -406,6 +406,45 @@ static void test_secondary_errors(void **state)
 	fx_refused(state, BASE "    file2: x\n", 13, "unknown key 'file2'");
 }
 
+static void test_dnssec_nsec3(void **state)
+{
+	struct config *cfg = fx_accepted(state, BASE
+		"    dnssec: {keys: [Ka], denial: nsec3, cds: true,\n" /* 13 */
+		"             nsec3: {iterations: 100, salt: \"aBcD01\"}}\n");
+	const struct config_dnssec *ds = &cfg->zones[0].dnssec;
+	assert_true(ds->nsec3);
+	assert_true(ds->cds);
+	assert_int_equal(ds->nsec3_iterations, 100);
+	assert_int_equal(ds->nsec3_salt_len, 3);
+	assert_memory_equal(ds->nsec3_salt, "\xab\xcd\x01", 3);
+	struct fx *f = *state;
+	config_free(f->cfg);
+	f->cfg = NULL;
+	// the defaults: nsec, no CDS; nsec3 RFC 9276 values
+	cfg = fx_accepted(state, BASE "    dnssec: {keys: [Ka]}\n");
+	assert_false(cfg->zones[0].dnssec.nsec3);
+	assert_false(cfg->zones[0].dnssec.cds);
+	assert_int_equal(cfg->zones[0].dnssec.nsec3_iterations, 0);
+	assert_int_equal(cfg->zones[0].dnssec.nsec3_salt_len, 0);
+}
+
+static void test_dnssec_nsec3_errors(void **state)
+{
+	fx_refused(state, BASE "    dnssec:\n      keys: [Ka]\n"
+		   "      denial: nsec3\n      nsec3:\n"
+		   "        iterations: 101\n", 17,
+		   "nsec3 'iterations' must be a whole number from 0 to 100 "
+		   "(RFC 9276: use 0), not '101'");
+	fx_refused(state, BASE "    dnssec: {keys: [Ka], denial: nsec3, "
+		   "nsec3: {salt: abc}}\n", 13, "nsec3 'salt' must be");
+	fx_refused(state, BASE "    dnssec: {keys: [Ka], denial: nsec3, "
+		   "nsec3: {salt: \"\"}}\n", 13, "nsec3 'salt' must be");
+	fx_refused(state, BASE "    dnssec: {keys: [Ka], denial: nsec3, "
+		   "nsec3: {opt-out: true}}\n", 13, "unknown key 'opt-out'");
+	fx_refused(state, BASE "    dnssec: {keys: [Ka], cds: maybe}\n", 13,
+		   "'cds' must be true or false");
+}
+
 static void test_relative_paths(void **state)
 {
 	struct fx *f = *state;
@@ -1303,6 +1342,8 @@ int main(void)
 		FX(test_rrl_and_user_errors),
 		FX(test_secondary),
 		FX(test_secondary_errors),
+		FX(test_dnssec_nsec3),
+		FX(test_dnssec_nsec3_errors),
 		FX(test_scalar_forms),
 		FX(test_shed_percent_values),
 		cmocka_unit_test(test_continent_codes),
