@@ -24,34 +24,6 @@ int wire_read_u8(struct wire_reader *r, uint8_t *v)
 	return 0;
 }
 
-int wire_read_u16(struct wire_reader *r, uint16_t *v)
-{
-	if (r->len - r->pos < 2)
-		return -1;
-	*v = (uint16_t)(r->pkt[r->pos] << 8 | r->pkt[r->pos + 1]);
-	r->pos += 2;
-	return 0;
-}
-
-int wire_read_u32(struct wire_reader *r, uint32_t *v)
-{
-	if (r->len - r->pos < 4)
-		return -1;
-	const uint8_t *p = r->pkt + r->pos;
-	*v = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
-	     p[3];
-	r->pos += 4;
-	return 0;
-}
-
-int wire_skip(struct wire_reader *r, size_t n)
-{
-	if (r->len - r->pos < n)
-		return -1;
-	r->pos += n;
-	return 0;
-}
-
 int wire_read_name(struct wire_reader *r, uint8_t out[DNAME_MAX])
 {
 	size_t pos = r->pos, out_len = 0, resume = 0;
@@ -108,43 +80,6 @@ void wire_writer_init(struct wire_writer *w, uint8_t *buf, size_t cap)
 	w->len = 0;
 	w->overflow = false;
 	w->comp_count = 0;
-}
-
-static bool writer_room(struct wire_writer *w, size_t n)
-{
-	if (w->overflow || w->cap - w->len < n) {
-		w->overflow = true;
-		return false;
-	}
-	return true;
-}
-
-void wire_put_u8(struct wire_writer *w, uint8_t v)
-{
-	if (writer_room(w, 1))
-		w->buf[w->len++] = v;
-}
-
-void wire_put_u16(struct wire_writer *w, uint16_t v)
-{
-	if (!writer_room(w, 2))
-		return;
-	w->buf[w->len++] = (uint8_t)(v >> 8);
-	w->buf[w->len++] = (uint8_t)v;
-}
-
-void wire_put_u32(struct wire_writer *w, uint32_t v)
-{
-	wire_put_u16(w, (uint16_t)(v >> 16));
-	wire_put_u16(w, (uint16_t)v);
-}
-
-void wire_put_bytes(struct wire_writer *w, const void *p, size_t n)
-{
-	if (!writer_room(w, n))
-		return;
-	memcpy(w->buf + w->len, p, n);
-	w->len += n;
 }
 
 void wire_poke_u16(struct wire_writer *w, size_t off, uint16_t v)
@@ -244,7 +179,7 @@ void wire_put_name(struct wire_writer *w, const uint8_t *name)
 			wire_put_u16(w, (uint16_t)(0xc000 | found));
 			return;
 		}
-		if (!writer_room(w, (size_t)*p + 1))
+		if (!wire_room(w, (size_t)*p + 1))
 			return;
 		compress_add(w, w->len, labels);
 		wire_put_bytes(w, p, (size_t)*p + 1);
