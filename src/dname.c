@@ -62,20 +62,102 @@ bool dname_is_subdomain(const uint8_t *name, const uint8_t *parent)
 	return dname_equal(dname_strip(name, ln - lp), parent);
 }
 
+/* 8 bytes at p, in host order (any alignment). */
+static uint64_t load64(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+/* The last n < 8 bytes at p as one word: loads of 4, 2 and 1 bytes. */
+static uint64_t load_tail(const uint8_t *p, size_t n)
+{
+	uint64_t v = 0;
+	if (n & 4) {
+		uint32_t x;
+		memcpy(&x, p, 4);
+		v = x;
+		p += 4;
+	}
+	if (n & 2) {
+		uint16_t x;
+		memcpy(&x, p, 2);
+		v = v << 16 | x;
+		p += 2;
+	}
+	if (n & 1)
+		v = v << 8 | *p;
+	return v;
+}
+
 uint64_t dname_hash(const uint8_t *name, size_t len)
 {
-	// FNV-1a: names are short and already canonical, so this is enough
-	uint64_t h = 0xcbf29ce484222325ULL;
-	for (size_t i = 0; i < len; i++) {
-		h ^= name[i];
-		h *= 0x100000001b3ULL;
+	// a word at a time (names are short and already canonical): the
+	// query path hashes one or two names per answer. Host byte order is
+	// fine: tables are built and probed in one process.
+	const uint64_t k = 0x9e3779b97f4a7c15ULL;
+	uint64_t h = k ^ len;
+	size_t i = 0;
+	for (; i + 8 <= len; i += 8) {
+		h = (h ^ load64(name + i)) * k;
+		h ^= h >> 29;
 	}
+	h = (h ^ load_tail(name + i, len - i)) * k;
 	// finalised (MurmurHash3's fmix64) so the low bits a table uses
-	// depend on every byte, not mostly on the shared suffix
+	// depend on every byte
 	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdULL;
 	h ^= h >> 33;
 	return h;
+}
+
+/* Lower-cases the ASCII letters among 8 bytes at once: a byte gets 0x20
+ * when it is below 0x80 and within 'A'..'Z' (no carry crosses bytes). */
+static uint64_t lower8(uint64_t x)
+{
+	const uint64_t ones = 0x0101010101010101ULL;
+	uint64_t low7 = x & (0x7f * ones);
+	uint64_t ge_a = low7 + (0x80 - 'A') * ones;
+	uint64_t gt_z = low7 + (0x80 - 'Z' - 1) * ones;
+	uint64_t upper = ge_a & ~gt_z & ~x & (0x80 * ones);
+	return x | upper >> 2;
+}
+
+size_t dname_scan_lower(uint8_t *dst, const uint8_t *wire, size_t n,
+			unsigned *labels)
+{
+	// dname_check's walk, counting the labels
+	size_t off = 0;
+	unsigned count = 0;
+	for (;;) {
+		if (off >= n || off >= DNAME_MAX)
+			return 0;
+		uint8_t l = wire[off];
+		if (l == 0)
+			break;
+		if (l > 63)
+			return 0;
+		off += (size_t)l + 1;
+		count++;
+	}
+	size_t len = off + 1;
+	*labels = count;
+	if (len < 8) {
+		for (size_t i = 0; i < len; i++)
+			dst[i] = lower(wire[i]);
+		return len;
+	}
+	// whole words, then the last word again (overlapping): no byte
+	// outside [0, len) is read or written
+	uint64_t v;
+	for (size_t i = 0; i + 8 <= len; i += 8) {
+		v = lower8(load64(wire + i));
+		memcpy(dst + i, &v, 8);
+	}
+	v = lower8(load64(wire + len - 8));
+	memcpy(dst + len - 8, &v, 8);
+	return len;
 }
 
 /* Reads one presentation-format character, handling \X and \DDD. */

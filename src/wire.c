@@ -169,6 +169,13 @@ void wire_remember_name(struct wire_writer *w, size_t off)
 		compress_add(w, (size_t)(p - w->buf), labels--);
 }
 
+void wire_remember_labels(struct wire_writer *w, size_t off, unsigned labels)
+{
+	for (const uint8_t *p = w->buf + off; *p != 0 && labels > 0;
+	     p += *p + 1)
+		compress_add(w, (size_t)(p - w->buf), labels--);
+}
+
 void wire_put_name(struct wire_writer *w, const uint8_t *name)
 {
 	unsigned labels = dname_labels(name);

@@ -14,9 +14,14 @@ const struct zone *zone_set_find(const struct zone_set *zs,
 {
 	uint8_t name[DNAME_MAX];
 	size_t len = dname_copy_lower(name, qname);
-	unsigned labels = dname_labels(name);
-	const uint8_t *p = name;
+	return zone_set_find_canonical(zs, name, len, dname_labels(name));
+}
 
+const struct zone *zone_set_find_canonical(const struct zone_set *zs,
+					   const uint8_t *name, size_t len,
+					   unsigned labels)
+{
+	const uint8_t *p = name;
 	// no zone has more labels than max_labels: skip those suffixes
 	if (labels > zs->max_labels)
 		p = dname_strip(name, labels - zs->max_labels);

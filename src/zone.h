@@ -81,6 +81,12 @@ void zone_set_free(struct zone_set *zs);
 const struct zone *zone_set_find(const struct zone_set *zs,
 				 const uint8_t *qname);
 
+/** zone_set_find for a canonical name of len bytes and labels labels
+ *  (the query path has both from its parse). */
+const struct zone *zone_set_find_canonical(const struct zone_set *zs,
+					   const uint8_t *name, size_t len,
+					   unsigned labels);
+
 /** Exact node lookup (canonical name); NULL when absent. */
 const struct zone_node *zone_find_node(const struct zone *z,
 				       const uint8_t *name);
