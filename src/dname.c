@@ -97,13 +97,19 @@ uint64_t dname_hash(const uint8_t *name, size_t len)
 	// query path hashes one or two names per answer. Host byte order is
 	// fine: tables are built and probed in one process.
 	const uint64_t k = 0x9e3779b97f4a7c15ULL;
-	uint64_t h = k ^ len;
-	size_t i = 0;
-	for (; i + 8 <= len; i += 8) {
-		h = (h ^ load64(name + i)) * k;
-		h ^= h >> 29;
+	uint64_t h = len * k;
+	if (len >= 8) {
+		// whole words, then the last 8 bytes (overlapping the one
+		// before when len is not a multiple of 8)
+		const uint8_t *last = name + len - 8;
+		for (const uint8_t *p = name; p < last; p += 8) {
+			h = (h ^ load64(p)) * k;
+			h = h << 31 | h >> 33;
+		}
+		h = (h ^ load64(last)) * k;
+	} else {
+		h = (h ^ load_tail(name, len)) * k;
 	}
-	h = (h ^ load_tail(name + i, len - i)) * k;
 	// finalised (MurmurHash3's fmix64) so the low bits a table uses
 	// depend on every byte
 	h ^= h >> 33;

@@ -74,7 +74,8 @@ size_t edns_opt_size(const struct edns *e, bool echo, size_t extra_len);
 
 /** Appends the response's OPT record (extended RCODE = rcode >> 4): extra
  *  (extra_len bytes of whole options — code, length, data — or NULL), then
- *  the ECS option (at scope) and e->cookie when echo is set. */
+ *  the ECS option (at scope) and e->cookie when echo is set. When the
+ *  whole record does not fit, nothing is written and w overflows. */
 void edns_write_opt(struct wire_writer *w, const struct edns *e, uint16_t rcode,
 		    bool echo, uint8_t scope, const uint8_t *extra,
 		    size_t extra_len);

@@ -9,12 +9,7 @@
 
 #include <string.h>
 
-void wire_reader_init(struct wire_reader *r, const uint8_t *pkt, size_t len)
-{
-	r->pkt = pkt;
-	r->len = len;
-	r->pos = 0;
-}
+static void compress_settle(struct wire_writer *w);
 
 int wire_read_u8(struct wire_reader *r, uint8_t *v)
 {
@@ -73,15 +68,6 @@ int wire_skip_rr(struct wire_reader *r)
 	return wire_skip(r, rdlen);
 }
 
-void wire_writer_init(struct wire_writer *w, uint8_t *buf, size_t cap)
-{
-	w->buf = buf;
-	w->cap = cap;
-	w->len = 0;
-	w->overflow = false;
-	w->comp_count = 0;
-}
-
 void wire_poke_u16(struct wire_writer *w, size_t off, uint16_t v)
 {
 	if (off + 2 > w->len)
@@ -94,6 +80,7 @@ void wire_truncate(struct wire_writer *w, size_t len)
 {
 	if (len >= w->len && !w->overflow)
 		return;
+	compress_settle(w);
 	w->len = len < w->len ? len : w->len;
 	w->overflow = false;
 	unsigned keep = 0;
@@ -160,8 +147,28 @@ static void compress_add(struct wire_writer *w, size_t off, unsigned labels)
 	}
 }
 
+/* Enters the names of labels labels at off in the table, longest first. */
+static void compress_add_labels(struct wire_writer *w, size_t off,
+				unsigned labels)
+{
+	for (const uint8_t *p = w->buf + off; *p != 0 && labels > 0;
+	     p += *p + 1)
+		compress_add(w, (size_t)(p - w->buf), labels--);
+}
+
+/* The pending name (wire_remember_labels) into the table, first. */
+static void compress_settle(struct wire_writer *w)
+{
+	if (w->pending_labels == 0)
+		return;
+	unsigned labels = w->pending_labels;
+	w->pending_labels = 0;
+	compress_add_labels(w, w->pending_off, labels);
+}
+
 void wire_remember_name(struct wire_writer *w, size_t off)
 {
+	compress_settle(w);
 	unsigned labels = 0;
 	for (const uint8_t *p = w->buf + off; *p != 0; p += *p + 1)
 		labels++;
@@ -171,13 +178,21 @@ void wire_remember_name(struct wire_writer *w, size_t off)
 
 void wire_remember_labels(struct wire_writer *w, size_t off, unsigned labels)
 {
-	for (const uint8_t *p = w->buf + off; *p != 0 && labels > 0;
-	     p += *p + 1)
-		compress_add(w, (size_t)(p - w->buf), labels--);
+	// a whole name's offsets fit 14 bits and its labels 8: keep it
+	// pending, as it would be the table's first entries
+	if (w->comp_count == 0 && w->pending_labels == 0 &&
+	    off + DNAME_MAX < 0x4000 && labels > 0 && labels <= UINT8_MAX) {
+		w->pending_off = (uint16_t)off;
+		w->pending_labels = (uint8_t)labels;
+		return;
+	}
+	compress_settle(w);
+	compress_add_labels(w, off, labels);
 }
 
 void wire_put_name(struct wire_writer *w, const uint8_t *name)
 {
+	compress_settle(w);
 	unsigned labels = dname_labels(name);
 	const uint8_t *p = name;
 	while (*p != 0) {

@@ -50,7 +50,14 @@ struct wire_reader {
 	size_t pos;
 };
 
-void wire_reader_init(struct wire_reader *r, const uint8_t *pkt, size_t len);
+static inline void wire_reader_init(struct wire_reader *r, const uint8_t *pkt,
+				    size_t len)
+{
+	r->pkt = pkt;
+	r->len = len;
+	r->pos = 0;
+}
+
 /** 0 on success, -1 when the message ends first. */
 int wire_read_u8(struct wire_reader *r, uint8_t *v);
 
@@ -118,9 +125,23 @@ struct wire_writer {
 	uint16_t comp_offset[WIRE_COMPRESS_MAX];
 	uint8_t comp_labels[WIRE_COMPRESS_MAX];
 	unsigned comp_count;
+	/* a name remembered but not yet entered in the table (only when the
+	 * table is empty): most answers compress nothing, so the table is
+	 * filled on the first name written or truncation */
+	uint16_t pending_off;
+	uint8_t pending_labels; /* 0: none */
 };
 
-void wire_writer_init(struct wire_writer *w, uint8_t *buf, size_t cap);
+static inline void wire_writer_init(struct wire_writer *w, uint8_t *buf,
+				    size_t cap)
+{
+	w->buf = buf;
+	w->cap = cap;
+	w->len = 0;
+	w->overflow = false;
+	w->comp_count = 0;
+	w->pending_labels = 0;
+}
 
 /** Room for n more bytes? If not, the writer is marked overflowed. */
 static inline bool wire_room(struct wire_writer *w, size_t n)
