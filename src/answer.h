@@ -8,6 +8,7 @@
 #define GEOVIP_ANSWER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct snapshot;
@@ -19,6 +20,8 @@ struct answer_request {
 	const struct snapshot *snap;
 	const struct zone *zone;
 	const uint8_t *qname; /* canonical */
+	size_t qname_len;     /* its length and labels, or 0: counted */
+	unsigned qlabels;
 	uint16_t qtype;
 	const struct region_client *client;
 	bool dnssec_ok; /* DO=1: add RRSIGs and NSEC proofs */

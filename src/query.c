@@ -309,9 +309,11 @@ static void answer_from_zones(struct response *out, const struct request *rq,
 	}
 	struct region_client client;
 	client_from(&client, from, &rq->edns);
-	struct answer_request areq = {snap,      z,
-				      rq->qname, rq->qtype,
-				      &client,   .dnssec_ok = rq->edns.do_bit};
+	struct answer_request areq = {
+		snap,        z,
+		rq->qname,   rq->qname_len,
+		rq->qlabels, rq->qtype,
+		&client,     .dnssec_ok = rq->edns.do_bit};
 	answer_write(&areq, &out->w, ares);
 	out->rcode = ares->rcode;
 	out->aa = ares->aa;

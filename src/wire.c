@@ -176,6 +176,12 @@ void wire_remember_name(struct wire_writer *w, size_t off)
 		compress_add(w, (size_t)(p - w->buf), labels--);
 }
 
+void wire_remember_suffix(struct wire_writer *w, size_t off, unsigned labels)
+{
+	compress_settle(w);
+	compress_add(w, off, labels);
+}
+
 void wire_remember_labels(struct wire_writer *w, size_t off, unsigned labels)
 {
 	// a whole name's offsets fit 14 bits and its labels 8: keep it

@@ -197,6 +197,9 @@ void wire_poke_u16(struct wire_writer *w, size_t off, uint16_t v);
 void wire_remember_name(struct wire_writer *w, size_t off);
 /** wire_remember_name for a name whose label count the caller knows. */
 void wire_remember_labels(struct wire_writer *w, size_t off, unsigned labels);
+/** Makes the one name suffix at off, of labels labels, available for
+ *  compression (as wire_put_name notes each suffix it writes). */
+void wire_remember_suffix(struct wire_writer *w, size_t off, unsigned labels);
 /** Writes a canonical name, compressed against earlier names. */
 void wire_put_name(struct wire_writer *w, const uint8_t *name);
 /**

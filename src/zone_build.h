@@ -23,7 +23,17 @@ struct zone_set {
 	size_t table_mask;
 	size_t record_count;
 	unsigned max_labels;
+	/* one bit (zone_filter_bit) per origin other than the root: a
+	 * suffix whose bit is clear is no origin, and is not looked up */
+	uint64_t origin_filter;
 };
+
+/** The origin_filter bit of a name other than the root, of labels labels:
+ *  from its label count, first label's length and first byte. */
+static inline uint64_t zone_filter_bit(const uint8_t *name, unsigned labels)
+{
+	return 1ULL << ((labels * 7u + name[0] * 3u + name[1]) & 63);
+}
 
 /**
  * The slot of name in an open-addressing table of node indices + 1
