@@ -49,13 +49,19 @@ struct lookup {
  * ends the walk at the closest encloser.
  */
 static void zone_lookup(const struct zone *z, const uint8_t *name, size_t len,
-			unsigned labels, uint16_t qtype, struct lookup *out)
+			unsigned labels, const uint64_t *hash, uint16_t qtype,
+			struct lookup *out)
 {
 	const struct zone_node *node = z->apex;
 	for (unsigned l = z->origin_labels + 1; l <= labels; l++) {
-		const uint8_t *suffix = dname_strip(name, labels - l);
-		const struct zone_node *n = zone_find_node_len(
-			z, suffix, len - (size_t)(suffix - name));
+		const struct zone_node *n;
+		if (l == labels && hash != NULL) {
+			n = zone_find_node_hashed(z, name, len, *hash);
+		} else {
+			const uint8_t *suffix = dname_strip(name, labels - l);
+			n = zone_find_node_len(z, suffix,
+					       len - (size_t)(suffix - name));
+		}
 		if (n == NULL)
 			break;
 		node = n;
@@ -486,10 +492,10 @@ void answer_write(const struct answer_request *req, struct wire_writer *w,
 		// the question's length and labels are known from its parse
 		if (name == req->qname && req->qname_len > 0)
 			zone_lookup(c.zone, name, req->qname_len, req->qlabels,
-				    req->qtype, &lk);
+				    &req->qhash, req->qtype, &lk);
 		else
 			zone_lookup(c.zone, name, dname_length(name),
-				    dname_labels(name), req->qtype, &lk);
+				    dname_labels(name), NULL, req->qtype, &lk);
 		if (lk.kind == DELEGATED) {
 			put_referral(&c, lk.node);
 			return;

@@ -91,31 +91,40 @@ static uint64_t load_tail(const uint8_t *p, size_t n)
 	return v;
 }
 
-uint64_t dname_hash(const uint8_t *name, size_t len)
+/* dname_hash in steps, so that dname_scan_lower can hash as it copies:
+ * the start, each whole word but the last, the last word, the end. */
+#define HASH_K 0x9e3779b97f4a7c15ULL
+
+static uint64_t hash_word(uint64_t h, uint64_t w)
 {
-	// a word at a time (names are short and already canonical): the
-	// query path hashes one or two names per answer. Host byte order is
-	// fine: tables are built and probed in one process.
-	const uint64_t k = 0x9e3779b97f4a7c15ULL;
-	uint64_t h = len * k;
-	if (len >= 8) {
-		// whole words, then the last 8 bytes (overlapping the one
-		// before when len is not a multiple of 8)
-		const uint8_t *last = name + len - 8;
-		for (const uint8_t *p = name; p < last; p += 8) {
-			h = (h ^ load64(p)) * k;
-			h = h << 31 | h >> 33;
-		}
-		h = (h ^ load64(last)) * k;
-	} else {
-		h = (h ^ load_tail(name, len)) * k;
-	}
+	h = (h ^ w) * HASH_K;
+	return h << 31 | h >> 33;
+}
+
+static uint64_t hash_end(uint64_t h, uint64_t last)
+{
+	h = (h ^ last) * HASH_K;
 	// finalised (MurmurHash3's fmix64) so the low bits a table uses
 	// depend on every byte
 	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdULL;
 	h ^= h >> 33;
 	return h;
+}
+
+uint64_t dname_hash(const uint8_t *name, size_t len)
+{
+	// a word at a time (names are short and already canonical): whole
+	// words, then the last 8 bytes (overlapping the word before when len
+	// is not a multiple of 8). Host byte order is fine: tables are built
+	// and probed in one process.
+	uint64_t h = len * HASH_K;
+	if (len < 8)
+		return hash_end(h, load_tail(name, len));
+	const uint8_t *last = name + len - 8;
+	for (const uint8_t *p = name; p < last; p += 8)
+		h = hash_word(h, load64(p));
+	return hash_end(h, load64(last));
 }
 
 /* Lower-cases the ASCII letters among 8 bytes at once: a byte gets 0x20
@@ -131,7 +140,7 @@ static uint64_t lower8(uint64_t x)
 }
 
 size_t dname_scan_lower(uint8_t *dst, const uint8_t *wire, size_t n,
-			unsigned *labels)
+			unsigned *labels, uint64_t *hash)
 {
 	// dname_check's walk, counting the labels
 	size_t off = 0;
@@ -152,17 +161,20 @@ size_t dname_scan_lower(uint8_t *dst, const uint8_t *wire, size_t n,
 	if (len < 8) {
 		for (size_t i = 0; i < len; i++)
 			dst[i] = lower(wire[i]);
+		*hash = dname_hash(dst, len);
 		return len;
 	}
-	// whole words, then the last word again (overlapping): no byte
-	// outside [0, len) is read or written
-	uint64_t v;
-	for (size_t i = 0; i + 8 <= len; i += 8) {
+	// whole words, then the last word (overlapping the one before): no
+	// byte outside [0, len) is read or written; hashed as dname_hash does
+	uint64_t v, h = len * HASH_K;
+	for (size_t i = 0; i + 8 < len; i += 8) {
 		v = lower8(load64(wire + i));
 		memcpy(dst + i, &v, 8);
+		h = hash_word(h, v);
 	}
 	v = lower8(load64(wire + len - 8));
 	memcpy(dst + len - 8, &v, 8);
+	*hash = hash_end(h, v);
 	return len;
 }
 

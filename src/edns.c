@@ -15,7 +15,7 @@
 
 /* Copies n <= 16 bytes with fixed-size moves: an ECS address is usually
  * 3 or 6 bytes, too few for a call to memcpy. */
-static void copy_small(uint8_t *d, const uint8_t *s, size_t n)
+static inline void copy_small(uint8_t *d, const uint8_t *s, size_t n)
 {
 	if (n == 16) {
 		memcpy(d, s, 16);
@@ -53,7 +53,9 @@ static enum edns_status ecs_parse(struct edns_ecs *ecs, const uint8_t *p,
 	size_t addr_len = len - 4u;
 	if (addr_len != (source + 7u) / 8u)
 		return EDNS_FORMERR;
-	if (!addr_bits_zero(p + 4, source, (unsigned)addr_len * 8))
+	// bits past the prefix in its last byte, if any, must be zero
+	if ((source & 7) != 0 &&
+	    !addr_bits_zero(p + 4, source, (unsigned)addr_len * 8))
 		return EDNS_FORMERR;
 	ecs->present = true;
 	ecs->family = family;
@@ -81,7 +83,7 @@ enum edns_status edns_parse(struct edns *e, uint16_t rr_class, uint32_t rr_ttl,
 			    const uint8_t *rdata, uint16_t rdlen,
 			    bool ecs_enabled)
 {
-	memset(e, 0, sizeof(*e));
+	edns_clear(e);
 	e->present = true;
 	e->udp_size = rr_class;
 	e->version = (uint8_t)(rr_ttl >> 16);
@@ -110,26 +112,6 @@ enum edns_status edns_parse(struct edns *e, uint16_t rr_class, uint32_t rr_ttl,
 		pos += len;
 	}
 	return EDNS_OK;
-}
-
-size_t edns_udp_limit(const struct edns *e)
-{
-	if (!e->present)
-		return 512;
-	size_t size = e->udp_size < 512 ? 512 : e->udp_size;
-	return size < EDNS_SERVER_PAYLOAD ? size : EDNS_SERVER_PAYLOAD;
-}
-
-size_t edns_opt_size(const struct edns *e, bool echo, size_t extra_len)
-{
-	if (!e->present)
-		return 0;
-	size_t size = 11 + extra_len; // root name, type, class, ttl, rdlength
-	if (echo && e->ecs.present)
-		size += 4 + 4 + e->ecs.addr_len;
-	if (echo && e->cookie.present)
-		size += 4 + 8 + e->cookie.server_len;
-	return size;
 }
 
 void edns_write_opt(struct wire_writer *w, const struct edns *e, uint16_t rcode,

@@ -43,10 +43,12 @@ struct request {
 	size_t question_end; /* offset just past the question */
 	size_t qname_len;    /* valid with question_ok */
 	unsigned qlabels;    /* valid with question_ok */
+	uint64_t qhash;      /* dname_hash of qname, valid with question_ok */
 	uint16_t qtype, qclass;
+	uint16_t rcode; /* 0, FORMERR, BADVERS, BADCOOKIE */
+	/* from here on not cleared as a whole per query */
 	struct edns edns;
-	uint16_t rcode;           /* 0, FORMERR, BADVERS, BADCOOKIE */
-	uint8_t qname[DNAME_MAX]; /* canonical; last: not cleared per query */
+	uint8_t qname[DNAME_MAX]; /* canonical */
 };
 
 static uint16_t opcode_of(uint16_t flags)
@@ -59,9 +61,11 @@ static int parse_question(struct request *rq, struct wire_reader *r)
 	if (rq->qdcount != 1)
 		return -1;
 	// a question is the first name of the message: no pointer can be
-	// valid. One pass checks it, lower-cases it and counts its labels.
-	size_t len = dname_scan_lower(rq->qname, r->pkt + r->pos,
-				      r->len - r->pos, &rq->qlabels);
+	// valid. One pass checks it, lower-cases it, counts its labels and
+	// hashes it (for the zone's node table).
+	size_t len =
+		dname_scan_lower(rq->qname, r->pkt + r->pos, r->len - r->pos,
+				 &rq->qlabels, &rq->qhash);
 	if (len == 0)
 		return -1;
 	r->pos += len;
@@ -145,8 +149,10 @@ static void parse_request(struct request *rq, const uint8_t *pkt, size_t len,
 {
 	struct wire_reader r;
 	wire_reader_init(&r, pkt, len);
-	// everything but the name buffer, which parse_question fills
-	memset(rq, 0, offsetof(struct request, qname));
+	// the scalars; the OPT record's flags; not the name buffer, which
+	// parse_question fills
+	memset(rq, 0, offsetof(struct request, edns));
+	edns_clear(&rq->edns);
 	// the caller checked len >= WIRE_HEADER_SIZE
 	rq->id = wire_get_u16(pkt);
 	rq->flags = wire_get_u16(pkt + 2);
@@ -310,10 +316,9 @@ static void answer_from_zones(struct response *out, const struct request *rq,
 	struct region_client client;
 	client_from(&client, from, &rq->edns);
 	struct answer_request areq = {
-		snap,        z,
-		rq->qname,   rq->qname_len,
-		rq->qlabels, rq->qtype,
-		&client,     .dnssec_ok = rq->edns.do_bit};
+		snap,          z,           rq->qname,
+		rq->qname_len, rq->qlabels, rq->qhash,
+		rq->qtype,     &client,     .dnssec_ok = rq->edns.do_bit};
 	answer_write(&areq, &out->w, ares);
 	out->rcode = ares->rcode;
 	out->aa = ares->aa;

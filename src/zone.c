@@ -55,8 +55,15 @@ const struct zone_node *zone_find_node(const struct zone *z,
 const struct zone_node *zone_find_node_len(const struct zone *z,
 					   const uint8_t *name, size_t len)
 {
-	size_t h =
-		zone_table_slot(z->table, z->table_mask, z->nodes, name, len);
+	return zone_find_node_hashed(z, name, len, dname_hash(name, len));
+}
+
+const struct zone_node *zone_find_node_hashed(const struct zone *z,
+					      const uint8_t *name, size_t len,
+					      uint64_t hash)
+{
+	size_t h = zone_table_slot_hashed(z->table, z->table_mask, z->nodes,
+					  name, len, hash);
 	return z->table[h] != 0 ? &z->nodes[z->table[h] - 1] : NULL;
 }
 

@@ -123,6 +123,10 @@ const struct zone_node *zone_find_node(const struct zone *z,
 /** zone_find_node for a name whose length the caller knows. */
 const struct zone_node *zone_find_node_len(const struct zone *z,
 					   const uint8_t *name, size_t len);
+/** ... and its dname_hash too. */
+const struct zone_node *zone_find_node_hashed(const struct zone *z,
+					      const uint8_t *name, size_t len,
+					      uint64_t hash);
 
 /** The RRset of type at node, or NULL. */
 const struct zone_rrset *zone_node_rrset(const struct zone_node *node,

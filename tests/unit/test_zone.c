@@ -570,6 +570,61 @@ static void test_long_names(void **state)
 	diag_free(d);
 }
 
+/*
+ * dname_scan_lower: dname_check's verdict, the name lower-cased, its
+ * labels, and dname_hash of the lower-cased name, for every name length
+ * (the word-wise copy and hash have a case for each length mod 8).
+ */
+static void test_scan_lower(void **state)
+{
+	uint8_t wire[DNAME_MAX + 16], out[DNAME_MAX], want[DNAME_MAX];
+	for (size_t len = 1; len <= DNAME_MAX; len++) {
+		if (len == 2)
+			continue; // no name is 2 bytes long
+		// labels of 1..20 bytes, mixed case and non-letters, then root
+		size_t off = 0;
+		unsigned labels = 0;
+		while (off + 1 < len) {
+			size_t r = len - 1 - off; // bytes left for labels
+			size_t l = 1 + (off * 7 + len) % 20;
+			if (l > r - 1)
+				l = r - 1;
+			if (r - (l + 1) == 1) // no room left for a label
+				l = l > 1 ? l - 1 : l + 1;
+			wire[off] = (uint8_t)l;
+			for (size_t k = 1; k <= l; k++)
+				wire[off + k] = (uint8_t)("AbZz@[`{09\xc1"[(off + k) % 11]);
+			off += l + 1;
+			labels++;
+		}
+		wire[off] = 0;
+		assert_int_equal(off + 1, len);
+		memset(wire + len, 'X', 16); // what follows must not count
+		for (size_t k = 0; k < len; k++)
+			want[k] = (wire[k] >= 'A' && wire[k] <= 'Z') ? wire[k] + 32
+								  : wire[k];
+		unsigned got_labels = 0;
+		uint64_t hash = 0;
+		assert_int_equal(dname_scan_lower(out, wire, len + 16, &got_labels,
+						  &hash),
+				 len);
+		assert_int_equal(dname_check(wire, len + 16), len);
+		assert_memory_equal(out, want, len);
+		assert_int_equal(got_labels, labels);
+		assert_true(hash == dname_hash(want, len));
+		// cut short, or a label over 63: refused as dname_check does
+		assert_int_equal(dname_scan_lower(out, wire, len - 1, &got_labels,
+						  &hash),
+				 0);
+	}
+	const uint8_t bad[] = {64, 'a'};
+	unsigned l;
+	uint64_t h;
+	assert_int_equal(dname_scan_lower(out, bad, sizeof(bad), &l, &h), 0);
+	const uint8_t ptr[] = {0xc0, 12};
+	assert_int_equal(dname_scan_lower(out, ptr, sizeof(ptr), &l, &h), 0);
+}
+
 static void test_dname_to_text_bounded(void **state)
 {
 	(void)state;
@@ -802,6 +857,7 @@ int main(void)
 		cmocka_unit_test(test_shipped_zone),
 		cmocka_unit_test(test_long_names),
 		cmocka_unit_test(test_dname_to_text_bounded),
+		cmocka_unit_test(test_scan_lower),
 		cmocka_unit_test(test_fifo),
 		cmocka_unit_test(test_include_and_error_caps),
 		cmocka_unit_test(test_record_too_long),
