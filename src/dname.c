@@ -143,10 +143,10 @@ size_t dname_scan_lower(uint8_t *dst, const uint8_t *wire, size_t n,
 			unsigned *labels, uint64_t *hash)
 {
 	// dname_check's walk, counting the labels
-	size_t off = 0;
+	size_t off = 0, end = n < DNAME_MAX ? n : DNAME_MAX;
 	unsigned count = 0;
 	for (;;) {
-		if (off >= n || off >= DNAME_MAX)
+		if (off >= end)
 			return 0;
 		uint8_t l = wire[off];
 		if (l == 0)

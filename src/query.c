@@ -79,19 +79,34 @@ static int parse_question(struct request *rq, struct wire_reader *r)
 }
 
 /* Reads a record's owner; *root tells whether it is the root name. */
-static int read_owner(struct wire_reader *r, bool *root)
+/* A record's fixed fields. */
+struct rr_head {
+	bool root; /* owned by the root name */
+	uint16_t type, class, rdlen;
+	uint32_t ttl;
+};
+
+/* Reads a record's owner and fixed fields (not its RDATA) into h. */
+static int read_rr_head(struct wire_reader *r, struct rr_head *h)
 {
-	uint8_t name[DNAME_MAX];
-	// the OPT record's owner: one zero byte, nothing to copy
-	if (r->pos < r->len && r->pkt[r->pos] == 0) {
-		r->pos++;
-		*root = true;
+	// an OPT record: one zero byte (the root) and the fields, read at
+	// once when the message holds them all
+	if (r->len - r->pos >= 11 && r->pkt[r->pos] == 0) {
+		const uint8_t *p = r->pkt + r->pos;
+		h->root = true;
+		h->type = wire_get_u16(p + 1);
+		h->class = wire_get_u16(p + 3);
+		h->ttl = wire_get_u32(p + 5);
+		h->rdlen = wire_get_u16(p + 9);
+		r->pos += 11;
 		return 0;
 	}
-	*root = false;
-	if (wire_read_name(r, name) < 0)
+	uint8_t name[DNAME_MAX];
+	if (wire_read_name(r, name) < 0 || wire_read_u16(r, &h->type) < 0 ||
+	    wire_read_u16(r, &h->class) < 0 || wire_read_u32(r, &h->ttl) < 0 ||
+	    wire_read_u16(r, &h->rdlen) < 0)
 		return -1;
-	*root = name[0] == 0;
+	h->root = name[0] == 0;
 	return 0;
 }
 
@@ -100,22 +115,17 @@ static int parse_additional(struct request *rq, struct wire_reader *r,
 			    bool ecs_enabled)
 {
 	for (uint16_t i = 0; i < rq->arcount; i++) {
-		bool root;
-		uint16_t type, class, rdlen;
-		uint32_t ttl;
-		if (read_owner(r, &root) < 0 || wire_read_u16(r, &type) < 0 ||
-		    wire_read_u16(r, &class) < 0 ||
-		    wire_read_u32(r, &ttl) < 0 ||
-		    wire_read_u16(r, &rdlen) < 0 || r->len - r->pos < rdlen)
+		struct rr_head h;
+		if (read_rr_head(r, &h) < 0 || r->len - r->pos < h.rdlen)
 			return -1;
 		const uint8_t *rdata = r->pkt + r->pos;
-		r->pos += rdlen;
-		if (type != TYPE_OPT)
+		r->pos += h.rdlen;
+		if (h.type != TYPE_OPT)
 			continue;
-		if (rq->edns.present || !root)
+		if (rq->edns.present || !h.root)
 			return -1;
-		enum edns_status st = edns_parse(&rq->edns, class, ttl, rdata,
-						 rdlen, ecs_enabled);
+		enum edns_status st = edns_parse(&rq->edns, h.class, h.ttl,
+						 rdata, h.rdlen, ecs_enabled);
 		if (st == EDNS_BADVERS)
 			rq->rcode = RCODE_BADVERS;
 		else if (st == EDNS_FORMERR)

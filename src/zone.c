@@ -31,14 +31,22 @@ const struct zone *zone_set_find_canonical(const struct zone_set *zs,
 		labels = zs->max_labels;
 	}
 	for (;; labels--) {
-		// most suffixes are no origin: the filter says so unhashed
-		if (*p == 0 ||
-		    (zs->origin_filter & zone_filter_bit(p, labels)) != 0) {
+		size_t plen = len - (size_t)(p - name);
+		// most suffixes are no origin, and most slots hold one zone:
+		// compared with that one, unhashed
+		uint32_t v = *p == 0 ? ZONE_SLOT_SHARED
+				     : zs->origin_slot[zone_origin_slot(
+					       p, plen, labels)];
+		if (v == ZONE_SLOT_SHARED) {
 			size_t h = zone_table_slot(zs->table, zs->table_mask,
-						   zs->origins, p,
-						   len - (size_t)(p - name));
+						   zs->origins, p, plen);
 			if (zs->table[h] != 0)
 				return &zs->zones[zs->table[h] - 1];
+		} else if (v != 0) {
+			const struct zone *z = &zs->zones[v - 1];
+			if (z->origin_len == plen &&
+			    zone_bytes_equal(z->origin, p, plen))
+				return z;
 		}
 		if (*p == 0)
 			return NULL;

@@ -775,9 +775,11 @@ static bool zone_set_index(struct zone_set *zs)
 		zs->record_count += z->record_count;
 		if (z->origin_labels > zs->max_labels)
 			zs->max_labels = z->origin_labels;
-		if (z->origin_labels > 0)
-			zs->origin_filter |=
-				zone_filter_bit(z->origin, z->origin_labels);
+		if (z->origin_labels > 0) {
+			uint32_t *slot = &zs->origin_slot[zone_origin_slot(
+				z->origin, z->origin_len, z->origin_labels)];
+			*slot = *slot == 0 ? (uint32_t)i + 1 : ZONE_SLOT_SHARED;
+		}
 	}
 	return true;
 }

@@ -14,6 +14,9 @@
 #include "dname.h"
 #include "zone.h"
 
+#define ZONE_ORIGIN_SLOTS 64
+#define ZONE_SLOT_SHARED UINT32_MAX
+
 struct zone_set {
 	void **blocks; /* every allocation, freed at once */
 	size_t block_count, block_cap;
@@ -24,16 +27,20 @@ struct zone_set {
 	size_t table_mask;
 	size_t record_count;
 	unsigned max_labels;
-	/* one bit (zone_filter_bit) per origin other than the root: a
-	 * suffix whose bit is clear is no origin, and is not looked up */
-	uint64_t origin_filter;
+	/* by zone_origin_slot of its origin (the root's aside): the zone
+	 * index + 1, 0 for none, ZONE_SLOT_SHARED for more than one */
+	uint32_t origin_slot[ZONE_ORIGIN_SLOTS];
 };
 
-/** The origin_filter bit of a name other than the root, of labels labels:
- *  from its label count, first label's length and first byte. */
-static inline uint64_t zone_filter_bit(const uint8_t *name, unsigned labels)
+/** The origin_slot of a name other than the root, of len bytes and labels
+ *  labels: from those, its first label's length and first byte and its
+ *  last label's last byte (sibling zones differ in one or the other). */
+static inline unsigned zone_origin_slot(const uint8_t *name, size_t len,
+					unsigned labels)
 {
-	return 1ULL << ((labels * 7u + name[0] * 3u + name[1]) & 63);
+	return (labels * 7u + name[0] * 3u + name[1] + name[len - 2] * 5u +
+		(unsigned)len) &
+	       (ZONE_ORIGIN_SLOTS - 1);
 }
 
 /** Are the len bytes at a and b equal? Word by word: names are short,
