@@ -347,6 +347,64 @@ static void test_longest_zone(void **state)
 	zone_set_free(zs);
 }
 
+/*
+ * Many zones: siblings differing only in their first or last label, and
+ * more origins than zone_set_find's slots, so that some share a slot
+ * (looked up by hash) and others have one alone (compared directly).
+ */
+static void test_many_zones(void **state)
+{
+	(void)state;
+	enum { N = 200 };
+	static struct config_zone zones[N];
+	static char origins[N][64];
+	struct config cfg = {.path = CFG, .zones = zones};
+	memset(zones, 0, sizeof(zones));
+	for (unsigned i = 0; i < N; i++) {
+		// z0.example.com. z1.example.net. ... a0.z1.example.com. ...
+		const char *tld[] = {"com", "net", "org", "comx"};
+		if (i < N / 2)
+			snprintf(origins[i], sizeof(origins[i]), "z%u.example.%s.",
+				 i / 4, tld[i % 4]);
+		else
+			snprintf(origins[i], sizeof(origins[i]),
+				 "a%u.z%u.example.%s.", i, (i - N / 2) / 4,
+				 tld[i % 4]);
+		struct config_zone *z = &zones[i];
+		z->origin_text = origins[i];
+		z->origin_len = dname_from_text(z->origin, origins[i], NULL);
+		assert_true(z->origin_len > 0);
+		z->file = (char *)ZDIR "/any/any.zone";
+		z->ttl = 30;
+		z->line = i + 1;
+	}
+	cfg.zone_count = N;
+	struct diag *d = diag_new();
+	struct zone_set *zs = zone_set_load(&cfg, d);
+	if (zs == NULL)
+		diag_dump(d);
+	assert_non_null(zs);
+	assert_int_equal(zone_set_zone_count(zs), N);
+	for (unsigned i = 0; i < N; i++) {
+		char name[128];
+		const struct zone *z = zone_set_zone(zs, i);
+		assert_ptr_equal(find(zs, origins[i]), z);
+		snprintf(name, sizeof(name), "x.y.%s", origins[i]);
+		assert_ptr_equal(find(zs, name), z);
+		snprintf(name, sizeof(name), "ns.%s", origins[i]);
+		assert_ptr_equal(find(zs, name), z);
+	}
+	// below a parent zone but no child: the parent; no zone at all: NULL
+	assert_ptr_equal(find(zs, "b1.z1.example.net."), zone_set_zone(zs, 5));
+	assert_ptr_equal(find(zs, "b1.z1.example.comx."),
+			 zone_set_zone(zs, 7));
+	assert_null(find(zs, "example.com."));
+	assert_null(find(zs, "z0.example.edu."));
+	assert_null(find(zs, "z99.example.com."));
+	diag_free(d);
+	zone_set_free(zs);
+}
+
 static void test_errors(void **state)
 {
 	(void)state;
@@ -849,6 +907,7 @@ int main(void)
 		cmocka_unit_test(test_delegation_and_regional),
 		cmocka_unit_test(test_directives),
 		cmocka_unit_test(test_longest_zone),
+		cmocka_unit_test(test_many_zones),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_file_errors),
 		cmocka_unit_test(test_cut_in_a_quote),
