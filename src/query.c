@@ -415,8 +415,8 @@ size_t query_process(const struct snapshot *snap, const uint8_t *req,
 		wire_put_bytes(&out.w, req + WIRE_HEADER_SIZE,
 			       rq.question_end - WIRE_HEADER_SIZE);
 		if (!out.w.overflow)
-			wire_remember_labels(&out.w, WIRE_HEADER_SIZE,
-					     rq.qlabels);
+			wire_remember_question(&out.w, WIRE_HEADER_SIZE,
+					       rq.qlabels, rq.qname);
 	}
 
 	int early = early_rcode(&rq);

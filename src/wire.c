@@ -81,6 +81,8 @@ void wire_truncate(struct wire_writer *w, size_t len)
 	if (len >= w->len && !w->overflow)
 		return;
 	compress_settle(w);
+	if (w->question != NULL && w->question_off >= len)
+		w->question = NULL;
 	w->len = len < w->len ? len : w->len;
 	w->overflow = false;
 	unsigned keep = 0;
@@ -198,6 +200,10 @@ void wire_remember_labels(struct wire_writer *w, size_t off, unsigned labels)
 
 void wire_put_name(struct wire_writer *w, const uint8_t *name)
 {
+	if (name == w->question) {
+		wire_put_u16(w, (uint16_t)(0xc000 | w->question_off));
+		return;
+	}
 	compress_settle(w);
 	unsigned labels = dname_labels(name);
 	const uint8_t *p = name;

@@ -130,6 +130,10 @@ struct wire_writer {
 	 * filled on the first name written or truncation */
 	uint16_t pending_off;
 	uint8_t pending_labels; /* 0: none */
+	/* the question's canonical name (wire_remember_question): written
+	 * as a pointer to question_off without searching the table */
+	const uint8_t *question;
+	uint16_t question_off;
 };
 
 static inline void wire_writer_init(struct wire_writer *w, uint8_t *buf,
@@ -141,6 +145,7 @@ static inline void wire_writer_init(struct wire_writer *w, uint8_t *buf,
 	w->overflow = false;
 	w->comp_count = 0;
 	w->pending_labels = 0;
+	w->question = NULL;
 }
 
 /** Room for n more bytes? If not, the writer is marked overflowed. */
@@ -197,6 +202,27 @@ void wire_poke_u16(struct wire_writer *w, size_t off, uint16_t v);
 void wire_remember_name(struct wire_writer *w, size_t off);
 /** wire_remember_name for a name whose label count the caller knows. */
 void wire_remember_labels(struct wire_writer *w, size_t off, unsigned labels);
+/**
+ * wire_remember_labels for the question, whose canonical form is at
+ * canonical: a later wire_put_name of that very pointer writes a pointer
+ * to off at once, as the table's first entry would give.
+ */
+static inline void wire_remember_question(struct wire_writer *w, size_t off,
+					  unsigned labels,
+					  const uint8_t *canonical)
+{
+	// the table's first entries (pending): compress_find finds the
+	// whole name first
+	if (w->comp_count == 0 && w->pending_labels == 0 &&
+	    off + DNAME_MAX < 0x4000 && labels > 0 && labels <= UINT8_MAX) {
+		w->pending_off = (uint16_t)off;
+		w->pending_labels = (uint8_t)labels;
+		w->question = canonical;
+		w->question_off = (uint16_t)off;
+		return;
+	}
+	wire_remember_labels(w, off, labels);
+}
 /** Makes the one name suffix at off, of labels labels, available for
  *  compression (as wire_put_name notes each suffix it writes). */
 void wire_remember_suffix(struct wire_writer *w, size_t off, unsigned labels);
