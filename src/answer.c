@@ -48,14 +48,20 @@ struct lookup {
  * an existing name exists (empty non-terminals), so the first missing one
  * ends the walk at the closest encloser.
  */
-static void zone_lookup(const struct zone *z, const uint8_t *name,
-			uint16_t qtype, struct lookup *out)
+static void zone_lookup(const struct zone *z, const uint8_t *name, size_t len,
+			unsigned labels, const uint64_t *hash, uint16_t qtype,
+			struct lookup *out)
 {
-	unsigned labels = dname_labels(name);
 	const struct zone_node *node = z->apex;
 	for (unsigned l = z->origin_labels + 1; l <= labels; l++) {
-		const struct zone_node *n =
-			zone_find_node(z, dname_strip(name, labels - l));
+		const struct zone_node *n;
+		if (l == labels && hash != NULL) {
+			n = zone_find_node_hashed(z, name, len, *hash);
+		} else {
+			const uint8_t *suffix = dname_strip(name, labels - l);
+			n = zone_find_node_len(z, suffix,
+					       len - (size_t)(suffix - name));
+		}
 		if (n == NULL)
 			break;
 		node = n;
@@ -231,9 +237,44 @@ static uint16_t sec_meta(struct answer_ctx *c, const struct zone_node *node,
 	return n;
 }
 
+/*
+ * The zone's pre-encoded SOA (zone_negative_for) when nothing but the
+ * question precedes it and no DNSSEC records follow: copied, its
+ * compression pointers moved by the question's length. False: write it.
+ */
+static bool put_negative_encoded(struct answer_ctx *c)
+{
+	const struct answer_request *req = c->req;
+	struct wire_writer *w = c->w;
+	size_t at = WIRE_HEADER_SIZE + req->qname_len + 4;
+	if (c->dz != NULL || req->qname_len == 0 || w->len != at ||
+	    w->overflow || c->res->ancount != 0 || c->res->nscount != 0)
+		return false;
+	const struct zone_negative *neg = zone_negative_for(
+		c->zone, req->qname, req->qname_len, req->qlabels);
+	if (neg == NULL)
+		return false;
+	wire_put_bytes(w, neg->bytes, neg->len);
+	if (!w->overflow) {
+		uint16_t shift =
+			(uint16_t)(req->qname_len - c->zone->origin_len);
+		for (unsigned i = 0; i < neg->ptr_count; i++) {
+			uint8_t *p = w->buf + at + neg->ptr_at[i];
+			wire_set_u16(p, (uint16_t)(wire_get_u16(p) + shift));
+		}
+		for (unsigned i = 0; i < neg->comp_count; i++)
+			wire_remember_suffix(w, at + neg->comp_off[i],
+					     neg->comp_labels[i]);
+	}
+	c->res->nscount++;
+	return true;
+}
+
 static void put_negative(struct answer_ctx *c, uint8_t rcode)
 {
 	c->res->rcode = rcode;
+	if (put_negative_encoded(c))
+		return;
 	c->res->nscount += put_rrset(c->w, c->zone->origin, c->zone->soa,
 				     c->zone->negative_ttl);
 	c->res->nscount += sec_rrsig(c, c->zone->apex, c->zone->soa,
@@ -385,11 +426,13 @@ static void put_regional(struct answer_ctx *c, const struct zone_node *node,
 		// the records and patch the zone's TTL in
 		size_t at = c->w->len;
 		wire_put_bytes(c->w, rrs.bytes, (size_t)rrs.count * rrs.stride);
-		if (!c->w->overflow)
-			for (size_t i = 0; i < rrs.count; i++)
-				ttl_patch(c->w->buf + at + i * rrs.stride +
-						  REGION_RR_TTL,
-					  c->zone->regional_ttl);
+		if (!c->w->overflow) {
+			uint8_t ttl[4];
+			ttl_patch(ttl, c->zone->regional_ttl);
+			uint8_t *p = c->w->buf + at + REGION_RR_TTL;
+			for (size_t i = 0; i < rrs.count; i++, p += rrs.stride)
+				memcpy(p, ttl, 4);
+		}
 	} else { // at the end of a CNAME chain: the owner is compressed
 		for (size_t i = 0; i < rrs.count; i++) {
 			const uint8_t *rr = rrs.bytes + i * rrs.stride;
@@ -463,7 +506,17 @@ static bool chain_visited(const uint8_t *const *visited, unsigned count,
 void answer_write(const struct answer_request *req, struct wire_writer *w,
 		  struct answer_result *res)
 {
-	struct answer_ctx c = {req, req->zone, w, res, .region = -1};
+	// member by member: wild[] is read only below wild_count, and
+	// clearing it would cost more than the rest of a regional answer
+	struct answer_ctx c;
+	c.req = req;
+	c.zone = req->zone;
+	c.w = w;
+	c.res = res;
+	c.dz = NULL;
+	c.region = -1;
+	c.regional_type = 0;
+	c.wild_count = 0;
 	memset(res, 0, sizeof(*res));
 	res->aa = true;
 	if (req->dnssec_ok)
@@ -474,7 +527,13 @@ void answer_write(const struct answer_request *req, struct wire_writer *w,
 	for (unsigned hop = 0; hop <= CNAME_CHAIN_MAX; hop++) {
 		visited[hop] = name;
 		struct lookup lk;
-		zone_lookup(c.zone, name, req->qtype, &lk);
+		// the question's length and labels are known from its parse
+		if (name == req->qname && req->qname_len > 0)
+			zone_lookup(c.zone, name, req->qname_len, req->qlabels,
+				    &req->qhash, req->qtype, &lk);
+		else
+			zone_lookup(c.zone, name, dname_length(name),
+				    dname_labels(name), NULL, req->qtype, &lk);
 		if (lk.kind == DELEGATED) {
 			put_referral(&c, lk.node);
 			return;

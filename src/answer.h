@@ -8,6 +8,7 @@
 #define GEOVIP_ANSWER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct snapshot;
@@ -19,6 +20,9 @@ struct answer_request {
 	const struct snapshot *snap;
 	const struct zone *zone;
 	const uint8_t *qname; /* canonical */
+	size_t qname_len;     /* its length, labels and dname_hash, or 0: */
+	unsigned qlabels;     /* counted and hashed where needed */
+	uint64_t qhash;
 	uint16_t qtype;
 	const struct region_client *client;
 	bool dnssec_ok; /* DO=1: add RRSIGs and NSEC proofs */

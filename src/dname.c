@@ -62,20 +62,120 @@ bool dname_is_subdomain(const uint8_t *name, const uint8_t *parent)
 	return dname_equal(dname_strip(name, ln - lp), parent);
 }
 
-uint64_t dname_hash(const uint8_t *name, size_t len)
+/* 8 bytes at p, in host order (any alignment). */
+static uint64_t load64(const uint8_t *p)
 {
-	// FNV-1a: names are short and already canonical, so this is enough
-	uint64_t h = 0xcbf29ce484222325ULL;
-	for (size_t i = 0; i < len; i++) {
-		h ^= name[i];
-		h *= 0x100000001b3ULL;
+	uint64_t v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+/* The last n < 8 bytes at p as one word: loads of 4, 2 and 1 bytes. */
+static uint64_t load_tail(const uint8_t *p, size_t n)
+{
+	uint64_t v = 0;
+	if (n & 4) {
+		uint32_t x;
+		memcpy(&x, p, 4);
+		v = x;
+		p += 4;
 	}
+	if (n & 2) {
+		uint16_t x;
+		memcpy(&x, p, 2);
+		v = v << 16 | x;
+		p += 2;
+	}
+	if (n & 1)
+		v = v << 8 | *p;
+	return v;
+}
+
+/* dname_hash in steps, so that dname_scan_lower can hash as it copies:
+ * the start, each whole word but the last, the last word, the end. */
+#define HASH_K 0x9e3779b97f4a7c15ULL
+
+static uint64_t hash_word(uint64_t h, uint64_t w)
+{
+	h = (h ^ w) * HASH_K;
+	return h << 31 | h >> 33;
+}
+
+static uint64_t hash_end(uint64_t h, uint64_t last)
+{
+	h = (h ^ last) * HASH_K;
 	// finalised (MurmurHash3's fmix64) so the low bits a table uses
-	// depend on every byte, not mostly on the shared suffix
+	// depend on every byte
 	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdULL;
 	h ^= h >> 33;
 	return h;
+}
+
+uint64_t dname_hash(const uint8_t *name, size_t len)
+{
+	// a word at a time (names are short and already canonical): whole
+	// words, then the last 8 bytes (overlapping the word before when len
+	// is not a multiple of 8). Host byte order is fine: tables are built
+	// and probed in one process.
+	uint64_t h = len * HASH_K;
+	if (len < 8)
+		return hash_end(h, load_tail(name, len));
+	const uint8_t *last = name + len - 8;
+	for (const uint8_t *p = name; p < last; p += 8)
+		h = hash_word(h, load64(p));
+	return hash_end(h, load64(last));
+}
+
+/* Lower-cases the ASCII letters among 8 bytes at once: a byte gets 0x20
+ * when it is below 0x80 and within 'A'..'Z' (no carry crosses bytes). */
+static uint64_t lower8(uint64_t x)
+{
+	const uint64_t ones = 0x0101010101010101ULL;
+	uint64_t low7 = x & (0x7f * ones);
+	uint64_t ge_a = low7 + (0x80 - 'A') * ones;
+	uint64_t gt_z = low7 + (0x80 - 'Z' - 1) * ones;
+	uint64_t upper = ge_a & ~gt_z & ~x & (0x80 * ones);
+	return x | upper >> 2;
+}
+
+size_t dname_scan_lower(uint8_t *dst, const uint8_t *wire, size_t n,
+			unsigned *labels, uint64_t *hash)
+{
+	// dname_check's walk, counting the labels
+	size_t off = 0, end = n < DNAME_MAX ? n : DNAME_MAX;
+	unsigned count = 0;
+	for (;;) {
+		if (off >= end)
+			return 0;
+		uint8_t l = wire[off];
+		if (l == 0)
+			break;
+		if (l > 63)
+			return 0;
+		off += (size_t)l + 1;
+		count++;
+	}
+	size_t len = off + 1;
+	*labels = count;
+	if (len < 8) {
+		for (size_t i = 0; i < len; i++)
+			dst[i] = lower(wire[i]);
+		*hash = dname_hash(dst, len);
+		return len;
+	}
+	// whole words, then the last word (overlapping the one before): no
+	// byte outside [0, len) is read or written; hashed as dname_hash does
+	uint64_t v, h = len * HASH_K;
+	for (size_t i = 0; i + 8 < len; i += 8) {
+		v = lower8(load64(wire + i));
+		memcpy(dst + i, &v, 8);
+		h = hash_word(h, v);
+	}
+	v = lower8(load64(wire + len - 8));
+	memcpy(dst + len - 8, &v, 8);
+	*hash = hash_end(h, v);
+	return len;
 }
 
 /* Reads one presentation-format character, handling \X and \DDD. */

@@ -67,6 +67,15 @@ size_t dname_check(const uint8_t *wire, size_t n);
  *  never writes more than that, nor reads more than DNAME_MAX bytes. */
 void dname_to_text(char *out, const uint8_t *name);
 
+/**
+ * Like dname_check (a well-formed, uncompressed name at the start of
+ * wire[0..n)), and in the same pass: the name lower-cased into dst, its
+ * label count in *labels and its dname_hash in *hash. Returns its length,
+ * or 0 (dst undefined).
+ */
+size_t dname_scan_lower(uint8_t *dst, const uint8_t *wire, size_t n,
+			unsigned *labels, uint64_t *hash);
+
 /** 64-bit hash of a canonical name for the lookup tables. */
 uint64_t dname_hash(const uint8_t *name, size_t len);
 

@@ -13,6 +13,33 @@
 
 #include <string.h>
 
+/* Copies n <= 16 bytes with fixed-size moves: an ECS address is usually
+ * 3 or 6 bytes, too few for a call to memcpy. */
+static inline void copy_small(uint8_t *d, const uint8_t *s, size_t n)
+{
+	if (n == 16) {
+		memcpy(d, s, 16);
+		return;
+	}
+	if (n & 8) {
+		memcpy(d, s, 8);
+		d += 8;
+		s += 8;
+	}
+	if (n & 4) {
+		memcpy(d, s, 4);
+		d += 4;
+		s += 4;
+	}
+	if (n & 2) {
+		memcpy(d, s, 2);
+		d += 2;
+		s += 2;
+	}
+	if (n & 1)
+		*d = *s;
+}
+
 static enum edns_status ecs_parse(struct edns_ecs *ecs, const uint8_t *p,
 				  uint16_t len)
 {
@@ -26,14 +53,16 @@ static enum edns_status ecs_parse(struct edns_ecs *ecs, const uint8_t *p,
 	size_t addr_len = len - 4u;
 	if (addr_len != (source + 7u) / 8u)
 		return EDNS_FORMERR;
-	if (!addr_bits_zero(p + 4, source, (unsigned)addr_len * 8))
+	// bits past the prefix in its last byte, if any, must be zero
+	if ((source & 7) != 0 &&
+	    !addr_bits_zero(p + 4, source, (unsigned)addr_len * 8))
 		return EDNS_FORMERR;
 	ecs->present = true;
 	ecs->family = family;
 	ecs->source_len = source;
 	ecs->addr_len = (uint8_t)addr_len;
 	memset(ecs->addr, 0, sizeof(ecs->addr));
-	memcpy(ecs->addr, p + 4, addr_len);
+	copy_small(ecs->addr, p + 4, addr_len);
 	return EDNS_OK;
 }
 
@@ -54,7 +83,7 @@ enum edns_status edns_parse(struct edns *e, uint16_t rr_class, uint32_t rr_ttl,
 			    const uint8_t *rdata, uint16_t rdlen,
 			    bool ecs_enabled)
 {
-	memset(e, 0, sizeof(*e));
+	edns_clear(e);
 	e->present = true;
 	e->udp_size = rr_class;
 	e->version = (uint8_t)(rr_ttl >> 16);
@@ -85,26 +114,6 @@ enum edns_status edns_parse(struct edns *e, uint16_t rr_class, uint32_t rr_ttl,
 	return EDNS_OK;
 }
 
-size_t edns_udp_limit(const struct edns *e)
-{
-	if (!e->present)
-		return 512;
-	size_t size = e->udp_size < 512 ? 512 : e->udp_size;
-	return size < EDNS_SERVER_PAYLOAD ? size : EDNS_SERVER_PAYLOAD;
-}
-
-size_t edns_opt_size(const struct edns *e, bool echo, size_t extra_len)
-{
-	if (!e->present)
-		return 0;
-	size_t size = 11 + extra_len; // root name, type, class, ttl, rdlength
-	if (echo && e->ecs.present)
-		size += 4 + 4 + e->ecs.addr_len;
-	if (echo && e->cookie.present)
-		size += 4 + 8 + e->cookie.server_len;
-	return size;
-}
-
 void edns_write_opt(struct wire_writer *w, const struct edns *e, uint16_t rcode,
 		    bool echo, uint8_t scope, const uint8_t *extra,
 		    size_t extra_len)
@@ -113,27 +122,37 @@ void edns_write_opt(struct wire_writer *w, const struct edns *e, uint16_t rcode,
 	bool cookie = echo && e->cookie.present;
 	if (extra == NULL)
 		extra_len = 0;
-	wire_put_u8(w, 0);
-	wire_put_u16(w, TYPE_OPT);
-	wire_put_u16(w, EDNS_SERVER_PAYLOAD);
-	wire_put_u8(w, (uint8_t)(rcode >> 4));
-	wire_put_u8(w, 0); // version 0
-	wire_put_u16(w, e->do_bit ? 0x8000 : 0);
-	wire_put_u16(w, (uint16_t)(edns_opt_size(e, echo, extra_len) - 11));
-	if (extra_len > 0)
-		wire_put_bytes(w, extra, extra_len);
+	// one room check, then the bytes in place: a whole OPT or nothing
+	size_t size = edns_opt_size(e, echo, extra_len);
+	if (!wire_room(w, size))
+		return;
+	uint8_t *p = w->buf + w->len;
+	w->len += size;
+	p[0] = 0; // the root owner
+	wire_set_u16(p + 1, TYPE_OPT);
+	wire_set_u16(p + 3, EDNS_SERVER_PAYLOAD);
+	p[5] = (uint8_t)(rcode >> 4);
+	p[6] = 0; // version 0
+	wire_set_u16(p + 7, e->do_bit ? 0x8000 : 0);
+	wire_set_u16(p + 9, (uint16_t)(size - 11));
+	p += 11;
+	if (extra_len > 0) {
+		memcpy(p, extra, extra_len);
+		p += extra_len;
+	}
 	if (ecs) {
-		wire_put_u16(w, EDNS_OPTION_ECS);
-		wire_put_u16(w, (uint16_t)(4 + e->ecs.addr_len));
-		wire_put_u16(w, e->ecs.family);
-		wire_put_u8(w, e->ecs.source_len);
-		wire_put_u8(w, scope);
-		wire_put_bytes(w, e->ecs.addr, e->ecs.addr_len);
+		wire_set_u16(p, EDNS_OPTION_ECS);
+		wire_set_u16(p + 2, (uint16_t)(4 + e->ecs.addr_len));
+		wire_set_u16(p + 4, e->ecs.family);
+		p[6] = e->ecs.source_len;
+		p[7] = scope;
+		copy_small(p + 8, e->ecs.addr, e->ecs.addr_len);
+		p += 8 + e->ecs.addr_len;
 	}
 	if (cookie) {
-		wire_put_u16(w, EDNS_OPTION_COOKIE);
-		wire_put_u16(w, (uint16_t)(8 + e->cookie.server_len));
-		wire_put_bytes(w, e->cookie.client, 8);
-		wire_put_bytes(w, e->cookie.server, e->cookie.server_len);
+		wire_set_u16(p, EDNS_OPTION_COOKIE);
+		wire_set_u16(p + 2, (uint16_t)(8 + e->cookie.server_len));
+		memcpy(p + 4, e->cookie.client, 8);
+		memcpy(p + 12, e->cookie.server, e->cookie.server_len);
 	}
 }

@@ -47,6 +47,19 @@ struct edns {
 	struct edns_cookie cookie;
 };
 
+/** Marks e absent (no OPT record): sets every flag readers check before
+ *  the fields it guards (cheaper than clearing the whole struct). */
+static inline void edns_clear(struct edns *e)
+{
+	e->present = false;
+	e->version = 0;
+	e->do_bit = false;
+	e->udp_size = 0;
+	e->ecs.present = false;
+	e->nsid = false;
+	e->cookie.present = false;
+}
+
 enum edns_status {
 	EDNS_OK = 0,
 	EDNS_BADVERS, /* version > 0 */
@@ -65,16 +78,34 @@ enum edns_status edns_parse(struct edns *e, uint16_t rr_class, uint32_t rr_ttl,
 
 /** Largest UDP response the client takes: 512 without EDNS, else
  *  min(max(advertised, 512), EDNS_SERVER_PAYLOAD). */
-size_t edns_udp_limit(const struct edns *e);
+static inline size_t edns_udp_limit(const struct edns *e)
+{
+	if (!e->present)
+		return 512;
+	size_t size = e->udp_size < 512 ? 512 : e->udp_size;
+	return size < EDNS_SERVER_PAYLOAD ? size : EDNS_SERVER_PAYLOAD;
+}
 
 /** Bytes the response's OPT record takes (with ECS and COOKIE when echo is
  *  set and they are present, and extra_len bytes of pre-encoded options
  *  such as NSID). */
-size_t edns_opt_size(const struct edns *e, bool echo, size_t extra_len);
+static inline size_t edns_opt_size(const struct edns *e, bool echo,
+				   size_t extra_len)
+{
+	if (!e->present)
+		return 0;
+	size_t size = 11 + extra_len; // root name, type, class, ttl, rdlength
+	if (echo && e->ecs.present)
+		size += 4 + 4 + e->ecs.addr_len;
+	if (echo && e->cookie.present)
+		size += 4 + 8 + e->cookie.server_len;
+	return size;
+}
 
 /** Appends the response's OPT record (extended RCODE = rcode >> 4): extra
  *  (extra_len bytes of whole options — code, length, data — or NULL), then
- *  the ECS option (at scope) and e->cookie when echo is set. */
+ *  the ECS option (at scope) and e->cookie when echo is set. When the
+ *  whole record does not fit, nothing is written and w overflows. */
 void edns_write_opt(struct wire_writer *w, const struct edns *e, uint16_t rcode,
 		    bool echo, uint8_t scope, const uint8_t *extra,
 		    size_t extra_len);

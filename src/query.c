@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "addr.h"
@@ -39,11 +40,15 @@ enum {
 struct request {
 	uint16_t id, flags, qdcount, ancount, nscount, arcount;
 	bool question_ok;
-	size_t question_end;      /* offset just past the question */
-	uint8_t qname[DNAME_MAX]; /* canonical */
+	size_t question_end; /* offset just past the question */
+	size_t qname_len;    /* valid with question_ok */
+	unsigned qlabels;    /* valid with question_ok */
+	uint64_t qhash;      /* dname_hash of qname, valid with question_ok */
 	uint16_t qtype, qclass;
-	struct edns edns;
 	uint16_t rcode; /* 0, FORMERR, BADVERS, BADCOOKIE */
+	/* from here on not cleared as a whole per query */
+	struct edns edns;
+	uint8_t qname[DNAME_MAX]; /* canonical */
 };
 
 static uint16_t opcode_of(uint16_t flags)
@@ -53,19 +58,55 @@ static uint16_t opcode_of(uint16_t flags)
 
 static int parse_question(struct request *rq, struct wire_reader *r)
 {
-	uint8_t name[DNAME_MAX];
 	if (rq->qdcount != 1)
 		return -1;
-	// a question is the first name of the message: no pointer can be valid
-	size_t start = r->pos;
-	if (wire_read_name(r, name) < 0 || r->pos - start != dname_length(name))
+	// a question is the first name of the message: no pointer can be
+	// valid. One pass checks it, lower-cases it, counts its labels and
+	// hashes it (for the zone's node table).
+	size_t len =
+		dname_scan_lower(rq->qname, r->pkt + r->pos, r->len - r->pos,
+				 &rq->qlabels, &rq->qhash);
+	if (len == 0)
 		return -1;
+	r->pos += len;
 	if (wire_read_u16(r, &rq->qtype) < 0 ||
 	    wire_read_u16(r, &rq->qclass) < 0)
 		return -1;
-	dname_copy_lower(rq->qname, name);
+	rq->qname_len = len;
 	rq->question_ok = true;
 	rq->question_end = r->pos;
+	return 0;
+}
+
+/* Reads a record's owner; *root tells whether it is the root name. */
+/* A record's fixed fields. */
+struct rr_head {
+	bool root; /* owned by the root name */
+	uint16_t type, class, rdlen;
+	uint32_t ttl;
+};
+
+/* Reads a record's owner and fixed fields (not its RDATA) into h. */
+static int read_rr_head(struct wire_reader *r, struct rr_head *h)
+{
+	// an OPT record: one zero byte (the root) and the fields, read at
+	// once when the message holds them all
+	if (r->len - r->pos >= 11 && r->pkt[r->pos] == 0) {
+		const uint8_t *p = r->pkt + r->pos;
+		h->root = true;
+		h->type = wire_get_u16(p + 1);
+		h->class = wire_get_u16(p + 3);
+		h->ttl = wire_get_u32(p + 5);
+		h->rdlen = wire_get_u16(p + 9);
+		r->pos += 11;
+		return 0;
+	}
+	uint8_t name[DNAME_MAX];
+	if (wire_read_name(r, name) < 0 || wire_read_u16(r, &h->type) < 0 ||
+	    wire_read_u16(r, &h->class) < 0 || wire_read_u32(r, &h->ttl) < 0 ||
+	    wire_read_u16(r, &h->rdlen) < 0)
+		return -1;
+	h->root = name[0] == 0;
 	return 0;
 }
 
@@ -74,23 +115,17 @@ static int parse_additional(struct request *rq, struct wire_reader *r,
 			    bool ecs_enabled)
 {
 	for (uint16_t i = 0; i < rq->arcount; i++) {
-		uint8_t name[DNAME_MAX];
-		uint16_t type, class, rdlen;
-		uint32_t ttl;
-		if (wire_read_name(r, name) < 0 ||
-		    wire_read_u16(r, &type) < 0 ||
-		    wire_read_u16(r, &class) < 0 ||
-		    wire_read_u32(r, &ttl) < 0 ||
-		    wire_read_u16(r, &rdlen) < 0 || r->len - r->pos < rdlen)
+		struct rr_head h;
+		if (read_rr_head(r, &h) < 0 || r->len - r->pos < h.rdlen)
 			return -1;
 		const uint8_t *rdata = r->pkt + r->pos;
-		r->pos += rdlen;
-		if (type != TYPE_OPT)
+		r->pos += h.rdlen;
+		if (h.type != TYPE_OPT)
 			continue;
-		if (rq->edns.present || name[0] != 0)
+		if (rq->edns.present || !h.root)
 			return -1;
-		enum edns_status st = edns_parse(&rq->edns, class, ttl, rdata,
-						 rdlen, ecs_enabled);
+		enum edns_status st = edns_parse(&rq->edns, h.class, h.ttl,
+						 rdata, h.rdlen, ecs_enabled);
 		if (st == EDNS_BADVERS)
 			rq->rcode = RCODE_BADVERS;
 		else if (st == EDNS_FORMERR)
@@ -124,13 +159,18 @@ static void parse_request(struct request *rq, const uint8_t *pkt, size_t len,
 {
 	struct wire_reader r;
 	wire_reader_init(&r, pkt, len);
-	memset(rq, 0, sizeof(*rq));
-	wire_read_u16(&r, &rq->id);
-	wire_read_u16(&r, &rq->flags);
-	wire_read_u16(&r, &rq->qdcount);
-	wire_read_u16(&r, &rq->ancount);
-	wire_read_u16(&r, &rq->nscount);
-	wire_read_u16(&r, &rq->arcount);
+	// the scalars; the OPT record's flags; not the name buffer, which
+	// parse_question fills
+	memset(rq, 0, offsetof(struct request, edns));
+	edns_clear(&rq->edns);
+	// the caller checked len >= WIRE_HEADER_SIZE
+	rq->id = wire_get_u16(pkt);
+	rq->flags = wire_get_u16(pkt + 2);
+	rq->qdcount = wire_get_u16(pkt + 4);
+	rq->ancount = wire_get_u16(pkt + 6);
+	rq->nscount = wire_get_u16(pkt + 8);
+	rq->arcount = wire_get_u16(pkt + 10);
+	r.pos = WIRE_HEADER_SIZE;
 
 	bool formerr = false;
 	if (parse_question(rq, &r) < 0) {
@@ -244,6 +284,17 @@ struct response {
 	const struct answer_result *zone_answer; /* NULL: no zone data used */
 };
 
+/* Everything but the writer, which wire_writer_init sets up: the writer's
+ * compression table is large and needs no clearing. */
+static void response_init(struct response *out)
+{
+	out->rcode = 0;
+	out->aa = out->tc = false;
+	out->ancount = out->nscount = out->arcount = 0;
+	out->scope = 0;
+	out->zone_answer = NULL;
+}
+
 static void write_header(struct response *out, const struct request *rq)
 {
 	uint16_t flags = FLAG_QR | (rq->flags & (0x7800 | FLAG_RD | FLAG_CD));
@@ -253,14 +304,12 @@ static void write_header(struct response *out, const struct request *rq)
 		flags |= FLAG_TC;
 	flags |= out->rcode & 0xf;
 	uint8_t *h = out->w.buf;
-	const uint16_t fields[6] = {
-		rq->id,       flags,        rq->question_ok ? 1 : 0,
-		out->ancount, out->nscount, out->arcount,
-	};
-	for (int i = 0; i < 6; i++) {
-		h[2 * i] = (uint8_t)(fields[i] >> 8);
-		h[2 * i + 1] = (uint8_t)fields[i];
-	}
+	wire_set_u16(h, rq->id);
+	wire_set_u16(h + 2, flags);
+	wire_set_u16(h + 4, rq->question_ok ? 1 : 0);
+	wire_set_u16(h + 6, out->ancount);
+	wire_set_u16(h + 8, out->nscount);
+	wire_set_u16(h + 10, out->arcount);
 }
 
 static void answer_from_zones(struct response *out, const struct request *rq,
@@ -268,16 +317,18 @@ static void answer_from_zones(struct response *out, const struct request *rq,
 			      const struct sockaddr *from,
 			      struct answer_result *ares)
 {
-	const struct zone *z = zone_set_find(snap->zones, rq->qname);
+	const struct zone *z = zone_set_find_canonical(
+		snap->zones, rq->qname, rq->qname_len, rq->qlabels);
 	if (z == NULL) {
 		out->rcode = RCODE_REFUSED;
 		return;
 	}
 	struct region_client client;
 	client_from(&client, from, &rq->edns);
-	struct answer_request areq = {snap,      z,
-				      rq->qname, rq->qtype,
-				      &client,   .dnssec_ok = rq->edns.do_bit};
+	struct answer_request areq = {
+		snap,          z,           rq->qname,
+		rq->qname_len, rq->qlabels, rq->qhash,
+		rq->qtype,     &client,     .dnssec_ok = rq->edns.do_bit};
 	answer_write(&areq, &out->w, ares);
 	out->rcode = ares->rcode;
 	out->aa = ares->aa;
@@ -345,7 +396,8 @@ size_t query_process(const struct snapshot *snap, const uint8_t *req,
 	bool cookie_valid =
 		cookie_process(&rq, &snap->cookies, from, transport, now);
 
-	struct response out = {.rcode = 0};
+	struct response out;
+	response_init(&out);
 	struct answer_result ares;
 	size_t nsid_len = 0;
 	const uint8_t *nsid =
@@ -355,13 +407,16 @@ size_t query_process(const struct snapshot *snap, const uint8_t *req,
 					      : QUERY_BUFFER_SIZE;
 	// keep room for OPT so that it always fits after truncation
 	wire_writer_init(&out.w, resp, limit - opt_size);
+	if (!rq.question_ok)
+		rq.question_end = WIRE_HEADER_SIZE;
 	wire_put_bytes(&out.w, req, WIRE_HEADER_SIZE); // rewritten below
 	if (rq.question_ok) {
+		// the question as it came (its case kept)
 		wire_put_bytes(&out.w, req + WIRE_HEADER_SIZE,
 			       rq.question_end - WIRE_HEADER_SIZE);
-		wire_remember_name(&out.w, WIRE_HEADER_SIZE);
-	} else {
-		rq.question_end = WIRE_HEADER_SIZE;
+		if (!out.w.overflow)
+			wire_remember_question(&out.w, WIRE_HEADER_SIZE,
+					       rq.qlabels, rq.qname);
 	}
 
 	int early = early_rcode(&rq);

@@ -9,46 +9,13 @@
 
 #include <string.h>
 
-void wire_reader_init(struct wire_reader *r, const uint8_t *pkt, size_t len)
-{
-	r->pkt = pkt;
-	r->len = len;
-	r->pos = 0;
-}
+static void compress_settle(struct wire_writer *w);
 
 int wire_read_u8(struct wire_reader *r, uint8_t *v)
 {
 	if (r->len - r->pos < 1)
 		return -1;
 	*v = r->pkt[r->pos++];
-	return 0;
-}
-
-int wire_read_u16(struct wire_reader *r, uint16_t *v)
-{
-	if (r->len - r->pos < 2)
-		return -1;
-	*v = (uint16_t)(r->pkt[r->pos] << 8 | r->pkt[r->pos + 1]);
-	r->pos += 2;
-	return 0;
-}
-
-int wire_read_u32(struct wire_reader *r, uint32_t *v)
-{
-	if (r->len - r->pos < 4)
-		return -1;
-	const uint8_t *p = r->pkt + r->pos;
-	*v = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
-	     p[3];
-	r->pos += 4;
-	return 0;
-}
-
-int wire_skip(struct wire_reader *r, size_t n)
-{
-	if (r->len - r->pos < n)
-		return -1;
-	r->pos += n;
 	return 0;
 }
 
@@ -101,52 +68,6 @@ int wire_skip_rr(struct wire_reader *r)
 	return wire_skip(r, rdlen);
 }
 
-void wire_writer_init(struct wire_writer *w, uint8_t *buf, size_t cap)
-{
-	w->buf = buf;
-	w->cap = cap;
-	w->len = 0;
-	w->overflow = false;
-	w->comp_count = 0;
-}
-
-static bool writer_room(struct wire_writer *w, size_t n)
-{
-	if (w->overflow || w->cap - w->len < n) {
-		w->overflow = true;
-		return false;
-	}
-	return true;
-}
-
-void wire_put_u8(struct wire_writer *w, uint8_t v)
-{
-	if (writer_room(w, 1))
-		w->buf[w->len++] = v;
-}
-
-void wire_put_u16(struct wire_writer *w, uint16_t v)
-{
-	if (!writer_room(w, 2))
-		return;
-	w->buf[w->len++] = (uint8_t)(v >> 8);
-	w->buf[w->len++] = (uint8_t)v;
-}
-
-void wire_put_u32(struct wire_writer *w, uint32_t v)
-{
-	wire_put_u16(w, (uint16_t)(v >> 16));
-	wire_put_u16(w, (uint16_t)v);
-}
-
-void wire_put_bytes(struct wire_writer *w, const void *p, size_t n)
-{
-	if (!writer_room(w, n))
-		return;
-	memcpy(w->buf + w->len, p, n);
-	w->len += n;
-}
-
 void wire_poke_u16(struct wire_writer *w, size_t off, uint16_t v)
 {
 	if (off + 2 > w->len)
@@ -159,6 +80,9 @@ void wire_truncate(struct wire_writer *w, size_t len)
 {
 	if (len >= w->len && !w->overflow)
 		return;
+	compress_settle(w);
+	if (w->question != NULL && w->question_off >= len)
+		w->question = NULL;
 	w->len = len < w->len ? len : w->len;
 	w->overflow = false;
 	unsigned keep = 0;
@@ -225,8 +149,28 @@ static void compress_add(struct wire_writer *w, size_t off, unsigned labels)
 	}
 }
 
+/* Enters the names of labels labels at off in the table, longest first. */
+static void compress_add_labels(struct wire_writer *w, size_t off,
+				unsigned labels)
+{
+	for (const uint8_t *p = w->buf + off; *p != 0 && labels > 0;
+	     p += *p + 1)
+		compress_add(w, (size_t)(p - w->buf), labels--);
+}
+
+/* The pending name (wire_remember_labels) into the table, first. */
+static void compress_settle(struct wire_writer *w)
+{
+	if (w->pending_labels == 0)
+		return;
+	unsigned labels = w->pending_labels;
+	w->pending_labels = 0;
+	compress_add_labels(w, w->pending_off, labels);
+}
+
 void wire_remember_name(struct wire_writer *w, size_t off)
 {
+	compress_settle(w);
 	unsigned labels = 0;
 	for (const uint8_t *p = w->buf + off; *p != 0; p += *p + 1)
 		labels++;
@@ -234,8 +178,33 @@ void wire_remember_name(struct wire_writer *w, size_t off)
 		compress_add(w, (size_t)(p - w->buf), labels--);
 }
 
+void wire_remember_suffix(struct wire_writer *w, size_t off, unsigned labels)
+{
+	compress_settle(w);
+	compress_add(w, off, labels);
+}
+
+void wire_remember_labels(struct wire_writer *w, size_t off, unsigned labels)
+{
+	// a whole name's offsets fit 14 bits and its labels 8: keep it
+	// pending, as it would be the table's first entries
+	if (w->comp_count == 0 && w->pending_labels == 0 &&
+	    off + DNAME_MAX < 0x4000 && labels > 0 && labels <= UINT8_MAX) {
+		w->pending_off = (uint16_t)off;
+		w->pending_labels = (uint8_t)labels;
+		return;
+	}
+	compress_settle(w);
+	compress_add_labels(w, off, labels);
+}
+
 void wire_put_name(struct wire_writer *w, const uint8_t *name)
 {
+	if (name == w->question) {
+		wire_put_u16(w, (uint16_t)(0xc000 | w->question_off));
+		return;
+	}
+	compress_settle(w);
 	unsigned labels = dname_labels(name);
 	const uint8_t *p = name;
 	while (*p != 0) {
@@ -244,7 +213,7 @@ void wire_put_name(struct wire_writer *w, const uint8_t *name)
 			wire_put_u16(w, (uint16_t)(0xc000 | found));
 			return;
 		}
-		if (!writer_room(w, (size_t)*p + 1))
+		if (!wire_room(w, (size_t)*p + 1))
 			return;
 		compress_add(w, w->len, labels);
 		wire_put_bytes(w, p, (size_t)*p + 1);

@@ -46,14 +46,43 @@ struct zone_node {
 	const struct zone_rrset *rrsets; /* sorted by type */
 };
 
+/* The most compression-table entries a pre-encoded SOA may add. */
+#define ZONE_NEGATIVE_COMP_MAX 64
+
+/*
+ * A negative answer's authority section (the SOA, owner the origin, TTL
+ * negative_ttl) pre-encoded at load, as answer.c would write it right
+ * after a question of the origin itself. For a question of qname_len
+ * bytes it is the same bytes with every compression pointer moved by
+ * qname_len - origin_len (zone_negative_for says when it applies).
+ */
+struct zone_negative {
+	const uint8_t *bytes;
+	uint16_t len;
+	uint8_t ptr_count;
+	uint16_t ptr_at[3]; /* offsets in bytes of the pointers to move */
+	/* the compression-table entries the record adds (offsets in bytes) */
+	uint8_t comp_count;
+	uint16_t comp_off[ZONE_NEGATIVE_COMP_MAX];
+	uint8_t comp_labels[ZONE_NEGATIVE_COMP_MAX];
+	/* the SOA's names below the origin, cut to one label below it: a
+	 * question at or below one of them compresses differently */
+	const uint8_t *guard[2];
+	uint8_t guard_len[2];
+};
+
+/** Room for the bytes of a pre-encoded negative authority section. */
+#define ZONE_NEGATIVE_MAX (2 + 10 + 2 * DNAME_MAX + 20)
+
 struct zone {
 	const uint8_t *origin; /* canonical wire form */
 	uint8_t origin_len;
 	uint8_t origin_labels;
 	const struct zone_node *apex;
-	const struct zone_rrset *soa; /* never NULL in a loaded zone */
-	uint32_t negative_ttl;        /* min(SOA TTL, SOA MINIMUM) */
-	uint32_t regional_ttl;        /* `ttl` from the config */
+	const struct zone_rrset *soa;         /* never NULL in a loaded zone */
+	uint32_t negative_ttl;                /* min(SOA TTL, SOA MINIMUM) */
+	uint32_t regional_ttl;                /* `ttl` from the config */
+	const struct zone_negative *negative; /* NULL: not pre-encoded */
 	/* lookup table: private to the zone files */
 	const struct zone_node *nodes; /* node_count of them */
 	const uint32_t *table;         /* index + 1 into nodes; 0 empty */
@@ -82,13 +111,45 @@ void zone_set_free(struct zone_set *zs);
 const struct zone *zone_set_find(const struct zone_set *zs,
 				 const uint8_t *qname);
 
+/** zone_set_find for a canonical name of len bytes and labels labels
+ *  (the query path has both from its parse). */
+const struct zone *zone_set_find_canonical(const struct zone_set *zs,
+					   const uint8_t *name, size_t len,
+					   unsigned labels);
+
 /** Exact node lookup (canonical name); NULL when absent. */
 const struct zone_node *zone_find_node(const struct zone *z,
 				       const uint8_t *name);
 
+/** zone_find_node for a name whose length the caller knows. */
+const struct zone_node *zone_find_node_len(const struct zone *z,
+					   const uint8_t *name, size_t len);
+/** ... and its dname_hash too. */
+const struct zone_node *zone_find_node_hashed(const struct zone *z,
+					      const uint8_t *name, size_t len,
+					      uint64_t hash);
+
 /** The RRset of type at node, or NULL. */
 const struct zone_rrset *zone_node_rrset(const struct zone_node *node,
 					 uint16_t type);
+
+/**
+ * Pre-encodes z's negative authority section (z->soa, origin and
+ * negative_ttl set): fills neg, its bytes in out (ZONE_NEGATIVE_MAX).
+ * Returns the length, or 0 when it cannot be pre-encoded (no single SOA
+ * record, too many names to compress).
+ */
+size_t zone_negative_encode(const struct zone *z, struct zone_negative *neg,
+			    uint8_t *out);
+
+/**
+ * z's pre-encoded negative authority section when it is exactly what
+ * answer.c would write right after the question qname (canonical, of len
+ * bytes and labels labels, at or below the origin), or NULL.
+ */
+const struct zone_negative *zone_negative_for(const struct zone *z,
+					      const uint8_t *qname, size_t len,
+					      unsigned labels);
 
 size_t zone_set_zone_count(const struct zone_set *zs);
 size_t zone_set_record_count(const struct zone_set *zs);

@@ -615,6 +615,26 @@ static void zb_fill_node(struct zbuild *b, uint32_t i, struct zone_rrset **sets,
 	}
 }
 
+/* The pre-encoded negative answer (zone_negative_encode), kept in the
+ * zone set's memory; none when the SOA does not allow one. */
+static bool zb_encode_negative(struct zbuild *b, struct zone *z)
+{
+	struct zone_negative neg;
+	uint8_t bytes[ZONE_NEGATIVE_MAX];
+	size_t len = zone_negative_encode(z, &neg, bytes);
+	if (len == 0)
+		return true; // answered the general way
+	struct zone_negative *kept = zs_alloc(b->zs, sizeof(*kept) + len);
+	if (kept == NULL)
+		return false;
+	*kept = neg;
+	uint8_t *p = (uint8_t *)(kept + 1);
+	memcpy(p, bytes, len);
+	kept->bytes = p;
+	z->negative = kept;
+	return true;
+}
+
 static bool zb_compile(struct zbuild *b, struct zone *z)
 {
 	struct zone_rrset *sets = zs_alloc(b->zs, b->set_count * sizeof(*sets));
@@ -644,7 +664,7 @@ static bool zb_compile(struct zbuild *b, struct zone *z)
 	z->origin_labels = z->apex->labels;
 	z->regional_ttl = b->cz->ttl;
 	zb_fill_soa(z);
-	return true;
+	return zb_encode_negative(b, z);
 }
 
 /* ---- one zone -------------------------------------------------------- */
@@ -756,6 +776,11 @@ static bool zone_set_index(struct zone_set *zs)
 		zs->record_count += z->record_count;
 		if (z->origin_labels > zs->max_labels)
 			zs->max_labels = z->origin_labels;
+		if (z->origin_labels > 0) {
+			uint32_t *slot = &zs->origin_slot[zone_origin_slot(
+				z->origin, z->origin_len, z->origin_labels)];
+			*slot = *slot == 0 ? (uint32_t)i + 1 : ZONE_SLOT_SHARED;
+		}
 	}
 	return true;
 }

@@ -6,7 +6,8 @@
  *
  *   bench_core [--class NAME] [--rounds N] [--quiet] FIXTURES_DIR
  *
- * Classes: static (A from the zone file), nxdomain, regional-ecs (A with
+ * Classes: static (A from the zone file), nxdomain, nodata (a type the
+ * name does not have), regional-ecs (A with
  * an ECS /24 from 4096 distinct /24s), regional-ecs6 (AAAA with an ECS /48),
  * regional-src (A without ECS, the packet source from the same /24s).
  * Every answer is checked (RCODE, answer count) before anything is timed.
@@ -160,6 +161,18 @@ static void make_nxdomain(struct bench_query *q, unsigned i, uint32_t *seed)
 	bench_from4(q, resolver);
 }
 
+static void make_nodata(struct bench_query *q, unsigned i, uint32_t *seed)
+{
+	// names with A records only, asked for TXT
+	static const char *const names[] = {
+		"ns2.example.com", "mail.example.com", "mx1.example.com",
+		"mx2.example.com", "mx3.example.com", "sip.example.com",
+		"host.sub2.example.com", "mx9.example.com",
+	};
+	bench_build(q, i, names[bench_rand(seed) % 8], 16, 0, -1, NULL);
+	bench_from4(q, resolver);
+}
+
 static void make_regional_ecs(struct bench_query *q, unsigned i, uint32_t *seed)
 {
 	uint8_t net[4];
@@ -199,6 +212,7 @@ static void make_regional_src(struct bench_query *q, unsigned i, uint32_t *seed)
 static const struct bench_class classes[] = {
 	{ "static", "static A from the zone file", make_static, 0, true },
 	{ "nxdomain", "NXDOMAIN (SOA in authority)", make_nxdomain, 3, false },
+	{ "nodata", "NODATA (SOA in authority)", make_nodata, 0, false },
 	{ "regional-ecs", "regional A, ECS from 4096 /24s", make_regional_ecs,
 	  0, true },
 	{ "regional-ecs6", "regional AAAA, ECS /48", make_regional_ecs6, 0,

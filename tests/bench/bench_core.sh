@@ -8,7 +8,7 @@ set -eu
 BENCH="$top_builddir/tests/bench/bench_core"
 FIXTURES="$top_srcdir/tests/fixtures"
 CORPUS=4096     # queries per class (BENCH_CORPUS in bench_core.c)
-CLASSES="static nxdomain regional-ecs regional-ecs6 regional-src"
+CLASSES="static nxdomain nodata regional-ecs regional-ecs6 regional-src"
 
 echo "== ns per query: median of 7 rounds, each 50 passes over $CORPUS queries, one thread"
 "$BENCH" "$FIXTURES"

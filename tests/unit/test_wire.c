@@ -120,6 +120,48 @@ static void test_names_are_compressed(void **state)
 	assert_memory_equal(back, "\4mail\7Example\3COM", 18);
 }
 
+/*
+ * The question remembered lazily (wire_remember_question): its entries
+ * enter the table only when a name is compressed, and its own canonical
+ * pointer is written as a pointer at once; either way the bytes are those
+ * wire_remember_name gives.
+ */
+static void test_question_remembered(void **state)
+{
+	uint8_t a[512], b[512], q[DNAME_MAX], other[DNAME_MAX];
+	assert_int_equal(dname_from_text(q, "www.example.com.", NULL), 17);
+	memcpy(other, q, 17); // equal, at another address
+	struct wire_writer wa, wb;
+	wire_writer_init(&wa, a, sizeof(a));
+	wire_writer_init(&wb, b, sizeof(b));
+	wire_put_bytes(&wa, "\0\0\3WWW\7Example\3COM", 19);
+	wire_put_bytes(&wb, "\0\0\3WWW\7Example\3COM", 19);
+	wire_remember_name(&wa, 2);
+	wire_remember_question(&wb, 2, 3, q);
+	assert_int_equal(wb.comp_count, 0); // pending
+
+	wire_put_name(&wa, q);
+	wire_put_name(&wb, q); // the pointer, unsearched
+	assert_int_equal(wb.comp_count, 0);
+	wire_put_name(&wa, other);
+	wire_put_name(&wb, other); // searched: the entries enter the table
+	assert_int_equal(wb.comp_count, 3);
+	uint8_t mail[DNAME_MAX];
+	assert_true(dname_from_text(mail, "mail.example.com.", NULL) > 0);
+	wire_put_name(&wa, mail);
+	wire_put_name(&wb, mail);
+	assert_int_equal(wb.len, wa.len);
+	assert_memory_equal(b, a, wa.len);
+	assert_memory_equal(b + 19, "\xc0\x02\xc0\x02", 4);
+
+	// truncated below the question: forgotten, written in full
+	wire_truncate(&wb, 1);
+	wb.len = 0;
+	wire_put_name(&wb, q);
+	assert_int_equal(wb.len, 17);
+	assert_memory_equal(b, q, 17);
+}
+
 static void test_rdata_names_compressed_with_length(void **state)
 {
 	uint8_t buf[512], name[DNAME_MAX];
@@ -174,6 +216,7 @@ int main(void)
 		cmocka_unit_test(test_readers_are_bounded),
 		cmocka_unit_test(test_writer_overflow_is_sticky),
 		cmocka_unit_test(test_names_are_compressed),
+		cmocka_unit_test(test_question_remembered),
 		cmocka_unit_test(test_rdata_names_compressed_with_length),
 		cmocka_unit_test(test_dname_helpers),
 	};

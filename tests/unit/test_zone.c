@@ -347,6 +347,64 @@ static void test_longest_zone(void **state)
 	zone_set_free(zs);
 }
 
+/*
+ * Many zones: siblings differing only in their first or last label, and
+ * more origins than zone_set_find's slots, so that some share a slot
+ * (looked up by hash) and others have one alone (compared directly).
+ */
+static void test_many_zones(void **state)
+{
+	(void)state;
+	enum { N = 200 };
+	static struct config_zone zones[N];
+	static char origins[N][64];
+	struct config cfg = {.path = CFG, .zones = zones};
+	memset(zones, 0, sizeof(zones));
+	for (unsigned i = 0; i < N; i++) {
+		// z0.example.com. z1.example.net. ... a0.z1.example.com. ...
+		const char *tld[] = {"com", "net", "org", "comx"};
+		if (i < N / 2)
+			snprintf(origins[i], sizeof(origins[i]), "z%u.example.%s.",
+				 i / 4, tld[i % 4]);
+		else
+			snprintf(origins[i], sizeof(origins[i]),
+				 "a%u.z%u.example.%s.", i, (i - N / 2) / 4,
+				 tld[i % 4]);
+		struct config_zone *z = &zones[i];
+		z->origin_text = origins[i];
+		z->origin_len = dname_from_text(z->origin, origins[i], NULL);
+		assert_true(z->origin_len > 0);
+		z->file = (char *)ZDIR "/any/any.zone";
+		z->ttl = 30;
+		z->line = i + 1;
+	}
+	cfg.zone_count = N;
+	struct diag *d = diag_new();
+	struct zone_set *zs = zone_set_load(&cfg, d);
+	if (zs == NULL)
+		diag_dump(d);
+	assert_non_null(zs);
+	assert_int_equal(zone_set_zone_count(zs), N);
+	for (unsigned i = 0; i < N; i++) {
+		char name[128];
+		const struct zone *z = zone_set_zone(zs, i);
+		assert_ptr_equal(find(zs, origins[i]), z);
+		snprintf(name, sizeof(name), "x.y.%s", origins[i]);
+		assert_ptr_equal(find(zs, name), z);
+		snprintf(name, sizeof(name), "ns.%s", origins[i]);
+		assert_ptr_equal(find(zs, name), z);
+	}
+	// below a parent zone but no child: the parent; no zone at all: NULL
+	assert_ptr_equal(find(zs, "b1.z1.example.net."), zone_set_zone(zs, 5));
+	assert_ptr_equal(find(zs, "b1.z1.example.comx."),
+			 zone_set_zone(zs, 7));
+	assert_null(find(zs, "example.com."));
+	assert_null(find(zs, "z0.example.edu."));
+	assert_null(find(zs, "z99.example.com."));
+	diag_free(d);
+	zone_set_free(zs);
+}
+
 static void test_errors(void **state)
 {
 	(void)state;
@@ -568,6 +626,61 @@ static void test_long_names(void **state)
 	assert_true(diag_has(d, at(9), "label longer than 63 bytes"));
 	assert_int_equal(diag_errors(d), 5);
 	diag_free(d);
+}
+
+/*
+ * dname_scan_lower: dname_check's verdict, the name lower-cased, its
+ * labels, and dname_hash of the lower-cased name, for every name length
+ * (the word-wise copy and hash have a case for each length mod 8).
+ */
+static void test_scan_lower(void **state)
+{
+	uint8_t wire[DNAME_MAX + 16], out[DNAME_MAX], want[DNAME_MAX];
+	for (size_t len = 1; len <= DNAME_MAX; len++) {
+		if (len == 2)
+			continue; // no name is 2 bytes long
+		// labels of 1..20 bytes, mixed case and non-letters, then root
+		size_t off = 0;
+		unsigned labels = 0;
+		while (off + 1 < len) {
+			size_t r = len - 1 - off; // bytes left for labels
+			size_t l = 1 + (off * 7 + len) % 20;
+			if (l > r - 1)
+				l = r - 1;
+			if (r - (l + 1) == 1) // no room left for a label
+				l = l > 1 ? l - 1 : l + 1;
+			wire[off] = (uint8_t)l;
+			for (size_t k = 1; k <= l; k++)
+				wire[off + k] = (uint8_t)("AbZz@[`{09\xc1"[(off + k) % 11]);
+			off += l + 1;
+			labels++;
+		}
+		wire[off] = 0;
+		assert_int_equal(off + 1, len);
+		memset(wire + len, 'X', 16); // what follows must not count
+		for (size_t k = 0; k < len; k++)
+			want[k] = (wire[k] >= 'A' && wire[k] <= 'Z') ? wire[k] + 32
+								  : wire[k];
+		unsigned got_labels = 0;
+		uint64_t hash = 0;
+		assert_int_equal(dname_scan_lower(out, wire, len + 16, &got_labels,
+						  &hash),
+				 len);
+		assert_int_equal(dname_check(wire, len + 16), len);
+		assert_memory_equal(out, want, len);
+		assert_int_equal(got_labels, labels);
+		assert_true(hash == dname_hash(want, len));
+		// cut short, or a label over 63: refused as dname_check does
+		assert_int_equal(dname_scan_lower(out, wire, len - 1, &got_labels,
+						  &hash),
+				 0);
+	}
+	const uint8_t bad[] = {64, 'a'};
+	unsigned l;
+	uint64_t h;
+	assert_int_equal(dname_scan_lower(out, bad, sizeof(bad), &l, &h), 0);
+	const uint8_t ptr[] = {0xc0, 12};
+	assert_int_equal(dname_scan_lower(out, ptr, sizeof(ptr), &l, &h), 0);
 }
 
 static void test_dname_to_text_bounded(void **state)
@@ -794,6 +907,7 @@ int main(void)
 		cmocka_unit_test(test_delegation_and_regional),
 		cmocka_unit_test(test_directives),
 		cmocka_unit_test(test_longest_zone),
+		cmocka_unit_test(test_many_zones),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_file_errors),
 		cmocka_unit_test(test_cut_in_a_quote),
@@ -802,6 +916,7 @@ int main(void)
 		cmocka_unit_test(test_shipped_zone),
 		cmocka_unit_test(test_long_names),
 		cmocka_unit_test(test_dname_to_text_bounded),
+		cmocka_unit_test(test_scan_lower),
 		cmocka_unit_test(test_fifo),
 		cmocka_unit_test(test_include_and_error_caps),
 		cmocka_unit_test(test_record_too_long),
