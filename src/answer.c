@@ -427,6 +427,11 @@ void answer_write(const struct answer_request *req, struct wire_writer *w,
 {
 	struct answer_ctx c = {req, req->zone, w, res, .region = -1};
 	memset(res, 0, sizeof(*res));
+	if (req->zone->expired) {
+		// a secondary zone past its SOA expire (RFC 1034 §4.3.5)
+		res->rcode = RCODE_SERVFAIL;
+		return;
+	}
 	res->aa = true;
 	if (req->dnssec_ok)
 		c.dz = dnssec_set_zone(req->snap->dnssec, req->zone);

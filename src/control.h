@@ -13,6 +13,7 @@ struct reload;
 struct server;
 struct snapshot;
 struct control;
+struct xfr;
 
 /** Longest request line, newline included. */
 #define CONTROL_LINE_MAX 1024
@@ -29,6 +30,9 @@ struct control *control_new(const struct config *cfg, struct server *srv,
 
 /** s with the runtime overrides applied (see overlay_apply). */
 struct snapshot *control_prepare(struct control *c, struct snapshot *s);
+
+/** The secondary zones whose status `zones` prints. */
+void control_set_xfr(struct control *c, const struct xfr *x);
 
 /** Closes the socket (removing its file) and every connection. */
 void control_free(struct control *c);
