@@ -681,6 +681,9 @@ static bool xfr_diff_rr(struct xfr_run *r, ldns_rr *rr)
 	if (rc == 0) {
 		char *text = ldns_rr2str(rr);
 		size_t n = text != NULL ? strcspn(text, "\n") : 0;
+		for (size_t i = 0; i < n; i++)
+			if (text[i] == '\t')
+				text[i] = ' '; // one line of the log
 		xfr_bad(r,
 			"the IXFR deletes a record the copy does not "
 			"have: %.*s",
