@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ctype.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -154,24 +155,34 @@ static int xfr_connect(const struct config_listen *p, time_t deadline)
 
 /* ---- the copy as a set of records (IXFR) --------------------------- */
 
-// One record of the copy: its line in the file, and its identity for a
-// diff: owner, type, class and RDATA in canonical form, without the TTL
-// (RFC 1995 deletes a record whatever TTL it is given).
+/*
+ * The copy is the file xfr.c wrote: a header line, then one record per
+ * line as ldns prints it ("owner<TAB>ttl<TAB>class<TAB>type<TAB>rdata").
+ * A record's identity for a diff is its line without the TTL (RFC 1995
+ * deletes a record whatever TTL it is given), the owner compared without
+ * case. A diff record printed otherwise than the copy's (e.g. names in
+ * its RDATA in another case) is simply not found, and the IXFR falls
+ * back to an AXFR: never a wrong match.
+ */
 struct xfr_rec {
-	char *text;
-	bool gone; // deleted by the diff
-	size_t key_len;
+	const char *text; // the line, '\n' included
+	uint32_t len, owner_len;
+	uint32_t tail; // where the class starts, after the TTL
+	bool gone;     // deleted by the diff
+	bool owned;    // text is malloc'd (an addition), not in data
 	uint64_t hash;
-	uint8_t key[];
 };
 
 struct xfr_copy {
-	struct xfr_rec **recs; // the copy's order, then the additions
+	char *data;           // the file as read
+	struct xfr_rec *recs; // the copy's order, then the additions
 	size_t count, cap;
 	size_t *table; // index + 1 into recs; 0: empty
 	size_t mask;
 	size_t bytes; // of text, against XFR_COPY_MAX
 	ldns_rr *soa;
+	char *scratch; // the key being hashed
+	size_t scratch_len;
 	uint8_t hash_key[16]; // random: a primary cannot aim at one slot
 };
 
@@ -179,41 +190,60 @@ static void xfr_copy_free(struct xfr_copy *c)
 {
 	if (c == NULL)
 		return;
-	for (size_t i = 0; i < c->count; i++) {
-		free(c->recs[i]->text);
-		free(c->recs[i]);
-	}
+	for (size_t i = 0; i < c->count; i++)
+		if (c->recs[i].owned)
+			free((char *)c->recs[i].text);
 	free(c->recs);
 	free(c->table);
+	free(c->data);
+	free(c->scratch);
 	ldns_rr_free(c->soa);
 	free(c);
 }
 
-// The identity of rr (which is lower-cased in place, RFC 4034 §6.2).
-static uint8_t *xfr_rr_key(ldns_rr *rr, size_t *len)
+// Splits a line into owner and tail and hashes it; -1 when it is not a
+// line ldns printed.
+static int xfr_rec_parse(struct xfr_copy *c, struct xfr_rec *r)
 {
-	uint32_t ttl = ldns_rr_ttl(rr);
-	uint8_t *wire = NULL;
-	ldns_rr2canonical(rr);
-	ldns_rr_set_ttl(rr, 0);
-	if (ldns_rr2wire(&wire, rr, LDNS_SECTION_ANSWER, len) != LDNS_STATUS_OK)
-		wire = NULL;
-	ldns_rr_set_ttl(rr, ttl);
-	return wire;
+	const char *t1 = memchr(r->text, '\t', r->len);
+	const char *t2 = t1 != NULL
+				 ? memchr(t1 + 1, '\t',
+					  r->len - (size_t)(t1 + 1 - r->text))
+				 : NULL;
+	if (t2 == NULL || r->text[r->len - 1] != '\n')
+		return -1;
+	r->owner_len = (uint32_t)(t1 - r->text);
+	r->tail = (uint32_t)(t2 + 1 - r->text);
+	size_t klen = r->owner_len + (r->len - r->tail);
+	if (klen > c->scratch_len) {
+		char *grown = realloc(c->scratch, klen);
+		if (grown == NULL)
+			return -1;
+		c->scratch = grown;
+		c->scratch_len = klen;
+	}
+	for (uint32_t i = 0; i < r->owner_len; i++)
+		c->scratch[i] = (char)tolower((unsigned char)r->text[i]);
+	memcpy(c->scratch + r->owner_len, r->text + r->tail, r->len - r->tail);
+	r->hash = siphash24(c->hash_key, (const uint8_t *)c->scratch, klen);
+	return 0;
 }
 
-// The slot of the record with this key, or the empty one it would take.
-static size_t xfr_copy_slot(const struct xfr_copy *c, const uint8_t *key,
-			    size_t len, uint64_t h)
+static bool xfr_rec_equal(const struct xfr_rec *a, const struct xfr_rec *b)
 {
-	size_t i = (size_t)h & c->mask;
-	while (c->table[i] != 0) {
-		const struct xfr_rec *r = c->recs[c->table[i] - 1];
-		if (r->hash == h && r->key_len == len &&
-		    memcmp(r->key, key, len) == 0)
-			return i;
+	return a->hash == b->hash && a->owner_len == b->owner_len &&
+	       a->len - a->tail == b->len - b->tail &&
+	       strncasecmp(a->text, b->text, a->owner_len) == 0 &&
+	       memcmp(a->text + a->tail, b->text + b->tail, a->len - a->tail) ==
+		       0;
+}
+
+// The slot of the record equal to r, or the empty one it would take.
+static size_t xfr_copy_slot(const struct xfr_copy *c, const struct xfr_rec *r)
+{
+	size_t i = (size_t)r->hash & c->mask;
+	while (c->table[i] != 0 && !xfr_rec_equal(&c->recs[c->table[i] - 1], r))
 		i = (i + 1) & c->mask;
-	}
 	return i;
 }
 
@@ -222,12 +252,10 @@ static int xfr_copy_grow(struct xfr_copy *c)
 {
 	size_t live = 0;
 	for (size_t i = 0; i < c->count; i++) {
-		if (!c->recs[i]->gone) {
+		if (!c->recs[i].gone)
 			c->recs[live++] = c->recs[i];
-			continue;
-		}
-		free(c->recs[i]->text);
-		free(c->recs[i]);
+		else if (c->recs[i].owned)
+			free((char *)c->recs[i].text);
 	}
 	c->count = live;
 	size_t size = 1024;
@@ -239,166 +267,134 @@ static int xfr_copy_grow(struct xfr_copy *c)
 	free(c->table);
 	c->table = t;
 	c->mask = size - 1;
-	for (size_t i = 0; i < live; i++) {
-		const struct xfr_rec *r = c->recs[i];
-		c->table[xfr_copy_slot(c, r->key, r->key_len, r->hash)] = i + 1;
+	for (size_t i = 0; i < live; i++)
+		c->table[xfr_copy_slot(c, &c->recs[i])] = i + 1;
+	return 0;
+}
+
+// Adds r (its text now belongs to c when owned), or gives an equal
+// record r's TTL. 0, or -1 out of memory or over XFR_COPY_MAX.
+static int xfr_copy_add(struct xfr_copy *c, struct xfr_rec *r)
+{
+	if ((c->bytes += r->len) > XFR_COPY_MAX ||
+	    (c->count + 1 > (c->mask + 1) / 2 && xfr_copy_grow(c) < 0))
+		goto fail;
+	size_t s = xfr_copy_slot(c, r);
+	if (c->table[s] != 0) {
+		struct xfr_rec *old = &c->recs[c->table[s] - 1];
+		if (old->owned)
+			free((char *)old->text);
+		*old = *r;
+		return 0;
+	}
+	if (c->count == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : 1024;
+		struct xfr_rec *grown = realloc(c->recs, cap * sizeof(*grown));
+		if (grown == NULL)
+			goto fail;
+		c->recs = grown;
+		c->cap = cap;
+	}
+	c->recs[c->count++] = *r;
+	c->table[s] = c->count;
+	return 0;
+fail:
+	if (r->owned)
+		free((char *)r->text);
+	return -1;
+}
+
+// Marks the record equal to r deleted; false when there is none.
+static bool xfr_copy_delete(struct xfr_copy *c, const struct xfr_rec *r)
+{
+	if (c->table == NULL)
+		return false;
+	size_t s = xfr_copy_slot(c, r);
+	if (c->table[s] == 0 || c->recs[c->table[s] - 1].gone)
+		return false;
+	c->recs[c->table[s] - 1].gone = true;
+	return true;
+}
+
+// The SOA line (NUL-terminated in place) as c->soa; -1 when not one.
+static int xfr_copy_soa(struct xfr_copy *c, char *line, size_t len)
+{
+	line[len - 1] = '\0';
+	ldns_rr *rr = NULL;
+	ldns_status st = ldns_rr_new_frm_str(&rr, line, 0, NULL, NULL);
+	line[len - 1] = '\n';
+	if (st != LDNS_STATUS_OK || c->soa != NULL) {
+		ldns_rr_free(rr);
+		return -1;
+	}
+	c->soa = rr;
+	return 0;
+}
+
+// Indexes the lines of c->data; -1 with msg set.
+static int xfr_copy_index(struct xfr_copy *c, size_t size, char *msg,
+			  size_t len)
+{
+	char *p = c->data, *end = c->data + size;
+	unsigned line = 0;
+	while (p < end) {
+		char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n =
+			nl != NULL ? (size_t)(nl + 1 - p) : (size_t)(end - p);
+		line++;
+		struct xfr_rec r = {.text = p, .len = (uint32_t)n};
+		p += n;
+		if (r.text[0] == ';')
+			continue;
+		if (n > UINT32_MAX || xfr_rec_parse(c, &r) < 0) {
+			snprintf(msg, len,
+				 "line %u is not a record as geovip "
+				 "writes it",
+				 line);
+			return -1;
+		}
+		bool soa = r.len - r.tail > 7 &&
+			   memcmp(r.text + r.tail, "IN\tSOA\t", 7) == 0;
+		if (soa ? xfr_copy_soa(c, (char *)r.text, r.len) < 0
+			: xfr_copy_add(c, &r) < 0) {
+			snprintf(msg, len, "line %u: %s", line,
+				 soa ? "a bad or second SOA" : "out of memory");
+			return -1;
+		}
+	}
+	if (c->soa == NULL) {
+		snprintf(msg, len, "no SOA record");
+		return -1;
 	}
 	return 0;
 }
 
-static struct xfr_rec *xfr_rec_new(const uint8_t *key, size_t klen, uint64_t h,
-				   char *text)
-{
-	struct xfr_rec *r = malloc(sizeof(*r) + klen);
-	if (r == NULL)
-		return NULL;
-	*r = (struct xfr_rec){.text = text, .key_len = klen, .hash = h};
-	memcpy(r->key, key, klen);
-	return r;
-}
-
-// Adds rr, or gives an equal record rr's TTL. 1 added, 0 replaced, -1
-// out of memory or over XFR_COPY_MAX.
-static int xfr_copy_add(struct xfr_copy *c, ldns_rr *rr)
-{
-	size_t klen = 0;
-	uint8_t *key = xfr_rr_key(rr, &klen);
-	char *text = key != NULL ? ldns_rr2str(rr) : NULL;
-	int rc = -1;
-	if (text == NULL || (c->bytes += strlen(text)) > XFR_COPY_MAX)
-		goto out;
-	uint64_t h = siphash24(c->hash_key, key, klen);
-	if (c->count + 1 > (c->mask + 1) / 2 && xfr_copy_grow(c) < 0)
-		goto out;
-	size_t s = xfr_copy_slot(c, key, klen, h);
-	if (c->table[s] != 0) {
-		struct xfr_rec *r = c->recs[c->table[s] - 1];
-		free(r->text);
-		r->text = text;
-		rc = r->gone ? 1 : 0;
-		r->gone = false;
-		text = NULL;
-		goto out;
-	}
-	if (c->count == c->cap) {
-		size_t cap = c->cap ? 2 * c->cap : 1024;
-		struct xfr_rec **grown = realloc(c->recs, cap * sizeof(*grown));
-		if (grown == NULL)
-			goto out;
-		c->recs = grown;
-		c->cap = cap;
-	}
-	struct xfr_rec *r = xfr_rec_new(key, klen, h, text);
-	if (r == NULL)
-		goto out;
-	text = NULL;
-	c->recs[c->count++] = r;
-	c->table[s] = c->count;
-	rc = 1;
-out:
-	free(text);
-	free(key);
-	return rc;
-}
-
-// 1 deleted, 0 no such record, -1 out of memory.
-static int xfr_copy_delete(struct xfr_copy *c, ldns_rr *rr)
-{
-	size_t klen = 0;
-	uint8_t *key = xfr_rr_key(rr, &klen);
-	if (key == NULL)
-		return -1;
-	int rc = 0;
-	if (c->table != NULL) {
-		size_t s = xfr_copy_slot(c, key, klen,
-					 siphash24(c->hash_key, key, klen));
-		struct xfr_rec *r =
-			c->table[s] != 0 ? c->recs[c->table[s] - 1] : NULL;
-		if (r != NULL && !r->gone) {
-			r->gone = true;
-			rc = 1;
-		}
-	}
-	free(key);
-	return rc;
-}
-
-static struct xfr_copy *xfr_copy_new(void)
+// The copy on disk as a record set, or NULL with msg set.
+static struct xfr_copy *xfr_copy_read(const char *path, char *msg, size_t len)
 {
 	struct xfr_copy *c = calloc(1, sizeof(*c));
-	if (c == NULL)
+	if (c == NULL) {
+		snprintf(msg, len, "out of memory");
 		return NULL;
+	}
 	for (size_t i = 0; i < sizeof(c->hash_key); i++)
 		c->hash_key[i] = (uint8_t)random();
-	return c;
-}
-
-// Reads the records of the master file f into c. 0, or -1 with msg set.
-static int xfr_copy_parse(struct xfr_copy *c, FILE *f, ldns_rdf **origin,
-			  char *msg, size_t len)
-{
-	uint32_t ttl = 3600;
-	ldns_rdf *prev = NULL;
-	int line = 0, rc = 0;
-	while (rc == 0 && !feof(f)) {
-		ldns_rr *rr = NULL;
-		ldns_status st = ldns_rr_new_frm_fp_l(&rr, f, &ttl, origin,
-						      &prev, &line);
-		if (st == LDNS_STATUS_SYNTAX_EMPTY ||
-		    st == LDNS_STATUS_SYNTAX_TTL ||
-		    st == LDNS_STATUS_SYNTAX_ORIGIN)
-			continue;
-		if (st != LDNS_STATUS_OK) {
-			snprintf(msg, len, "line %d: %s", line,
-				 ldns_get_errorstr_by_id(st));
-			rc = -1;
-		} else if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA) {
-			if (c->soa != NULL) {
-				snprintf(msg, len, "line %d: a second SOA",
-					 line);
-				rc = -1;
-			} else {
-				c->soa = rr;
-				rr = NULL;
-			}
-		} else if (xfr_copy_add(c, rr) < 0) {
-			snprintf(msg, len, "out of memory");
-			rc = -1;
-		}
-		ldns_rr_free(rr);
+	size_t size = 0;
+	int rc = file_read(path, XFR_COPY_MAX, &c->data, &size);
+	static const char mark[] = " by geovip\n";
+	const char *nl = rc == 0 ? memchr(c->data, '\n', size) : NULL;
+	if (rc < 0) {
+		snprintf(msg, len, "%s", file_strerror(rc));
+	} else if (nl == NULL || strncmp(c->data, "; zone ", 7) != 0 ||
+		   (size_t)(nl + 1 - c->data) < sizeof(mark) - 1 ||
+		   memcmp(nl + 1 - (sizeof(mark) - 1), mark,
+			  sizeof(mark) - 1) != 0) {
+		snprintf(msg, len, "it was not written by geovip");
+	} else if (xfr_copy_index(c, size, msg, len) == 0) {
+		return c;
 	}
-	ldns_rdf_deep_free(prev);
-	if (rc == 0 && c->soa == NULL) {
-		snprintf(msg, len, "no SOA record");
-		rc = -1;
-	}
-	return rc;
-}
-
-// The copy on disk as a record set, or NULL with msg set.
-static struct xfr_copy *xfr_copy_read(const char *path, const ldns_rdf *origin,
-				      char *msg, size_t len)
-{
-	int fd = file_open_regular(path);
-	if (fd < 0) {
-		snprintf(msg, len, "%s", file_strerror(fd));
-		return NULL;
-	}
-	FILE *f = fdopen(fd, "r");
-	struct xfr_copy *c = f != NULL ? xfr_copy_new() : NULL;
-	ldns_rdf *o = ldns_rdf_clone(origin);
-	if (f == NULL || c == NULL || o == NULL) {
-		snprintf(msg, len, "out of memory");
-	} else if (xfr_copy_parse(c, f, &o, msg, len) < 0) {
-		xfr_copy_free(c);
-		c = NULL;
-	}
-	ldns_rdf_deep_free(o);
-	if (f != NULL)
-		fclose(f);
-	else
-		close(fd);
-	return c;
+	xfr_copy_free(c);
+	return NULL;
 }
 
 static int xfr_copy_write(const struct xfr_copy *c, FILE *out)
@@ -407,7 +403,9 @@ static int xfr_copy_write(const struct xfr_copy *c, FILE *out)
 	int rc = soa != NULL && fputs(soa, out) >= 0 ? 0 : -1;
 	free(soa);
 	for (size_t i = 0; rc == 0 && i < c->count; i++)
-		if (!c->recs[i]->gone && fputs(c->recs[i]->text, out) < 0)
+		if (!c->recs[i].gone &&
+		    fwrite(c->recs[i].text, 1, c->recs[i].len, out) !=
+			    c->recs[i].len)
 			rc = -1;
 	return rc;
 }
@@ -613,7 +611,7 @@ static bool xfr_diff_begin(struct xfr_run *r)
 {
 	struct xfr_job *j = r->j;
 	char msg[300];
-	r->copy = xfr_copy_read(j->cz->file, r->origin, msg, sizeof(msg));
+	r->copy = xfr_copy_read(j->cz->file, msg, sizeof(msg));
 	if (r->copy == NULL)
 		return xfr_bad(r,
 			       "cannot read the copy %s to apply the IXFR "
@@ -667,9 +665,16 @@ static bool xfr_diff_rr(struct xfr_run *r, ldns_rr *rr)
 	struct xfr_job *j = r->j;
 	if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA)
 		return xfr_diff_soa(r, rr);
+	char *text = ldns_rr2str(rr);
+	struct xfr_rec rec = {.text = text, .owned = true};
+	if (text == NULL || (rec.len = (uint32_t)strlen(text)) == 0 ||
+	    xfr_rec_parse(r->copy, &rec) < 0) {
+		free(text);
+		return xfr_bad(r, "out of memory, or a record ldns cannot "
+				  "print");
+	}
 	if (r->stage == XFR_ADD) {
-		int rc = xfr_copy_add(r->copy, rr);
-		if (rc < 0)
+		if (xfr_copy_add(r->copy, &rec) < 0) // takes text
 			return xfr_bad(r,
 				       "out of memory, or the zone is "
 				       "larger than %lu bytes of text",
@@ -677,24 +682,21 @@ static bool xfr_diff_rr(struct xfr_run *r, ldns_rr *rr)
 		j->added++;
 		return true;
 	}
-	int rc = xfr_copy_delete(r->copy, rr);
-	if (rc == 0) {
-		char *text = ldns_rr2str(rr);
-		size_t n = text != NULL ? strcspn(text, "\n") : 0;
+	bool found = xfr_copy_delete(r->copy, &rec);
+	if (!found) {
+		size_t n = strcspn(text, "\n");
 		for (size_t i = 0; i < n; i++)
 			if (text[i] == '\t')
 				text[i] = ' '; // one line of the log
 		xfr_bad(r,
 			"the IXFR deletes a record the copy does not "
 			"have: %.*s",
-			(int)(n > 200 ? 200 : n), text != NULL ? text : "?");
-		free(text);
-		return false;
+			(int)(n > 200 ? 200 : n), text);
 	}
-	if (rc < 0)
-		return xfr_bad(r, "out of memory");
-	j->deleted++;
-	return true;
+	free(text);
+	if (found)
+		j->deleted++;
+	return found;
 }
 
 // One answer record, by where the transfer is.
