@@ -593,10 +593,9 @@ static void control_dispatch(struct conn *cn, char *line)
 	if (argc <= 0) {
 		control_finish(
 			cn,
-			argc < 0
-				? "too many fields (at most %d)"
-				: "empty request; commands: status, reload, "
-				  "shed, drain, undo, overrides, lookup, zones",
+			argc < 0 ? "too many fields (at most %d)"
+				 : "empty request; commands: status, reload, "
+				   "shed, drain, undo, overrides, lookup",
 			CONTROL_ARGS_MAX);
 		return;
 	}
@@ -619,7 +618,7 @@ static void control_dispatch(struct conn *cn, char *line)
 		control_finish(cn,
 			       "unknown command '%.40s' (or wrong "
 			       "arguments); commands: status, reload, shed, "
-			       "drain, undo, overrides, lookup, zones",
+			       "drain, undo, overrides, lookup",
 			       cmd);
 }
 

@@ -50,9 +50,10 @@ struct xfr_job {
 	uint32_t serial; // the copy being served
 	// results
 	enum { XFR_FAILED, XFR_CURRENT, XFR_UPDATED } result;
-	const char *how;       // "IXFR", "AXFR" (UPDATED)
-	size_t deleted, added; // records, by an IXFR
-	time_t ok_at;          // the copy's mtime set on success
+	const char *how;         // "IXFR", "AXFR" (UPDATED)
+	size_t deleted, added;   // records, by an IXFR
+	time_t ok_at;            // the copy's mtime set on success
+	long fetch_ms, check_ms; // transfer (and diff) time, copy check time
 	uint32_t new_serial;
 	uint32_t refresh, retry, expire; // of the primary's SOA
 	char error[512];
@@ -950,6 +951,14 @@ static bool xfr_try(struct xfr_job *j, const struct config_listen *p,
 	return xfr_from(j, p, tmp, false, NULL);
 }
 
+static long xfr_ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long)(t.tv_sec - t0->tv_sec) * 1000 +
+	       (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
 static void *xfr_job_run(void *arg)
 {
 	struct xfr_job *j = arg;
@@ -961,6 +970,8 @@ static void *xfr_job_run(void *arg)
 		snprintf(j->error, sizeof(j->error), "out of memory");
 	} else {
 		snprintf(tmp, n, "%s.xfr-tmp", cz->file);
+		struct timespec t0;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		char errors[1024] = "";
 		for (size_t i = 0; i < cz->primary_count; i++) {
 			if (xfr_try(j, &cz->primaries[i], tmp))
@@ -973,10 +984,12 @@ static void *xfr_job_run(void *arg)
 				 "%s%s: %.400s", used ? "; " : "",
 				 cz->primaries[i].text, j->error);
 		}
+		j->fetch_ms = xfr_ms_since(&t0);
 		if (j->result == XFR_UPDATED)
 			xfr_install(j, tmp);
 		else if (j->result == XFR_FAILED)
 			snprintf(j->error, sizeof(j->error), "%.500s", errors);
+		j->check_ms = xfr_ms_since(&t0) - j->fetch_ms;
 		if (j->result != XFR_FAILED)
 			xfr_touch(j);
 		unlink(tmp); // gone after a rename; a failed copy is dropped
@@ -1133,10 +1146,12 @@ static void xfr_on_done(evutil_socket_t fd, short what, void *arg)
 				 ", records deleted: %zu, added: %zu",
 				 j->deleted, j->added);
 		log_info("zone %s: transferred serial %" PRIu32
-			 " by %s (was %s%" PRIu32 ")%s, reloading",
+			 " by %s (was %s%" PRIu32 ")%s in %ld ms, checked "
+			 "in %ld ms, reloading",
 			 z->origin, j->new_serial, j->how,
 			 z->have_serial ? "" : "none, ",
-			 z->have_serial ? z->serial : 0, diff);
+			 z->have_serial ? z->serial : 0, diff, j->fetch_ms,
+			 j->check_ms);
 		z->last_transfer = now;
 		z->how = j->how;
 		z->serial = j->new_serial;
