@@ -8,6 +8,9 @@
 #   garbage      random bytes
 #   stall        half a message, then nothing
 #   fallback     wrong-start, then a good AXFR (serial ours + 1)
+#   backwards    a diff whose second version is older than the first
+#   wrap         a good two-version diff from our serial to ours + 10
+#                modulo 2^32 (RFC 1982): txt "v5" becomes "wrapped"
 # Usage: fake_ixfr.py PORT MODE
 import os
 import socket
@@ -98,8 +101,17 @@ def answer(c, mode, req):
             c.sendall(message(qid, 252, 5, []))
         return
     ours_seen[0] = ours
-    new = ours + 1
-    if mode in ("wrong-start", "fallback"):
+    new = (ours + 1) % 2**32
+    if mode == "wrap":
+        new, mid = (ours + 10) % 2**32, (ours + 5) % 2**32
+        recs = [soa(new), soa(ours), txt("txt." + ORIGIN, "v5"), soa(mid),
+                txt("txt." + ORIGIN, "middle"), soa(mid),
+                txt("txt." + ORIGIN, "middle"), soa(new),
+                txt("txt." + ORIGIN, "wrapped"), soa(new)]
+    elif mode == "backwards":
+        recs = [soa(new), soa(ours), soa(ours - 1), soa(ours - 1), soa(new),
+                soa(new)]
+    elif mode in ("wrong-start", "fallback"):
         recs = [soa(new), soa(ours - 1), soa(new), a("x." + ORIGIN, "192.0.2.1"),
                 soa(new)]
     else:  # bad-delete

@@ -316,6 +316,8 @@ bad_ixfr wrong-start "IXFR from the wrong serial" \
 	"the IXFR starts at serial 4, not at ours \(5\)"
 bad_ixfr bad-delete "IXFR deleting a missing record" \
 	"the IXFR deletes a record the copy does not have: nothere.sec.test. 300 IN A 192.0.2.7"
+bad_ixfr backwards "IXFR going backwards" \
+	"the IXFR goes from serial 5 to 4 \(the end is 6\)"
 bad_ixfr garbage "garbage IXFR" "message 1 (of the transfer is malformed|is not a reply)"
 
 fake stall
@@ -333,11 +335,25 @@ stop_server
 check "stalled IXFR: clean stop" 0 "$SERVER_STATUS"
 unfake
 
+# serial arithmetic (RFC 1982): a copy at 2^32 - 6, a good two-version
+# IXFR to serial 4 through 4294967295 + 5 = 3 (mod 2^32) ... as the fake
+# numbers them: ours + 5, then ours + 10
+sed -i 's/\(SOA.* \)5 1 1 600 60/\14294967290 1 1 600 60/' "$COPY"
+fake wrap
+start_server
+check "serial wrap: the diff applied" "wrapped" "$(wait_answer wrapped 10 txt.$SEC TXT)"
+check_grep "serial wrap: by IXFR" \
+	"zone $SEC.: transferred serial 4 by IXFR \(was 4294967290\), records deleted: 2, added: 2" \
+	"$(cat "$SERVER_LOG")"
+check "serial wrap: copy has the new SOA" 1 "$(grep -Ec 'SOA.* 4 2 1 600 60' "$COPY")"
+stop_server
+unfake
+
 # a bad IXFR, then a good AXFR from the same primary: taken by AXFR
 fake fallback
 start_server
-check "fallback: AXFR data answered" "fallback-6" "$(wait_answer fallback-6 10 txt.$SEC TXT)"
-check_grep "fallback: logged" "zone $SEC.: transferred serial 6 by AXFR \(was 5\)" \
+check "fallback: AXFR data answered" "fallback-5" "$(wait_answer fallback-5 10 txt.$SEC TXT)"
+check_grep "fallback: logged" "zone $SEC.: transferred serial 5 by AXFR \(was 4\)" \
 	"$(cat "$SERVER_LOG")"
 stop_server
 unfake
