@@ -283,6 +283,8 @@ static int xfr_copy_add(struct xfr_copy *c, struct xfr_rec *r)
 	size_t s = xfr_copy_slot(c, r);
 	if (c->table[s] != 0) {
 		struct xfr_rec *old = &c->recs[c->table[s] - 1];
+		if (!old->gone)
+			c->bytes -= old->len;
 		if (old->owned)
 			free((char *)old->text);
 		*old = *r;
@@ -311,9 +313,12 @@ static bool xfr_copy_delete(struct xfr_copy *c, const struct xfr_rec *r)
 	if (c->table == NULL)
 		return false;
 	size_t s = xfr_copy_slot(c, r);
-	if (c->table[s] == 0 || c->recs[c->table[s] - 1].gone)
+	struct xfr_rec *old =
+		c->table[s] != 0 ? &c->recs[c->table[s] - 1] : NULL;
+	if (old == NULL || old->gone)
 		return false;
-	c->recs[c->table[s] - 1].gone = true;
+	old->gone = true;
+	c->bytes -= old->len;
 	return true;
 }
 
@@ -709,6 +714,9 @@ static bool xfr_take_rr(struct xfr_run *r, ldns_rr *rr)
 		return xfr_take_first(r, rr);
 	if (!xfr_in_zone(r, rr))
 		return false;
+	if (soa && ldns_dname_compare(ldns_rr_owner(rr), r->origin) != 0)
+		return xfr_bad(r, "the transfer holds a SOA record below the "
+				  "zone's apex");
 	switch (r->stage) {
 	case XFR_SECOND:
 		if (soa && xfr_soa_field(rr, 2) == j->serial)
