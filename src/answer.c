@@ -518,6 +518,11 @@ void answer_write(const struct answer_request *req, struct wire_writer *w,
 	c.regional_type = 0;
 	c.wild_count = 0;
 	memset(res, 0, sizeof(*res));
+	if (req->zone->expired) {
+		// a secondary zone past its SOA expire (RFC 1034 §4.3.5)
+		res->rcode = RCODE_SERVFAIL;
+		return;
+	}
 	res->aa = true;
 	if (req->dnssec_ok)
 		c.dz = dnssec_set_zone(req->snap->dnssec, req->zone);

@@ -2,7 +2,8 @@
  * src/control.c — the control socket: a Unix stream socket on the main
  * thread's loop, one request line per connection, answered with lines
  * ending in "OK" or "ERROR message"; commands status, reload, shed,
- * drain, undo, overrides, lookup (see README "The control protocol").
+ * drain, undo, overrides, lookup, zones (see README "The control
+ * protocol").
  */
 #define _GNU_SOURCE /* struct ucred */
 #include "autoconf.h"
@@ -34,6 +35,7 @@
 #include "reload.h"
 #include "server.h"
 #include "snapshot.h"
+#include "xfr.h"
 #include "zone.h"
 
 /* Connections at once; more are told so and closed. */
@@ -62,6 +64,7 @@ struct control {
 	char *path; // the socket file, or NULL
 	struct conn *conns;
 	unsigned conn_count;
+	const struct xfr *xfr; // secondary zones, for `zones`
 };
 
 /* ---- connections ---------------------------------------------------- */
@@ -337,6 +340,24 @@ static void control_lookup(struct conn *cn, int argc, char **argv)
 	free(err);
 }
 
+// One line per secondary zone: serial, state, transfers, expiry, error.
+static void control_zones(struct conn *cn)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	if (f == NULL) {
+		control_finish(cn, "out of memory");
+		return;
+	}
+	xfr_print_status(cn->ctl->xfr, f);
+	fclose(f);
+	if (out != NULL)
+		control_printf(cn, "%s", out);
+	free(out);
+	control_finish(cn, NULL);
+}
+
 static void control_undo(struct conn *cn, int argc, char **argv)
 {
 	char *end;
@@ -606,6 +627,8 @@ static void control_dispatch(struct conn *cn, char *line)
 		control_undo(cn, argc, argv);
 	else if (strcmp(cmd, "lookup") == 0)
 		control_lookup(cn, argc, argv);
+	else if (strcmp(cmd, "zones") == 0 && argc == 1)
+		control_zones(cn);
 	else
 		control_finish(cn,
 			       "unknown command '%.40s' (or wrong "
@@ -796,6 +819,11 @@ struct control *control_new(const struct config *cfg, struct server *srv,
 	}
 	reload_set_hooks(rl, control_on_loaded, control_on_reloaded, c);
 	return c;
+}
+
+void control_set_xfr(struct control *c, const struct xfr *x)
+{
+	c->xfr = x;
 }
 
 void control_free(struct control *c)

@@ -14,6 +14,7 @@ struct server;
 struct snapshot;
 struct control;
 struct overlay;
+struct xfr;
 
 /** Longest request line, newline included. */
 #define CONTROL_LINE_MAX 1024
@@ -33,6 +34,8 @@ struct snapshot *control_prepare(struct control *c, struct snapshot *s);
 
 /** The overlay of runtime overrides (fleet.c adds the fleet's to it). */
 struct overlay *control_overlay(struct control *c);
+/** The secondary zones whose status `zones` prints. */
+void control_set_xfr(struct control *c, const struct xfr *x);
 
 /** Closes the socket (removing its file) and every connection. */
 void control_free(struct control *c);

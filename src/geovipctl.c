@@ -43,6 +43,8 @@ static void ctl_usage(FILE *out)
 		"  undo ID                     remove a runtime override\n"
 		"  overrides                   list the runtime overrides\n"
 		"  lookup ADDR[/PREFIX]        explain the live decision\n"
+		"  zones                       secondary zones: serial, "
+		"transfers, expiry\n"
 		"durations: 90s, 15m, 2h, 1d\n"
 		"  -c, --config FILE   the daemon's config, for its "
 		"`control:`\n"

@@ -540,6 +540,7 @@ static int main_serve(const struct options *o)
 		snapshot_unref(snap);
 		goto out;
 	}
+	control_set_xfr(dm.control, dm.xfr);
 	snap = control_prepare(dm.control, snap);
 	cfg = snap->config;
 	reload_log_counts("loaded", snap);

@@ -24,6 +24,7 @@
 #include "snapshot.h"
 #include "sockets.h"
 #include "worker.h"
+#include "xfr.h"
 
 // A client that does not read its answers: stop reading its queries
 // once this much output is waiting, resume when it has drained.
@@ -134,6 +135,33 @@ static void tcp_conn_finish(struct tcp_conn *c)
 
 /* ---- framing ------------------------------------------------------- */
 
+// NOTIFY (opcode 4) over TCP (RFC 1996 allows it): xfr.c checks and
+// answers it as over UDP and hands an accepted one to the main thread.
+// -1: not a NOTIFY (or no secondary zones), else the reply's length.
+static long tcp_hand_notify(struct tcp_conn *c, const struct snapshot *snap,
+			    size_t msg_len)
+{
+	struct worker *w = c->w;
+	if (w->srv->notify_fd < 0 || msg_len < 12 ||
+	    ((w->req[2] >> 3) & 0xf) != 4)
+		return -1;
+	return (long)xfr_notify_tcp(snap, w->srv->notify_fd, w->req, msg_len,
+				    &c->from, w->resp + 2, QUERY_BUFFER_SIZE);
+}
+
+// Sends the answer of len bytes at w->resp + 2 (0: none, finish).
+static bool tcp_send(struct tcp_conn *c, size_t len)
+{
+	struct worker *w = c->w;
+	if (len == 0)
+		return false;
+	w->resp[0] = (uint8_t)(len >> 8);
+	w->resp[1] = (uint8_t)len;
+	if (bufferevent_write(c->bev, w->resp, len + 2) < 0)
+		return false;
+	return ++c->messages < TCP_MESSAGES_MAX;
+}
+
 // Answers the message of msg_len bytes at the head of input.
 // False when the connection must finish.
 static bool tcp_answer(struct tcp_conn *c, const struct snapshot *snap,
@@ -142,6 +170,9 @@ static bool tcp_answer(struct tcp_conn *c, const struct snapshot *snap,
 	struct worker *w = c->w;
 	evbuffer_drain(in, 2);
 	evbuffer_remove(in, w->req, msg_len);
+	long notify = tcp_hand_notify(c, snap, msg_len);
+	if (notify >= 0)
+		return tcp_send(c, (size_t)notify);
 	struct query_result qr;
 	size_t len = query_process(snap, w->req, msg_len,
 				   (const struct sockaddr *)&c->from, QUERY_TCP,
@@ -151,13 +182,7 @@ static bool tcp_answer(struct tcp_conn *c, const struct snapshot *snap,
 		dnstap_log(w->dnstap, snap->config, QUERY_TCP,
 			   (const struct sockaddr *)&c->from, w->req, msg_len,
 			   w->resp + 2, len, &qr);
-	if (len == 0)
-		return false;
-	w->resp[0] = (uint8_t)(len >> 8);
-	w->resp[1] = (uint8_t)len;
-	if (bufferevent_write(c->bev, w->resp, len + 2) < 0)
-		return false;
-	return ++c->messages < TCP_MESSAGES_MAX;
+	return tcp_send(c, len);
 }
 
 // Answers every complete message in the input, in order (pipelining).

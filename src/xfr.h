@@ -17,7 +17,8 @@
 /** One NOTIFY from a worker to the main loop (smaller than PIPE_BUF, so
  *  one write is atomic). */
 struct xfr_notify_msg {
-	int fd; /* the UDP socket it came in on */
+	int fd; /* the UDP socket it came in on; -1: checked and answered
+		   over TCP, msg holds the zone's origin (text) */
 	socklen_t from_len;
 	struct sockaddr_storage from;
 	uint16_t len;
@@ -54,6 +55,18 @@ struct xfr *xfr_new(struct event_base *base, struct reload *reload);
 int xfr_notify_fd(const struct xfr *x);
 
 /**
+ * A NOTIFY received over TCP by a worker holding s: checked as one over
+ * UDP (a secondary zone of s, from a configured primary, signed when the
+ * zone has a key; logged), its reply written into out (at most max
+ * bytes; 0: none), and an accepted one handed to the main loop through
+ * notify_fd (xfr_notify_fd) to start a check.
+ */
+size_t xfr_notify_tcp(const struct snapshot *s, int notify_fd,
+		      const uint8_t *msg, size_t len,
+		      const struct sockaddr_storage *from, uint8_t *out,
+		      size_t max);
+
+/**
  * Main thread, after every publication (start-up and each reload): takes
  * the secondary zones of s (new, changed, gone), their serials and SOA
  * timers, and schedules refreshes.
@@ -64,7 +77,13 @@ void xfr_update(struct xfr *x, const struct snapshot *s);
  *  refresh, last error). */
 void xfr_log_status(const struct xfr *x);
 
-/** --check: one line per secondary zone of s on out. */
+/** The control socket's `zones`: one line per secondary zone on out
+ *  (serial, state, last transfer, last refresh, next refresh, expiry,
+ *  last error). */
+void xfr_print_status(const struct xfr *x, FILE *out);
+
+/** --check: one line per secondary zone of s on out (the copy's serial,
+ *  when a primary last confirmed it, when it expires). */
 void xfr_print_check(const struct snapshot *s, FILE *out);
 
 /** Abandons transfers under way (their threads free themselves). */

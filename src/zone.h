@@ -83,6 +83,7 @@ struct zone {
 	uint32_t negative_ttl;                /* min(SOA TTL, SOA MINIMUM) */
 	uint32_t regional_ttl;                /* `ttl` from the config */
 	const struct zone_negative *negative; /* NULL: not pre-encoded */
+	bool expired; /* a secondary's copy past SOA expire: SERVFAIL */
 	/* lookup table: private to the zone files */
 	const struct zone_node *nodes; /* node_count of them */
 	const uint32_t *table;         /* index + 1 into nodes; 0 empty */

@@ -9,10 +9,13 @@
 #include "zone.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "config.h"
 #include "diag.h"
@@ -785,6 +788,30 @@ static bool zone_set_index(struct zone_set *zs)
 	return true;
 }
 
+/*
+ * A secondary zone's copy has the time a primary last confirmed it as
+ * its mtime (xfr.c); past that plus the SOA expire, the zone is answered
+ * SERVFAIL (RFC 1034 §4.3.5) until a transfer succeeds.
+ */
+static void zb_note_expiry(const struct config *cfg,
+			   const struct config_zone *cz, struct zone *z,
+			   struct diag *d)
+{
+	struct stat st;
+	uint32_t t[5];
+	zone_soa_timers(z, t);
+	time_t now = time(NULL);
+	if (stat(cz->file, &st) != 0 || now < st.st_mtime + (time_t)t[3])
+		return;
+	z->expired = true;
+	diag_warn(d, cfg->path, cz->line,
+		  "zone %s: the copy %s has expired (last confirmed by a "
+		  "primary %lld s ago, SOA expire %" PRIu32
+		  " s): answered SERVFAIL until a transfer succeeds",
+		  cz->origin_text, cz->file, (long long)(now - st.st_mtime),
+		  t[3]);
+}
+
 struct zone_set *zone_set_load(const struct config *cfg, struct diag *d)
 {
 	unsigned errors = diag_errors(d);
@@ -805,7 +832,9 @@ struct zone_set *zone_set_load(const struct config *cfg, struct diag *d)
 				  cz->origin_text, cz->file);
 			continue;
 		}
-		zb_load_one(cfg, cz, d, zs, &zs->zones[zs->zone_count++]);
+		struct zone *z = &zs->zones[zs->zone_count++];
+		if (zb_load_one(cfg, cz, d, zs, z) && cz->primary_count > 0)
+			zb_note_expiry(cfg, cz, z, d);
 	}
 	if (diag_errors(d) > errors)
 		goto fail;

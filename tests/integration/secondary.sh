@@ -149,6 +149,10 @@ else
 fi
 check_grep "NOTIFY accepted" "NOTIFY from 127.0.0.1 for $SEC.: checking" \
 	"$(cat "$SERVER_LOG")"
+# NSD without store-ixfr answers our IXFR with the whole zone
+check_grep "IXFR answered with the whole zone: taken as such" \
+	"zone $SEC.: transferred serial 2 by IXFR \(full zone\) \(was 1\)" \
+	"$(cat "$SERVER_LOG")"
 
 # --- NOTIFY unsigned from the primary's address: REFUSED, nothing moves
 out=$(dig @127.0.0.1 -p "$PORT" +opcode=notify +tries=1 +time=2 $SEC SOA 2>&1)
