@@ -459,6 +459,38 @@ void geomap_neighbour(const struct geomap *m, const struct ip_addr *addr,
 	*other = other_find(m, v, region);
 }
 
+static void walk_leaves(const struct geomap *m, uint32_t v,
+			struct geomap_leaf_info *at, geomap_visit_fn *visit,
+			void *arg)
+{
+	if (v & GM_LEAF) {
+		at->region = GM_REGION(v);
+		at->priv = (v & GM_PRIV) != 0;
+		visit(arg, at);
+		return;
+	}
+	unsigned d = at->depth;
+	uint8_t bit = (uint8_t)(0x80 >> (d % 8));
+	at->depth = (uint8_t)(d + 1);
+	walk_leaves(m, m->nodes[v][0], at, visit, arg);
+	at->prefix.bytes[d / 8] |= bit;
+	at->depth = (uint8_t)(d + 1);
+	walk_leaves(m, m->nodes[v][1], at, visit, arg);
+	at->prefix.bytes[d / 8] &= (uint8_t)~bit;
+	at->depth = (uint8_t)d;
+}
+
+void geomap_walk(const struct geomap *m, int family, geomap_visit_fn *visit,
+		 void *arg)
+{
+	struct geomap_leaf_info at;
+	memset(&at, 0, sizeof(at));
+	at.prefix.family = (uint8_t)family;
+	// the depth is bounded by the family's bits, by construction
+	walk_leaves(m, m->root[family == AF_INET ? FAM_V4 : FAM_V6], &at,
+		    visit, arg);
+}
+
 size_t geomap_node_count(const struct geomap *m)
 {
 	return m->count;

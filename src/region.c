@@ -547,6 +547,11 @@ bool regions_ecs(const struct regions *r)
 	return r->ecs;
 }
 
+const struct geomap *regions_map(const struct regions *r)
+{
+	return r->map;
+}
+
 size_t regions_tree_nodes(const struct regions *r)
 {
 	return geomap_node_count(r->map);

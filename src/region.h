@@ -134,6 +134,10 @@ void region_rrset(const struct regions *r, int region, uint16_t qtype,
 /** The config's `ecs` switch, copied for the query path. */
 bool regions_ecs(const struct regions *r);
 
+struct geomap;
+/** The merged tree (for walking it: the dry run). */
+const struct geomap *regions_map(const struct regions *r);
+
 /** Nodes and bytes of the merged tree. */
 size_t regions_tree_nodes(const struct regions *r);
 size_t regions_tree_bytes(const struct regions *r);

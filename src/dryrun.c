@@ -1,0 +1,182 @@
+/*
+ * src/dryrun.c — `--dry-run`: one walk of the merged tree per family, each
+ * public leaf's client networks decided under the table before and after
+ * the change (regions the change cannot touch skipped), then the client
+ * list; the main thread runs it on the live snapshot.
+ */
+#include "autoconf.h"
+#include "dryrun.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "addr.h"
+#include "config.h"
+#include "geomap.h"
+#include "snapshot.h"
+
+struct dryrun_walk {
+	const struct regions *r;
+	const struct region_shed *before, *after;
+	const bool *affected; // per region: a decision may differ
+	int fam;              // 0 IPv4, 1 IPv6
+	struct dryrun_result *out;
+};
+
+static bool dryrun_same_shed(const struct region_shed *a,
+			     const struct region_shed *b)
+{
+	return a->to == b->to && a->bp == b->bp;
+}
+
+/*
+ * Which regions' clients may decide differently: all when any health
+ * differs (spreads follow the up set); else a region whose shed differs,
+ * and a down region when any shed differs (its clients land elsewhere).
+ */
+static void dryrun_affected(const struct region_shed *before,
+			    const struct region_shed *after, size_t n,
+			    bool *affected)
+{
+	bool health = false, shed = false;
+	for (size_t i = 0; i < n; i++) {
+		health = health || before[i].health != after[i].health;
+		shed = shed || !dryrun_same_shed(&before[i], &after[i]);
+	}
+	for (size_t i = 0; i < n; i++)
+		affected[i] = health ||
+			      !dryrun_same_shed(&before[i], &after[i]) ||
+			      (shed && before[i].health == REGION_DOWN);
+}
+
+// Inside an IPv6 prefix carrying IPv4 (decided as IPv4)?
+static bool dryrun_embedded(const struct ip_addr *p, unsigned depth)
+{
+	for (size_t i = 0; i < addr_embedded_count(); i++) {
+		struct ip_addr net;
+		uint8_t len, offset;
+		addr_embedded_get(i, &net, &len, &offset);
+		struct ip_addr m = *p;
+		addr_mask(&m, len);
+		if (depth >= len && memcmp(m.bytes, net.bytes, 16) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool dryrun_moves(const struct dryrun_walk *w,
+			 const struct region_client *c)
+{
+	struct region_decision a, b;
+	region_decide(w->r, w->before, c, &a);
+	region_decide(w->r, w->after, c, &b);
+	return a.region != b.region;
+}
+
+static void dryrun_visit(void *arg, const struct geomap_leaf_info *leaf)
+{
+	struct dryrun_walk *w = arg;
+	if (leaf->priv || (w->fam == 1 && dryrun_embedded(&leaf->prefix,
+							  leaf->depth)))
+		return;
+	unsigned bits = w->fam == 0 ? 32 : 128, k = w->fam == 0 ? 24 : 56;
+	double size = ldexp(1.0, (int)(bits - leaf->depth));
+	w->out->leaves++;
+	w->out->space[w->fam] += size;
+	if (!w->affected[leaf->region])
+		return;
+	// the leaf's /K networks, or DRYRUN_SAMPLES evenly spaced ones: the
+	// first of each of its sub-prefixes of depth + log2(samples)
+	unsigned extra = leaf->depth >= k ? 0 : k - leaf->depth;
+	if (extra > 8) // DRYRUN_SAMPLES = 2^8
+		extra = 8;
+	unsigned samples = 1u << extra, moved = 0;
+	struct region_client c;
+	memset(&c, 0, sizeof(c));
+	for (unsigned i = 0; i < samples; i++) {
+		c.source = leaf->prefix;
+		for (unsigned b = 0; b < extra; b++)
+			if (i & (1u << (extra - 1 - b))) {
+				unsigned at = leaf->depth + b;
+				c.source.bytes[at / 8] |=
+					(uint8_t)(0x80 >> (at % 8));
+			}
+		moved += dryrun_moves(w, &c) ? 1 : 0;
+	}
+	if (moved > 0)
+		w->out->leaves_changed++;
+	w->out->moved[w->fam] += size * moved / samples;
+}
+
+static double dryrun_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+int dryrun_compute(const struct snapshot *s, const struct region_shed *before,
+		   const struct region_shed *after,
+		   const struct dryrun_client *clients, size_t n,
+		   struct dryrun_result *out)
+{
+	double start = dryrun_now_ms();
+	memset(out, 0, sizeof(*out));
+	size_t nreg = s->config->region_count;
+	bool *affected = calloc(nreg + 1, sizeof(*affected));
+	if (affected == NULL)
+		return -1;
+	struct dryrun_walk w = {s->regions, before, after, affected, 0, out};
+	dryrun_affected(before, after, nreg, affected);
+	geomap_walk(regions_map(s->regions), AF_INET, dryrun_visit, &w);
+	w.fam = 1;
+	geomap_walk(regions_map(s->regions), AF_INET6, dryrun_visit, &w);
+	free(affected);
+	for (size_t i = 0; i < n; i++) {
+		out->clients++;
+		out->weight += clients[i].weight;
+		if (dryrun_moves(&w, &clients[i].client)) {
+			out->clients_moved++;
+			out->weight_moved += clients[i].weight;
+		}
+	}
+	out->ms = dryrun_now_ms() - start;
+	return 0;
+}
+
+int dryrun_parse_client(const char *line, struct dryrun_client *c)
+{
+	char text[128];
+	const char *sp = line + strcspn(line, " \t");
+	size_t len = (size_t)(sp - line);
+	if (len == 0 || len >= sizeof(text))
+		return -1;
+	memcpy(text, line, len);
+	text[len] = '\0';
+	const char *w = sp + strspn(sp, " \t");
+	char *end;
+	errno = 0;
+	double weight = strtod(w, &end);
+	if (end == w || errno != 0 || !isfinite(weight) || weight < 0 ||
+	    weight > 1e15 || end[strspn(end, " \t")] != '\0')
+		return -1;
+	memset(c, 0, sizeof(*c));
+	c->weight = weight;
+	if (strchr(text, '/') == NULL)
+		return addr_parse(text, &c->client.source) < 0 ? -1 : 0;
+	struct ip_addr net;
+	uint8_t plen;
+	int rc = addr_prefix_parse(text, &net, &plen);
+	if (rc < 0 && rc != -ADDR_ERR_HOST_BITS)
+		return -1;
+	addr_mask(&net, plen);
+	c->client.source = net;
+	c->client.has_ecs = true;
+	c->client.ecs_addr = net;
+	c->client.ecs_source_len = plen;
+	return 0;
+}
