@@ -539,8 +539,8 @@ static void cfg_fallback_resolve(struct cfg_doc *c, struct config_region *r,
 	struct config *cfg = cfg_of(c);
 	size_t n = (size_t)(list->data.sequence.items.top -
 			    list->data.sequence.items.start);
-	r->fallback = cfg_calloc(c, r->fallback_line, n + 1,
-				 sizeof(*r->fallback));
+	r->fallback =
+		cfg_calloc(c, r->fallback_line, n + 1, sizeof(*r->fallback));
 	if (r->fallback == NULL)
 		return;
 	char what[300];
@@ -1832,14 +1832,14 @@ static void cfg_ops_free(struct config *cfg)
 	free(cfg->state_file);
 }
 
-#define CFG_OPS_KEYS                                              \
-	CFG_KEY("nsid", cfg_parse_nsid, false),                   \
-		CFG_KEY("identity", cfg_parse_identity, false),   \
-		CFG_KEY("version", cfg_parse_version, false),     \
-		CFG_KEY("log", cfg_parse_log, false),             \
-		CFG_KEY("log_level", cfg_parse_log_level, false), \
-		CFG_KEY("pidfile", cfg_parse_pidfile, false),     \
-		CFG_KEY("control", cfg_parse_control, false),     \
+#define CFG_OPS_KEYS                                                \
+	CFG_KEY("nsid", cfg_parse_nsid, false),                     \
+		CFG_KEY("identity", cfg_parse_identity, false),     \
+		CFG_KEY("version", cfg_parse_version, false),       \
+		CFG_KEY("log", cfg_parse_log, false),               \
+		CFG_KEY("log_level", cfg_parse_log_level, false),   \
+		CFG_KEY("pidfile", cfg_parse_pidfile, false),       \
+		CFG_KEY("control", cfg_parse_control, false),       \
 		CFG_KEY("state_file", cfg_parse_state_file, false), \
 		CFG_KEY("health", cfg_parse_health, false)
 /* ---- end of the operations keys ---- */

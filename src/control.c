@@ -300,12 +300,11 @@ static void control_region_state(struct conn *cn, const struct config *cfg,
 				 const struct region_shed *sh)
 {
 	if (sh->to != REGION_NONE && sh->bp > 0) {
-		control_printf(cn, " shed %u.%02u%% %s%s", sh->bp / 100,
-			       sh->bp % 100,
-			       sh->to == REGION_SPREAD ? "by capacity" : "to ",
-			       sh->to == REGION_SPREAD
-				       ? ""
-				       : cfg->regions[sh->to].name);
+		control_printf(
+			cn, " shed %u.%02u%% %s%s", sh->bp / 100, sh->bp % 100,
+			sh->to == REGION_SPREAD ? "by capacity" : "to ",
+			sh->to == REGION_SPREAD ? ""
+						: cfg->regions[sh->to].name);
 		if (sh->override_id != 0)
 			control_printf(cn, " (override #%" PRIu32 ")",
 				       sh->override_id);
@@ -520,8 +519,8 @@ static void control_undo(struct conn *cn, int argc, char **argv)
 		return;
 	char *end;
 	unsigned long id = strtoul(a.pos[0], &end, 10);
-	if (a.pos[0][0] < '0' || a.pos[0][0] > '9' || *end != '\0' ||
-	    id == 0 || id > UINT32_MAX) {
+	if (a.pos[0][0] < '0' || a.pos[0][0] > '9' || *end != '\0' || id == 0 ||
+	    id > UINT32_MAX) {
 		control_finish(cn, "%s", usage);
 		return;
 	}
@@ -543,8 +542,9 @@ static void control_undo(struct conn *cn, int argc, char **argv)
 		return;
 	}
 	if (overlay_undo(cn->ctl->ov, (uint32_t)id, cn->uid) < 0) {
-		control_finish(cn, "could not remove override #%lu (see the "
-				   "log); nothing changed",
+		control_finish(cn,
+			       "could not remove override #%lu (see the "
+			       "log); nothing changed",
 			       id);
 		return;
 	}
@@ -829,11 +829,11 @@ static long control_clients_wanted(const char *line)
 			continue;
 		char *end;
 		long n = i + 1 < argc && argv[i + 1][0] >= '0' &&
-				 argv[i + 1][0] <= '9'
-			 ? strtol(argv[i + 1], &end, 10)
-			 : -1;
+					 argv[i + 1][0] <= '9'
+				 ? strtol(argv[i + 1], &end, 10)
+				 : -1;
 		return n > 0 && n <= DRYRUN_CLIENTS_MAX && *end == '\0' ? n
-									 : -1;
+									: -1;
 	}
 	return 0;
 }
@@ -1037,6 +1037,16 @@ struct snapshot *control_prepare(struct control *c, struct snapshot *s)
 	return overlay_apply(c->ov, s);
 }
 
+const char *control_state_path(const struct config *cfg, char *buf, size_t len)
+{
+	if (cfg->state_file != NULL)
+		return cfg->state_file;
+	if (cfg->control == NULL)
+		return NULL;
+	snprintf(buf, len, "%s.state", cfg->control);
+	return buf;
+}
+
 struct control *control_new(const struct config *cfg, struct server *srv,
 			    struct reload *rl, struct event_base *base,
 			    struct diag *d)
@@ -1050,12 +1060,8 @@ struct control *control_new(const struct config *cfg, struct server *srv,
 	c->rl = rl;
 	c->base = base;
 	char state[4096];
-	const char *state_path = cfg->state_file;
-	if (state_path == NULL && cfg->control != NULL) {
-		snprintf(state, sizeof(state), "%s.state", cfg->control);
-		state_path = state;
-	}
-	c->ov = overlay_new(srv, base, state_path);
+	c->ov = overlay_new(srv, base,
+			    control_state_path(cfg, state, sizeof(state)));
 	if (c->ov == NULL) {
 		diag_error(d, cfg->path, 0, "out of memory");
 		control_free(c);

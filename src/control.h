@@ -6,6 +6,8 @@
 #ifndef GEOVIP_CONTROL_H
 #define GEOVIP_CONTROL_H
 
+#include <stddef.h>
+
 struct config;
 struct diag;
 struct event_base;
@@ -29,6 +31,10 @@ struct control *control_new(const struct config *cfg, struct server *srv,
 
 /** s with the runtime overrides applied (see overlay_apply). */
 struct snapshot *control_prepare(struct control *c, struct snapshot *s);
+
+/** The state file of cfg (`state_file:`, else the `control:` socket's
+ *  path + ".state") into buf, or NULL when there is none. */
+const char *control_state_path(const struct config *cfg, char *buf, size_t len);
 
 /** Closes the socket (removing its file) and every connection. */
 void control_free(struct control *c);

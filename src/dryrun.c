@@ -80,8 +80,8 @@ static bool dryrun_moves(const struct dryrun_walk *w,
 static void dryrun_visit(void *arg, const struct geomap_leaf_info *leaf)
 {
 	struct dryrun_walk *w = arg;
-	if (leaf->priv || (w->fam == 1 && dryrun_embedded(&leaf->prefix,
-							  leaf->depth)))
+	if (leaf->priv ||
+	    (w->fam == 1 && dryrun_embedded(&leaf->prefix, leaf->depth)))
 		return;
 	unsigned bits = w->fam == 0 ? 32 : 128, k = w->fam == 0 ? 24 : 56;
 	double size = ldexp(1.0, (int)(bits - leaf->depth));

@@ -487,8 +487,8 @@ void geomap_walk(const struct geomap *m, int family, geomap_visit_fn *visit,
 	memset(&at, 0, sizeof(at));
 	at.prefix.family = (uint8_t)family;
 	// the depth is bounded by the family's bits, by construction
-	walk_leaves(m, m->root[family == AF_INET ? FAM_V4 : FAM_V6], &at,
-		    visit, arg);
+	walk_leaves(m, m->root[family == AF_INET ? FAM_V4 : FAM_V6], &at, visit,
+		    arg);
 }
 
 size_t geomap_node_count(const struct geomap *m)

@@ -243,19 +243,17 @@ static void print_shed(FILE *out, const struct snapshot *snap,
 	if (reg->override_id != 0)
 		snprintf(source, sizeof(source), "runtime override #%u",
 			 (unsigned)reg->override_id);
-	const char *to = reg->to == REGION_SPREAD
-				 ? "the up regions by capacity"
-				 : cfg->regions[reg->to].name;
+	const char *to = reg->to == REGION_SPREAD ? "the up regions by capacity"
+						  : cfg->regions[reg->to].name;
 	fprintf(out,
 		"%-16s %sto %s at %u.%02u%% (%s): K=%u h=%llu, h mod "
 		"10000 = %llu %s %u → %s\n",
-		"shed", of, to,
-		reg->bp / 100u, reg->bp % 100u, source, d->shed_k,
-		(unsigned long long)d->shed_hash,
+		"shed", of, to, reg->bp / 100u, reg->bp % 100u, source,
+		d->shed_k, (unsigned long long)d->shed_hash,
 		(unsigned long long)(d->shed_hash % 10000),
 		d->shed || d->shed_suspended ? "<" : ">=", (unsigned)reg->bp,
 		d->shed_suspended ? "not shed: its target is down"
-		: d->shed	  ? "shed"
+		: d->shed         ? "shed"
 				  : "stays");
 	if (reg->to == REGION_SPREAD && d->shed) {
 		fprintf(out, "%-16s ", "shed spread");

@@ -38,6 +38,7 @@ struct overlay {
 	size_t health_count;
 	struct overlay_health health[OVERLAY_MAX];
 	bool all_down; // the last table published had every region down
+	bool readonly; // overlay_read: never saves, has no timer
 };
 
 int64_t overlay_now_ms(void)
@@ -71,8 +72,8 @@ static void overlay_describe(const struct overlay_entry *e, char *buf,
 }
 
 // "emea down since T (pending up: 2 report(s) since T), uid U, reason R"
-static void overlay_health_describe(const struct overlay_health *h,
-				    char *buf, size_t len)
+static void overlay_health_describe(const struct overlay_health *h, char *buf,
+				    size_t len)
 {
 	char since[32], pend[32];
 	overlay_time_text(h->changed_ms, since, sizeof(since));
@@ -100,7 +101,7 @@ static void overlay_health_describe(const struct overlay_health *h,
 // last. Written to PATH.tmp and renamed: never half a file.
 static int overlay_save(const struct overlay *ov)
 {
-	if (ov->state_path == NULL)
+	if (ov->state_path == NULL || ov->readonly)
 		return 0;
 	char tmp[4096];
 	snprintf(tmp, sizeof(tmp), "%s.tmp", ov->state_path);
@@ -438,8 +439,7 @@ static void overlay_warn_unknown(const struct overlay *ov,
 		const struct overlay_entry *e = &ov->entries[i];
 		const char *bad = overlay_region(cfg, e->from) == REGION_NONE
 					  ? e->from
-				  : !e->spread &&
-						  overlay_region(cfg, e->to) ==
+				  : !e->spread && overlay_region(cfg, e->to) ==
 							  REGION_NONE
 					  ? e->to
 					  : NULL;
@@ -575,6 +575,8 @@ static void overlay_on_expiry(evutil_socket_t fd, short what, void *arg)
 // when it fires).
 static void overlay_arm(struct overlay *ov, const struct config *cfg)
 {
+	if (ov->expiry == NULL)
+		return;
 	event_del(ov->expiry);
 	int64_t first = -1;
 	for (size_t i = 0; i < ov->count; i++)
@@ -686,8 +688,8 @@ int overlay_health_report(struct overlay *ov, const char *region, bool down,
 		return OVERLAY_HEALTH_UNCHANGED; // up, nothing pending
 	// the list as it was, to put back if saving or publishing fails
 	size_t saved_count = ov->health_count;
-	struct overlay_health *saved = malloc((saved_count + 1) *
-					      sizeof(*saved));
+	struct overlay_health *saved =
+		malloc((saved_count + 1) * sizeof(*saved));
 	struct overlay_health *h = overlay_health_slot(ov, region);
 	if (saved == NULL || h == NULL) {
 		log_error("health report for '%s': %s", region,
@@ -790,6 +792,19 @@ struct overlay *overlay_new(struct server *srv, struct event_base *base,
 	}
 	if (ov->state_path != NULL)
 		overlay_load(ov);
+	return ov;
+}
+
+struct overlay *overlay_read(const char *state_path)
+{
+	struct overlay *ov = calloc(1, sizeof(*ov));
+	if (ov == NULL || (ov->state_path = strdup(state_path)) == NULL) {
+		free(ov);
+		return NULL;
+	}
+	ov->next_id = 1;
+	ov->readonly = true;
+	overlay_load(ov);
 	return ov;
 }
 

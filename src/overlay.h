@@ -28,10 +28,10 @@ struct overlay_entry {
 	uint32_t id;                     /* 1, 2, ...: never reused */
 	char from[OVERLAY_NAME_MAX + 1]; /* the region shedding */
 	char to[OVERLAY_NAME_MAX + 1];   /* the region receiving, or "" */
-	bool spread; /* to is "": over the up regions by capacity */
-	uint16_t bp; /* percent x 100: 1..10000 */
-	bool drain;                      /* written as `drain` */
-	int64_t created_ms;              /* wall clock, ms since the epoch */
+	bool spread;        /* to is "": over the up regions by capacity */
+	uint16_t bp;        /* percent x 100: 1..10000 */
+	bool drain;         /* written as `drain` */
+	int64_t created_ms; /* wall clock, ms since the epoch */
 	int64_t expires_ms;
 	unsigned long uid; /* who: the peer uid of the socket */
 	char reason[OVERLAY_REASON_MAX + 1];
@@ -44,6 +44,9 @@ struct overlay_entry {
  */
 struct overlay *overlay_new(struct server *srv, struct event_base *base,
 			    const char *state_path);
+/** The overrides and health of state_path, to apply (overlay_apply)
+ *  and nothing else: for `geovipd --lookup`. NULL when out of memory. */
+struct overlay *overlay_read(const char *state_path);
 void overlay_free(struct overlay *ov);
 
 /**
@@ -80,11 +83,11 @@ const struct overlay_entry *overlay_find(const struct overlay *ov,
  */
 struct overlay_health {
 	char region[OVERLAY_NAME_MAX + 1];
-	bool down;            /* effective */
-	unsigned pending;     /* reports of !down in a row; 0: none */
-	int64_t pending_ms;   /* the first of them, wall clock ms */
-	int64_t changed_ms;   /* when down last took effect */
-	unsigned long uid;    /* who sent the last report */
+	bool down;          /* effective */
+	unsigned pending;   /* reports of !down in a row; 0: none */
+	int64_t pending_ms; /* the first of them, wall clock ms */
+	int64_t changed_ms; /* when down last took effect */
+	unsigned long uid;  /* who sent the last report */
 	char reason[OVERLAY_REASON_MAX + 1];
 };
 
@@ -116,8 +119,11 @@ int64_t overlay_health_due_ms(const struct overlay *ov,
 
 /** A change as a dry run describes it (nothing is changed). */
 struct overlay_change {
-	enum { OVERLAY_CHANGE_ADD, OVERLAY_CHANGE_UNDO, OVERLAY_CHANGE_HEALTH }
-		kind;
+	enum {
+		OVERLAY_CHANGE_ADD,
+		OVERLAY_CHANGE_UNDO,
+		OVERLAY_CHANGE_HEALTH
+	} kind;
 	struct overlay_entry add; /* ADD */
 	uint32_t undo_id;         /* UNDO */
 	const char *region;       /* HEALTH: its state once effective */

@@ -181,8 +181,8 @@ static int regions_copy_spread(struct region_info *ri,
 		memcpy(ri->fallback, reg->fallback,
 		       reg->fallback_count * sizeof(*ri->fallback));
 	ri->fallback_count = reg->fallback_count;
-	ri->salt = siphash24(key, (const uint8_t *)reg->name,
-			     strlen(reg->name));
+	ri->salt =
+		siphash24(key, (const uint8_t *)reg->name, strlen(reg->name));
 	return 0;
 }
 
@@ -431,9 +431,9 @@ static void decide_shed(const struct regions *r, const struct region_shed *shed,
 		return;
 	if (decide_hash(r, out) % 10000 >= sh->bp)
 		return;
-	int to = sh->to == REGION_SPREAD ? region_spread(r, shed, from,
-							 out->shed_hash)
-					 : sh->to;
+	int to = sh->to == REGION_SPREAD
+			 ? region_spread(r, shed, from, out->shed_hash)
+			 : sh->to;
 	if (region_is_down(shed, to)) {
 		out->shed_suspended = true;
 		return;

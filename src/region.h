@@ -32,11 +32,11 @@ struct region_client {
 
 /** The whole decision, for the answer and for `--lookup`. */
 struct region_decision {
-	struct ip_addr addr; /* address looked up (after unwrapping) */
-	uint8_t addr_bits;   /* its meaningful prefix length */
-	uint8_t offset;      /* 0, or 16/96 for IPv4 inside IPv6 */
-	bool used_ecs;       /* addr came from the ECS option */
-	bool ecs_private;    /* ECS address set aside as private */
+	struct ip_addr addr;    /* address looked up (after unwrapping) */
+	uint8_t addr_bits;      /* its meaningful prefix length */
+	uint8_t offset;         /* 0, or 16/96 for IPv4 inside IPv6 */
+	bool used_ecs;          /* addr came from the ECS option */
+	bool ecs_private;       /* ECS address set aside as private */
 	int region_before_shed; /* the merged tree's region */
 	int region_landed;      /* after health: where a down region's
 				   client went (region_before_shed if up) */
@@ -48,9 +48,9 @@ struct region_decision {
 	bool hashed;            /* the region depends on h: scope >= K */
 	uint8_t shed_k;         /* K of the shed hash */
 	uint64_t shed_hash;     /* h, valid when hashed */
-	uint8_t leaf_depth; /* of the merged tree's leaf */
-	uint8_t leaf_scope; /* its merged scope (before shed, offset) */
-	uint8_t scope;      /* ECS SCOPE PREFIX-LENGTH to send */
+	uint8_t leaf_depth;     /* of the merged tree's leaf */
+	uint8_t leaf_scope;     /* its merged scope (before shed, offset) */
+	uint8_t scope;          /* ECS SCOPE PREFIX-LENGTH to send */
 };
 
 /** struct region_shed's `to` for a shed spread over the up regions by

@@ -906,6 +906,36 @@ static void test_health_monotonic(void **state)
 		assert_int_equal(d.region, before[i]);
 	}
 
+	// emea (no fallback) down, then lab too: only lab's share moves
+	health_reset();
+	hfx.t[EMEA].health = REGION_DOWN;
+	unsigned stayed = 0, lab_before = 0;
+	for (int step = 0; step < 2; step++) {
+		for (unsigned i = 0; i < HEALTH_CLIENTS; i++) {
+			char text[32];
+			snprintf(text, sizeof(text), "81.%u.%u.0", i / 256,
+				 i % 256);
+			struct region_client c = { .source = v4("127.0.0.1"),
+						   .has_ecs = true,
+						   .ecs_addr = v4(text),
+						   .ecs_source_len = 24 };
+			region_decide(hfx.r, hfx.t, &c, &d);
+			if (step == 0) {
+				before[i] = d.region;
+				lab_before += d.region == LAB;
+			} else if (before[i] != LAB) {
+				assert_int_equal(d.region, before[i]);
+				stayed++;
+			} else {
+				assert_true(d.region == AMERICAS ||
+					    d.region == APAC);
+			}
+		}
+		hfx.t[LAB].health = REGION_DOWN;
+	}
+	assert_true(lab_before > 0);
+	assert_int_equal(stayed + lab_before, HEALTH_CLIENTS);
+
 	// shed of americas spread by capacity, 5% → 100%: a client once
 	// moved stays moved, to the same region
 	health_reset();
