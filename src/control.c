@@ -652,8 +652,8 @@ static void control_change(struct conn *cn, int argc, char **argv, bool drain)
 	char what[256];
 	snprintf(what, sizeof(what), "%s %s to %s %u.%02u%%",
 		 drain ? "drain" : "shed", e.from,
-		 e.spread ? "(up regions by capacity)" : e.to, e.bp / 100,
-		 e.bp % 100);
+		 e.spread ? "(up regions by capacity)" : e.to,
+		 (unsigned)e.bp / 100, (unsigned)e.bp % 100);
 	if (a.dry_run) {
 		struct overlay_change ch = {.kind = OVERLAY_CHANGE_ADD,
 					    .add = e};
