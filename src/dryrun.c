@@ -33,10 +33,17 @@ static bool dryrun_same_shed(const struct region_shed *a,
 	return a->to == b->to && a->bp == b->bp;
 }
 
+static bool dryrun_sheds(const struct region_shed *t)
+{
+	return t->to != REGION_NONE && t->bp > 0;
+}
+
 /*
- * Which regions' clients may decide differently: all when any health
- * differs (spreads follow the up set); else a region whose shed differs,
- * and a down region when any shed differs (its clients land elsewhere).
+ * Which regions' clients may decide differently (region_decide): those
+ * whose own entry differs; a region down before or after when any health
+ * or shed differs (its clients land elsewhere, under that region's shed);
+ * a region shedding to a region whose health differs, or spreading its
+ * shed while any health differs. Others are skipped.
  */
 static void dryrun_affected(const struct region_shed *before,
 			    const struct region_shed *after, size_t n,
@@ -47,10 +54,24 @@ static void dryrun_affected(const struct region_shed *before,
 		health = health || before[i].health != after[i].health;
 		shed = shed || !dryrun_same_shed(&before[i], &after[i]);
 	}
-	for (size_t i = 0; i < n; i++)
-		affected[i] = health ||
-			      !dryrun_same_shed(&before[i], &after[i]) ||
-			      (shed && before[i].health == REGION_DOWN);
+	for (size_t i = 0; i < n; i++) {
+		const struct region_shed *b = &before[i], *a = &after[i];
+		bool down = b->health == REGION_DOWN ||
+			    a->health == REGION_DOWN;
+		bool sheds = dryrun_sheds(b) || dryrun_sheds(a);
+		bool target = false;
+		for (int k = 0; k < 2; k++) {
+			int to = k == 0 ? b->to : a->to;
+			if (to == REGION_SPREAD)
+				target = target || health;
+			else if (to >= 0)
+				target = target ||
+					 before[to].health != after[to].health;
+		}
+		affected[i] = !dryrun_same_shed(b, a) ||
+			      b->health != a->health ||
+			      (down && (health || shed)) || (sheds && target);
+	}
 }
 
 // Inside an IPv6 prefix carrying IPv4 (decided as IPv4)?

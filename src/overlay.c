@@ -701,13 +701,14 @@ int overlay_health_report(struct overlay *ov, const char *region, bool down,
 		return -1;
 	}
 	memcpy(saved, ov->health, saved_count * sizeof(*saved));
-	h->uid = uid;
-	snprintf(h->reason, sizeof(h->reason), "%s", reason);
 	int rc = OVERLAY_HEALTH_PENDING;
 	if (down == h->down) {
 		h->pending = 0; // a report of the state in effect
 		rc = OVERLAY_HEALTH_UNCHANGED;
 	} else {
+		// who reported the change, and why: kept with the state
+		h->uid = uid;
+		snprintf(h->reason, sizeof(h->reason), "%s", reason);
 		if (h->pending++ == 0)
 			h->pending_ms = now;
 		if (overlay_health_ready(cfg, h, now)) {
