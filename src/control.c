@@ -506,7 +506,13 @@ static void control_dry_run(struct conn *cn, const struct overlay_change *ch,
 			       r.weight > 0 ? 100.0 * r.weight_moved / r.weight
 					    : 0.0,
 			       r.clients_moved, r.clients);
-	control_printf(cn, "computed in %.1f ms\n", r.ms);
+	control_printf(cn,
+		       "computed in %.1f ms (networks wider than /24 or /56 "
+		       "decided on %u to %u client networks each)\n",
+		       r.ms, r.min_samples, r.max_samples);
+	// the loop's cached time predates the computation: the answer's
+	// write timeout counts from now
+	event_base_update_cache_time(cn->ctl->base);
 	control_finish(cn, NULL);
 }
 

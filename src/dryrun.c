@@ -24,6 +24,9 @@ struct dryrun_walk {
 	const struct region_shed *before, *after;
 	const bool *affected; // per region: a decision may differ
 	int fam;              // 0 IPv4, 1 IPv6
+	bool counting;        // first pass: leaves, space, wide leaves
+	double wide_size[2];  // addresses of the affected leaves wider than /K
+	unsigned min_samples, max_samples; // per wide leaf, as decided
 	struct dryrun_result *out;
 };
 
@@ -56,8 +59,8 @@ static void dryrun_affected(const struct region_shed *before,
 	}
 	for (size_t i = 0; i < n; i++) {
 		const struct region_shed *b = &before[i], *a = &after[i];
-		bool down = b->health == REGION_DOWN ||
-			    a->health == REGION_DOWN;
+		bool down =
+			b->health == REGION_DOWN || a->health == REGION_DOWN;
 		bool sheds = dryrun_sheds(b) || dryrun_sheds(a);
 		bool target = false;
 		for (int k = 0; k < 2; k++) {
@@ -74,16 +77,18 @@ static void dryrun_affected(const struct region_shed *before,
 	}
 }
 
-// Inside an IPv6 prefix carrying IPv4 (decided as IPv4)?
-static bool dryrun_embedded(const struct ip_addr *p, unsigned depth)
+// An IPv6 prefix carrying IPv4 (decided as IPv4): not walked.
+static bool dryrun_prune(void *arg, const struct geomap_leaf_info *at)
 {
+	const struct dryrun_walk *w = arg;
+	if (w->fam == 0)
+		return false;
 	for (size_t i = 0; i < addr_embedded_count(); i++) {
 		struct ip_addr net;
 		uint8_t len, offset;
 		addr_embedded_get(i, &net, &len, &offset);
-		struct ip_addr m = *p;
-		addr_mask(&m, len);
-		if (depth >= len && memcmp(m.bytes, net.bytes, 16) == 0)
+		if (at->depth == len &&
+		    memcmp(at->prefix.bytes, net.bytes, 16) == 0)
 			return true;
 	}
 	return false;
@@ -98,39 +103,83 @@ static bool dryrun_moves(const struct dryrun_walk *w,
 	return a.region != b.region;
 }
 
+// The client network i of the leaf's samples: bits depth.. of i set.
+static void dryrun_sample(const struct geomap_leaf_info *leaf, unsigned extra,
+			  unsigned i, struct ip_addr *a)
+{
+	*a = leaf->prefix;
+	for (unsigned b = 0; b < extra; b++)
+		if (i & (1u << (extra - 1 - b))) {
+			unsigned at = leaf->depth + b;
+			a->bytes[at / 8] |= (uint8_t)(0x80 >> (at % 8));
+		}
+}
+
+/*
+ * log2 of the samples of a wide leaf holding share of its family's
+ * touched wide space: the budget shared in proportion to size (a large
+ * leaf weighs most in the share), at most DRYRUN_SAMPLE_BITS, at least 0.
+ */
+static unsigned dryrun_sample_bits(double share)
+{
+	double n = share * DRYRUN_BUDGET;
+	unsigned bits = 0;
+	while (bits < DRYRUN_SAMPLE_BITS && n >= (double)(2u << bits))
+		bits++;
+	return bits;
+}
+
 static void dryrun_visit(void *arg, const struct geomap_leaf_info *leaf)
 {
 	struct dryrun_walk *w = arg;
-	if (leaf->priv ||
-	    (w->fam == 1 && dryrun_embedded(&leaf->prefix, leaf->depth)))
+	if (leaf->priv)
 		return;
 	unsigned bits = w->fam == 0 ? 32 : 128, k = w->fam == 0 ? 24 : 56;
 	double size = ldexp(1.0, (int)(bits - leaf->depth));
-	w->out->leaves++;
-	w->out->space[w->fam] += size;
+	if (w->counting) {
+		w->out->leaves++;
+		w->out->space[w->fam] += size;
+		if (w->affected[leaf->region] && leaf->depth < k)
+			w->wide_size[w->fam] += size;
+		return;
+	}
 	if (!w->affected[leaf->region])
 		return;
-	// the leaf's /K networks, or DRYRUN_SAMPLES evenly spaced ones: the
-	// first of each of its sub-prefixes of depth + log2(samples)
+	// the leaf's /K networks, or 2^extra evenly spaced ones: the first
+	// of each of its sub-prefixes of depth + extra; each decided as
+	// region_decide would a packet source in it (the leaf's region is
+	// known: no walk)
 	unsigned extra = leaf->depth >= k ? 0 : k - leaf->depth;
-	if (extra > 8) // DRYRUN_SAMPLES = 2^8
-		extra = 8;
+	if (extra > 0) {
+		unsigned most = dryrun_sample_bits(size / w->wide_size[w->fam]);
+		extra = extra < most ? extra : most;
+		unsigned n = 1u << extra;
+		w->min_samples = n < w->min_samples ? n : w->min_samples;
+		w->max_samples = n > w->max_samples ? n : w->max_samples;
+	}
 	unsigned samples = 1u << extra, moved = 0;
-	struct region_client c;
-	memset(&c, 0, sizeof(c));
 	for (unsigned i = 0; i < samples; i++) {
-		c.source = leaf->prefix;
-		for (unsigned b = 0; b < extra; b++)
-			if (i & (1u << (extra - 1 - b))) {
-				unsigned at = leaf->depth + b;
-				c.source.bytes[at / 8] |=
-					(uint8_t)(0x80 >> (at % 8));
-			}
-		moved += dryrun_moves(w, &c) ? 1 : 0;
+		struct ip_addr a;
+		dryrun_sample(leaf, extra, i, &a);
+		uint64_t h = regions_hash(w->r, &a, (uint8_t)k);
+		moved += region_decide_hashed(w->r, w->before, leaf->region,
+					      h) !=
+			 region_decide_hashed(w->r, w->after, leaf->region, h);
 	}
 	if (moved > 0)
 		w->out->leaves_changed++;
 	w->out->moved[w->fam] += size * moved / samples;
+}
+
+// Both families, once counting, once deciding.
+static void dryrun_walk_all(struct dryrun_walk *w, bool counting)
+{
+	const struct geomap *m = regions_map(w->r);
+	w->counting = counting;
+	w->fam = 0;
+	geomap_walk(m, AF_INET, dryrun_prune, dryrun_visit, w);
+	w->fam = 1;
+	geomap_walk(m, AF_INET6, dryrun_prune, dryrun_visit, w);
 }
 
 static double dryrun_now_ms(void)
@@ -151,11 +200,17 @@ int dryrun_compute(const struct snapshot *s, const struct region_shed *before,
 	bool *affected = calloc(nreg + 1, sizeof(*affected));
 	if (affected == NULL)
 		return -1;
-	struct dryrun_walk w = {s->regions, before, after, affected, 0, out};
+	struct dryrun_walk w = {.r = s->regions,
+				.before = before,
+				.after = after,
+				.affected = affected,
+				.out = out};
 	dryrun_affected(before, after, nreg, affected);
-	geomap_walk(regions_map(s->regions), AF_INET, dryrun_visit, &w);
-	w.fam = 1;
-	geomap_walk(regions_map(s->regions), AF_INET6, dryrun_visit, &w);
+	dryrun_walk_all(&w, true);
+	w.min_samples = DRYRUN_SAMPLES;
+	dryrun_walk_all(&w, false);
+	out->min_samples = w.max_samples > 0 ? w.min_samples : 0;
+	out->max_samples = w.max_samples;
 	free(affected);
 	for (size_t i = 0; i < n; i++) {
 		out->clients++;

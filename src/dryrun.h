@@ -14,8 +14,13 @@
 struct snapshot;
 
 /** Client networks one leaf contributes at most: a wider leaf is
- *  measured on this many evenly spaced /K networks. */
-#define DRYRUN_SAMPLES 256
+ *  measured on this many evenly spaced /K networks... */
+#define DRYRUN_SAMPLE_BITS 8
+#define DRYRUN_SAMPLES (1 << DRYRUN_SAMPLE_BITS)
+/** ...or on fewer (a power of two, at least one): per family, the wide
+ *  leaves a change touches share about this many decisions in
+ *  proportion to their size. */
+#define DRYRUN_BUDGET (1u << 19)
 /** Most lines a `--clients` list may have. */
 #define DRYRUN_CLIENTS_MAX 100000
 
@@ -31,6 +36,8 @@ struct dryrun_result {
 	size_t leaves_changed; /* of which some client changes region */
 	double space[2];       /* public addresses: [0] IPv4, [1] IPv6 */
 	double moved[2];       /* of which change region */
+	/* client networks decided per leaf wider than /K (0: none) */
+	unsigned min_samples, max_samples;
 	size_t clients, clients_moved;
 	double weight, weight_moved;
 	double ms; /* wall time of the computation */
@@ -39,10 +46,11 @@ struct dryrun_result {
 /**
  * Compares the decisions of s's regions under table before and table
  * after, for every public leaf of the merged tree (IPv6 prefixes that
- * carry IPv4 are left to IPv4): a leaf of at most DRYRUN_SAMPLES client
- * networks (/24 or /56) is decided network by network, a wider one on
- * DRYRUN_SAMPLES evenly spaced ones. Then each of the n clients. 0, or
- * -1 when out of memory.
+ * carry IPv4 are left to IPv4) of a region the change can touch: a leaf
+ * of at most DRYRUN_SAMPLES client networks (/24 or /56) is decided
+ * network by network, a wider one on DRYRUN_SAMPLES evenly spaced ones
+ * (fewer when DRYRUN_BUDGET requires; out->samples). Then each of the n
+ * clients. 0, or -1 when out of memory.
  */
 int dryrun_compute(const struct snapshot *s, const struct region_shed *before,
 		   const struct region_shed *after,

@@ -475,6 +475,25 @@ void region_decide(const struct regions *r, const struct region_shed *shed,
 	decide_scope(out);
 }
 
+int region_decide_hashed(const struct regions *r,
+			 const struct region_shed *shed, int from, uint64_t h)
+{
+	struct region_decision d;
+	memset(&d, 0, sizeof(d));
+	d.region_before_shed = from;
+	d.hashed = true; // decide_hash gives h
+	d.shed_hash = h;
+	decide_health(r, shed, &d);
+	decide_shed(r, shed, &d);
+	return d.region;
+}
+
+uint64_t regions_hash(const struct regions *r, const struct ip_addr *addr,
+		      uint8_t k)
+{
+	return region_shed_hash(r->shed_key, addr, k);
+}
+
 uint32_t region_capacity(const struct regions *r, int i)
 {
 	return r->reg[i].capacity;

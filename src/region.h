@@ -156,6 +156,17 @@ uint64_t region_shed_hash(const uint8_t key[16], const struct ip_addr *addr,
  */
 int region_spread(const struct regions *r, const struct region_shed *shed,
 		  int from, uint64_t h);
+/**
+ * The answer region for a client whose merged-tree region is from and
+ * whose shed hash is h: region_decide's steps after the walk (health,
+ * then shed), for a dry run that knows the leaf already.
+ */
+int region_decide_hashed(const struct regions *r,
+			 const struct region_shed *shed, int from, uint64_t h);
+/** region_shed_hash under r's shed key. */
+uint64_t regions_hash(const struct regions *r, const struct ip_addr *addr,
+		      uint8_t k);
+
 /** Whether to is a candidate for from's clients: up, not from, and in
  *  from's `fallback:` when any region of that list is up. */
 bool region_spread_candidate(const struct regions *r,
