@@ -991,6 +991,40 @@ static void test_health_then_shed(void **state)
 	assert_int_equal(d.region, LAB);
 }
 
+/* The dry run's shortcut decides as region_decide does a packet source. */
+static void test_decide_hashed_agrees(void **state)
+{
+	static const char *addrs[] = { "11.0.0.0", "81.0.0.0", "41.0.0.0",
+				       "1.0.0.0", "177.0.0.0", "8.8.8.0" };
+	for (int table = 0; table < 4; table++) {
+		health_reset();
+		if (table >= 1)
+			hfx.t[EMEA].health = REGION_DOWN;
+		if (table >= 2) {
+			hfx.t[APAC].to = REGION_SPREAD;
+			hfx.t[APAC].bp = 4000;
+		}
+		if (table == 3) {
+			hfx.t[AMERICAS].to = LAB;
+			hfx.t[AMERICAS].bp = 2500;
+			hfx.t[LAB].health = REGION_DOWN;
+		}
+		for (unsigned i = 0; i < 6 * 500; i++) {
+			struct region_client c = { .source = v4(addrs[i % 6]) };
+			c.source.bytes[1] = (uint8_t)(i / 6);
+			c.source.bytes[2] = (uint8_t)(i * 7);
+			c.source.bytes[3] = (uint8_t)i;
+			struct region_decision d;
+			region_decide(hfx.r, hfx.t, &c, &d);
+			uint64_t h = regions_hash(hfx.r, &c.source, 24);
+			assert_int_equal(region_decide_hashed(hfx.r, hfx.t,
+							      d.region_before_shed,
+							      h),
+					 d.region);
+		}
+	}
+}
+
 /* Every region down: answered as if all were up, scope not raised. */
 static void test_health_all_down(void **state)
 {
@@ -1056,6 +1090,7 @@ int main(void)
 		cmocka_unit_test(test_health_monotonic),
 		cmocka_unit_test(test_health_then_shed),
 		cmocka_unit_test(test_health_all_down),
+		cmocka_unit_test(test_decide_hashed_agrees),
 	};
 	int failed = cmocka_run_group_tests_name("region_pure", pure, NULL, NULL);
 	failed += cmocka_run_group_tests_name("region_health", health,
