@@ -53,6 +53,8 @@ struct cfg_ctx {
 	struct cfg_service_name *service_order; /* sorted by name */
 	size_t service_order_count;
 	struct cfg_region_name *region_order; /* sorted by name */
+	/* each region's `fallback:` list, resolved once all regions are read */
+	const yaml_node_t **fallback_node;
 };
 
 static struct cfg_ctx *cfg_ctx(struct cfg_doc *c)
@@ -516,9 +518,24 @@ static void cfg_parse_vips(struct cfg_doc *c, const struct cfg_pair *p,
 	r->v6_count = v.v6_count;
 }
 
+// Kept for cfg_fallback_resolve: a name may come before its region.
+static void cfg_parse_fallback(struct cfg_doc *c, const struct cfg_pair *p,
+			       void *obj)
+{
+	struct config_region *r = obj;
+	struct cfg_ctx *ctx = cfg_ctx(c);
+	if (!cfg_expect(c, p, YAML_SEQUENCE_NODE) || ctx->fallback_node == NULL)
+		return;
+	ctx->fallback_node[r - ctx->cfg->regions] = p->value;
+	r->fallback_line = cfg_pair_line(p);
+}
+
 static const struct cfg_key region_keys[] = {
 	CFG_KEY("continents", cfg_parse_continents, false),
 	CFG_KEY("vips", cfg_parse_vips, false),
+	CFG_UINT("capacity", struct config_region, capacity, 1,
+		 CONFIG_CAPACITY_MAX, 1),
+	CFG_KEY("fallback", cfg_parse_fallback, false),
 };
 
 /* Fills one region from its mapping; the name is already set. */
@@ -550,7 +567,44 @@ static void cfg_region_add(struct cfg_doc *c, const yaml_node_pair_t *pair,
 	r->name = copy;
 	r->line = line;
 	r->shed_to = REGION_NONE;
+	cfg_defaults(region_keys, CFG_COUNT(region_keys), r);
 	cfg_region_body(c, r, cfg_node(c, pair->value));
+}
+
+/* One region's `fallback:` names → indexes: known, not itself, once. */
+static void cfg_fallback_resolve(struct cfg_doc *c, struct config_region *r,
+				 const yaml_node_t *list)
+{
+	struct config *cfg = cfg_of(c);
+	size_t n = (size_t)(list->data.sequence.items.top -
+			    list->data.sequence.items.start);
+	r->fallback =
+		cfg_calloc(c, r->fallback_line, n + 1, sizeof(*r->fallback));
+	if (r->fallback == NULL)
+		return;
+	char what[300];
+	snprintf(what, sizeof(what), "the fallback of region '%s'", r->name);
+	for (size_t i = 0; i < n; i++) {
+		const yaml_node_t *item =
+			cfg_node(c, list->data.sequence.items.start[i]);
+		const char *text = cfg_item_scalar(c, "fallback", item);
+		int to = text == NULL ? REGION_NONE
+				      : cfg_region_ref(c, what, text,
+						       cfg_line(item));
+		if (to == REGION_NONE)
+			continue;
+		bool seen = &cfg->regions[to] == r;
+		for (size_t j = 0; j < r->fallback_count; j++)
+			seen = seen || r->fallback[j] == to;
+		if (seen) {
+			diag_error(c->d, c->file, cfg_line(item),
+				   "%s lists '%s' %s", what, text,
+				   &cfg->regions[to] == r ? "(itself)"
+							  : "twice");
+			continue;
+		}
+		r->fallback[r->fallback_count++] = to;
+	}
 }
 
 static void cfg_parse_regions(struct cfg_doc *c, const struct cfg_pair *p,
@@ -564,9 +618,24 @@ static void cfg_parse_regions(struct cfg_doc *c, const struct cfg_pair *p,
 			   "'regions' must define at least one region");
 		return;
 	}
+	struct cfg_ctx *ctx = cfg_ctx(c);
+	if (p->value->type == YAML_MAPPING_NODE)
+		ctx->fallback_node = cfg_calloc(
+			c, cfg_pair_line(p),
+			(size_t)(p->value->data.mapping.pairs.top -
+				 p->value->data.mapping.pairs.start) +
+				1,
+			sizeof(*ctx->fallback_node));
 	if (cfg_mapping(c, p, "'regions'", (void **)&cfg->regions,
 			sizeof(*cfg->regions), cfg_region_add, cfg))
 		cfg_region_order(c, cfg_pair_line(p));
+	for (size_t i = 0; ctx->fallback_node != NULL && i < cfg->region_count;
+	     i++)
+		if (ctx->fallback_node[i] != NULL)
+			cfg_fallback_resolve(c, &cfg->regions[i],
+					     ctx->fallback_node[i]);
+	free(ctx->fallback_node);
+	ctx->fallback_node = NULL;
 }
 
 static void cfg_parse_default_region(struct cfg_doc *c,
@@ -2184,6 +2253,43 @@ static void cfg_parse_state_file(struct cfg_doc *c, const struct cfg_pair *p,
 			   &cfg->state_file_line);
 }
 
+// `health.hold_down`: "0", or a duration up to a day.
+static void cfg_parse_hold_down(struct cfg_doc *c, const struct cfg_pair *p,
+				void *obj)
+{
+	struct config *cfg = obj;
+	const char *text = cfg_scalar(c, p);
+	if (text == NULL)
+		return;
+	uint32_t secs = 0;
+	if ((strcmp(text, "0") == 0 || strcmp(text, "0s") == 0 ||
+	     cfg_duration(text, &secs)) &&
+	    secs <= CONFIG_HOLD_DOWN_MAX) {
+		cfg->health_hold_down = secs;
+		return;
+	}
+	diag_error(c->d, c->file, cfg_pair_line(p),
+		   "health.hold_down '%s' must be a duration such as 0, 30s, "
+		   "5m or 1h, at most 1d",
+		   text);
+}
+
+static const struct cfg_key health_keys[] = {
+	CFG_KEY("hold_down", cfg_parse_hold_down, false),
+	CFG_UINT("reports", struct config, health_reports, 0,
+		 CONFIG_REPORTS_MAX, 0),
+};
+
+static void cfg_parse_health(struct cfg_doc *c, const struct cfg_pair *p,
+			     void *obj)
+{
+	struct config *cfg = obj;
+	cfg->health_line = cfg_pair_line(p);
+	if (!cfg_is_null(p->value) && cfg_expect(c, p, YAML_MAPPING_NODE))
+		cfg_map_walk(c, p->value, "'health'", health_keys,
+			     CFG_COUNT(health_keys), cfg);
+}
+
 /* The defaults that are not whole numbers; -1 when out of memory. */
 static int cfg_ops_defaults(struct config *cfg)
 {
@@ -2207,15 +2313,16 @@ static void cfg_ops_free(struct config *cfg)
 	free(cfg->dnstap.socket);
 }
 
-#define CFG_OPS_KEYS                                              \
-	CFG_KEY("nsid", cfg_parse_nsid, false),                   \
-		CFG_KEY("identity", cfg_parse_identity, false),   \
-		CFG_KEY("version", cfg_parse_version, false),     \
-		CFG_KEY("log", cfg_parse_log, false),             \
-		CFG_KEY("log_level", cfg_parse_log_level, false), \
-		CFG_KEY("pidfile", cfg_parse_pidfile, false),     \
-		CFG_KEY("control", cfg_parse_control, false),     \
-		CFG_KEY("state_file", cfg_parse_state_file, false)
+#define CFG_OPS_KEYS                                                \
+	CFG_KEY("nsid", cfg_parse_nsid, false),                     \
+		CFG_KEY("identity", cfg_parse_identity, false),     \
+		CFG_KEY("version", cfg_parse_version, false),       \
+		CFG_KEY("log", cfg_parse_log, false),               \
+		CFG_KEY("log_level", cfg_parse_log_level, false),   \
+		CFG_KEY("pidfile", cfg_parse_pidfile, false),       \
+		CFG_KEY("control", cfg_parse_control, false),       \
+		CFG_KEY("state_file", cfg_parse_state_file, false), \
+		CFG_KEY("health", cfg_parse_health, false)
 /* ---- end of the operations keys ---- */
 
 static const struct cfg_key top_keys[] = {
@@ -2534,6 +2641,7 @@ void config_free(struct config *cfg)
 		free(cfg->regions[i].name);
 		free(cfg->regions[i].v4);
 		free(cfg->regions[i].v6);
+		free(cfg->regions[i].fallback);
 	}
 	free(cfg->regions);
 	for (size_t i = 0; i < cfg->service_count; i++) {

@@ -43,6 +43,10 @@ struct config_region {
 	int shed_to;      /* region index, or REGION_NONE */
 	uint16_t shed_bp; /* percent x 100: 0..10000 */
 	unsigned shed_line;
+	uint32_t capacity; /* `capacity:` weight, 1..1000000, default 1 */
+	int *fallback;     /* `fallback:` region indexes, in order written */
+	size_t fallback_count; /* 0: every other up region */
+	unsigned fallback_line;
 };
 
 struct config_network_override {
@@ -257,7 +261,19 @@ struct config {
 	struct config_dnstap dnstap;
 	/* ---- `fleet:` overrides shared through etcd (fleet.c) ---- */
 	struct config_fleet fleet;
+	/* `health:` hysteresis: a reported state takes effect once reported
+	 * for hold_down seconds, or `reports` times in a row (0: not counted) */
+	uint32_t health_hold_down; /* seconds, default 0: at once */
+	unsigned health_reports;   /* default 0 */
+	unsigned health_line;
 };
+
+/** Largest `capacity:` of a region. */
+#define CONFIG_CAPACITY_MAX 1000000
+/** Longest `health.hold_down`: one day. */
+#define CONFIG_HOLD_DOWN_MAX 86400
+/** Most `health.reports`. */
+#define CONFIG_REPORTS_MAX 1000
 
 /** Most networks `rrl.exempt` may list. */
 #define CONFIG_MAX_EXEMPT 10000

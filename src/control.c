@@ -2,8 +2,8 @@
  * src/control.c — the control socket: a Unix stream socket on the main
  * thread's loop, one request line per connection, answered with lines
  * ending in "OK" or "ERROR message"; commands status, reload, shed,
- * drain, undo, overrides, lookup, zones (see README "The control
- * protocol").
+ * drain, health, undo, overrides, lookup, zones, `--dry-run` on the
+ * changes (see geovipctl(8) and README "The control protocol").
  */
 #define _GNU_SOURCE /* struct ucred */
 #include "autoconf.h"
@@ -27,6 +27,7 @@
 
 #include "config.h"
 #include "diag.h"
+#include "dryrun.h"
 #include "geo.h"
 #include "log.h"
 #include "lookup.h"
@@ -52,6 +53,10 @@ struct conn {
 	struct bufferevent *bev;
 	unsigned long uid; // SO_PEERCRED
 	uint64_t wait_seq; // waiting for this reload, or 0
+	// a dry run's `--clients N`: the request waits for its N lines
+	char *request;
+	size_t clients_expected, client_count;
+	struct dryrun_client *clients;
 	struct conn *next;
 };
 
@@ -79,6 +84,8 @@ static void control_conn_free(struct conn *cn)
 		}
 	c->conn_count--;
 	bufferevent_free(cn->bev);
+	free(cn->request);
+	free(cn->clients);
 	free(cn);
 }
 
@@ -245,9 +252,40 @@ static void control_print_override(struct conn *cn,
 	control_printf(cn,
 		       "override #%" PRIu32 " %s %s to %s %u.%02u%% "
 		       "until %s (%llds left) by %s at %s reason \"%s\"\n",
-		       e->id, e->drain ? "drain" : "shed", e->from, e->to,
+		       e->id, e->drain ? "drain" : "shed", e->from,
+		       e->spread ? "(up regions by capacity)" : e->to,
 		       e->bp / 100, e->bp % 100, until, left > 0 ? left : 0, by,
 		       created, e->reason);
+}
+
+static void control_print_health(struct conn *cn,
+				 const struct overlay_health *h)
+{
+	char since[32], pend[32];
+	overlay_time_text(h->changed_ms, since, sizeof(since));
+	overlay_time_text(h->pending_ms, pend, sizeof(pend));
+	control_printf(cn, "health %s %s", h->region, h->down ? "down" : "up");
+	if (h->changed_ms > 0)
+		control_printf(cn, " since %s", since);
+	if (h->pending > 0) {
+		control_printf(cn, " pending %s (%u report(s) since %s",
+			       h->down ? "up" : "down", h->pending, pend);
+		int64_t due = overlay_health_due_ms(cn->ctl->ov, h);
+		if (due >= 0) {
+			overlay_time_text(due, pend, sizeof(pend));
+			control_printf(cn, ", in effect by %s", pend);
+		}
+		control_printf(cn, ")");
+	}
+	control_printf(cn, " by uid %lu reason \"%s\"\n", h->uid, h->reason);
+}
+
+static void control_print_lists(struct conn *cn)
+{
+	for (size_t i = 0; i < overlay_count(cn->ctl->ov); i++)
+		control_print_override(cn, overlay_get(cn->ctl->ov, i));
+	for (size_t i = 0; i < overlay_health_count(cn->ctl->ov); i++)
+		control_print_health(cn, overlay_health_get(cn->ctl->ov, i));
 }
 
 static void control_vips(struct conn *cn, const struct config_region *r)
@@ -261,6 +299,29 @@ static void control_vips(struct conn *cn, const struct config_region *r)
 		addr_format(&r->v6[i], buf, sizeof(buf));
 		control_printf(cn, " %s", buf);
 	}
+}
+
+// " shed 25.00% to apac (override #3)", " down (health)" after a region.
+static void control_region_state(struct conn *cn, const struct config *cfg,
+				 const struct region_shed *sh)
+{
+	if (sh->to != REGION_NONE && sh->bp > 0) {
+		control_printf(
+			cn, " shed %u.%02u%% %s%s", sh->bp / 100, sh->bp % 100,
+			sh->to == REGION_SPREAD ? "by capacity" : "to ",
+			sh->to == REGION_SPREAD ? ""
+						: cfg->regions[sh->to].name);
+		if (sh->override_id != 0)
+			control_printf(cn, " (override #%" PRIu32 ")",
+				       sh->override_id);
+		else
+			control_printf(cn, " (config)");
+	}
+	if (sh->health == REGION_DOWN)
+		control_printf(cn, " down (health)");
+	else if (sh->health == REGION_DOWN_IGNORED)
+		control_printf(cn, " down (health; every region is down: "
+				   "served as if up)");
 }
 
 static void control_status(struct conn *cn)
@@ -281,30 +342,21 @@ static void control_status(struct conn *cn)
 		       zone_set_record_count(s->zones),
 		       geo_database_type(s->geo), geo_record_count(s->geo));
 	for (size_t i = 0; i < cfg->region_count; i++) {
-		const struct region_shed *sh = &s->shed[i];
 		control_printf(cn, "region %s vips", cfg->regions[i].name);
 		control_vips(cn, &cfg->regions[i]);
-		if (sh->to != REGION_NONE && sh->bp > 0) {
-			control_printf(cn, " shed %u.%02u%% to %s",
-				       sh->bp / 100, sh->bp % 100,
-				       cfg->regions[sh->to].name);
-			if (sh->override_id != 0)
-				control_printf(cn, " (override #%" PRIu32 ")",
-					       sh->override_id);
-			else
-				control_printf(cn, " (config)");
-		}
+		if (cfg->regions[i].capacity != 1)
+			control_printf(cn, " capacity %" PRIu32,
+				       cfg->regions[i].capacity);
+		control_region_state(cn, cfg, &s->shed[i]);
 		control_printf(cn, "\n");
 	}
-	for (size_t i = 0; i < overlay_count(cn->ctl->ov); i++)
-		control_print_override(cn, overlay_get(cn->ctl->ov, i));
+	control_print_lists(cn);
 	control_finish(cn, NULL);
 }
 
 static void control_overrides(struct conn *cn)
 {
-	for (size_t i = 0; i < overlay_count(cn->ctl->ov); i++)
-		control_print_override(cn, overlay_get(cn->ctl->ov, i));
+	control_print_lists(cn);
 	control_printf(cn, "%zu active\n", overlay_count(cn->ctl->ov));
 	control_finish(cn, NULL);
 }
@@ -358,29 +410,178 @@ static void control_zones(struct conn *cn)
 	control_finish(cn, NULL);
 }
 
-static void control_undo(struct conn *cn, int argc, char **argv)
+/* The options of a change command (shed, drain, health, undo), as given. */
+struct change_args {
+	const char *pos[2]; /* REGION, and down|up for health; ID for undo */
+	const char *to, *percent, *duration;
+	bool dry_run, clients;
+	char reason[OVERLAY_REASON_MAX + 2];
+};
+
+enum { OPT_TO = 1, OPT_PERCENT = 2, OPT_FOR = 4, OPT_REASON = 8 };
+
+// --reason takes every field up to the next option. -1: message sent.
+static int control_reason(struct conn *cn, int argc, char **argv, int *i,
+			  struct change_args *a)
 {
-	char *end;
-	unsigned long id = argc == 2 ? strtoul(argv[1], &end, 10) : 0;
-	if (argc != 2 || argv[1][0] < '0' || argv[1][0] > '9' || *end != '\0' ||
-	    id == 0 || id > UINT32_MAX) {
-		control_finish(cn,
-			       "usage: undo ID (a number from `overrides`)");
-		return;
+	size_t used = 0;
+	for (; *i + 1 < argc && strncmp(argv[*i + 1], "--", 2); (*i)++) {
+		int n = snprintf(a->reason + used, sizeof(a->reason) - used,
+				 "%s%s", used ? " " : "", argv[*i + 1]);
+		if (n < 0 || (size_t)n >= sizeof(a->reason) - used) {
+			control_finish(cn, "--reason: longer than %d bytes",
+				       OVERLAY_REASON_MAX);
+			return -1;
+		}
+		used += (size_t)n;
 	}
-	for (size_t i = 0; i < overlay_count(cn->ctl->ov); i++) {
-		const struct overlay_entry *e = overlay_get(cn->ctl->ov, i);
-		if (e->id == id && e->source == OVERLAY_FLEET) {
-			control_finish(cn,
-				       "override #%lu comes from etcd key %s: "
-				       "remove it there (geovipctl --fleet "
-				       "undo %s)",
-				       id, e->key, e->from);
-			return;
+	return 0;
+}
+
+/*
+ * argv[1..npos] are the positional fields, then the options allowed
+ * (OPT_*) and always --dry-run and --clients N (its lines were read
+ * already). -1: message sent.
+ */
+static int control_opts(struct conn *cn, int argc, char **argv, int npos,
+			unsigned allowed, const char *usage,
+			struct change_args *a)
+{
+	memset(a, 0, sizeof(*a));
+	for (int i = 1; i <= npos; i++) {
+		if (i >= argc || argv[i][0] == '-') {
+			control_finish(cn, "%s", usage);
+			return -1;
+		}
+		a->pos[i - 1] = argv[i];
+	}
+	for (int i = npos + 1; i < argc; i++) {
+		const char *o = argv[i];
+		const char **dst =
+			strcmp(o, "--to") == 0 && (allowed & OPT_TO) ? &a->to
+			: strcmp(o, "--percent") == 0 && (allowed & OPT_PERCENT)
+				? &a->percent
+			: strcmp(o, "--for") == 0 && (allowed & OPT_FOR)
+				? &a->duration
+				: NULL;
+		if (strcmp(o, "--reason") == 0 && (allowed & OPT_REASON)) {
+			if (control_reason(cn, argc, argv, &i, a) < 0)
+				return -1;
+		} else if (strcmp(o, "--dry-run") == 0) {
+			a->dry_run = true;
+		} else if (strcmp(o, "--clients") == 0 && i + 1 < argc) {
+			a->clients = true;
+			i++; // the count: checked when the request came
+		} else if (dst != NULL && i + 1 < argc) {
+			*dst = argv[++i];
+		} else {
+			control_finish(cn, "%s: unexpected '%s'; %s", argv[0],
+				       o, usage);
+			return -1;
 		}
 	}
-	if (overlay_undo(cn->ctl->ov, (uint32_t)id, cn->uid) < 0) {
+	if (a->clients && !a->dry_run) {
+		control_finish(cn, "--clients goes with --dry-run");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Prints what the change would move (dryrun.c) against the live
+ * snapshot: nothing is changed. what describes the change.
+ */
+static void control_dry_run(struct conn *cn, const struct overlay_change *ch,
+			    const char *what)
+{
+	const struct snapshot *s = server_current(cn->ctl->srv);
+	size_t n = s->config->region_count;
+	struct region_shed *after = calloc(n + 1, sizeof(*after));
+	struct dryrun_result r;
+	if (after == NULL) {
+		control_finish(cn, "dry run: out of memory");
+		return;
+	}
+	(void)overlay_table(cn->ctl->ov, s->config, ch, after);
+	int rc = dryrun_compute(s, s->shed, after, cn->clients,
+				cn->client_count, &r);
+	free(after);
+	if (rc < 0) {
+		control_finish(cn, "dry run: out of memory");
+		return;
+	}
+	control_printf(cn, "dry run (nothing changed): %s\n", what);
+	control_printf(cn,
+		       "networks %zu of %zu public networks of the merged "
+		       "tree would change region\n",
+		       r.leaves_changed, r.leaves);
+	for (int f = 0; f < 2; f++)
+		control_printf(cn,
+			       "%s %.4f%% of the public %s address space "
+			       "would change region\n",
+			       f == 0 ? "ipv4" : "ipv6",
+			       r.space[f] > 0 ? 100.0 * r.moved[f] / r.space[f]
+					      : 0.0,
+			       f == 0 ? "IPv4" : "IPv6");
+	if (r.clients > 0)
+		control_printf(cn,
+			       "clients %.4f%% of the weighted traffic would "
+			       "change region (%zu of %zu prefixes)\n",
+			       r.weight > 0 ? 100.0 * r.weight_moved / r.weight
+					    : 0.0,
+			       r.clients_moved, r.clients);
+	control_printf(cn,
+		       "computed in %.1f ms (networks wider than /24 or /56 "
+		       "decided on %u to %u client networks each)\n",
+		       r.ms, r.min_samples, r.max_samples);
+	// the loop's cached time predates the computation: the answer's
+	// write timeout counts from now
+	event_base_update_cache_time(cn->ctl->base);
+	control_finish(cn, NULL);
+}
+
+static void control_undo(struct conn *cn, int argc, char **argv)
+{
+	struct change_args a;
+	const char *usage = "usage: undo ID [--dry-run] (an ID from "
+			    "`overrides`)";
+	if (control_opts(cn, argc, argv, 1, 0, usage, &a) < 0)
+		return;
+	char *end;
+	unsigned long id = strtoul(a.pos[0], &end, 10);
+	if (a.pos[0][0] < '0' || a.pos[0][0] > '9' || *end != '\0' || id == 0 ||
+	    id > UINT32_MAX) {
+		control_finish(cn, "%s", usage);
+		return;
+	}
+	const struct overlay_entry *e = NULL;
+	for (size_t i = 0; i < overlay_count(cn->ctl->ov); i++)
+		if (overlay_get(cn->ctl->ov, i)->id == id)
+			e = overlay_get(cn->ctl->ov, i);
+	if (e == NULL) {
 		control_finish(cn, "no active override #%lu (see `overrides`)",
+			       id);
+		return;
+	}
+	if (e->source == OVERLAY_FLEET) {
+		control_finish(cn,
+			       "override #%lu comes from etcd key %s: remove "
+			       "it there (geovipctl --fleet undo %s)",
+			       id, e->key, e->from);
+		return;
+	}
+	if (a.dry_run) {
+		struct overlay_change ch = {.kind = OVERLAY_CHANGE_UNDO,
+					    .undo_id = (uint32_t)id};
+		char what[64];
+		snprintf(what, sizeof(what), "undo override #%lu", id);
+		control_dry_run(cn, &ch, what);
+		return;
+	}
+	if (overlay_undo(cn->ctl->ov, (uint32_t)id, cn->uid) < 0) {
+		control_finish(cn,
+			       "could not remove override #%lu (see the "
+			       "log); nothing changed",
 			       id);
 		return;
 	}
@@ -390,66 +591,21 @@ static void control_undo(struct conn *cn, int argc, char **argv)
 	control_finish(cn, NULL);
 }
 
-/* The options of shed and drain, as given. */
-struct change_args {
-	const char *region, *to, *percent, *duration;
-	char reason[OVERLAY_REASON_MAX + 2];
-};
-
-// --reason takes every field up to the next option. -1: message sent.
-static int control_change_args(struct conn *cn, int argc, char **argv,
-			       bool drain, struct change_args *a)
+// The region a change names, or REGION_NONE after the error.
+static int control_known_region(struct conn *cn, const struct config *cfg,
+				const char *name)
 {
-	memset(a, 0, sizeof(*a));
-	const char *usage =
-		drain ? "usage: drain REGION [--to R] --for DURATION --reason "
-			"TEXT"
-		      : "usage: shed REGION --to R --percent P --for DURATION "
-			"--reason TEXT";
-	if (argc < 2 || argv[1][0] == '-') {
-		control_finish(cn, "%s", usage);
-		return -1;
+	int i = control_region(cfg, name);
+	if (i == REGION_NONE)
+		control_unknown_region(cn, cfg, "region", name);
+	else if (strlen(name) > OVERLAY_NAME_MAX) {
+		control_finish(cn,
+			       "region names longer than %d bytes cannot "
+			       "be overridden",
+			       OVERLAY_NAME_MAX);
+		i = REGION_NONE;
 	}
-	a->region = argv[1];
-	for (int i = 2; i < argc; i++) {
-		const char **dst = strcmp(argv[i], "--to") == 0 ? &a->to
-				   : strcmp(argv[i], "--percent") == 0 && !drain
-					   ? &a->percent
-				   : strcmp(argv[i], "--for") == 0
-					   ? &a->duration
-					   : NULL;
-		if (strcmp(argv[i], "--reason") == 0) {
-			size_t used = 0;
-			for (; i + 1 < argc && strncmp(argv[i + 1], "--", 2);
-			     i++) {
-				int n = snprintf(a->reason + used,
-						 sizeof(a->reason) - used,
-						 "%s%s", used ? " " : "",
-						 argv[i + 1]);
-				if (n < 0 ||
-				    (size_t)n >= sizeof(a->reason) - used) {
-					control_finish(cn,
-						       "--reason: longer than "
-						       "%d bytes",
-						       OVERLAY_REASON_MAX);
-					return -1;
-				}
-				used += (size_t)n;
-			}
-		} else if (dst != NULL && i + 1 < argc) {
-			*dst = argv[++i];
-		} else {
-			control_finish(cn, "%s: unexpected '%s'; %s", argv[0],
-				       argv[i], usage);
-			return -1;
-		}
-	}
-	if ((!drain && (a->to == NULL || a->percent == NULL)) ||
-	    a->duration == NULL || a->reason[0] == '\0') {
-		control_finish(cn, "%s", usage);
-		return -1;
-	}
-	return 0;
+	return i;
 }
 
 // Checks a against the live snapshot and fills e. -1: message sent.
@@ -457,29 +613,17 @@ static int control_change_entry(struct conn *cn, const struct change_args *a,
 				bool drain, struct overlay_entry *e)
 {
 	const struct config *cfg = server_current(cn->ctl->srv)->config;
-	int from = control_region(cfg, a->region);
-	if (from == REGION_NONE) {
-		control_unknown_region(cn, cfg, "region", a->region);
+	int from = control_known_region(cn, cfg, a->pos[0]);
+	if (from == REGION_NONE)
 		return -1;
-	}
-	int to = a->to != NULL ? control_region(cfg, a->to)
-			       : cfg->regions[from].shed_to;
-	if (a->to == NULL && to == REGION_NONE) {
-		control_finish(cn,
-			       "drain %s: name the receiving region with "
-			       "--to R (the config has no shed target for it; "
-			       "capacity-proportional spreading is not "
-			       "implemented)",
-			       a->region);
+	// without --to: spread over the up regions by capacity
+	int to = a->to != NULL ? control_known_region(cn, cfg, a->to)
+			       : REGION_SPREAD;
+	if (to == REGION_NONE)
 		return -1;
-	}
-	if (to == REGION_NONE) {
-		control_unknown_region(cn, cfg, "region", a->to);
-		return -1;
-	}
 	if (to == from) {
 		control_finish(cn, "region '%s' cannot shed to itself",
-			       a->region);
+			       a->pos[0]);
 		return -1;
 	}
 	int bp = drain ? 10000 : control_parse_percent(a->percent);
@@ -500,25 +644,19 @@ static int control_change_entry(struct conn *cn, const struct change_args *a,
 			       a->duration);
 		return -1;
 	}
-	const struct overlay_entry *old = overlay_find(cn->ctl->ov, a->region);
+	const struct overlay_entry *old = overlay_find(cn->ctl->ov, a->pos[0]);
 	if (old != NULL) {
 		control_finish(cn,
 			       "region '%s' already has override #%" PRIu32
 			       "; undo it first",
-			       a->region, old->id);
+			       a->pos[0], old->id);
 		return -1;
 	}
 	memset(e, 0, sizeof(*e));
-	if (strlen(a->region) > OVERLAY_NAME_MAX ||
-	    strlen(cfg->regions[to].name) > OVERLAY_NAME_MAX) {
-		control_finish(cn,
-			       "region names longer than %d bytes cannot "
-			       "be overridden",
-			       OVERLAY_NAME_MAX);
-		return -1;
-	}
-	strcpy(e->from, a->region);
-	strcpy(e->to, cfg->regions[to].name);
+	strcpy(e->from, a->pos[0]);
+	if (to != REGION_SPREAD)
+		strcpy(e->to, cfg->regions[to].name);
+	e->spread = to == REGION_SPREAD;
 	strcpy(e->reason, a->reason);
 	e->bp = (uint16_t)bp;
 	e->drain = drain;
@@ -530,11 +668,35 @@ static int control_change_entry(struct conn *cn, const struct change_args *a,
 
 static void control_change(struct conn *cn, int argc, char **argv, bool drain)
 {
+	const char *usage =
+		drain ? "usage: drain REGION [--to R] --for DURATION --reason "
+			"TEXT [--dry-run]"
+		      : "usage: shed REGION [--to R] --percent P --for "
+			"DURATION --reason TEXT [--dry-run]";
 	struct change_args a;
 	struct overlay_entry e;
-	if (control_change_args(cn, argc, argv, drain, &a) < 0 ||
-	    control_change_entry(cn, &a, drain, &e) < 0)
+	unsigned allowed = OPT_TO | OPT_FOR | OPT_REASON |
+			   (drain ? 0u : (unsigned)OPT_PERCENT);
+	if (control_opts(cn, argc, argv, 1, allowed, usage, &a) < 0)
 		return;
+	if ((!drain && a.percent == NULL) || a.duration == NULL ||
+	    a.reason[0] == '\0') {
+		control_finish(cn, "%s", usage);
+		return;
+	}
+	if (control_change_entry(cn, &a, drain, &e) < 0)
+		return;
+	char what[256];
+	snprintf(what, sizeof(what), "%s %s to %s %u.%02u%%",
+		 drain ? "drain" : "shed", e.from,
+		 e.spread ? "(up regions by capacity)" : e.to,
+		 (unsigned)e.bp / 100, (unsigned)e.bp % 100);
+	if (a.dry_run) {
+		struct overlay_change ch = {.kind = OVERLAY_CHANGE_ADD,
+					    .add = e};
+		control_dry_run(cn, &ch, what);
+		return;
+	}
 	if (overlay_add(cn->ctl->ov, &e) < 0) {
 		control_finish(cn, "could not apply the override (see the "
 				   "log); nothing changed");
@@ -543,11 +705,64 @@ static void control_change(struct conn *cn, int argc, char **argv, bool drain)
 	char until[32];
 	overlay_time_text(e.expires_ms, until, sizeof(until));
 	control_printf(cn,
-		       "override #%" PRIu32 ": %s %s to %s %u.%02u%% until "
-		       "%s; generation %" PRIu64 " serving\n",
-		       e.id, drain ? "drain" : "shed", e.from, e.to, e.bp / 100,
-		       e.bp % 100, until,
+		       "override #%" PRIu32 ": %s until %s; generation %" PRIu64
+		       " serving\n",
+		       e.id, what, until,
 		       server_current(cn->ctl->srv)->generation);
+	control_finish(cn, NULL);
+}
+
+static void control_health(struct conn *cn, int argc, char **argv)
+{
+	const char *usage = "usage: health REGION down|up [--reason TEXT] "
+			    "[--dry-run]";
+	struct change_args a;
+	if (control_opts(cn, argc, argv, 2, OPT_REASON, usage, &a) < 0)
+		return;
+	const struct config *cfg = server_current(cn->ctl->srv)->config;
+	if (control_known_region(cn, cfg, a.pos[0]) == REGION_NONE)
+		return;
+	bool down = strcmp(a.pos[1], "down") == 0;
+	if (!down && strcmp(a.pos[1], "up") != 0) {
+		control_finish(cn, "health: '%s' is not down or up; %s",
+			       a.pos[1], usage);
+		return;
+	}
+	if (a.dry_run) {
+		struct overlay_change ch = {.kind = OVERLAY_CHANGE_HEALTH,
+					    .region = a.pos[0],
+					    .down = down};
+		char what[128];
+		snprintf(what, sizeof(what), "health %s %s (once in effect)",
+			 a.pos[0], a.pos[1]);
+		control_dry_run(cn, &ch, what);
+		return;
+	}
+	int rc = overlay_health_report(cn->ctl->ov, a.pos[0], down, cn->uid,
+				       a.reason[0] ? a.reason : "-");
+	if (rc < 0) {
+		control_finish(cn, "could not record the health report (see "
+				   "the log); nothing changed");
+		return;
+	}
+	const struct overlay_health *h =
+		overlay_health_find(cn->ctl->ov, a.pos[0]);
+	if (rc == OVERLAY_HEALTH_EFFECTIVE)
+		control_printf(cn,
+			       "health %s %s: in effect; generation %" PRIu64
+			       " serving\n",
+			       a.pos[0], a.pos[1],
+			       server_current(cn->ctl->srv)->generation);
+	else if (rc == OVERLAY_HEALTH_PENDING && h != NULL)
+		control_printf(cn,
+			       "health %s %s: pending (%u report(s); the "
+			       "config's health: hold_down %" PRIu32
+			       "s, reports %u)\n",
+			       a.pos[0], a.pos[1], h->pending,
+			       cfg->health_hold_down, cfg->health_reports);
+	else
+		control_printf(cn, "health %s %s: already so\n", a.pos[0],
+			       a.pos[1]);
 	control_finish(cn, NULL);
 }
 
@@ -610,7 +825,8 @@ static void control_dispatch(struct conn *cn, char *line)
 			cn,
 			argc < 0 ? "too many fields (at most %d)"
 				 : "empty request; commands: status, reload, "
-				   "shed, drain, undo, overrides, lookup",
+				   "shed, drain, health, undo, overrides, "
+				   "lookup",
 			CONTROL_ARGS_MAX);
 		return;
 	}
@@ -625,6 +841,8 @@ static void control_dispatch(struct conn *cn, char *line)
 		control_change(cn, argc, argv, cmd[0] == 'd');
 	else if (strcmp(cmd, "undo") == 0)
 		control_undo(cn, argc, argv);
+	else if (strcmp(cmd, "health") == 0)
+		control_health(cn, argc, argv);
 	else if (strcmp(cmd, "lookup") == 0)
 		control_lookup(cn, argc, argv);
 	else if (strcmp(cmd, "zones") == 0 && argc == 1)
@@ -633,36 +851,110 @@ static void control_dispatch(struct conn *cn, char *line)
 		control_finish(cn,
 			       "unknown command '%.40s' (or wrong "
 			       "arguments); commands: status, reload, shed, "
-			       "drain, undo, overrides, lookup",
+			       "drain, health, undo, overrides, lookup",
 			       cmd);
+}
+
+// The N of `--clients N` in a request line: 0 when absent, -1 when
+// malformed or above DRYRUN_CLIENTS_MAX.
+static long control_clients_wanted(const char *line)
+{
+	char copy[CONTROL_LINE_MAX];
+	char *argv[CONTROL_ARGS_MAX];
+	snprintf(copy, sizeof(copy), "%s", line);
+	int argc = control_split(copy, argv);
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--clients") != 0)
+			continue;
+		char *end;
+		long n = i + 1 < argc && argv[i + 1][0] >= '0' &&
+					 argv[i + 1][0] <= '9'
+				 ? strtol(argv[i + 1], &end, 10)
+				 : -1;
+		return n > 0 && n <= DRYRUN_CLIENTS_MAX && *end == '\0' ? n
+									: -1;
+	}
+	return 0;
+}
+
+// The request line: dispatched, or kept until its client lines came.
+static void control_on_request(struct conn *cn, char *line)
+{
+	long want = control_clients_wanted(line);
+	if (want < 0) {
+		control_finish(cn,
+			       "--clients N: the number of `PREFIX WEIGHT` "
+			       "lines that follow, 1 to %d",
+			       DRYRUN_CLIENTS_MAX);
+		return;
+	}
+	if (want == 0) {
+		control_dispatch(cn, line);
+		return;
+	}
+	cn->clients = calloc((size_t)want, sizeof(*cn->clients));
+	cn->request = strdup(line);
+	if (cn->clients == NULL || cn->request == NULL) {
+		control_finish(cn, "out of memory for %ld client lines", want);
+		return;
+	}
+	cn->clients_expected = (size_t)want;
+}
+
+// One `PREFIX WEIGHT` line; the request runs after the last.
+static void control_on_client_line(struct conn *cn, const char *line)
+{
+	struct dryrun_client *c = &cn->clients[cn->client_count];
+	if (dryrun_parse_client(line, c) < 0) {
+		control_finish(cn,
+			       "clients line %zu: '%.60s' is not PREFIX "
+			       "WEIGHT (e.g. 192.0.2.0/24 1500)",
+			       cn->client_count + 1, line);
+		return;
+	}
+	if (++cn->client_count == cn->clients_expected)
+		control_dispatch(cn, cn->request);
 }
 
 static void control_on_read(struct bufferevent *bev, void *arg)
 {
 	struct conn *cn = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
-	size_t len;
-	char *line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF);
-	if (line == NULL) {
-		if (evbuffer_get_length(in) >= CONTROL_LINE_MAX)
-			control_finish(cn, "request longer than %d bytes",
+	for (;;) {
+		size_t len;
+		char *line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF);
+		if (line == NULL) {
+			if (evbuffer_get_length(in) >= CONTROL_LINE_MAX)
+				control_finish(cn,
+					       "request longer than %d bytes",
+					       CONTROL_LINE_MAX - 1);
+			return;
+		}
+		if (len >= CONTROL_LINE_MAX || strlen(line) != len) {
+			control_finish(cn,
+				       len >= CONTROL_LINE_MAX
+					       ? "request longer than %d bytes"
+					       : "the request holds a NUL byte",
 				       CONTROL_LINE_MAX - 1);
-		return;
-	}
-	if (len >= CONTROL_LINE_MAX || strlen(line) != len) {
-		control_finish(cn,
-			       len >= CONTROL_LINE_MAX
-				       ? "request longer than %d bytes"
-				       : "the request holds a NUL byte",
-			       CONTROL_LINE_MAX - 1);
+			free(line);
+			return;
+		}
+		if (len > 0 && line[len - 1] == '\r')
+			line[len - 1] = '\0';
+		bool first = cn->request == NULL;
+		if (first) {
+			log_debug("control: uid %lu: %s", cn->uid, line);
+			control_on_request(cn, line);
+		} else {
+			control_on_client_line(cn, line);
+		}
 		free(line);
-		return;
+		// answered (or failed): read nothing more
+		if (cn->request == NULL ||
+		    cn->client_count == cn->clients_expected ||
+		    !(bufferevent_get_enabled(bev) & EV_READ))
+			return;
 	}
-	if (len > 0 && line[len - 1] == '\r')
-		line[len - 1] = '\0';
-	log_debug("control: uid %lu: %s", cn->uid, line);
-	control_dispatch(cn, line);
-	free(line);
 }
 
 static void control_on_accept(struct evconnlistener *l, evutil_socket_t fd,
@@ -789,6 +1081,16 @@ struct overlay *control_overlay(struct control *c)
 	return c->ov;
 }
 
+const char *control_state_path(const struct config *cfg, char *buf, size_t len)
+{
+	if (cfg->state_file != NULL)
+		return cfg->state_file;
+	if (cfg->control == NULL)
+		return NULL;
+	snprintf(buf, len, "%s.state", cfg->control);
+	return buf;
+}
+
 struct control *control_new(const struct config *cfg, struct server *srv,
 			    struct reload *rl, struct event_base *base,
 			    struct diag *d)
@@ -802,12 +1104,8 @@ struct control *control_new(const struct config *cfg, struct server *srv,
 	c->rl = rl;
 	c->base = base;
 	char state[4096];
-	const char *state_path = cfg->state_file;
-	if (state_path == NULL && cfg->control != NULL) {
-		snprintf(state, sizeof(state), "%s.state", cfg->control);
-		state_path = state;
-	}
-	c->ov = overlay_new(srv, base, state_path);
+	c->ov = overlay_new(srv, base,
+			    control_state_path(cfg, state, sizeof(state)));
 	if (c->ov == NULL) {
 		diag_error(d, cfg->path, 0, "out of memory");
 		control_free(c);

@@ -6,6 +6,8 @@
 #ifndef GEOVIP_CONTROL_H
 #define GEOVIP_CONTROL_H
 
+#include <stddef.h>
+
 struct config;
 struct diag;
 struct event_base;
@@ -36,6 +38,9 @@ struct snapshot *control_prepare(struct control *c, struct snapshot *s);
 struct overlay *control_overlay(struct control *c);
 /** The secondary zones whose status `zones` prints. */
 void control_set_xfr(struct control *c, const struct xfr *x);
+/** The state file of cfg (`state_file:`, else the `control:` socket's
+ *  path + ".state") into buf, or NULL when there is none. */
+const char *control_state_path(const struct config *cfg, char *buf, size_t len);
 
 /** Closes the socket (removing its file) and every connection. */
 void control_free(struct control *c);

@@ -132,8 +132,9 @@ static void fleet_accept(struct fleet *f, const char *key, const char *text,
 	diag_free(d);
 	char when[32];
 	if (v.kind == FLEETKV_HEALTH) {
-		log_warning("fleet: %s: health %s %s not applied: this build "
-			    "has no health support",
+		log_warning("fleet: %s: health %s %s not applied: health "
+			    "from etcd is not supported yet (report it to "
+			    "each server with geovipctl health)",
 			    key, v.region, v.down ? "down" : "up");
 		return;
 	}

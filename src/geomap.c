@@ -479,6 +479,45 @@ void geomap_neighbour(const struct geomap *m, const struct ip_addr *addr,
 	*other = other_find(m, v, region);
 }
 
+struct walk_ctx {
+	const struct geomap *m;
+	geomap_prune_fn *prune;
+	geomap_visit_fn *visit;
+	void *arg;
+	struct geomap_leaf_info at;
+};
+
+static void walk_leaves(struct walk_ctx *w, uint32_t v)
+{
+	struct geomap_leaf_info *at = &w->at;
+	if (w->prune != NULL && w->prune(w->arg, at))
+		return;
+	if (v & GM_LEAF) {
+		at->region = GM_REGION(v);
+		at->priv = (v & GM_PRIV) != 0;
+		w->visit(w->arg, at);
+		return;
+	}
+	unsigned d = at->depth;
+	uint8_t bit = (uint8_t)(0x80 >> (d % 8));
+	at->depth = (uint8_t)(d + 1);
+	walk_leaves(w, w->m->nodes[v][0]);
+	at->prefix.bytes[d / 8] |= bit;
+	at->depth = (uint8_t)(d + 1);
+	walk_leaves(w, w->m->nodes[v][1]);
+	at->prefix.bytes[d / 8] &= (uint8_t)~bit;
+	at->depth = (uint8_t)d;
+}
+
+void geomap_walk(const struct geomap *m, int family, geomap_prune_fn *prune,
+		 geomap_visit_fn *visit, void *arg)
+{
+	struct walk_ctx w = {m, prune, visit, arg, {{0, {0}}, 0, 0, false}};
+	w.at.prefix.family = (uint8_t)family;
+	// the depth is bounded by the family's bits, by construction
+	walk_leaves(&w, m->root[family == AF_INET ? FAM_V4 : FAM_V6]);
+}
+
 size_t geomap_node_count(const struct geomap *m)
 {
 	return m->count;

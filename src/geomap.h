@@ -73,6 +73,23 @@ void geomap_lookup(const struct geomap *m, const struct ip_addr *addr,
 void geomap_neighbour(const struct geomap *m, const struct ip_addr *addr,
 		      unsigned scope, int region, int *other);
 
+/** One leaf as geomap_walk finds it: its prefix (bits after depth zero). */
+struct geomap_leaf_info {
+	struct ip_addr prefix;
+	uint8_t depth;
+	int region; /* before shed */
+	bool priv;  /* wholly private */
+};
+typedef void geomap_visit_fn(void *arg, const struct geomap_leaf_info *leaf);
+/* true: skip the subtree (or leaf) at prefix/depth (region unset). */
+typedef bool geomap_prune_fn(void *arg, const struct geomap_leaf_info *at);
+
+/** Calls visit on every leaf of family's tree (AF_INET or AF_INET6), in
+ *  address order, but for subtrees prune (may be NULL) skips; a shared
+ *  subtree is visited at each place it is. */
+void geomap_walk(const struct geomap *m, int family, geomap_prune_fn *prune,
+		 geomap_visit_fn *visit, void *arg);
+
 /** Nodes and bytes of the merged tree, for the log line and the bench. */
 size_t geomap_node_count(const struct geomap *m);
 size_t geomap_bytes(const struct geomap *m);

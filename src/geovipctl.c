@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,10 +22,14 @@
 #include "control.h"
 #include "diag.h"
 #include "fleetctl.h"
+#include "dryrun.h"
+#include "file.h"
 
 #define CTL_CONFIG_DEFAULT SYSCONFDIR "/geovip/geovip.yaml"
 /* The longest answer read: a status of many regions and overrides. */
 #define CTL_ANSWER_MAX (4 * 1024 * 1024)
+/* The largest `--clients` file read. */
+#define CTL_CLIENTS_FILE_MAX (64 * 1024 * 1024)
 
 enum { CTL_OK = 0, CTL_FAILED = 1, CTL_USAGE = 2, CTL_UNREACHABLE = 3 };
 
@@ -37,10 +42,16 @@ static void ctl_usage(FILE *out)
 		"  status                      generation, files, regions, "
 		"overrides\n"
 		"  reload                      reload and wait for the result\n"
-		"  shed REGION --to R --percent P --for DURATION --reason "
+		"  shed REGION [--to R] --percent P --for DURATION --reason "
 		"TEXT\n"
 		"  drain REGION [--to R] --for DURATION --reason TEXT\n"
+		"                              (no --to: spread by capacity)\n"
+		"  health REGION down|up [--reason TEXT]\n"
 		"  undo ID                     remove a runtime override\n"
+		"  --dry-run [--clients FILE]  after shed, drain, health, "
+		"undo:\n"
+		"                              what would move; nothing "
+		"changes\n"
 		"  overrides                   list the runtime overrides\n"
 		"  lookup ADDR[/PREFIX]        explain the live decision\n"
 		"  zones                       secondary zones: serial, "
@@ -85,6 +96,73 @@ static char *ctl_socket_from_config(const char *path)
 	config_free(cfg);
 	diag_free(d);
 	return sock;
+}
+
+/*
+ * The `PREFIX WEIGHT` lines of path (blank lines and # comments left
+ * out), checked here so a mistake is reported as FILE:LINE, as one
+ * buffer of lines; *count of them. NULL after printing why.
+ */
+static char *ctl_clients_read(const char *path, size_t *count)
+{
+	char *data;
+	size_t len;
+	int rc = file_read(path, CTL_CLIENTS_FILE_MAX, &data, &len);
+	if (rc < 0) {
+		fprintf(stderr, "geovipctl: --clients %s: %s\n", path,
+			file_strerror(rc));
+		return NULL;
+	}
+	char *out = malloc(len + 2);
+	size_t used = 0, line = 0;
+	*count = 0;
+	for (char *p = data, *nl; out != NULL && p < data + len; p = nl + 1) {
+		nl = memchr(p, '\n', (size_t)(data + len - p));
+		if (nl == NULL)
+			nl = data + len;
+		*nl = '\0';
+		line++;
+		size_t n = strlen(p);
+		if (n > 0 && p[n - 1] == '\r')
+			p[--n] = '\0';
+		const char *t = p + strspn(p, " \t");
+		if (*t == '\0' || *t == '#')
+			continue;
+		struct dryrun_client c;
+		if ((size_t)(nl - p) != n || n >= CONTROL_LINE_MAX ||
+		    dryrun_parse_client(t, &c) < 0) {
+			fprintf(stderr,
+				"geovipctl: %s:%zu: not PREFIX WEIGHT (e.g. "
+				"192.0.2.0/24 1500; weight a number >= 0)\n",
+				path, line);
+			free(out);
+			free(data);
+			return NULL;
+		}
+		if (++*count > DRYRUN_CLIENTS_MAX) {
+			fprintf(stderr,
+				"geovipctl: %s: more than %d client lines\n",
+				path, DRYRUN_CLIENTS_MAX);
+			free(out);
+			free(data);
+			return NULL;
+		}
+		memcpy(out + used, t, strlen(t));
+		used += strlen(t);
+		out[used++] = '\n';
+	}
+	free(data);
+	if (out == NULL) {
+		fprintf(stderr, "geovipctl: out of memory\n");
+		return NULL;
+	}
+	if (*count == 0) {
+		fprintf(stderr, "geovipctl: %s: no client lines\n", path);
+		free(out);
+		return NULL;
+	}
+	out[used] = '\0';
+	return out;
 }
 
 // The request line: the arguments joined by tabs.
@@ -136,21 +214,26 @@ static int ctl_connect(const char *path)
 	return fd;
 }
 
-static int ctl_send(int fd, const char *req)
+static int ctl_send_quiet(int fd, const char *req)
 {
 	size_t len = strlen(req), done = 0;
 	while (done < len) {
 		ssize_t n = write(fd, req + done, len - done);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0) {
-			fprintf(stderr, "geovipctl: cannot send: %s\n",
-				strerror(errno));
+		if (n <= 0)
 			return -1;
-		}
 		done += (size_t)n;
 	}
 	return 0;
+}
+
+static int ctl_send(int fd, const char *req)
+{
+	if (ctl_send_quiet(fd, req) == 0)
+		return 0;
+	fprintf(stderr, "geovipctl: cannot send: %s\n", strerror(errno));
+	return -1;
 }
 
 // Reads the answer to EOF into *out; -1 after printing why.
@@ -272,21 +355,46 @@ int main(int argc, char **argv)
 	if (fleet)
 		return fleetctl_main(config, timeout, argc - optind,
 				     argv + optind);
+	// `--clients FILE` goes as `--clients N` and N lines after the request
+	char *clients = NULL, count_text[32];
+	for (int i = optind; i + 1 < argc; i++) {
+		if (strcmp(argv[i], "--clients") != 0)
+			continue;
+		size_t n;
+		clients = ctl_clients_read(argv[i + 1], &n);
+		if (clients == NULL)
+			return CTL_USAGE;
+		snprintf(count_text, sizeof(count_text), "%zu", n);
+		argv[i + 1] = count_text;
+		break;
+	}
 	char req[CONTROL_LINE_MAX + 1];
-	if (ctl_request(argc - optind, argv + optind, req, sizeof(req)) < 0)
+	if (ctl_request(argc - optind, argv + optind, req, sizeof(req)) < 0) {
+		free(clients);
 		return CTL_USAGE;
+	}
 	char *owned = sock == NULL ? ctl_socket_from_config(config) : NULL;
-	if (sock == NULL && owned == NULL)
+	if (sock == NULL && owned == NULL) {
+		free(clients);
 		return CTL_USAGE;
+	}
 	int fd = ctl_connect(sock != NULL ? sock : owned);
 	free(owned);
-	if (fd < 0)
+	if (fd < 0) {
+		free(clients);
 		return CTL_UNREACHABLE;
+	}
 	char *ans;
 	size_t len;
 	int rc = CTL_UNREACHABLE;
-	if (ctl_send(fd, req) == 0 &&
-	    ctl_receive(fd, timeout, &ans, &len) == 0) {
+	// the daemon may refuse the request before reading every client
+	// line: its answer is still there to read
+	signal(SIGPIPE, SIG_IGN);
+	int sent = ctl_send(fd, req);
+	if (sent == 0 && clients != NULL)
+		(void)ctl_send_quiet(fd, clients);
+	free(clients);
+	if (sent == 0 && ctl_receive(fd, timeout, &ans, &len) == 0) {
 		rc = ctl_print(ans, len);
 		free(ans);
 	}

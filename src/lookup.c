@@ -167,28 +167,100 @@ static void print_merged(FILE *out, const struct config *cfg,
 			"merge stops", text);
 }
 
+// "apac 0.41, emea 1.90 → apac": the draw over from's candidates.
+static void print_draw(FILE *out, const struct snapshot *snap, int from,
+		       uint64_t h, int chosen)
+{
+	const struct config *cfg = snap->config;
+	const char *sep = "";
+	for (size_t i = 0; i < cfg->region_count; i++) {
+		if (!region_spread_candidate(snap->regions, snap->shed, from,
+					     (int)i))
+			continue;
+		fprintf(out, "%s%s (capacity %u) %.4f", sep,
+			cfg->regions[i].name,
+			(unsigned)region_capacity(snap->regions, (int)i),
+			region_spread_score(snap->regions, h, (int)i));
+		sep = ", ";
+	}
+	if (*sep == '\0')
+		fprintf(out, "no region is up besides %s → stays",
+			cfg->regions[from].name);
+	else
+		fprintf(out, " → lowest: %s", cfg->regions[chosen].name);
+}
+
+/* Which regions are down, and where this client's draw sends it. */
+static void print_health(FILE *out, const struct snapshot *snap,
+			 const struct region_decision *d)
+{
+	const struct config *cfg = snap->config;
+	fprintf(out, "%-16s", "health");
+	const char *sep = " down: ";
+	for (size_t i = 0; i < cfg->region_count; i++)
+		if (snap->shed[i].health != REGION_UP) {
+			fprintf(out, "%s%s", sep, cfg->regions[i].name);
+			sep = ", ";
+		}
+	if (*sep == ' ') {
+		fprintf(out, " every region is up\n");
+		return;
+	}
+	if (d->all_down) {
+		fprintf(out, "; every region is down: answering as if all "
+			     "were up\n");
+		return;
+	}
+	int from = d->region_before_shed;
+	if (snap->shed[from].health != REGION_DOWN) {
+		fprintf(out, "; %s is up\n", cfg->regions[from].name);
+		return;
+	}
+	fprintf(out, "\n%-16s %s is down: K=%u h=%llu, scores -ln(u)/capacity ",
+		"spread", cfg->regions[from].name, d->shed_k,
+		(unsigned long long)d->shed_hash);
+	print_draw(out, snap, from, d->shed_hash, d->region_landed);
+	fprintf(out, "\n");
+}
+
 static void print_shed(FILE *out, const struct snapshot *snap,
 		       const struct region_decision *d)
 {
 	const struct config *cfg = snap->config;
-	const struct region_shed *reg = &snap->shed[d->region_before_shed];
+	const struct region_shed *reg = &snap->shed[d->region_landed];
+	// the shed of the region the client landed in after health
+	char of[96] = "";
+	if (d->region_landed != d->region_before_shed)
+		snprintf(of, sizeof(of), "of %s, where it landed, ",
+			 cfg->regions[d->region_landed].name);
 	if (reg->to == REGION_NONE || reg->bp == 0) {
-		fprintf(out, "%-16s none for this region\n", "shed");
+		fprintf(out, "%-16s none for %s\n", "shed",
+			*of ? cfg->regions[d->region_landed].name
+			    : "this region");
 		return;
 	}
 	char source[48] = "config";
 	if (reg->override_id != 0)
 		snprintf(source, sizeof(source), "runtime override #%u",
 			 (unsigned)reg->override_id);
+	const char *to = reg->to == REGION_SPREAD ? "the up regions by capacity"
+						  : cfg->regions[reg->to].name;
 	fprintf(out,
-		"%-16s to %s at %u.%02u%% (%s): K=%u h=%llu, h mod "
+		"%-16s %sto %s at %u.%02u%% (%s): K=%u h=%llu, h mod "
 		"10000 = %llu %s %u → %s\n",
-		"shed", cfg->regions[reg->to].name, reg->bp / 100u,
-		reg->bp % 100u, source, d->shed_k,
-		(unsigned long long)d->shed_hash,
+		"shed", of, to, reg->bp / 100u, reg->bp % 100u, source,
+		d->shed_k, (unsigned long long)d->shed_hash,
 		(unsigned long long)(d->shed_hash % 10000),
-		d->shed ? "<" : ">=", (unsigned)reg->bp,
-		d->shed ? "shed" : "stays");
+		d->shed || d->shed_suspended ? "<" : ">=", (unsigned)reg->bp,
+		d->shed_suspended ? "not shed: its target is down"
+		: d->shed         ? "shed"
+				  : "stays");
+	if (reg->to == REGION_SPREAD && d->shed) {
+		fprintf(out, "%-16s ", "shed spread");
+		print_draw(out, snap, d->region_landed, d->shed_hash,
+			   d->region);
+		fprintf(out, "\n");
+	}
 }
 
 /* The VIPs of a set, after a label, on one line. */
@@ -386,6 +458,7 @@ int lookup_print_name(const struct snapshot *snap, const char *arg,
 	fprintf(out, "%-16s %s\n", "region",
 		cfg->regions[d.region_before_shed].name);
 	print_merged(out, cfg, &d, &x);
+	print_health(out, snap, &d);
 	print_shed(out, snap, &d);
 	print_answer(out, snap, &d, only);
 	print_dnssec(out, snap, &d);

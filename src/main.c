@@ -30,6 +30,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "lookup.h"
+#include "overlay.h"
 #include "notify.h"
 #include "pidfile.h"
 #include "privs.h"
@@ -236,6 +237,13 @@ static int main_lookup(const struct options *o)
 	struct snapshot *s = main_load(o->config, false);
 	if (s == NULL)
 		return 1;
+	// the runtime overrides and health a running daemon would apply
+	char buf[4096];
+	const char *state = control_state_path(s->config, buf, sizeof(buf));
+	struct overlay *ov = state != NULL ? overlay_read(state) : NULL;
+	if (ov != NULL)
+		s = overlay_apply(ov, s);
+	overlay_free(ov);
 	int rc = lookup_print_name(s, o->lookup, o->name, stdout, stderr);
 	snapshot_unref(s);
 	return rc == 0 ? 0 : 1;

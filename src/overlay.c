@@ -1,7 +1,8 @@
 /*
- * src/overlay.c — runtime overrides: the list (main thread only), the new
- * generation built from it (snapshot_overlay: the shed table replaced, the
- * loaded parts shared), the expiry timer, the state file, the audit lines.
+ * src/overlay.c — runtime overrides and health reports: the lists (main
+ * thread only), hysteresis, the per-region table and the new generation
+ * built from it (snapshot_overlay: the table replaced, the loaded parts
+ * shared), the expiry timer, the state file, the audit lines.
  */
 #include "autoconf.h"
 #include "overlay.h"
@@ -34,6 +35,10 @@ struct overlay {
 	uint32_t next_id;
 	size_t count;
 	struct overlay_entry entries[OVERLAY_MAX];
+	size_t health_count;
+	struct overlay_health health[OVERLAY_MAX];
+	bool all_down; // the last table published had every region down
+	bool readonly; // overlay_read: never saves, has no timer
 };
 
 int64_t overlay_now_ms(void)
@@ -65,8 +70,33 @@ static void overlay_describe(const struct overlay_entry *e, char *buf,
 	snprintf(buf, len,
 		 "#%" PRIu32 " %s %s → %s %u.%02u%% until %s, set "
 		 "by %s, reason \"%s\"",
-		 e->id, e->drain ? "drain" : "shed", e->from, e->to,
-		 e->bp / 100, e->bp % 100, until, by, e->reason);
+		 e->id, e->drain ? "drain" : "shed", e->from,
+		 e->spread ? "(up regions by capacity)" : e->to, e->bp / 100,
+		 e->bp % 100, until, by, e->reason);
+}
+
+// "emea down since T (pending up: 2 report(s) since T), uid U, reason R"
+static void overlay_health_describe(const struct overlay_health *h, char *buf,
+				    size_t len)
+{
+	char since[32], pend[32];
+	overlay_time_text(h->changed_ms, since, sizeof(since));
+	overlay_time_text(h->pending_ms, pend, sizeof(pend));
+	int n = snprintf(buf, len, "%s %s", h->region, h->down ? "down" : "up");
+	if (n < 0 || (size_t)n >= len)
+		return;
+	if (h->changed_ms > 0)
+		n += snprintf(buf + n, len - (size_t)n, " since %s", since);
+	if (n < 0 || (size_t)n >= len)
+		return;
+	if (h->pending > 0)
+		n += snprintf(buf + n, len - (size_t)n,
+			      " (pending %s: %u report(s) since %s)",
+			      h->down ? "up" : "down", h->pending, pend);
+	if (n < 0 || (size_t)n >= len)
+		return;
+	snprintf(buf + n, len - (size_t)n, ", uid %lu, reason \"%s\"", h->uid,
+		 h->reason);
 }
 
 /* ---- the state file ------------------------------------------------- */
@@ -75,7 +105,7 @@ static void overlay_describe(const struct overlay_entry *e, char *buf,
 // last. Written to PATH.tmp and renamed: never half a file.
 static int overlay_save(const struct overlay *ov)
 {
-	if (ov->state_path == NULL)
+	if (ov->state_path == NULL || ov->readonly)
 		return 0;
 	char tmp[4096];
 	snprintf(tmp, sizeof(tmp), "%s.tmp", ov->state_path);
@@ -93,8 +123,17 @@ static int overlay_save(const struct overlay *ov)
 		fprintf(f,
 			"override\t%" PRIu32 "\t%s\t%s\t%u\t%d\t%" PRId64
 			"\t%" PRId64 "\t%lu\t%s\n",
-			e->id, e->from, e->to, e->bp, e->drain ? 1 : 0,
-			e->created_ms, e->expires_ms, e->uid, e->reason);
+			e->id, e->from, e->spread ? "*" : e->to, e->bp,
+			e->drain ? 1 : 0, e->created_ms, e->expires_ms, e->uid,
+			e->reason);
+	}
+	for (size_t i = 0; i < ov->health_count; i++) {
+		const struct overlay_health *h = &ov->health[i];
+		fprintf(f,
+			"health\t%s\t%d\t%u\t%" PRId64 "\t%" PRId64
+			"\t%lu\t%s\n",
+			h->region, h->down ? 1 : 0, h->pending, h->pending_ms,
+			h->changed_ms, h->uid, h->reason);
 	}
 	int rc = fflush(f) == 0 && fsync(fileno(f)) == 0 ? 0 : -1;
 	if (fclose(f) != 0)
@@ -148,12 +187,64 @@ static int overlay_parse_entry(char *p, struct overlay_entry *e)
 	    v[2] > 1 || v[3] > INT64_MAX || v[4] > INT64_MAX)
 		return -1;
 	e->id = (uint32_t)v[0];
+	if (strcmp(e->to, "*") == 0) {
+		e->spread = true;
+		e->to[0] = '\0';
+	}
 	e->bp = (uint16_t)v[1];
 	e->drain = v[2] == 1;
 	e->created_ms = (int64_t)v[3];
 	e->expires_ms = (int64_t)v[4];
 	e->uid = (unsigned long)v[5];
 	return 0;
+}
+
+// One "health" line (after the keyword) into h; -1 when malformed.
+static int overlay_parse_health(char *p, struct overlay_health *h)
+{
+	char f[5][32];
+	memset(h, 0, sizeof(*h));
+	if (overlay_field(&p, h->region, sizeof(h->region)) < 0)
+		return -1;
+	for (int i = 0; i < 5; i++)
+		if (overlay_field(&p, f[i], sizeof(f[i])) < 0)
+			return -1;
+	if (overlay_field(&p, h->reason, sizeof(h->reason)) < 0 || *p != '\0')
+		return -1;
+	unsigned long long v[5];
+	for (int i = 0; i < 5; i++) {
+		char *end;
+		errno = 0;
+		v[i] = strtoull(f[i], &end, 10);
+		if (errno != 0 || *end != '\0' || f[i][0] == '-')
+			return -1;
+	}
+	if (v[0] > 1 || v[1] > UINT32_MAX || v[2] > INT64_MAX ||
+	    v[3] > INT64_MAX || (v[0] == 0 && v[1] == 0))
+		return -1;
+	h->down = v[0] == 1;
+	h->pending = (unsigned)v[1];
+	h->pending_ms = (int64_t)v[2];
+	h->changed_ms = (int64_t)v[3];
+	h->uid = (unsigned long)v[4];
+	return 0;
+}
+
+// A "health" line of the state file, kept or logged and dropped.
+static void overlay_load_health(struct overlay *ov, char *p, unsigned line)
+{
+	struct overlay_health h;
+	if (overlay_parse_health(p, &h) < 0 ||
+	    ov->health_count == OVERLAY_MAX ||
+	    overlay_health_find(ov, h.region) != NULL) {
+		log_error("%s:%u: not a valid health line; dropped",
+			  ov->state_path, line);
+		return;
+	}
+	char what[512];
+	overlay_health_describe(&h, what, sizeof(what));
+	log_info("restored health %s", what);
+	ov->health[ov->health_count++] = h;
 }
 
 // Reads the state file: each line kept, or logged as FILE:LINE and
@@ -184,6 +275,10 @@ static void overlay_load(struct overlay *ov)
 			continue;
 		if (strncmp(p, "next\t", 5) == 0) {
 			ov->next_id = (uint32_t)strtoul(p + 5, NULL, 10);
+			continue;
+		}
+		if (strncmp(p, "health\t", 7) == 0) {
+			overlay_load_health(ov, p + 7, line);
 			continue;
 		}
 		if (strncmp(p, "override\t", 9) != 0 ||
@@ -218,49 +313,204 @@ static int overlay_region(const struct config *cfg, const char *name)
 	return REGION_NONE;
 }
 
-static void overlay_arm(struct overlay *ov);
+static void overlay_arm(struct overlay *ov, const struct config *cfg);
 
-// shed[] for cfg: the config's, each override (newest last) on top.
-// Returns how many overrides apply.
-static size_t overlay_shed_table(const struct overlay *ov,
-				 const struct config *cfg,
-				 struct region_shed *shed)
+/* ---- health --------------------------------------------------------- */
+
+// When h's pending change is due by hold-down under cfg, or -1.
+static int64_t overlay_due(const struct config *cfg,
+			   const struct overlay_health *h)
 {
-	region_shed_from_config(cfg, shed);
-	size_t applied = 0;
-	for (size_t i = 0; i < ov->count; i++) {
-		const struct overlay_entry *e = &ov->entries[i];
-		int from = overlay_region(cfg, e->from);
-		int to = overlay_region(cfg, e->to);
-		if (from == REGION_NONE || to == REGION_NONE) {
-			log_warning("override #%" PRIu32 ": region '%s' is not "
-				    "in the configuration; not applied",
-				    e->id,
-				    from == REGION_NONE ? e->from : e->to);
+	if (h->pending == 0 || cfg->health_hold_down == 0)
+		return -1;
+	return h->pending_ms + (int64_t)cfg->health_hold_down * 1000;
+}
+
+int64_t overlay_health_due_ms(const struct overlay *ov,
+			      const struct overlay_health *h)
+{
+	return overlay_due(server_current(ov->srv)->config, h);
+}
+
+// Whether h's pending change takes effect at now under cfg's health:.
+static bool overlay_health_ready(const struct config *cfg,
+				 const struct overlay_health *h, int64_t now)
+{
+	if (h->pending == 0)
+		return false;
+	if (cfg->health_hold_down == 0 && cfg->health_reports == 0)
+		return true;
+	if (cfg->health_reports > 0 && h->pending >= cfg->health_reports)
+		return true;
+	int64_t due = overlay_due(cfg, h);
+	return due >= 0 && now >= due;
+}
+
+static void overlay_health_remove(struct overlay *ov, size_t i)
+{
+	memmove(&ov->health[i], &ov->health[i + 1],
+		(ov->health_count - i - 1) * sizeof(ov->health[0]));
+	ov->health_count--;
+}
+
+// h's pending change takes effect now (audited).
+static void overlay_health_flip(struct overlay_health *h, int64_t now)
+{
+	h->down = !h->down;
+	h->pending = 0;
+	h->changed_ms = now;
+	char text[512];
+	overlay_health_describe(h, text, sizeof(text));
+	log_info("audit: health %s: in effect", text);
+}
+
+// The pending changes due under cfg take effect; a region back up is
+// dropped. true when any did.
+static bool overlay_health_promote(struct overlay *ov, const struct config *cfg,
+				   int64_t now)
+{
+	bool changed = false;
+	for (size_t i = 0; i < ov->health_count;) {
+		struct overlay_health *h = &ov->health[i];
+		if (!overlay_health_ready(cfg, h, now)) {
+			i++;
 			continue;
 		}
-		shed[from] = (struct region_shed){to, e->bp, e->id};
-		applied++;
+		overlay_health_flip(h, now);
+		changed = true;
+		if (!h->down)
+			overlay_health_remove(ov, i);
+		else
+			i++;
 	}
-	return applied;
+	return changed;
+}
+
+/* ---- the table and publishing ---------------------------------------- */
+
+static void overlay_put_entry(struct region_shed *table,
+			      const struct config *cfg,
+			      const struct overlay_entry *e)
+{
+	int from = overlay_region(cfg, e->from);
+	int to = e->spread ? REGION_SPREAD : overlay_region(cfg, e->to);
+	if (from == REGION_NONE || to == REGION_NONE)
+		return;
+	table[from].to = to;
+	table[from].bp = e->bp;
+	table[from].override_id = e->id;
+}
+
+static void overlay_put_health(struct region_shed *table,
+			       const struct config *cfg, const char *region,
+			       bool down)
+{
+	int i = overlay_region(cfg, region);
+	if (i != REGION_NONE)
+		table[i].health = down ? REGION_DOWN : REGION_UP;
+}
+
+int overlay_table(const struct overlay *ov, const struct config *cfg,
+		  const struct overlay_change *change,
+		  struct region_shed *table)
+{
+	region_shed_from_config(cfg, table);
+	for (size_t i = 0; i < ov->count; i++) {
+		const struct overlay_entry *e = &ov->entries[i];
+		if (change == NULL || change->kind != OVERLAY_CHANGE_UNDO ||
+		    change->undo_id != e->id)
+			overlay_put_entry(table, cfg, e);
+	}
+	if (change != NULL && change->kind == OVERLAY_CHANGE_ADD)
+		overlay_put_entry(table, cfg, &change->add);
+	for (size_t i = 0; i < ov->health_count; i++)
+		overlay_put_health(table, cfg, ov->health[i].region,
+				   ov->health[i].down);
+	if (change != NULL && change->kind == OVERLAY_CHANGE_HEALTH)
+		overlay_put_health(table, cfg, change->region, change->down);
+	for (size_t i = 0; i < cfg->region_count; i++)
+		if (table[i].health != REGION_DOWN)
+			return 0;
+	// never SERVFAIL the world: every region served as if up
+	for (size_t i = 0; i < cfg->region_count; i++)
+		table[i].health = REGION_DOWN_IGNORED;
+	return cfg->region_count > 0 ? 1 : 0;
+}
+
+// Entries naming a region cfg lacks are kept but not applied: say so.
+static void overlay_warn_unknown(const struct overlay *ov,
+				 const struct config *cfg)
+{
+	for (size_t i = 0; i < ov->count; i++) {
+		const struct overlay_entry *e = &ov->entries[i];
+		const char *bad = overlay_region(cfg, e->from) == REGION_NONE
+					  ? e->from
+				  : !e->spread && overlay_region(cfg, e->to) ==
+							  REGION_NONE
+					  ? e->to
+					  : NULL;
+		if (bad != NULL)
+			log_warning("override #%" PRIu32 ": region '%s' is not "
+				    "in the configuration; not applied",
+				    e->id, bad);
+	}
+	for (size_t i = 0; i < ov->health_count; i++)
+		if (overlay_region(cfg, ov->health[i].region) == REGION_NONE)
+			log_warning("health of region '%s': not in the "
+				    "configuration; not applied",
+				    ov->health[i].region);
+}
+
+// The table for cfg (NULL: out of memory); logs entering and leaving the
+// state where every region is down, once per transition.
+static struct region_shed *overlay_build(struct overlay *ov,
+					 const struct config *cfg)
+{
+	struct region_shed *t = calloc(cfg->region_count + 1, sizeof(*t));
+	if (t == NULL)
+		return NULL;
+	overlay_warn_unknown(ov, cfg);
+	bool all = overlay_table(ov, cfg, NULL, t) == 1;
+	if (all && !ov->all_down)
+		log_warning("health: every region is down; answering as if "
+			    "all were up");
+	else if (!all && ov->all_down)
+		log_info("health: not every region is down any more; down "
+			 "regions' clients are spread again");
+	ov->all_down = all;
+	return t;
+}
+
+static bool overlay_same_table(const struct region_shed *a,
+			       const struct region_shed *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (a[i].to != b[i].to || a[i].bp != b[i].bp ||
+		    a[i].override_id != b[i].override_id ||
+		    a[i].health != b[i].health)
+			return false;
+	return true;
 }
 
 struct snapshot *overlay_apply(struct overlay *ov, struct snapshot *s)
 {
 	const struct config *cfg = s->config;
-	overlay_arm(ov);
-	struct region_shed *shed = calloc(cfg->region_count + 1, sizeof(*shed));
-	if (shed == NULL) {
+	// hold-downs that ran out while stopped or reloading
+	if (overlay_health_promote(ov, cfg, overlay_now_ms()))
+		(void)overlay_save(ov);
+	overlay_arm(ov, cfg);
+	struct region_shed *t = overlay_build(ov, cfg);
+	if (t == NULL) {
 		log_error(
 			"runtime overrides: out of memory; generation %" PRIu64
 			" serves without them",
 			s->generation);
 		return s;
 	}
-	size_t applied = overlay_shed_table(ov, cfg, shed);
-	struct snapshot *o = applied > 0 ? snapshot_overlay(s, shed) : NULL;
-	free(shed);
-	if (applied > 0 && o == NULL)
+	bool same = overlay_same_table(t, s->shed, cfg->region_count);
+	struct snapshot *o = same ? NULL : snapshot_overlay(s, t);
+	free(t);
+	if (!same && o == NULL)
 		log_error(
 			"runtime overrides: out of memory; generation %" PRIu64
 			" serves without them",
@@ -271,28 +521,23 @@ struct snapshot *overlay_apply(struct overlay *ov, struct snapshot *s)
 	return o;
 }
 
-// A new generation: the current one's loaded parts, the overrides of now
-// (an override removed falls back to the config's shed).
+// A new generation: the current one's loaded parts, the overrides and
+// health of now (an override removed falls back to the config's shed).
 static int overlay_publish(struct overlay *ov)
 {
 	const struct snapshot *cur = server_current(ov->srv);
-	struct region_shed *shed =
-		calloc(cur->config->region_count + 1, sizeof(*shed));
-	struct snapshot *s = NULL;
-	if (shed != NULL) {
-		(void)overlay_shed_table(ov, cur->config, shed);
-		s = snapshot_overlay(cur, shed);
-		free(shed);
-	}
+	struct region_shed *t = overlay_build(ov, cur->config);
+	struct snapshot *s = t != NULL ? snapshot_overlay(cur, t) : NULL;
+	free(t);
 	if (s == NULL) {
 		log_error("runtime overrides: out of memory");
 		return -1;
 	}
 	server_publish(ov->srv, s);
 	log_info("runtime overrides: generation %" PRIu64 " published with "
-		 "%zu override(s)",
-		 s->generation, ov->count);
-	overlay_arm(ov);
+		 "%zu override(s), %zu region health state(s)",
+		 s->generation, ov->count, ov->health_count);
+	overlay_arm(ov, s->config);
 	return 0;
 }
 
@@ -308,6 +553,7 @@ static void overlay_on_expiry(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	struct overlay *ov = arg;
+	const struct config *cfg = server_current(ov->srv)->config;
 	int64_t now = overlay_now_ms();
 	bool changed = false;
 	for (size_t i = 0; i < ov->count;) {
@@ -321,24 +567,34 @@ static void overlay_on_expiry(evutil_socket_t fd, short what, void *arg)
 		overlay_remove(ov, i);
 		changed = true;
 	}
+	if (overlay_health_promote(ov, cfg, now))
+		changed = true;
 	if (changed) {
 		(void)overlay_save(ov);
 		(void)overlay_publish(ov);
 	} else {
-		overlay_arm(ov);
+		overlay_arm(ov, cfg);
 	}
 }
 
-// The timer at the earliest expiry (wall clock, re-read when it fires).
-static void overlay_arm(struct overlay *ov)
+// The timer at the earliest expiry or hold-down (wall clock, re-read
+// when it fires).
+static void overlay_arm(struct overlay *ov, const struct config *cfg)
 {
-	event_del(ov->expiry);
-	if (ov->count == 0)
+	if (ov->expiry == NULL)
 		return;
-	int64_t first = ov->entries[0].expires_ms;
-	for (size_t i = 1; i < ov->count; i++)
-		if (ov->entries[i].expires_ms < first)
+	event_del(ov->expiry);
+	int64_t first = -1;
+	for (size_t i = 0; i < ov->count; i++)
+		if (first < 0 || ov->entries[i].expires_ms < first)
 			first = ov->entries[i].expires_ms;
+	for (size_t i = 0; i < ov->health_count; i++) {
+		int64_t due = overlay_due(cfg, &ov->health[i]);
+		if (due >= 0 && (first < 0 || due < first))
+			first = due;
+	}
+	if (first < 0)
+		return;
 	int64_t wait = first - overlay_now_ms();
 	if (wait < 0)
 		wait = 0;
@@ -401,7 +657,8 @@ static bool overlay_same(const struct overlay_entry *a,
 {
 	return strcmp(a->key, b->key) == 0 && strcmp(a->from, b->from) == 0 &&
 	       strcmp(a->to, b->to) == 0 && a->bp == b->bp &&
-	       a->drain == b->drain && a->expires_ms == b->expires_ms &&
+	       a->drain == b->drain && a->spread == b->spread &&
+	       a->expires_ms == b->expires_ms &&
 	       strcmp(a->reason, b->reason) == 0 && strcmp(a->who, b->who) == 0;
 }
 
@@ -514,6 +771,121 @@ int overlay_fleet_set(struct overlay *ov, const struct overlay_entry *e,
 	return rc;
 }
 
+// Where h's report goes: its entry, created (up) when missing; NULL when
+// the table is full.
+static struct overlay_health *overlay_health_slot(struct overlay *ov,
+						  const char *region)
+{
+	for (size_t i = 0; i < ov->health_count; i++)
+		if (strcmp(ov->health[i].region, region) == 0)
+			return &ov->health[i];
+	if (ov->health_count == OVERLAY_MAX)
+		return NULL;
+	struct overlay_health *h = &ov->health[ov->health_count++];
+	memset(h, 0, sizeof(*h));
+	strcpy(h->region, region);
+	return h;
+}
+
+// Saves and publishes after a report; -1 with the health list as saved.
+static int overlay_health_commit(struct overlay *ov, bool publish,
+				 const struct overlay_health *saved,
+				 size_t saved_count)
+{
+	if (overlay_save(ov) == 0 && (!publish || overlay_publish(ov) == 0))
+		return 0;
+	memcpy(ov->health, saved, saved_count * sizeof(*saved));
+	ov->health_count = saved_count;
+	(void)overlay_save(ov);
+	return -1;
+}
+
+int overlay_health_report(struct overlay *ov, const char *region, bool down,
+			  unsigned long uid, const char *reason)
+{
+	if (strlen(region) > OVERLAY_NAME_MAX ||
+	    strlen(reason) > OVERLAY_REASON_MAX || reason[0] == '\0') {
+		log_error("health report for '%.64s': name or reason too long "
+			  "or empty",
+			  region);
+		return -1;
+	}
+	const struct config *cfg = server_current(ov->srv)->config;
+	int64_t now = overlay_now_ms();
+	const struct overlay_health *known = overlay_health_find(ov, region);
+	if (known == NULL && !down)
+		return OVERLAY_HEALTH_UNCHANGED; // up, nothing pending
+	// the list as it was, to put back if saving or publishing fails
+	size_t saved_count = ov->health_count;
+	struct overlay_health *saved =
+		malloc((saved_count + 1) * sizeof(*saved));
+	struct overlay_health *h = overlay_health_slot(ov, region);
+	if (saved == NULL || h == NULL) {
+		log_error("health report for '%s': %s", region,
+			  saved == NULL ? "out of memory"
+					: "too many regions kept");
+		if (h != NULL && ov->health_count > saved_count)
+			ov->health_count = saved_count;
+		free(saved);
+		return -1;
+	}
+	memcpy(saved, ov->health, saved_count * sizeof(*saved));
+	int rc = OVERLAY_HEALTH_PENDING;
+	if (down == h->down) {
+		h->pending = 0; // a report of the state in effect
+		rc = OVERLAY_HEALTH_UNCHANGED;
+	} else {
+		// who reported the change, and why: kept with the state
+		h->uid = uid;
+		snprintf(h->reason, sizeof(h->reason), "%s", reason);
+		if (h->pending++ == 0)
+			h->pending_ms = now;
+		if (overlay_health_ready(cfg, h, now)) {
+			overlay_health_flip(h, now);
+			rc = OVERLAY_HEALTH_EFFECTIVE;
+		}
+	}
+	char text[512];
+	overlay_health_describe(h, text, sizeof(text));
+	if (!h->down && h->pending == 0)
+		overlay_health_remove(ov, (size_t)(h - ov->health));
+	if (overlay_health_commit(ov, rc == OVERLAY_HEALTH_EFFECTIVE, saved,
+				  saved_count) < 0) {
+		free(saved);
+		return -1;
+	}
+	free(saved);
+	log_info("audit: uid %lu reported %s %s: %s", uid, region,
+		 down ? "down" : "up",
+		 rc == OVERLAY_HEALTH_EFFECTIVE ? "in effect"
+		 : rc == OVERLAY_HEALTH_PENDING ? "pending (hysteresis)"
+						: "already so");
+	log_info("health: %s", text);
+	if (rc != OVERLAY_HEALTH_EFFECTIVE)
+		overlay_arm(ov, cfg);
+	return rc;
+}
+
+size_t overlay_health_count(const struct overlay *ov)
+{
+	return ov->health_count;
+}
+
+const struct overlay_health *overlay_health_get(const struct overlay *ov,
+						size_t i)
+{
+	return i < ov->health_count ? &ov->health[i] : NULL;
+}
+
+const struct overlay_health *overlay_health_find(const struct overlay *ov,
+						 const char *region)
+{
+	for (size_t i = 0; i < ov->health_count; i++)
+		if (strcmp(ov->health[i].region, region) == 0)
+			return &ov->health[i];
+	return NULL;
+}
+
 size_t overlay_count(const struct overlay *ov)
 {
 	return ov->count;
@@ -550,6 +922,19 @@ struct overlay *overlay_new(struct server *srv, struct event_base *base,
 	}
 	if (ov->state_path != NULL)
 		overlay_load(ov);
+	return ov;
+}
+
+struct overlay *overlay_read(const char *state_path)
+{
+	struct overlay *ov = calloc(1, sizeof(*ov));
+	if (ov == NULL || (ov->state_path = strdup(state_path)) == NULL) {
+		free(ov);
+		return NULL;
+	}
+	ov->next_id = 1;
+	ov->readonly = true;
+	overlay_load(ov);
 	return ov;
 }
 

@@ -1,6 +1,7 @@
 /*
- * src/overlay.h — runtime overrides (geovipctl shed/drain): a list kept on
- * the main thread, applied to a snapshot as a new generation sharing its
+ * src/overlay.h — runtime overrides (geovipctl shed/drain) and region
+ * health reports (geovipctl health, with hysteresis): lists kept on the
+ * main thread, applied to a snapshot as a new generation sharing its
  * loaded parts, expired by a timer, saved in a state file, audited.
  */
 #ifndef GEOVIP_OVERLAY_H
@@ -10,10 +11,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct config;
 struct event_base;
 struct server;
 struct snapshot;
 struct overlay;
+struct region_shed;
 
 /** Longest region name and reason an override holds. */
 #define OVERLAY_NAME_MAX 63
@@ -34,10 +37,11 @@ enum overlay_source {
 struct overlay_entry {
 	uint32_t id;                     /* 1, 2, ...: never reused */
 	char from[OVERLAY_NAME_MAX + 1]; /* the region shedding */
-	char to[OVERLAY_NAME_MAX + 1];   /* the region receiving */
-	uint16_t bp;                     /* percent x 100: 1..10000 */
-	bool drain;                      /* written as `drain` */
-	int64_t created_ms;              /* wall clock, ms since the epoch */
+	char to[OVERLAY_NAME_MAX + 1];   /* the region receiving, or "" */
+	bool spread;        /* to is "": over the up regions by capacity */
+	uint16_t bp;        /* percent x 100: 1..10000 */
+	bool drain;         /* written as `drain` */
+	int64_t created_ms; /* wall clock, ms since the epoch */
 	int64_t expires_ms;
 	unsigned long uid; /* who: the peer uid of the socket */
 	char reason[OVERLAY_REASON_MAX + 1];
@@ -53,6 +57,9 @@ struct overlay_entry {
  */
 struct overlay *overlay_new(struct server *srv, struct event_base *base,
 			    const char *state_path);
+/** The overrides and health of state_path, to apply (overlay_apply)
+ *  and nothing else: for `geovipd --lookup`. NULL when out of memory. */
+struct overlay *overlay_read(const char *state_path);
 void overlay_free(struct overlay *ov);
 
 /**
@@ -92,6 +99,73 @@ const struct overlay_entry *overlay_get(const struct overlay *ov, size_t i);
 /** The override for region name from, or NULL. */
 const struct overlay_entry *overlay_find(const struct overlay *ov,
 					 const char *from);
+
+/*
+ * Health. A region's effective state changes when a report of the other
+ * state has been repeated `health.reports` times in a row, or has held
+ * for `health.hold_down` (the live config's; 0 turns a condition off;
+ * both 0: at once). A report of the effective state cancels a pending
+ * change. Only regions down or with a change pending are kept.
+ */
+struct overlay_health {
+	char region[OVERLAY_NAME_MAX + 1];
+	bool down;          /* effective */
+	unsigned pending;   /* reports of !down in a row; 0: none */
+	int64_t pending_ms; /* the first of them, wall clock ms */
+	int64_t changed_ms; /* when down last took effect */
+	unsigned long uid;  /* who sent the last report */
+	char reason[OVERLAY_REASON_MAX + 1];
+};
+
+/** What overlay_health_report did. */
+enum overlay_health_result {
+	OVERLAY_HEALTH_UNCHANGED, /* the region already was in that state */
+	OVERLAY_HEALTH_PENDING,   /* recorded; waiting for hysteresis */
+	OVERLAY_HEALTH_EFFECTIVE, /* took effect: new generation published */
+};
+
+/**
+ * A health report (geovipctl health, or a fleet store) for region name:
+ * hysteresis applied, saved, audited, published when it takes effect.
+ * The enum overlay_health_result, or -1 (logged) with nothing changed.
+ * A region the config lacks is kept but not applied (like overrides).
+ */
+int overlay_health_report(struct overlay *ov, const char *region, bool down,
+			  unsigned long uid, const char *reason);
+
+size_t overlay_health_count(const struct overlay *ov);
+const struct overlay_health *overlay_health_get(const struct overlay *ov,
+						size_t i);
+/** The health kept for region, or NULL (up, nothing pending). */
+const struct overlay_health *overlay_health_find(const struct overlay *ov,
+						 const char *region);
+/** When the pending change of h takes effect by hold-down, or -1. */
+int64_t overlay_health_due_ms(const struct overlay *ov,
+			      const struct overlay_health *h);
+
+/** A change as a dry run describes it (nothing is changed). */
+struct overlay_change {
+	enum {
+		OVERLAY_CHANGE_ADD,
+		OVERLAY_CHANGE_UNDO,
+		OVERLAY_CHANGE_HEALTH
+	} kind;
+	struct overlay_entry add; /* ADD */
+	uint32_t undo_id;         /* UNDO */
+	const char *region;       /* HEALTH: its state once effective */
+	bool down;
+};
+
+/**
+ * The per-region table (cfg->region_count entries) for cfg: its `shed:`,
+ * the overrides on top, the effective health, with change applied when
+ * not NULL (a health change as if hysteresis had passed). Nothing is
+ * changed or logged. When every region is down, each is
+ * REGION_DOWN_IGNORED (served as if up); returns 1 then, else 0.
+ */
+int overlay_table(const struct overlay *ov, const struct config *cfg,
+		  const struct overlay_change *change,
+		  struct region_shed *table);
 
 /** "2026-11-29T17:30:05Z" for ms into buf (at least 24 bytes). */
 void overlay_time_text(int64_t ms, char *buf, size_t len);

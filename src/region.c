@@ -8,6 +8,7 @@
 #include "region.h"
 
 #include <arpa/inet.h>
+#include <math.h>
 #include <string.h>
 #include <stdlib.h>
 
@@ -37,6 +38,15 @@ struct regions {
 		uint8_t *rrs[2];
 		uint16_t rr_count[2];
 	} * reg;
+	/* per region, health spreading: weight, `fallback:`, the salt of
+	 * the region's draw (SipHash of its name: the same fleet-wide
+	 * whatever the order of the regions) */
+	struct region_spread {
+		uint32_t capacity;
+		int *fallback;
+		size_t fallback_count;
+		uint64_t salt;
+	} * spread;
 	size_t region_count;
 	size_t service_count; /* with CONFIG_SERVICE_REGIONS: 1 + named */
 	/* per service, the regions that have it (the spread's candidates):
@@ -203,6 +213,24 @@ static int regions_encode_services(struct regions *r, const struct config *cfg)
 	return 0;
 }
 
+/* Capacity, fallback and the salt of one region's spread draw. */
+static int regions_copy_spread(struct region_spread *ri,
+			       const struct config_region *reg,
+			       const uint8_t key[16])
+{
+	ri->capacity = reg->capacity > 0 ? reg->capacity : 1;
+	ri->fallback = calloc(reg->fallback_count + 1, sizeof(*ri->fallback));
+	if (ri->fallback == NULL)
+		return -1;
+	if (reg->fallback_count > 0)
+		memcpy(ri->fallback, reg->fallback,
+		       reg->fallback_count * sizeof(*ri->fallback));
+	ri->fallback_count = reg->fallback_count;
+	ri->salt =
+		siphash24(key, (const uint8_t *)reg->name, strlen(reg->name));
+	return 0;
+}
+
 /* The shed key, the ECS switch and the encoded VIPs, so deciding and
  * answering read no config (the shed table is the snapshot's). */
 static int regions_copy_settings(struct regions *r, const struct config *cfg,
@@ -215,7 +243,14 @@ static int regions_copy_settings(struct regions *r, const struct config *cfg,
 		diag_error(d, cfg->path, 0, "out of memory");
 		return -1;
 	}
-	return 0;
+	r->spread = calloc(cfg->region_count + 1, sizeof(*r->spread));
+	int rc = r->spread != NULL ? 0 : -1;
+	for (size_t i = 0; rc == 0 && i < cfg->region_count; i++)
+		rc = regions_copy_spread(&r->spread[i], &cfg->regions[i],
+					 r->shed_key);
+	if (rc < 0)
+		diag_error(d, cfg->path, 0, "out of memory");
+	return rc;
 }
 
 struct regions *regions_build(const struct config *cfg, const struct geo *g,
@@ -270,6 +305,9 @@ void regions_free(struct regions *r)
 		free(r->reg[i].rrs[FAM_V4]);
 		free(r->reg[i].rrs[FAM_V6]);
 	}
+	for (size_t i = 0; r->spread != NULL && i < r->region_count; i++)
+		free(r->spread[i].fallback);
+	free(r->spread);
 	free(r->reg);
 	free(r->have);
 	free(r->have_start);
@@ -324,43 +362,145 @@ void region_shed_from_config(const struct config *cfg, struct region_shed *shed)
 		shed[i].to = cfg->regions[i].shed_to;
 		shed[i].bp = cfg->regions[i].shed_bp;
 		shed[i].override_id = 0;
+		shed[i].health = REGION_UP;
 	}
 }
 
-/* Step 3: shed once, by the keyed hash of the truncated address. */
-static void decide_shed(const struct regions *r, const struct region_shed *shed,
-			struct region_decision *out)
+static bool region_is_down(const struct region_shed *shed, int i)
 {
-	const struct region_shed *sh = &shed[out->region_before_shed];
+	return shed[i].health == REGION_DOWN;
+}
+
+// Any region of from's fallback list up?
+static bool region_fallback_up(const struct regions *r,
+			       const struct region_shed *shed, int from)
+{
+	const struct region_spread *ri = &r->spread[from];
+	for (size_t i = 0; i < ri->fallback_count; i++)
+		if (!region_is_down(shed, ri->fallback[i]))
+			return true;
+	return false;
+}
+
+bool region_spread_candidate(const struct regions *r,
+			     const struct region_shed *shed, int from, int to)
+{
+	if (to == from || region_is_down(shed, to))
+		return false;
+	if (!region_fallback_up(r, shed, from))
+		return true;
+	const struct region_spread *ri = &r->spread[from];
+	for (size_t i = 0; i < ri->fallback_count; i++)
+		if (ri->fallback[i] == to)
+			return true;
+	return false;
+}
+
+// splitmix64's finaliser: h and the salt give independent draws per region.
+static uint64_t region_mix(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+double region_spread_score(const struct regions *r, uint64_t h, int to)
+{
+	uint64_t x = region_mix(h ^ r->spread[to].salt);
+	double u = ((double)(x >> 11) + 0.5) / 9007199254740992.0; // 2^53
+	return -log(u) / (double)r->spread[to].capacity;
+}
+
+int region_spread(const struct regions *r, const struct region_shed *shed,
+		  int from, uint64_t h)
+{
+	bool fallback = region_fallback_up(r, shed, from);
+	int best = from;
+	double best_score = 0;
+	// the fallback list, or every region: the same rule as the candidate
+	// test, without re-reading the list per region
+	size_t n = fallback ? r->spread[from].fallback_count : r->region_count;
+	for (size_t i = 0; i < n; i++) {
+		int to = fallback ? r->spread[from].fallback[i] : (int)i;
+		if (to == from || region_is_down(shed, to))
+			continue;
+		double score = region_spread_score(r, h, to);
+		if (best == from || score < best_score ||
+		    (score == best_score && to < best)) {
+			best = to;
+			best_score = score;
+		}
+	}
+	return best;
+}
+
+static uint64_t decide_hash(const struct regions *r,
+			    struct region_decision *out)
+{
+	if (!out->hashed) {
+		out->shed_hash =
+			region_shed_hash(r->shed_key, &out->addr, out->shed_k);
+		out->hashed = true;
+	}
+	return out->shed_hash;
+}
+
+/* Step 3: a down region's clients spread over the up regions. */
+static void decide_health(const struct regions *r,
+			  const struct region_shed *shed,
+			  struct region_decision *out)
+{
 	unsigned k_max = out->addr.family == AF_INET ? 24 : 56;
 	out->shed_k = (uint8_t)(out->used_ecs && out->addr_bits < k_max
 					? out->addr_bits
 					: k_max);
-	out->region = out->region_before_shed;
+	int from = out->region_before_shed;
+	out->region_landed = from;
+	out->all_down = shed[from].health == REGION_DOWN_IGNORED;
+	if (!region_is_down(shed, from))
+		return;
+	out->region_landed = region_spread(r, shed, from, decide_hash(r, out));
+	out->health_moved = out->region_landed != from;
+}
+
+/* Step 4: the shed of the region landed in, once, by the keyed hash of
+ * the truncated address; not into a region that is down. */
+static void decide_shed(const struct regions *r, const struct region_shed *shed,
+			struct region_decision *out)
+{
+	int from = out->region_landed;
+	const struct region_shed *sh = &shed[from];
+	out->region = from;
 	if (sh->to == REGION_NONE || sh->bp == 0)
 		return;
-	out->shed_hash = region_shed_hash(r->shed_key, &out->addr, out->shed_k);
-	if (out->shed_hash % 10000 < sh->bp) {
-		out->region = sh->to;
-		out->shed = true;
+	if (decide_hash(r, out) % 10000 >= sh->bp)
+		return;
+	int to = sh->to == REGION_SPREAD
+			 ? region_spread(r, shed, from, out->shed_hash)
+			 : sh->to;
+	if (region_is_down(shed, to)) {
+		out->shed_suspended = true;
+		return;
 	}
+	out->region = to;
+	out->shed = to != from;
 }
 
 /*
  * The ECS scope: the merged leaf's scope (the widest prefix whose public
- * addresses share the region), at least K when the region sheds, plus
- * the offset of an IPv4 address carried in IPv6.
+ * addresses share the region), at least K when the region depends on the
+ * hash (health spread or shed), plus the offset of an IPv4 address
+ * carried in IPv6.
  */
-static void decide_scope(const struct region_shed *shed,
-			 struct region_decision *out)
+static void decide_scope(struct region_decision *out)
 {
 	if (!out->used_ecs) {
 		out->scope = 0;
 		return;
 	}
 	unsigned scope = out->leaf_scope;
-	const struct region_shed *sh = &shed[out->region_before_shed];
-	if (sh->to != REGION_NONE && sh->bp > 0 && out->shed_k > scope)
+	if (out->hashed && out->shed_k > scope)
 		scope = out->shed_k;
 	out->scope = (uint8_t)(scope + out->offset);
 }
@@ -376,8 +516,38 @@ void region_decide(const struct regions *r, const struct region_shed *shed,
 	out->reason = leaf.reason;
 	out->leaf_depth = leaf.depth;
 	out->leaf_scope = leaf.scope;
+	decide_health(r, shed, out);
 	decide_shed(r, shed, out);
-	decide_scope(shed, out);
+	decide_scope(out);
+}
+
+int region_decide_hashed(const struct regions *r,
+			 const struct region_shed *shed, int from, uint64_t h)
+{
+	struct region_decision d;
+	memset(&d, 0, sizeof(d));
+	d.region_before_shed = from;
+	d.hashed = true; // decide_hash gives h
+	d.shed_hash = h;
+	decide_health(r, shed, &d);
+	decide_shed(r, shed, &d);
+	return d.region;
+}
+
+uint64_t regions_hash(const struct regions *r, const struct ip_addr *addr,
+		      uint8_t k)
+{
+	return region_shed_hash(r->shed_key, addr, k);
+}
+
+uint32_t region_capacity(const struct regions *r, int i)
+{
+	return r->spread[i].capacity;
+}
+
+size_t regions_count(const struct regions *r)
+{
+	return r->region_count;
 }
 
 /* ---- the step-by-step decision ------------------------------------------- */
@@ -461,15 +631,17 @@ bool region_has_service(const struct regions *r, unsigned service, int region)
 	return info->rr_count[FAM_V4] + info->rr_count[FAM_V6] > 0;
 }
 
-/* A region every client of which is shed away (drained): no target. */
+/* A region that is down, or every client of which is shed away
+ * (drained): no target. */
 static bool service_drained(const struct region_shed *shed, int region)
 {
-	return shed[region].to != REGION_NONE && shed[region].bp == 10000;
+	return region_is_down(shed, region) ||
+	       (shed[region].to != REGION_NONE && shed[region].bp == 10000);
 }
 
 /*
  * The n-th (n = h mod count) region that has the service, skipping
- * drained regions unless every one is drained: equal shares, the same on
+ * down and drained regions unless every one is: equal shares, the same on
  * every server of a fleet.
  */
 static void service_spread(const struct regions *r,
@@ -523,6 +695,11 @@ void region_service_choose(const struct regions *r,
 bool regions_ecs(const struct regions *r)
 {
 	return r->ecs;
+}
+
+const struct geomap *regions_map(const struct regions *r)
+{
+	return r->map;
 }
 
 size_t regions_tree_nodes(const struct regions *r)

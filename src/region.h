@@ -32,31 +32,50 @@ struct region_client {
 
 /** The whole decision, for the answer and for `--lookup`. */
 struct region_decision {
-	struct ip_addr addr; /* address looked up (after unwrapping) */
-	uint8_t addr_bits;   /* its meaningful prefix length */
-	uint8_t offset;      /* 0, or 16/96 for IPv4 inside IPv6 */
-	bool used_ecs;       /* addr came from the ECS option */
-	bool ecs_private;    /* ECS address set aside as private */
-	int region_before_shed;
-	uint8_t reason;     /* enum geomap_reason: why region_before_shed */
-	int region;         /* the answer's region */
-	bool shed;          /* moved by shed */
-	uint8_t shed_k;     /* K of the shed hash */
-	uint64_t shed_hash; /* h, valid when the region sheds */
-	uint8_t leaf_depth; /* of the merged tree's leaf */
-	uint8_t leaf_scope; /* its merged scope (before shed, offset) */
-	uint8_t scope;      /* ECS SCOPE PREFIX-LENGTH to send */
+	struct ip_addr addr;    /* address looked up (after unwrapping) */
+	uint8_t addr_bits;      /* its meaningful prefix length */
+	uint8_t offset;         /* 0, or 16/96 for IPv4 inside IPv6 */
+	bool used_ecs;          /* addr came from the ECS option */
+	bool ecs_private;       /* ECS address set aside as private */
+	int region_before_shed; /* the merged tree's region */
+	uint8_t reason;         /* enum geomap_reason: why region_before_shed */
+	int region_landed;      /* after health: where a down region's
+				   client went (region_before_shed if up) */
+	int region;             /* the answer's region */
+	bool health_moved;      /* region_before_shed is down: spread */
+	bool all_down;          /* every region is down: none moved */
+	bool shed;              /* moved by shed (of region_landed) */
+	bool shed_suspended;    /* the shed's target is down: not applied */
+	bool hashed;            /* the region depends on h: scope >= K */
+	uint8_t shed_k;         /* K of the shed hash */
+	uint64_t shed_hash;     /* h, valid when hashed */
+	uint8_t leaf_depth;     /* of the merged tree's leaf */
+	uint8_t leaf_scope;     /* its merged scope (before shed, offset) */
+	uint8_t scope;          /* ECS SCOPE PREFIX-LENGTH to send */
+};
+
+/** struct region_shed's `to` for a shed spread over the up regions by
+ *  capacity (the region's `fallback:` first), like a down region. */
+#define REGION_SPREAD (-2)
+
+/** A region's effective health (after hysteresis) in a snapshot. */
+enum region_health {
+	REGION_UP = 0,
+	REGION_DOWN,         /* its clients spread over the up regions */
+	REGION_DOWN_IGNORED, /* down, but so is every region: served */
 };
 
 /**
- * One region's shed as a snapshot applies it: the config's `shed:`, or a
- * runtime override (overlay.c) superseding it. A snapshot holds one per
- * region, indexed like cfg->regions.
+ * One region's state as a snapshot applies it: its shed (the config's
+ * `shed:`, or a runtime override superseding it) and its health. A
+ * snapshot holds one per region, indexed like cfg->regions; overlay.c
+ * builds it (overlay_table).
  */
 struct region_shed {
-	int to;               /* region index, or REGION_NONE */
+	int to;               /* region index, REGION_SPREAD or REGION_NONE */
 	uint16_t bp;          /* percent x 100: 0..10000 */
 	uint32_t override_id; /* runtime override, 0: the config's */
+	uint8_t health;       /* enum region_health */
 };
 
 /** Fills shed[0..cfg->region_count) with the config's `shed:`. */
@@ -64,9 +83,11 @@ void region_shed_from_config(const struct config *cfg,
 			     struct region_shed *shed);
 
 /**
- * Decides the region for client: one walk of the merged tree, then shed
- * by shed[] (one per region; see struct region_shed). Reads only r and
- * shed (no config); pure; never fails.
+ * Decides the region for client: one walk of the merged tree; if that
+ * region is down, its clients spread over the up regions by capacity
+ * (region_spread); then the shed of the region landed in, once, unless
+ * its target is down. Every draw uses h = region_shed_hash(key, client,
+ * K). Reads only r and shed (no config); pure; never fails.
  */
 void region_decide(const struct regions *r, const struct region_shed *shed,
 		   const struct region_client *client,
@@ -141,6 +162,10 @@ void region_service_choose(const struct regions *r,
 /** The config's `ecs` switch, copied for the query path. */
 bool regions_ecs(const struct regions *r);
 
+struct geomap;
+/** The merged tree (for walking it: the dry run). */
+const struct geomap *regions_map(const struct regions *r);
+
 /** Nodes and bytes of the merged tree. */
 size_t regions_tree_nodes(const struct regions *r);
 size_t regions_tree_bytes(const struct regions *r);
@@ -148,5 +173,36 @@ size_t regions_tree_bytes(const struct regions *r);
 /** The shed hash h of addr truncated to k bits (family byte, K, address). */
 uint64_t region_shed_hash(const uint8_t key[16], const struct ip_addr *addr,
 			  uint8_t k);
+
+/**
+ * Where a client with hash h of region from goes when from is down or
+ * spreads its shed: among the candidates (region_spread_candidate), the
+ * one with the lowest region_spread_score (weighted rendezvous hashing:
+ * each region receives a share proportional to its capacity, and a
+ * region going down moves only its own clients). from itself when there
+ * is no candidate.
+ */
+int region_spread(const struct regions *r, const struct region_shed *shed,
+		  int from, uint64_t h);
+/**
+ * The answer region for a client whose merged-tree region is from and
+ * whose shed hash is h: region_decide's steps after the walk (health,
+ * then shed), for a dry run that knows the leaf already.
+ */
+int region_decide_hashed(const struct regions *r,
+			 const struct region_shed *shed, int from, uint64_t h);
+/** region_shed_hash under r's shed key. */
+uint64_t regions_hash(const struct regions *r, const struct ip_addr *addr,
+		      uint8_t k);
+
+/** Whether to is a candidate for from's clients: up, not from, and in
+ *  from's `fallback:` when any region of that list is up. */
+bool region_spread_candidate(const struct regions *r,
+			     const struct region_shed *shed, int from, int to);
+/** -ln(u) / capacity(to), u in (0,1) drawn from h and to's name. */
+double region_spread_score(const struct regions *r, uint64_t h, int to);
+/** The `capacity:` of region i. */
+uint32_t region_capacity(const struct regions *r, int i);
+size_t regions_count(const struct regions *r);
 
 #endif

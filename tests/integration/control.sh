@@ -92,7 +92,7 @@ bad "garbage duration" "--for '10x'" shed americas --to apac --percent 10 --for 
 bad "duration over 365d" "--for '400d'" shed americas --to apac --percent 10 --for 400d --reason x
 bad "no reason" "usage: shed REGION" shed americas --to apac --percent 10 --for 1m
 bad "unknown option" "unexpected '--bogus'" shed americas --to apac --percent 10 --for 1m --bogus 1 --reason x
-bad "drain without a target" "name the receiving region with --to R" drain americas --for 1m --reason x
+bad "drain to an unknown region" "unknown region 'mars'" drain americas --to mars --for 1m --reason x
 bad "undo garbage" "usage: undo ID" undo abc
 bad "undo unknown" "no active override #99" undo 99
 bad "unknown command" "unknown command 'frobnicate'" frobnicate
@@ -121,7 +121,7 @@ check "socket garbage: control bytes" "ERROR the request holds a control charact
 	"$(raw 'b"\x01\x02\xff garbage\n"')"
 check "socket garbage: a NUL byte" "ERROR the request holds a NUL byte" "$(raw 'b"status\x00x\n"')"
 check "socket garbage: a 5000-byte line" "ERROR request longer than 1023 bytes" "$(raw 'b"shed " + b"a" * 5000 + b"\n"')"
-check "socket garbage: an empty line" "ERROR empty request; commands: status, reload, shed, drain, undo, overrides, lookup" "$(raw 'b"\n"')"
+check "socket garbage: an empty line" "ERROR empty request; commands: status, reload, shed, drain, health, undo, overrides, lookup" "$(raw 'b"\n"')"
 check "after bad input: generation unchanged" "$GEN0" "$(generation)"
 check "after bad input: no override" "0 active" "$(ctl overrides)"
 check_nogrep "after bad input: no audit line" "audit:" "$(cat "$SERVER_LOG")"

@@ -89,6 +89,28 @@ def shed_k(addr, source_len):
     return min(source_len, 24 if addr.version == 4 else 56)
 
 
+def _splitmix(x):
+    x = (x + 0x9e3779b97f4a7c15) & M64
+    x = ((x ^ (x >> 30)) * 0xbf58476d1ce4e5b9) & M64
+    x = ((x ^ (x >> 27)) * 0x94d049bb133111eb) & M64
+    return x ^ (x >> 31)
+
+
+def spread(key, h, candidates):
+    """Where a down region's client with shed hash h goes: of candidates
+    [(name, capacity)] in config order, the lowest -ln(u)/capacity, u
+    drawn from h and SipHash(key, name) (weighted rendezvous hashing)."""
+    import math
+    best, best_score = None, 0.0
+    for name, cap in candidates:
+        x = _splitmix(h ^ siphash24(key, name.encode()))
+        u = ((x >> 11) + 0.5) / 9007199254740992.0
+        score = -math.log(u) / cap
+        if best is None or score < best_score:
+            best, best_score = name, score
+    return best
+
+
 def is_shed(key, addr, source_len, percent_bp):
     k = shed_k(addr, source_len)
     net = ipaddress.ip_network("%s/%d" % (addr, k), strict=False)

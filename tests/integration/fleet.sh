@@ -204,7 +204,7 @@ for n in 1 2; do
 	check_grep "server $n: stale value logged with its key" \
 		"fleet: $PREFIX/override/old: stale: expired at 2020-01-01T00:00:00Z; ignored" "$l"
 	check_grep "server $n: health logged as not applied" \
-		"health emea down not applied: this build has no health support" "$l"
+		"health emea down not applied: health from etcd is not supported yet" "$l"
 done
 check "bad values: server 1 generation unchanged" "$G1" "$(gen 1)"
 check "bad values: server 2 generation unchanged" "$G2" "$(gen 2)"

@@ -47,7 +47,7 @@ opts=$(sed -n 's/^[[:space:]]*{ *"\([a-z-]*\)", [a-z_]*argument.*/\1/p' \
 for o in $opts; do
 	check_grep "geovipctl(8) documents --$o" "^ {7}.*--$o" "$text"
 done
-for c in status reload shed drain undo overrides lookup; do
+for c in status reload shed drain health undo overrides lookup; do
 	check_grep "geovipctl(8) documents the command $c" "^ {7}$c( |$)" "$text"
 done
 

@@ -608,7 +608,78 @@ static void test_unknown_key_region(void **state)
 		   "  a:\n    vips: [192.0.2.1]\n    continent: [EU]\n"
 		   "default_region: a\nzones: [{origin: x., file: f}]\n",
 		   6, "unknown key 'continent' in region 'a' (valid keys: "
-		   "continents, vips)");
+		   "continents, vips, capacity, fallback)");
+}
+
+/* capacity, fallback (a name before its region) and health: read. */
+static void test_health_keys(void **state)
+{
+	struct config *cfg = fx_accepted(state,
+		"listen: [127.0.0.1:5353]\ngeoip: g\nregions:\n"
+		"  a:\n    vips: [192.0.2.1]\n    capacity: 3\n"
+		"    fallback: [c, b]\n"
+		"  b:\n    vips: [192.0.2.2]\n"
+		"  c:\n    vips: [192.0.2.3]\n    capacity: 1000000\n"
+		"default_region: a\nzones: [{origin: x., file: f}]\n"
+		"health: {hold_down: 30s, reports: 3}\n");
+	assert_int_equal(cfg->regions[0].capacity, 3);
+	assert_int_equal(cfg->regions[1].capacity, 1);
+	assert_int_equal(cfg->regions[2].capacity, 1000000);
+	assert_int_equal(cfg->regions[0].fallback_count, 2);
+	assert_int_equal(cfg->regions[0].fallback[0], 2);
+	assert_int_equal(cfg->regions[0].fallback[1], 1);
+	assert_int_equal(cfg->regions[1].fallback_count, 0);
+	assert_int_equal(cfg->health_hold_down, 30);
+	assert_int_equal(cfg->health_reports, 3);
+}
+
+static void test_health_defaults(void **state)
+{
+	struct config *cfg = fx_accepted(state, BASE);
+	assert_int_equal(cfg->regions[0].capacity, 1);
+	assert_int_equal(cfg->health_hold_down, 0);
+	assert_int_equal(cfg->health_reports, 0);
+}
+
+#define HEALTH_REGIONS(extra)                                           \
+	"listen: [127.0.0.1:5353]\ngeoip: g\nregions:\n"                 \
+	"  a:\n    vips: [192.0.2.1]\n" extra                             \
+	"  b:\n    vips: [192.0.2.2]\n"                                   \
+	"default_region: a\nzones: [{origin: x., file: f}]\n"
+
+// fx_refused with a fresh diag, so each phrase is this load's own.
+static void health_refused(void **state, const char *yaml, unsigned line,
+			   const char *phrase)
+{
+	struct fx *f = *state;
+	diag_free(f->d);
+	f->d = diag_new();
+	assert_non_null(f->d);
+	fx_refused(state, yaml, line, phrase);
+}
+
+static void test_health_bad(void **state)
+{
+	health_refused(state, HEALTH_REGIONS("    capacity: 0\n"), 6,
+		   "capacity");
+	health_refused(state, HEALTH_REGIONS("    capacity: 2000000\n"), 6,
+		   "capacity");
+	health_refused(state, HEALTH_REGIONS("    fallback: [mars]\n"), 6,
+		   "unknown region 'mars' in the fallback of region 'a'");
+	health_refused(state, HEALTH_REGIONS("    fallback: [a]\n"), 6,
+		   "the fallback of region 'a' lists 'a' (itself)");
+	health_refused(state, HEALTH_REGIONS("    fallback: [b, b]\n"), 6,
+		   "the fallback of region 'a' lists 'b' twice");
+	health_refused(state, HEALTH_REGIONS("    fallback: b\n"), 6,
+		   "fallback");
+	health_refused(state, HEALTH_REGIONS("") "health: {hold_down: -5s}\n",
+		   10, "health.hold_down '-5s' must be a duration");
+	health_refused(state, HEALTH_REGIONS("") "health: {hold_down: 2d}\n",
+		   10, "at most 1d");
+	health_refused(state, HEALTH_REGIONS("") "health: {reports: 5000}\n",
+		   10, "reports");
+	health_refused(state, HEALTH_REGIONS("") "health: {bogus: 1}\n", 10,
+		   "unknown key 'bogus'");
 }
 
 static void test_duplicate_key(void **state)
@@ -1356,6 +1427,9 @@ int main(void)
 		FX(test_unknown_key_top),
 		FX(test_unknown_key_nested),
 		FX(test_unknown_key_region),
+		FX(test_health_keys),
+		FX(test_health_defaults),
+		FX(test_health_bad),
 		FX(test_duplicate_key),
 		FX(test_wrong_types),
 		FX(test_wrong_types_top),

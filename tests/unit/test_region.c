@@ -1,8 +1,9 @@
 /*
  * tests/unit/test_region.c — SipHash vectors, the override prefix tree,
  * the shed hash (its documented vectors, share and monotonicity), and
- * region_decide's precedence and scopes on the query fixture, and the
- * merged decision tree against a step-by-step reference written here.
+ * region_decide's precedence and scopes on the query fixture, the
+ * merged decision tree against a step-by-step reference written here,
+ * and health: spreading by capacity, fallback, monotonicity, all down.
  */
 #include "autoconf.h"
 
@@ -22,10 +23,13 @@
 #include "country.h"
 #include "diag.h"
 #include "geo.h"
+#include "overlay.h"
 #include "prefix.h"
 #include "region.h"
 #include "siphash.h"
 #include "snapshot.h"
+
+#include <event2/event.h>
 
 /* README.md, "Load shedding": key 00..0f, 198.51.100.0/24; all-zero key, 2001:db8:2::/56 */
 #define SHED_VECTOR_V4 0x4d0e76421d4bdf54ULL /* mod 10000 = 996 */
@@ -706,7 +710,7 @@ static void test_overlay_shed_table(void **state)
 	assert_true(cfg->region_count <= 16);
 	region_shed_from_config(cfg, shed);
 	assert_int_equal(shed[emea].to, REGION_NONE);
-	shed[emea] = (struct region_shed){ apac, 10000, 7 }; // drain emea
+	shed[emea] = (struct region_shed){ apac, 10000, 7, REGION_UP }; // drain emea
 
 	snapshot_ref(snap);
 	struct snapshot *base = snap;
@@ -870,7 +874,7 @@ static void test_service_spread_skips_drained(void **state)
 	struct region_shed shed[8];
 	assert_true(cfg->region_count <= 8);
 	region_shed_from_config(cfg, shed);
-	shed[emea] = (struct region_shed){ americas, 10000, 1 };
+	shed[emea] = (struct region_shed){ americas, 10000, 1, REGION_UP };
 	struct region_client c = { .source = v4("127.0.0.1"), .has_ecs = true,
 				   .ecs_source_len = 24 };
 	for (unsigned i = 0; i < 256; i++) {
@@ -887,13 +891,345 @@ static void test_service_spread_skips_drained(void **state)
 		assert_int_equal(ch.candidates, 1);
 	}
 	// both drained: the spread uses them all again
-	shed[americas] = (struct region_shed){ emea, 10000, 2 };
+	shed[americas] = (struct region_shed){ emea, 10000, 2, REGION_UP };
 	struct region_decision d;
 	struct region_service_choice ch;
 	region_decide(svc->regions, shed, &c, &d);
 	d.region = svc_region("apac");
 	region_service_choose(svc->regions, shed, api, &d, &ch);
 	assert_int_equal(ch.candidates, 2);
+}
+
+
+/* ---- health: a down region's clients spread by capacity ----------------- */
+
+/* americas (NA, SA; the default: all of 11/8) capacity 1, emea 3, apac
+ * 6, lab 2; americas falls back to lab first. */
+static const char health_yaml[] =
+	"listen: [127.0.0.1:5353]\n"
+	"geoip: ../../../geo/sample.mmdb\n"
+	"regions:\n"
+	"  americas: {continents: [NA, SA], vips: [192.0.2.10], "
+	"fallback: [lab]}\n"
+	"  emea: {continents: [EU, AF], vips: [198.51.100.10], capacity: 3}\n"
+	"  apac: {continents: [AS, OC], vips: [203.0.113.10], capacity: 6}\n"
+	"  lab: {continents: [AN], vips: [192.0.2.77], capacity: 2}\n"
+	"default_region: americas\n"
+	"shed_key: \"000102030405060708090a0b0c0d0e0f\"\n"
+	"zones: [{origin: example.com., file: example.com.zone}]\n";
+
+enum { AMERICAS, EMEA, APAC, LAB, NREG };
+#define HEALTH_CLIENTS 20000
+
+struct health_fx {
+	struct config *cfg;
+	struct geo *geo;
+	struct regions *r;
+	struct region_shed t[NREG];
+};
+
+static struct health_fx hfx;
+
+static int health_setup(void **state)
+{
+	struct diag *d = diag_new();
+	hfx.cfg = config_load_text(health_yaml, strlen(health_yaml),
+				   FIXTURES "/query/health.yaml", d);
+	if (hfx.cfg != NULL)
+		hfx.geo = geo_load(hfx.cfg->geoip, d);
+	if (hfx.geo != NULL)
+		hfx.r = regions_build(hfx.cfg, hfx.geo, d);
+	if (hfx.r == NULL)
+		diag_print(d, stderr);
+	diag_free(d);
+	return hfx.r == NULL ? -1 : 0;
+}
+
+static int health_teardown(void **state)
+{
+	regions_free(hfx.r);
+	geo_free(hfx.geo);
+	config_free(hfx.cfg);
+	return 0;
+}
+
+static void health_reset(void)
+{
+	region_shed_from_config(hfx.cfg, hfx.t);
+}
+
+/* Client i: the ECS /24 11.(i/256).(i%256).0, all of it americas. */
+static void health_decide(unsigned i, struct region_decision *d)
+{
+	char text[32];
+	snprintf(text, sizeof(text), "11.%u.%u.0", i / 256, i % 256);
+	struct region_client c = { .source = v4("127.0.0.1"), .has_ecs = true,
+				   .ecs_addr = v4(text), .ecs_source_len = 24 };
+	region_decide(hfx.r, hfx.t, &c, d);
+}
+
+static void test_health_spread_by_capacity(void **state)
+{
+	health_reset();
+	// lab, americas' fallback, down too: every other up region
+	hfx.t[AMERICAS].health = REGION_DOWN;
+	hfx.t[LAB].health = REGION_DOWN;
+	unsigned got[NREG] = { 0 };
+	for (unsigned i = 0; i < HEALTH_CLIENTS; i++) {
+		struct region_decision d;
+		health_decide(i, &d);
+		assert_int_equal(d.region_before_shed, AMERICAS);
+		assert_true(d.health_moved);
+		assert_true(d.scope >= 24); // hashed: at least K
+		got[d.region]++;
+	}
+	assert_int_equal(got[AMERICAS] + got[LAB], 0);
+	// emea 3 and apac 6 of 9: each within 1 point of its share
+	double emea = 100.0 * got[EMEA] / HEALTH_CLIENTS;
+	double apac = 100.0 * got[APAC] / HEALTH_CLIENTS;
+	print_message("emea %.2f%% (want 33.33), apac %.2f%% (want 66.67)\n",
+		      emea, apac);
+	assert_true(emea > 100.0 * 3 / 9 - 1 && emea < 100.0 * 3 / 9 + 1);
+	assert_true(apac > 100.0 * 6 / 9 - 1 && apac < 100.0 * 6 / 9 + 1);
+
+	// emea (no fallback) down, every other region up: americas 1, apac
+	// 6, lab 2 of 9
+	health_reset();
+	hfx.t[EMEA].health = REGION_DOWN;
+	memset(got, 0, sizeof(got));
+	for (unsigned i = 0; i < HEALTH_CLIENTS; i++) {
+		struct region_decision d;
+		// emea's clients: 81.x.y.0/24 (GB)
+		char text[32];
+		snprintf(text, sizeof(text), "81.%u.%u.0", i / 256, i % 256);
+		struct region_client c = { .source = v4("127.0.0.1"),
+					   .has_ecs = true,
+					   .ecs_addr = v4(text),
+					   .ecs_source_len = 24 };
+		region_decide(hfx.r, hfx.t, &c, &d);
+		assert_int_equal(d.region_before_shed, EMEA);
+		got[d.region]++;
+	}
+	assert_int_equal(got[EMEA], 0);
+	const unsigned cap[NREG] = { 1, 0, 6, 2 };
+	for (int r = 0; r < NREG; r++) {
+		if (r == EMEA)
+			continue;
+		double share = 100.0 * got[r] / HEALTH_CLIENTS;
+		double want = 100.0 * cap[r] / 9;
+		print_message("region %d: %.2f%% (want %.2f)\n", r, share,
+			      want);
+		assert_true(share > want - 1 && share < want + 1);
+	}
+}
+
+static void test_health_fallback(void **state)
+{
+	health_reset();
+	hfx.t[AMERICAS].health = REGION_DOWN; // fallback [lab], lab up
+	for (unsigned i = 0; i < 2000; i++) {
+		struct region_decision d;
+		health_decide(i, &d);
+		assert_int_equal(d.region, LAB);
+	}
+	assert_true(region_spread_candidate(hfx.r, hfx.t, AMERICAS, LAB));
+	assert_false(region_spread_candidate(hfx.r, hfx.t, AMERICAS, EMEA));
+	hfx.t[LAB].health = REGION_DOWN; // the list is down: every up region
+	assert_true(region_spread_candidate(hfx.r, hfx.t, AMERICAS, EMEA));
+	assert_false(region_spread_candidate(hfx.r, hfx.t, AMERICAS, LAB));
+}
+
+/* A region going down moves only its own clients; one coming back up
+ * takes back exactly those; shed percents raised move only more. */
+static void test_health_monotonic(void **state)
+{
+	static int before[HEALTH_CLIENTS];
+	health_reset();
+	hfx.t[AMERICAS].health = REGION_DOWN;
+	hfx.t[LAB].health = REGION_DOWN;
+	struct region_decision d;
+	for (unsigned i = 0; i < HEALTH_CLIENTS; i++) {
+		health_decide(i, &d);
+		before[i] = d.region;
+	}
+	// apac goes down as well: its clients move, emea's stay
+	hfx.t[APAC].health = REGION_DOWN;
+	for (unsigned i = 0; i < HEALTH_CLIENTS; i++) {
+		health_decide(i, &d);
+		assert_int_equal(d.region, EMEA);
+	}
+	// lab, americas' fallback, comes back: it takes every client
+	hfx.t[APAC].health = REGION_UP;
+	hfx.t[LAB].health = REGION_UP;
+	for (unsigned i = 0; i < HEALTH_CLIENTS; i++) {
+		health_decide(i, &d);
+		assert_int_equal(d.region, LAB); // americas' fallback is up
+	}
+	// back to the first state: every client where it was (stable)
+	hfx.t[LAB].health = REGION_DOWN;
+	for (unsigned i = 0; i < HEALTH_CLIENTS; i++) {
+		health_decide(i, &d);
+		assert_int_equal(d.region, before[i]);
+	}
+
+	// emea (no fallback) down, then lab too: only lab's share moves
+	health_reset();
+	hfx.t[EMEA].health = REGION_DOWN;
+	unsigned stayed = 0, lab_before = 0;
+	for (int step = 0; step < 2; step++) {
+		for (unsigned i = 0; i < HEALTH_CLIENTS; i++) {
+			char text[32];
+			snprintf(text, sizeof(text), "81.%u.%u.0", i / 256,
+				 i % 256);
+			struct region_client c = { .source = v4("127.0.0.1"),
+						   .has_ecs = true,
+						   .ecs_addr = v4(text),
+						   .ecs_source_len = 24 };
+			region_decide(hfx.r, hfx.t, &c, &d);
+			if (step == 0) {
+				before[i] = d.region;
+				lab_before += d.region == LAB;
+			} else if (before[i] != LAB) {
+				assert_int_equal(d.region, before[i]);
+				stayed++;
+			} else {
+				assert_true(d.region == AMERICAS ||
+					    d.region == APAC);
+			}
+		}
+		hfx.t[LAB].health = REGION_DOWN;
+	}
+	assert_true(lab_before > 0);
+	assert_int_equal(stayed + lab_before, HEALTH_CLIENTS);
+
+	// shed of americas spread by capacity, 5% → 100%: a client once
+	// moved stays moved, to the same region
+	health_reset();
+	static int moved[HEALTH_CLIENTS];
+	memset(moved, -1, sizeof(moved));
+	unsigned last = 0;
+	for (uint16_t bp = 500; bp <= 10000; bp += 500) {
+		hfx.t[AMERICAS].to = REGION_SPREAD;
+		hfx.t[AMERICAS].bp = bp;
+		unsigned n = 0;
+		for (unsigned i = 0; i < HEALTH_CLIENTS; i++) {
+			health_decide(i, &d);
+			if (moved[i] >= 0)
+				assert_int_equal(d.region, moved[i]);
+			if (d.region != AMERICAS) {
+				moved[i] = d.region;
+				n++;
+			}
+		}
+		assert_true(n >= last);
+		last = n;
+	}
+	assert_int_equal(last, HEALTH_CLIENTS); // 100%: everyone
+	// with its fallback lab up, americas' spread shed goes to lab only
+	for (unsigned i = 0; i < HEALTH_CLIENTS; i++)
+		assert_int_equal(moved[i], LAB);
+}
+
+/* Health first, then the shed of the region landed in; a shed into a
+ * down region is suspended. */
+static void test_health_then_shed(void **state)
+{
+	health_reset();
+	hfx.t[AMERICAS].health = REGION_DOWN; // → lab (fallback)
+	hfx.t[LAB].to = APAC;
+	hfx.t[LAB].bp = 10000; // lab drains to apac
+	struct region_decision d;
+	health_decide(7, &d);
+	assert_int_equal(d.region_landed, LAB);
+	assert_int_equal(d.region, APAC);
+	assert_true(d.shed);
+	hfx.t[APAC].health = REGION_DOWN; // the target down: suspended
+	health_decide(7, &d);
+	assert_int_equal(d.region, LAB);
+	assert_true(d.shed_suspended);
+	assert_false(d.shed);
+	// americas' own shed does not apply to clients that left it
+	health_reset();
+	hfx.t[AMERICAS].health = REGION_DOWN;
+	hfx.t[AMERICAS].to = EMEA;
+	hfx.t[AMERICAS].bp = 10000;
+	health_decide(7, &d);
+	assert_int_equal(d.region, LAB);
+}
+
+/* The dry run's shortcut decides as region_decide does a packet source. */
+static void test_decide_hashed_agrees(void **state)
+{
+	static const char *addrs[] = { "11.0.0.0", "81.0.0.0", "41.0.0.0",
+				       "1.0.0.0", "177.0.0.0", "8.8.8.0" };
+	for (int table = 0; table < 4; table++) {
+		health_reset();
+		if (table >= 1)
+			hfx.t[EMEA].health = REGION_DOWN;
+		if (table >= 2) {
+			hfx.t[APAC].to = REGION_SPREAD;
+			hfx.t[APAC].bp = 4000;
+		}
+		if (table == 3) {
+			hfx.t[AMERICAS].to = LAB;
+			hfx.t[AMERICAS].bp = 2500;
+			hfx.t[LAB].health = REGION_DOWN;
+		}
+		for (unsigned i = 0; i < 6 * 500; i++) {
+			struct region_client c = { .source = v4(addrs[i % 6]) };
+			c.source.bytes[1] = (uint8_t)(i / 6);
+			c.source.bytes[2] = (uint8_t)(i * 7);
+			c.source.bytes[3] = (uint8_t)i;
+			struct region_decision d;
+			region_decide(hfx.r, hfx.t, &c, &d);
+			uint64_t h = regions_hash(hfx.r, &c.source, 24);
+			assert_int_equal(region_decide_hashed(hfx.r, hfx.t,
+							      d.region_before_shed,
+							      h),
+					 d.region);
+		}
+	}
+}
+
+/* Every region down: answered as if all were up, scope not raised. */
+static void test_health_all_down(void **state)
+{
+	struct region_decision up, down;
+	health_reset();
+	health_decide(3, &up);
+	for (int r = 0; r < NREG; r++)
+		hfx.t[r].health = REGION_DOWN_IGNORED;
+	health_decide(3, &down);
+	assert_int_equal(down.region, AMERICAS);
+	assert_int_equal(down.region, up.region);
+	assert_int_equal(down.scope, up.scope);
+	assert_true(down.all_down);
+	assert_false(down.health_moved);
+
+	// overlay_table marks it so when every region is down: one region
+	// config, its health changed to down by a (dry-run) change
+	static const char one[] =
+		"listen: [127.0.0.1:5353]\ngeoip: g\n"
+		"regions: {only: {vips: [192.0.2.1]}}\n"
+		"default_region: only\nzones: [{origin: x., file: f}]\n";
+	struct diag *dg = diag_new();
+	struct config *cfg = config_load_text(one, strlen(one), "one.yaml", dg);
+	assert_non_null(cfg);
+	struct event_base *base = event_base_new();
+	struct overlay *ov = overlay_new(NULL, base, NULL);
+	assert_non_null(ov);
+	struct region_shed t[2];
+	struct overlay_change ch = { .kind = OVERLAY_CHANGE_HEALTH,
+				     .region = "only", .down = true };
+	assert_int_equal(overlay_table(ov, cfg, &ch, t), 1);
+	assert_int_equal(t[0].health, REGION_DOWN_IGNORED);
+	ch.down = false;
+	assert_int_equal(overlay_table(ov, cfg, &ch, t), 0);
+	assert_int_equal(t[0].health, REGION_UP);
+	overlay_free(ov);
+	event_base_free(base);
+	config_free(cfg);
+	diag_free(dg);
 }
 
 int main(void)
@@ -919,7 +1255,17 @@ int main(void)
 		cmocka_unit_test(test_service_spread),
 		cmocka_unit_test(test_service_spread_skips_drained),
 	};
+	const struct CMUnitTest health[] = {
+		cmocka_unit_test(test_health_spread_by_capacity),
+		cmocka_unit_test(test_health_fallback),
+		cmocka_unit_test(test_health_monotonic),
+		cmocka_unit_test(test_health_then_shed),
+		cmocka_unit_test(test_health_all_down),
+		cmocka_unit_test(test_decide_hashed_agrees),
+	};
 	int failed = cmocka_run_group_tests_name("region_pure", pure, NULL, NULL);
+	failed += cmocka_run_group_tests_name("region_health", health,
+					      health_setup, health_teardown);
 	failed += cmocka_run_group_tests_name("region_decide", decide, setup, teardown);
 	failed += cmocka_run_group_tests_name("region_services", services,
 					      svc_setup, svc_teardown);
