@@ -143,6 +143,16 @@ static void fleet_accept(struct fleet *f, const char *key, const char *text,
 			    when);
 		return;
 	}
+	for (size_t i = 0; i < f->key_count; i++)
+		if (strcmp(f->keys[i].v.region, v.region) == 0 &&
+		    strcmp(f->keys[i].key, key) != 0) {
+			bool first = strcmp(key, f->keys[i].key) < 0;
+			log_warning("fleet: %s and %s both override region "
+				    "'%s': %s applies (the first in key order)",
+				    key, f->keys[i].key, v.region,
+				    first ? key : f->keys[i].key);
+			break;
+		}
 	fleet_key_set(f, key, &v);
 }
 
@@ -176,16 +186,11 @@ static void fleet_apply(struct fleet *f)
 		const struct fleet_key *k = &f->keys[i];
 		if (k->v.expires_ms <= now)
 			continue; // the overlay's timer expired it
-		bool dup = false;
+		bool dup = false; // logged when the key was read
 		for (size_t j = 0; j < n && !dup; j++)
 			dup = strcmp(e[j].from, k->v.region) == 0;
-		if (dup) {
-			log_warning("fleet: %s: region '%s' already has an "
-				    "override from an earlier key; ignored",
-				    k->key, k->v.region);
-			continue;
-		}
-		fleet_entry(k, &e[n++]);
+		if (!dup)
+			fleet_entry(k, &e[n++]);
 	}
 	(void)overlay_fleet_set(f->ov, e, n);
 	free(e);

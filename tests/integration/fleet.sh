@@ -301,6 +301,32 @@ for n in 1 2; do
 	check "after --fleet undo: server $n answers emea" "$EMEA" "$got"
 	check_grep "server $n: the drain's removal audited" "audit: fleet removed #[0-9]+ drain emea" "$(log_of $n)"
 done
+# --- 300 keys for one region: the first in key order applies, keys past
+# 256 are logged and left, the servers keep serving
+python3 - "$ETCD_URL" "$PREFIX" <<'PYEOF'
+import base64, json, sys, urllib.request
+url, prefix = sys.argv[1], sys.argv[2]
+value = json.dumps({"kind": "drain", "region": "lab", "to": "apac",
+                    "expires": "2099-01-01T00:00:00Z", "reason": "bulk", "who": "t"})
+for i in range(300):
+    body = json.dumps({"key": base64.b64encode(("%s/bulk/%03d" % (prefix, i)).encode()).decode(),
+                       "value": base64.b64encode(value.encode()).decode()}).encode()
+    urllib.request.urlopen(urllib.request.Request(url + "/v3/kv/put", body), timeout=10).read()
+PYEOF
+LAB_CLIENT=127.0.7.1 # AQ (Antarctica) in the sample database: region lab
+for n in 1 2; do
+	SERVER_LOG="$TEST_TMP/server$n.log"
+	wait_log "fleet: $PREFIX/bulk/299: more than 256 keys under $PREFIX/; ignored" 1 20 ||
+		fail "server $n: no 'more than 256 keys' line"
+	check_grep "server $n: two keys for one region named" \
+		"fleet: $PREFIX/bulk/001 and $PREFIX/bulk/000 both override region 'lab': $PREFIX/bulk/000 applies" "$(log_of $n)"
+	check "server $n: one override for lab" 1 "$(grep -c "audit: fleet added #[0-9]* drain lab" "$TEST_TMP/server$n.log")"
+	eval "port=\$P$n"
+	check "server $n: lab drained to apac" $APAC \
+		"$(dig +short +tries=2 +time=1 -b $LAB_CLIENT -p "$port" @127.0.0.1 "www.$ZONE" A)"
+done
+etcdctl_ del --prefix "$PREFIX/bulk/" >/dev/null
+
 for n in 1 2; do
 	check_nogrep "server $n: no crash, no sanitizer report" "runtime error|AddressSanitizer|LeakSanitizer" "$(log_of $n)"
 done
