@@ -26,6 +26,7 @@
 
 #include "config.h"
 #include "diag.h"
+#include "fleet.h"
 #include "geo.h"
 #include "log.h"
 #include "lookup.h"
@@ -58,6 +59,7 @@ struct control {
 	struct reload *rl;
 	struct event_base *base;
 	struct overlay *ov;
+	struct fleet *fleet; // `fleet:`, or NULL
 	struct evconnlistener *listener;
 	char *path; // the socket file, or NULL
 	struct conn *conns;
@@ -295,6 +297,10 @@ static void control_status(struct conn *cn)
 	}
 	for (size_t i = 0; i < overlay_count(cn->ctl->ov); i++)
 		control_print_override(cn, overlay_get(cn->ctl->ov, i));
+	char fleet[512];
+	fleet_status(cn->ctl->fleet, fleet, sizeof(fleet));
+	if (fleet[0] != '\0')
+		control_printf(cn, "%s\n", fleet);
 	control_finish(cn, NULL);
 }
 
@@ -764,6 +770,11 @@ struct snapshot *control_prepare(struct control *c, struct snapshot *s)
 struct overlay *control_overlay(struct control *c)
 {
 	return c->ov;
+}
+
+void control_set_fleet(struct control *c, struct fleet *f)
+{
+	c->fleet = f;
 }
 
 struct control *control_new(const struct config *cfg, struct server *srv,

@@ -13,6 +13,7 @@ struct reload;
 struct server;
 struct snapshot;
 struct control;
+struct fleet;
 struct overlay;
 
 /** Longest request line, newline included. */
@@ -33,6 +34,9 @@ struct snapshot *control_prepare(struct control *c, struct snapshot *s);
 
 /** The overlay of runtime overrides (fleet.c adds the fleet's to it). */
 struct overlay *control_overlay(struct control *c);
+
+/** The fleet whose state `status` shows (NULL: none). */
+void control_set_fleet(struct control *c, struct fleet *f);
 
 /** Closes the socket (removing its file) and every connection. */
 void control_free(struct control *c);

@@ -128,6 +128,8 @@ for n in 1 2; do
 done
 check_grep "server 1 tried the dead URL first and moved on" \
 	"fleet: etcd http://127.0.0.1:1: cannot connect" "$(log_of 1)"
+check_grep "status shows the fleet watched" "^fleet $PREFIX/ etcd $ETCD_URL watching at revision [0-9]+, 0 key\(s\)$" \
+	"$(timeout 20 "$GEOVIPCTL" -s "$TEST_TMP/ctl1.sock" status)"
 check "before: server 1 answers americas" $AMERICAS "$(answer 1)"
 check "before: server 2 answers americas" $AMERICAS "$(answer 2)"
 
@@ -244,6 +246,8 @@ for n in 1 2; do
 	wait_log "fleet: etcd $ETCD_URL: the connection was lost; keeping the last known state \(1 key" 1 5 ||
 		fail "server $n: no 'connection was lost' line"
 done
+check_grep "etcd down: status says so" "^fleet $PREFIX/ etcd (http://127.0.0.1:1|$ETCD_URL) unreachable since 20[-0-9T:]+Z \(attempt [0-9]+\); keeping revision [0-9]+, 1 key\(s\)$" \
+	"$(timeout 20 "$GEOVIPCTL" -s "$TEST_TMP/ctl2.sock" status)"
 check "etcd down: server 1 still sheds" $APAC "$(answer 1)"
 check "etcd down: server 2 still sheds" $APAC "$(answer 2)"
 # 4 s before the expiry: room for two digs on a loaded machine
