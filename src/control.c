@@ -181,7 +181,7 @@ static long long control_parse_duration(const char *s)
 		if (n > CONTROL_DURATION_MAX)
 			return -1;
 	}
-	if (p == s || p[1] != '\0')
+	if (p == s || *p == '\0' || p[1] != '\0')
 		return -1;
 	long long unit = *p == 's'   ? 1
 			 : *p == 'm' ? 60
