@@ -28,6 +28,7 @@
 #include "config.h"
 #include "diag.h"
 #include "dryrun.h"
+#include "fleet.h"
 #include "geo.h"
 #include "log.h"
 #include "lookup.h"
@@ -65,6 +66,7 @@ struct control {
 	struct reload *rl;
 	struct event_base *base;
 	struct overlay *ov;
+	struct fleet *fleet; // `fleet:`, or NULL
 	struct evconnlistener *listener;
 	char *path; // the socket file, or NULL
 	struct conn *conns;
@@ -189,7 +191,7 @@ static long long control_parse_duration(const char *s)
 		if (n > CONTROL_DURATION_MAX)
 			return -1;
 	}
-	if (p == s || p[1] != '\0')
+	if (p == s || *p == '\0' || p[1] != '\0')
 		return -1;
 	long long unit = *p == 's'   ? 1
 			 : *p == 'm' ? 60
@@ -351,6 +353,10 @@ static void control_status(struct conn *cn)
 		control_printf(cn, "\n");
 	}
 	control_print_lists(cn);
+	char fleet[512];
+	fleet_status(cn->ctl->fleet, fleet, sizeof(fleet));
+	if (fleet[0] != '\0')
+		control_printf(cn, "%s\n", fleet);
 	control_finish(cn, NULL);
 }
 
@@ -1089,6 +1095,11 @@ const char *control_state_path(const struct config *cfg, char *buf, size_t len)
 		return NULL;
 	snprintf(buf, len, "%s.state", cfg->control);
 	return buf;
+}
+
+void control_set_fleet(struct control *c, struct fleet *f)
+{
+	c->fleet = f;
 }
 
 struct control *control_new(const struct config *cfg, struct server *srv,

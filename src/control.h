@@ -15,6 +15,7 @@ struct reload;
 struct server;
 struct snapshot;
 struct control;
+struct fleet;
 struct overlay;
 struct xfr;
 
@@ -41,6 +42,9 @@ void control_set_xfr(struct control *c, const struct xfr *x);
 /** The state file of cfg (`state_file:`, else the `control:` socket's
  *  path + ".state") into buf, or NULL when there is none. */
 const char *control_state_path(const struct config *cfg, char *buf, size_t len);
+
+/** The fleet whose state `status` shows (NULL: none). */
+void control_set_fleet(struct control *c, struct fleet *f);
 
 /** Closes the socket (removing its file) and every connection. */
 void control_free(struct control *c);

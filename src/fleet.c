@@ -68,6 +68,8 @@ struct fleet {
 	int backoff_ms;
 	unsigned failures;        // attempts since the last success
 	bool synced;              // read the prefix at least once
+	int64_t revision;         // the last one seen
+	int64_t lost_ms;          // when the last success ended, or 0
 	struct evbuffer *pending; // the watch stream up to its next newline
 	struct json_tok *toks;    // FLEET_TOKS
 	size_t key_count;         // keys[], sorted by key
@@ -144,6 +146,16 @@ static void fleet_accept(struct fleet *f, const char *key, const char *text,
 			    when);
 		return;
 	}
+	for (size_t i = 0; i < f->key_count; i++)
+		if (strcmp(f->keys[i].v.region, v.region) == 0 &&
+		    strcmp(f->keys[i].key, key) != 0) {
+			bool first = strcmp(key, f->keys[i].key) < 0;
+			log_warning("fleet: %s and %s both override region "
+				    "'%s': %s applies (the first in key order)",
+				    key, f->keys[i].key, v.region,
+				    first ? key : f->keys[i].key);
+			break;
+		}
 	fleet_key_set(f, key, &v);
 }
 
@@ -177,16 +189,11 @@ static void fleet_apply(struct fleet *f)
 		const struct fleet_key *k = &f->keys[i];
 		if (k->v.expires_ms <= now)
 			continue; // the overlay's timer expired it
-		bool dup = false;
+		bool dup = false; // logged when the key was read
 		for (size_t j = 0; j < n && !dup; j++)
 			dup = strcmp(e[j].from, k->v.region) == 0;
-		if (dup) {
-			log_warning("fleet: %s: region '%s' already has an "
-				    "override from an earlier key; ignored",
-				    k->key, k->v.region);
-			continue;
-		}
-		fleet_entry(k, &e[n++]);
+		if (!dup)
+			fleet_entry(k, &e[n++]);
 	}
 	(void)overlay_fleet_set(f->ov, e, n);
 	free(e);
@@ -203,7 +210,8 @@ static void fleet_fail(struct fleet *f, const char *why)
 		return;
 	f->state = FLEET_IDLE;
 	event_del(f->deadline);
-	f->failures++;
+	if (f->failures++ == 0)
+		f->lost_ms = overlay_now_ms();
 	char kept[64] = "no fleet state read yet";
 	if (f->synced)
 		snprintf(kept, sizeof(kept),
@@ -315,6 +323,7 @@ static void fleet_watch_message(struct fleet *f, const char *text, size_t len)
 		// once must not turn into a full read ten times a second
 		event_del(f->deadline);
 		f->failures = 0;
+		f->lost_ms = 0;
 		f->backoff_ms = FLEET_BACKOFF_MIN_MS;
 		log_debug("fleet: watching %s/ on %s", f->prefix,
 			  fleet_url(f)->url);
@@ -324,6 +333,11 @@ static void fleet_watch_message(struct fleet *f, const char *text, size_t len)
 		fleet_fail(f, "the watch was canceled by etcd");
 		return;
 	}
+	int64_t rev =
+		fleetkv_int(&j, json_member(&j, json_member(&j, res, "header"),
+					    "revision"));
+	if (rev > f->revision)
+		f->revision = rev;
 	int evs = json_member(&j, res, "events");
 	if (!json_is(&j, evs, JSON_ARRAY) || j.toks[evs].size == 0)
 		return;
@@ -470,6 +484,7 @@ static void fleet_on_range(struct evhttp_request *req, void *arg)
 		 f->synced ? "resynced" : "read", f->prefix, fleet_url(f)->url,
 		 rev, f->key_count);
 	f->synced = true;
+	f->revision = rev;
 	fleet_apply(f);
 	fleet_watch(f, rev);
 }
@@ -546,6 +561,31 @@ struct fleet *fleet_new(const struct config *cfg, struct overlay *ov,
 	log_info("fleet: overrides from etcd %s%s under %s/", f->urls[0].url,
 		 f->url_count > 1 ? " (and others)" : "", f->prefix);
 	return f;
+}
+
+void fleet_status(const struct fleet *f, char *buf, size_t len)
+{
+	char since[32];
+	buf[0] = '\0';
+	if (f == NULL)
+		return;
+	int n = snprintf(buf, len, "fleet %s/ etcd %s ", f->prefix,
+			 fleet_url(f)->url);
+	if (n < 0 || (size_t)n >= len)
+		return;
+	if (f->failures == 0 && f->state == FLEET_WATCH) {
+		snprintf(buf + n, len - (size_t)n,
+			 "watching at revision %" PRId64 ", %zu key(s)",
+			 f->revision, f->key_count);
+	} else if (!f->synced) {
+		snprintf(buf + n, len - (size_t)n, "not read yet");
+	} else {
+		overlay_time_text(f->lost_ms, since, sizeof(since));
+		snprintf(buf + n, len - (size_t)n,
+			 "unreachable since %s (attempt %u); keeping revision "
+			 "%" PRId64 ", %zu key(s)",
+			 since, f->failures, f->revision, f->key_count);
+	}
 }
 
 void fleet_free(struct fleet *f)

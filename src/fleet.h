@@ -6,6 +6,8 @@
 #ifndef GEOVIP_FLEET_H
 #define GEOVIP_FLEET_H
 
+#include <stddef.h>
+
 struct config;
 struct diag;
 struct event_base;
@@ -24,6 +26,13 @@ struct fleet;
  */
 struct fleet *fleet_new(const struct config *cfg, struct overlay *ov,
 			struct event_base *base, struct diag *d);
+
+/**
+ * One line for `geovipctl status` into buf: "fleet PREFIX/ etcd URL
+ * watching at revision R, K key(s)", or "... unreachable since T ...", or
+ * "... not read yet". f may be NULL (no fleet: an empty line).
+ */
+void fleet_status(const struct fleet *f, char *buf, size_t len);
 
 /** Closes the connection; the fleet overrides stay in the overlay. */
 void fleet_free(struct fleet *f);

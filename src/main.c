@@ -464,6 +464,8 @@ static int main_control(struct daemon *dm, const struct config *cfg)
 	if (dm->control != NULL && cfg->fleet.line != 0)
 		dm->fleet = fleet_new(cfg, control_overlay(dm->control),
 				      dm->base, d);
+	if (dm->fleet != NULL)
+		control_set_fleet(dm->control, dm->fleet);
 	main_print_diag(d);
 	diag_free(d);
 	return dm->control != NULL &&

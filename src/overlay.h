@@ -1,8 +1,8 @@
 /*
- * src/overlay.h — runtime overrides (geovipctl shed/drain) and region
- * health reports (geovipctl health, with hysteresis): lists kept on the
- * main thread, applied to a snapshot as a new generation sharing its
- * loaded parts, expired by a timer, saved in a state file, audited.
+ * src/overlay.h — runtime overrides, local (geovipctl) and fleet (etcd),
+ * and region health reports (geovipctl health, with hysteresis): lists
+ * kept on the main thread, applied as a new generation sharing the loaded
+ * parts, expired by a timer, local ones kept in a state file, audited.
  */
 #ifndef GEOVIP_OVERLAY_H
 #define GEOVIP_OVERLAY_H

@@ -128,6 +128,8 @@ for n in 1 2; do
 done
 check_grep "server 1 tried the dead URL first and moved on" \
 	"fleet: etcd http://127.0.0.1:1: cannot connect" "$(log_of 1)"
+check_grep "status shows the fleet watched" "^fleet $PREFIX/ etcd $ETCD_URL watching at revision [0-9]+, 0 key\(s\)$" \
+	"$(timeout 20 "$GEOVIPCTL" -s "$TEST_TMP/ctl1.sock" status)"
 check "before: server 1 answers americas" $AMERICAS "$(answer 1)"
 check "before: server 2 answers americas" $AMERICAS "$(answer 2)"
 
@@ -244,6 +246,8 @@ for n in 1 2; do
 	wait_log "fleet: etcd $ETCD_URL: the connection was lost; keeping the last known state \(1 key" 1 5 ||
 		fail "server $n: no 'connection was lost' line"
 done
+check_grep "etcd down: status says so" "^fleet $PREFIX/ etcd (http://127.0.0.1:1|$ETCD_URL) unreachable since 20[-0-9T:]+Z \(attempt [0-9]+\); keeping revision [0-9]+, 1 key\(s\)$" \
+	"$(timeout 20 "$GEOVIPCTL" -s "$TEST_TMP/ctl2.sock" status)"
 check "etcd down: server 1 still sheds" $APAC "$(answer 1)"
 check "etcd down: server 2 still sheds" $APAC "$(answer 2)"
 # 4 s before the expiry: room for two digs on a loaded machine
@@ -301,7 +305,40 @@ for n in 1 2; do
 	check "after --fleet undo: server $n answers emea" "$EMEA" "$got"
 	check_grep "server $n: the drain's removal audited" "audit: fleet removed #[0-9]+ drain emea" "$(log_of $n)"
 done
+# --- 300 keys for one region: the first in key order applies, keys past
+# 256 are logged and left, the servers keep serving
+python3 - "$ETCD_URL" "$PREFIX" <<'PYEOF'
+import base64, json, sys, urllib.request
+url, prefix = sys.argv[1], sys.argv[2]
+value = json.dumps({"kind": "drain", "region": "lab", "to": "apac",
+                    "expires": "2099-01-01T00:00:00Z", "reason": "bulk", "who": "t"})
+for i in range(300):
+    body = json.dumps({"key": base64.b64encode(("%s/bulk/%03d" % (prefix, i)).encode()).decode(),
+                       "value": base64.b64encode(value.encode()).decode()}).encode()
+    urllib.request.urlopen(urllib.request.Request(url + "/v3/kv/put", body), timeout=10).read()
+PYEOF
+LAB_CLIENT=127.0.7.1 # AQ (Antarctica) in the sample database: region lab
 for n in 1 2; do
+	SERVER_LOG="$TEST_TMP/server$n.log"
+	wait_log "fleet: $PREFIX/bulk/299: more than 256 keys under $PREFIX/; ignored" 1 20 ||
+		fail "server $n: no 'more than 256 keys' line"
+	check_grep "server $n: two keys for one region named" \
+		"fleet: $PREFIX/bulk/001 and $PREFIX/bulk/000 both override region 'lab': $PREFIX/bulk/000 applies" "$(log_of $n)"
+	check "server $n: one override for lab" 1 "$(grep -c "audit: fleet added #[0-9]* drain lab" "$TEST_TMP/server$n.log")"
+	eval "port=\$P$n"
+	check "server $n: lab drained to apac" $APAC \
+		"$(dig +short +tries=2 +time=1 -b $LAB_CLIENT -p "$port" @127.0.0.1 "www.$ZONE" A)"
+done
+etcdctl_ del --prefix "$PREFIX/bulk/" >/dev/null
+
+# SIGTERM with etcd still watched: a clean exit, 0 (under valgrind or
+# ASan, nothing leaked and no bad access)
+for n in 1 2; do
+	SERVER_LOG="$TEST_TMP/server$n.log"
+	eval "SERVER_PID=\$S${n}_PID"
+	stop_server
+	eval "S${n}_PID="
+	check "server $n: SIGTERM while watching etcd, exit status" 0 "$SERVER_STATUS"
 	check_nogrep "server $n: no crash, no sanitizer report" "runtime error|AddressSanitizer|LeakSanitizer" "$(log_of $n)"
 done
 SERVER_LOG="$TEST_TMP/server1.log"
