@@ -197,6 +197,7 @@ static void answer_note_decision(struct answer_result *res,
 	res->region = ch->region;
 	res->reason = dec->reason;
 	res->shed = dec->shed;
+	res->runtime = dec->runtime;
 	res->ecs_private = dec->ecs_private;
 	res->embedded_v4 = dec->offset != 0;
 }

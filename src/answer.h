@@ -38,6 +38,7 @@ struct answer_result {
 	int region;
 	uint8_t reason; /* enum geomap_reason */
 	bool shed, ecs_private, embedded_v4;
+	bool runtime; /* moved by a runtime override or health state */
 };
 
 /** Writes the three sections after the question; fills res. */

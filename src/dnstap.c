@@ -29,11 +29,12 @@ size_t dnstap_extra(char *out, size_t len, const struct config *cfg,
 		qi->region >= 0 && (size_t)qi->region < cfg->region_count
 			? cfg->regions[qi->region].name
 			: "?";
-	int n = snprintf(out, len, "region=%s reason=%s scope=%u%s%s%s", region,
-			 metrics_reason_name(qi->reason), qi->scope,
+	int n = snprintf(out, len, "region=%s reason=%s scope=%u%s%s%s%s",
+			 region, metrics_reason_name(qi->reason), qi->scope,
 			 qi->ecs_private ? " private_ecs" : "",
 			 qi->embedded_v4 ? " embedded_ipv4" : "",
-			 qi->shed ? " shed" : "");
+			 qi->shed ? " shed" : "",
+			 qi->runtime ? " runtime_override" : "");
 	if (n < 0)
 		n = 0;
 	return (size_t)n < len ? (size_t)n : len - 1;

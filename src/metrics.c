@@ -59,6 +59,7 @@ static const char *const metrics_reasons[METRICS_REASONS] = {
 	[GEOMAP_REASON_COUNT] = "private_ecs",
 	[GEOMAP_REASON_COUNT + 1] = "embedded_ipv4",
 	[GEOMAP_REASON_COUNT + 2] = "shed",
+	[GEOMAP_REASON_COUNT + 3] = "runtime_override",
 };
 
 static const uint8_t metrics_scope_le[METRICS_SCOPE_BUCKETS] = {

@@ -27,8 +27,8 @@ struct metrics;
 /** The rcodes with their own label (others: "other"). */
 #define METRICS_RCODES 9
 /** Regional answer reasons: the four sources of enum geomap_reason, then the
- *  adjustments private_ecs, embedded_ipv4, shed. */
-#define METRICS_REASONS (GEOMAP_REASON_COUNT + 3)
+ *  adjustments private_ecs, embedded_ipv4, shed, runtime_override. */
+#define METRICS_REASONS (GEOMAP_REASON_COUNT + 4)
 /** ECS scope histogram buckets (upper bounds in metrics.c). */
 #define METRICS_SCOPE_BUCKETS 10
 
@@ -83,6 +83,8 @@ static inline void metrics_count(struct metrics_counters *m,
 		metrics_add(&m->reason[GEOMAP_REASON_COUNT + 1], 1);
 	if (qi->shed)
 		metrics_add(&m->reason[GEOMAP_REASON_COUNT + 2], 1);
+	if (qi->runtime)
+		metrics_add(&m->reason[GEOMAP_REASON_COUNT + 3], 1);
 	metrics_add(&m->ecs[qi->ecs ? 1 : 0], 1);
 	metrics_add(&m->scope[metrics_scope_index(qi->scope)], 1);
 	metrics_add(&m->scope_sum, qi->scope);

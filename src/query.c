@@ -376,6 +376,7 @@ static void query_report(struct query_result *info, const struct request *rq,
 		info->region = a->region;
 		info->reason = a->reason;
 		info->shed = a->shed;
+		info->runtime = a->runtime;
 		info->ecs_private = a->ecs_private;
 		info->embedded_v4 = a->embedded_v4;
 	}

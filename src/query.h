@@ -39,6 +39,7 @@ struct query_result {
 	uint16_t rcode;   /* extended RCODE (BADVERS 16) */
 	uint8_t reason;   /* enum geomap_reason: why the region */
 	bool shed;        /* moved by shed */
+	bool runtime;     /* moved by a runtime override or health */
 	bool ecs_private; /* a private ECS address set aside */
 	bool embedded_v4; /* IPv4 unwrapped from IPv6 */
 	uint8_t scope;    /* ECS scope sent */

@@ -462,6 +462,7 @@ static void decide_health(const struct regions *r,
 		return;
 	out->region_landed = region_spread(r, shed, from, decide_hash(r, out));
 	out->health_moved = out->region_landed != from;
+	out->runtime = out->health_moved;
 }
 
 /* Step 4: the shed of the region landed in, once, by the keyed hash of
@@ -485,6 +486,7 @@ static void decide_shed(const struct regions *r, const struct region_shed *shed,
 	}
 	out->region = to;
 	out->shed = to != from;
+	out->runtime |= out->shed && sh->override_id != 0;
 }
 
 /*

@@ -47,6 +47,7 @@ struct region_decision {
 	bool shed;              /* moved by shed (of region_landed) */
 	bool shed_suspended;    /* the shed's target is down: not applied */
 	bool hashed;            /* the region depends on h: scope >= K */
+	bool runtime;           /* moved by a runtime override or health */
 	uint8_t shed_k;         /* K of the shed hash */
 	uint64_t shed_hash;     /* h, valid when hashed */
 	uint8_t leaf_depth;     /* of the merged tree's leaf */

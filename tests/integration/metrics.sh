@@ -17,8 +17,10 @@ done
 pick_port
 MPORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 write_zone 2024010101
+SOCK=$TEST_TMP/ctl.sock
+: "${GEOVIPCTL:=$top_builddir/src/geovipctl}"
 write_geo_config "$CONF" "shed:" "  lab: { to: emea, percent: 50 }" \
-	"metrics: 127.0.0.1:$MPORT"
+	"metrics: 127.0.0.1:$MPORT" "control: $SOCK"
 start_server
 W=www.$ZONE
 # start_server's readiness probe was counted already: keep a baseline
@@ -103,6 +105,7 @@ expect = [
     (("geovip_regional_reasons_total", {"reason": "private_ecs"}), 1),
     (("geovip_regional_reasons_total", {"reason": "embedded_ipv4"}), 1),
     (("geovip_regional_reasons_total", {"reason": "shed"}), 1),
+    (("geovip_regional_reasons_total", {"reason": "runtime_override"}), 0),
     (("geovip_regional_ecs_total", {"ecs": "present"}), 9),
     (("geovip_regional_ecs_total", {"ecs": "absent"}), 1),
     (("geovip_ecs_scope_bucket", {"le": "0"}), 2),
@@ -173,6 +176,26 @@ print("ok=%d generation=%d" % (d[("geovip_reloads_total", (("result", "ok"),))],
 EOF
 )
 check "after SIGHUP: one reload ok, generation 2" "ok=1 generation=2" "$out"
+
+# a runtime override (geovipctl drain): its answers count as shed and as
+# runtime_override; the config's shed (lab → emea above) counted as shed only
+reasons() {
+	"$PY" - "$MPORT" <<'EOF'
+import sys, urllib.request
+from prometheus_client.parser import text_string_to_metric_families
+t = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1], timeout=10).read().decode()
+d = {s.labels.get("reason"): s.value for f in text_string_to_metric_families(t) for s in f.samples if s.name == "geovip_regional_reasons_total"}
+print("shed=%d runtime_override=%d" % (d["shed"], d["runtime_override"]))
+EOF
+}
+before=$(reasons)
+check "before the drain: no runtime_override" "shed=1 runtime_override=0" "$before"
+out=$(timeout 30 "$GEOVIPCTL" -s "$SOCK" drain apac --to emea --for 10m --reason "metrics test" 2>&1)
+check_grep "drain apac to emea" "^override #1: drain apac to emea 100.00%" "$out"
+q "$EM" q $W A --ecs 192.0.2.192/26                # apac network → emea (drained)
+q "$EM" q $W A --ecs 1.0.0.0/24                    # lab→emea: the config's shed
+check "after the drain: two more sheds, one a runtime override" \
+	"shed=3 runtime_override=1" "$(reasons)"
 
 # the metrics address in use: refused at start-up, naming FILE:LINE
 PORT2=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
