@@ -369,8 +369,11 @@ static void control_overrides(struct conn *cn)
 
 static void control_lookup(struct conn *cn, int argc, char **argv)
 {
-	if (argc != 2) {
-		control_finish(cn, "usage: lookup ADDR[/PREFIX]");
+	const char *name = NULL;
+	if (argc == 4 && strcmp(argv[2], "--name") == 0)
+		name = argv[3];
+	else if (argc != 2) {
+		control_finish(cn, "usage: lookup ADDR[/PREFIX] [--name NAME]");
 		return;
 	}
 	char *out = NULL, *err = NULL;
@@ -379,8 +382,8 @@ static void control_lookup(struct conn *cn, int argc, char **argv)
 	FILE *fe = open_memstream(&err, &err_len);
 	int rc = -1;
 	if (fo != NULL && fe != NULL)
-		rc = lookup_print(server_current(cn->ctl->srv), argv[1], fo,
-				  fe);
+		rc = lookup_print_name(server_current(cn->ctl->srv), argv[1],
+				       name, fo, fe);
 	if (fo != NULL)
 		fclose(fo);
 	if (fe != NULL)
@@ -389,6 +392,10 @@ static void control_lookup(struct conn *cn, int argc, char **argv)
 		control_printf(cn, "%s", out);
 	if (rc == 0)
 		control_finish(cn, NULL);
+	else if (name != NULL && err != NULL && err[0] != '\0')
+		// lookup.c's message: no such service or regional name
+		control_finish(cn, "lookup: %.*s", (int)strcspn(err, "\n"),
+			       err);
 	else
 		control_finish(cn,
 			       "lookup: '%s' is not ADDR or ADDR/PREFIX "

@@ -10,12 +10,14 @@
 require dig python3
 
 DNSCLIENT="$top_srcdir/tests/integration/dnsclient.py"
+: "${GEOVIPCTL:=$top_builddir/src/geovipctl}"
+SOCK=$TEST_TMP/ctl.sock
 KEY=000102030405060708090a0b0c0d0e0f
 
 # services_config API_REGIONS — the test zone's names mapped to services:
 # web in americas, emea and apac; api in API_REGIONS (YAML lines)
 services_config() {
-	write_config "shed_key: \"$KEY\""
+	write_config "shed_key: \"$KEY\"" "control: $SOCK"
 	sed -i 's/^    regional: .*/    regional: {www: web, api: api, "*.edge": api}/' "$CONF"
 	cat >> "$CONF" <<EOF
 services:
@@ -120,6 +122,14 @@ check_grep "--name api (a service)" "^service api +emea: 198\.51\.100\.120 2001:
 out=$("$GEOVIPD" -c "$CONF" --lookup 127.0.1.1 --name token.$ZONE 2>&1)
 check "--name of a non-regional name: exit 1" 1 "$?"
 check_grep "--name of a non-regional name: message" "neither a service nor a regional name" "$out"
+# the same through the control socket, against the live snapshot
+out=$(timeout 30 "$GEOVIPCTL" -s "$SOCK" lookup 127.0.1.1 --name api 2>&1)
+check_grep "geovipctl lookup --name api" "^service api +emea: 198\.51\.100\.120 2001:db8:120::20$" "$out"
+check_nogrep "geovipctl lookup --name api: only api" "^service web" "$out"
+out=$(timeout 30 "$GEOVIPCTL" -s "$SOCK" lookup 2400::/32 2>&1)
+check_grep "geovipctl lookup: one line per service" "^service web +apac: 203\.0\.113\.110$" "$out"
+out=$(timeout 30 "$GEOVIPCTL" -s "$SOCK" lookup 127.0.1.1 --name token.$ZONE 2>&1)
+check_grep "geovipctl lookup --name of a non-regional name" "neither a service nor a regional name" "$out"
 out=$("$GEOVIPD" -c "$CONF" --name api 2>&1)
 check "--name without --lookup: a usage error (exit 2)" 2 "$?"
 
