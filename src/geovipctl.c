@@ -305,6 +305,60 @@ static int ctl_print(char *ans, size_t len)
 	return CTL_FAILED;
 }
 
+/*
+ * One request to the daemon's socket (sock, else the config's `control:`)
+ * and its answer printed: argv is the command and its fields. `--clients
+ * FILE` goes as `--clients N`, then the N lines after the request.
+ */
+static int ctl_run(const char *config, const char *sock, int timeout, int argc,
+		   char **argv)
+{
+	char *clients = NULL, count_text[32];
+	for (int i = 0; i + 1 < argc; i++) {
+		if (strcmp(argv[i], "--clients") != 0)
+			continue;
+		size_t n;
+		clients = ctl_clients_read(argv[i + 1], &n);
+		if (clients == NULL)
+			return CTL_USAGE;
+		snprintf(count_text, sizeof(count_text), "%zu", n);
+		argv[i + 1] = count_text;
+		break;
+	}
+	char req[CONTROL_LINE_MAX + 1];
+	if (ctl_request(argc, argv, req, sizeof(req)) < 0) {
+		free(clients);
+		return CTL_USAGE;
+	}
+	char *owned = sock == NULL ? ctl_socket_from_config(config) : NULL;
+	if (sock == NULL && owned == NULL) {
+		free(clients);
+		return CTL_USAGE;
+	}
+	int fd = ctl_connect(sock != NULL ? sock : owned);
+	free(owned);
+	if (fd < 0) {
+		free(clients);
+		return CTL_UNREACHABLE;
+	}
+	char *ans;
+	size_t len;
+	int rc = CTL_UNREACHABLE;
+	// the daemon may refuse the request before reading every client
+	// line: its answer is still there to read
+	signal(SIGPIPE, SIG_IGN);
+	int sent = ctl_send(fd, req);
+	if (sent == 0 && clients != NULL)
+		(void)ctl_send_quiet(fd, clients);
+	free(clients);
+	if (sent == 0 && ctl_receive(fd, timeout, &ans, &len) == 0) {
+		rc = ctl_print(ans, len);
+		free(ans);
+	}
+	close(fd);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -359,49 +413,5 @@ int main(int argc, char **argv)
 	if (fleet)
 		return fleetctl_main(config, timeout, argc - optind,
 				     argv + optind);
-	// `--clients FILE` goes as `--clients N` and N lines after the request
-	char *clients = NULL, count_text[32];
-	for (int i = optind; i + 1 < argc; i++) {
-		if (strcmp(argv[i], "--clients") != 0)
-			continue;
-		size_t n;
-		clients = ctl_clients_read(argv[i + 1], &n);
-		if (clients == NULL)
-			return CTL_USAGE;
-		snprintf(count_text, sizeof(count_text), "%zu", n);
-		argv[i + 1] = count_text;
-		break;
-	}
-	char req[CONTROL_LINE_MAX + 1];
-	if (ctl_request(argc - optind, argv + optind, req, sizeof(req)) < 0) {
-		free(clients);
-		return CTL_USAGE;
-	}
-	char *owned = sock == NULL ? ctl_socket_from_config(config) : NULL;
-	if (sock == NULL && owned == NULL) {
-		free(clients);
-		return CTL_USAGE;
-	}
-	int fd = ctl_connect(sock != NULL ? sock : owned);
-	free(owned);
-	if (fd < 0) {
-		free(clients);
-		return CTL_UNREACHABLE;
-	}
-	char *ans;
-	size_t len;
-	int rc = CTL_UNREACHABLE;
-	// the daemon may refuse the request before reading every client
-	// line: its answer is still there to read
-	signal(SIGPIPE, SIG_IGN);
-	int sent = ctl_send(fd, req);
-	if (sent == 0 && clients != NULL)
-		(void)ctl_send_quiet(fd, clients);
-	free(clients);
-	if (sent == 0 && ctl_receive(fd, timeout, &ans, &len) == 0) {
-		rc = ctl_print(ans, len);
-		free(ans);
-	}
-	close(fd);
-	return rc;
+	return ctl_run(config, sock, timeout, argc - optind, argv + optind);
 }
