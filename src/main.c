@@ -496,6 +496,58 @@ static int main_metrics_open(struct daemon *dm, const struct config *cfg)
 	return failed ? -1 : 0;
 }
 
+/*
+ * Sockets, metrics, reloads, transfers, the pidfile, then the privilege
+ * drop: everything the daemon opens before its control socket. -1 after
+ * printing why.
+ */
+static int main_open(struct daemon *dm, const struct options *o,
+		     const struct config *cfg, double load_seconds)
+{
+	main_raise_fd_limit();
+	dm->srv = main_bind(cfg, dm->base);
+	if (dm->srv == NULL || main_metrics_open(dm, cfg) < 0)
+		return -1;
+	server_note_load(dm->srv, load_seconds);
+	dm->reload = reload_new(o->config, dm->srv, dm->base, cfg, o->verbose);
+	if (dm->reload != NULL)
+		dm->xfr = xfr_new(dm->base, dm->reload);
+	if (dm->reload == NULL || dm->xfr == NULL) {
+		fprintf(stderr, "geovipd: out of memory\n");
+		return -1;
+	}
+	main_xfr_hook(dm);
+	if (notify_open() < 0 || main_pidfile_write(dm, cfg) < 0 ||
+	    main_drop_privileges(cfg) < 0)
+		return -1;
+	return 0;
+}
+
+// Everything main_open and main_control made, in the order that lets
+// each part finish with the ones it uses.
+static void main_close(struct daemon *dm)
+{
+	metrics_free(dm->metrics);
+	xfr_free(dm->xfr);       // abandons transfers under way
+	reload_free(dm->reload); // abandons a load under way
+	fleet_free(dm->fleet);
+	control_free(dm->control);
+	server_free(dm->srv);    // stops the workers first
+	dnstap_free(dm->dnstap); // after the workers: flushes their frames
+	main_signals_free(dm);
+	pidfile_remove(dm->pidfile);
+	notify_close();
+	free(dm->pidfile);
+}
+
+static double main_seconds_since(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) +
+	       (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
 static int main_serve(const struct options *o)
 {
 	struct daemon dm = {0};
@@ -504,49 +556,19 @@ static int main_serve(const struct options *o)
 		fprintf(stderr, "geovipd: cannot set up signal handling\n");
 		goto out;
 	}
-	struct timespec t0, t1;
+	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	struct snapshot *snap = main_load(o->config, true);
 	if (snap == NULL)
 		goto out;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double load_seconds = main_seconds_since(&t0);
 	const struct config *cfg = snap->config;
 	reload_apply_log(cfg, o->verbose);
-	if (main_check_system(cfg, "geovipd: ") < 0) {
-		snapshot_unref(snap);
-		goto out;
-	}
-	main_raise_fd_limit();
-	dm.srv = main_bind(cfg, dm.base);
-	if (dm.srv != NULL && main_metrics_open(&dm, cfg) < 0) {
-		snapshot_unref(snap);
-		goto out;
-	}
-	if (dm.srv != NULL) {
-		server_note_load(dm.srv,
-				 (double)(t1.tv_sec - t0.tv_sec) +
-					 (double)(t1.tv_nsec - t0.tv_nsec) /
-						 1e9);
-		dm.reload =
-			reload_new(o->config, dm.srv, dm.base, cfg, o->verbose);
-		if (dm.reload == NULL)
-			fprintf(stderr, "geovipd: out of memory\n");
-	}
-	if (dm.reload != NULL) {
-		dm.xfr = xfr_new(dm.base, dm.reload);
-		if (dm.xfr == NULL)
-			fprintf(stderr, "geovipd: out of memory\n");
-		else
-			main_xfr_hook(&dm);
-	}
-	if (dm.xfr == NULL || notify_open() < 0 ||
-	    main_pidfile_write(&dm, cfg) < 0 || main_drop_privileges(cfg) < 0) {
-		snapshot_unref(snap);
-		goto out;
-	}
-	// After dropping privileges: the socket and state file belong to
-	// the service user.
-	if (main_control(&dm, cfg) < 0) {
+	// After dropping privileges (main_open): the control socket and
+	// state file belong to the service user.
+	if (main_check_system(cfg, "geovipd: ") < 0 ||
+	    main_open(&dm, o, cfg, load_seconds) < 0 ||
+	    main_control(&dm, cfg) < 0) {
 		snapshot_unref(snap);
 		goto out;
 	}
@@ -571,17 +593,7 @@ static int main_serve(const struct options *o)
 	else
 		rc = 0;
 out:
-	metrics_free(dm.metrics);
-	xfr_free(dm.xfr);       // abandons transfers under way
-	reload_free(dm.reload); // abandons a load under way
-	fleet_free(dm.fleet);
-	control_free(dm.control);
-	server_free(dm.srv);    // stops the workers first
-	dnstap_free(dm.dnstap); // after the workers: flushes their frames
-	main_signals_free(&dm);
-	pidfile_remove(dm.pidfile);
-	notify_close();
-	free(dm.pidfile);
+	main_close(&dm);
 	if (rc == 0)
 		log_info("stopped");
 	return rc;
