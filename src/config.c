@@ -1616,7 +1616,8 @@ static void cfg_parse_nsec3_salt(struct cfg_doc *c, const struct cfg_pair *p,
 		int hi = cfg_hex_digit(text[i]),
 		    lo = cfg_hex_digit(text[i + 1]);
 		ok = hi >= 0 && lo >= 0;
-		ds->nsec3_salt[i / 2] = (uint8_t)(hi << 4 | lo);
+		if (ok) // a digit is -1 when not hex: never shifted
+			ds->nsec3_salt[i / 2] = (uint8_t)(hi << 4 | lo);
 	}
 	if (ok)
 		ds->nsec3_salt_len = (uint8_t)(n / 2);
