@@ -29,6 +29,7 @@
 #include "diag.h"
 #include "dryrun.h"
 #include "fleet.h"
+#include "fleetkv.h"
 #include "geo.h"
 #include "log.h"
 #include "lookup.h"
@@ -46,8 +47,6 @@
 #define CONTROL_READ_TIMEOUT 10
 /* Fields in a request. */
 #define CONTROL_ARGS_MAX 32
-/* The longest duration an override may have: 365 days. */
-#define CONTROL_DURATION_MAX (365LL * 86400)
 
 struct conn {
 	struct control *ctl;
@@ -155,52 +154,6 @@ static int control_split(char *line, char **argv)
 		argv[argc++] = f;
 	}
 	return argc;
-}
-
-/** "25", "12.5", "0.01", "100" → basis points 1..10000; -1 otherwise. */
-static int control_parse_percent(const char *s)
-{
-	unsigned whole = 0, frac = 0, digits = 0;
-	const char *p = s;
-	for (; *p >= '0' && *p <= '9' && digits < 4; p++, digits++)
-		whole = whole * 10 + (unsigned)(*p - '0');
-	if (digits == 0)
-		return -1;
-	if (*p == '.') {
-		unsigned fd = 0;
-		for (p++; *p >= '0' && *p <= '9' && fd < 2; p++, fd++)
-			frac = frac * 10 + (unsigned)(*p - '0');
-		if (fd == 0)
-			return -1;
-		if (fd == 1)
-			frac *= 10;
-	}
-	if (*p != '\0')
-		return -1;
-	unsigned bp = whole * 100 + frac;
-	return bp >= 1 && bp <= 10000 ? (int)bp : -1;
-}
-
-/** "90s", "15m", "2h", "1d" → seconds, 1 .. 365 days; -1 otherwise. */
-static long long control_parse_duration(const char *s)
-{
-	long long n = 0;
-	const char *p = s;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		n = n * 10 + (*p - '0');
-		if (n > CONTROL_DURATION_MAX)
-			return -1;
-	}
-	if (p == s || *p == '\0' || p[1] != '\0')
-		return -1;
-	long long unit = *p == 's'   ? 1
-			 : *p == 'm' ? 60
-			 : *p == 'h' ? 3600
-			 : *p == 'd' ? 86400
-				     : 0;
-	if (unit == 0 || n == 0 || n * unit > CONTROL_DURATION_MAX)
-		return -1;
-	return n * unit;
 }
 
 static int control_region(const struct config *cfg, const char *name)
@@ -639,7 +592,7 @@ static int control_change_entry(struct conn *cn, const struct change_args *a,
 			       a->pos[0]);
 		return -1;
 	}
-	int bp = drain ? 10000 : control_parse_percent(a->percent);
+	int bp = drain ? 10000 : fleetkv_percent_parse(a->percent);
 	if (bp < 0) {
 		control_finish(cn,
 			       "--percent '%s': write a number above 0 and "
@@ -648,7 +601,7 @@ static int control_change_entry(struct conn *cn, const struct change_args *a,
 			       a->percent);
 		return -1;
 	}
-	long long secs = control_parse_duration(a->duration);
+	long long secs = fleetkv_duration_parse(a->duration);
 	if (secs < 0) {
 		control_finish(cn,
 			       "--for '%s': write a whole number followed "
