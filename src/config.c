@@ -1599,6 +1599,8 @@ static void cfg_parse_nsec3_iterations(struct cfg_doc *c,
 		((struct config_dnssec *)obj)->nsec3_iterations = (uint16_t)v;
 }
 
+static bool cfg_ops_hex(const char *hex, uint8_t *out, size_t max, size_t *len);
+
 /* "-" (no salt, as RFC 9276 recommends) or 1 to 255 bytes in hex. */
 static void cfg_parse_nsec3_salt(struct cfg_doc *c, const struct cfg_pair *p,
 				 void *obj)
@@ -1607,20 +1609,12 @@ static void cfg_parse_nsec3_salt(struct cfg_doc *c, const struct cfg_pair *p,
 	const char *text = cfg_scalar(c, p);
 	if (text == NULL)
 		return;
-	size_t n = strlen(text);
 	ds->nsec3_salt_len = 0;
 	if (strcmp(text, "-") == 0)
 		return;
-	bool ok = n >= 2 && n % 2 == 0 && n <= 2 * sizeof(ds->nsec3_salt);
-	for (size_t i = 0; ok && i < n; i += 2) {
-		int hi = cfg_hex_digit(text[i]),
-		    lo = cfg_hex_digit(text[i + 1]);
-		ok = hi >= 0 && lo >= 0;
-		if (ok) // a digit is -1 when not hex: never shifted
-			ds->nsec3_salt[i / 2] = (uint8_t)(hi << 4 | lo);
-	}
-	if (ok)
-		ds->nsec3_salt_len = (uint8_t)(n / 2);
+	size_t len;
+	if (cfg_ops_hex(text, ds->nsec3_salt, sizeof(ds->nsec3_salt), &len))
+		ds->nsec3_salt_len = (uint8_t)len;
 	else
 		diag_error(c->d, c->file, cfg_pair_line(p),
 			   "nsec3 'salt' must be \"-\" (none, RFC 9276) or 1 "
