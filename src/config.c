@@ -311,6 +311,25 @@ static int cfg_hex_digit(char ch)
 	return (ch >= 'a' && ch <= 'f') ? ch - 'a' + 10 : -1;
 }
 
+// Hex digits → at most max bytes (*len of them); false unless a non-empty,
+// even count of hex digits (either case). The one hex decoder of the config.
+static bool cfg_hex_decode(const char *hex, uint8_t *out, size_t max,
+			   size_t *len)
+{
+	size_t n = strlen(hex);
+	if (n == 0 || n % 2 != 0 || n / 2 > max)
+		return false;
+	for (size_t i = 0; i < n / 2; i++) {
+		int hi = cfg_hex_digit(hex[2 * i]),
+		    lo = cfg_hex_digit(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return false;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	*len = n / 2;
+	return true;
+}
+
 /* A 16-byte key written as 32 hex digits into out; false after reporting. */
 static bool cfg_parse_key16(struct cfg_doc *c, const struct cfg_pair *p,
 			    uint8_t out[16])
@@ -318,14 +337,8 @@ static bool cfg_parse_key16(struct cfg_doc *c, const struct cfg_pair *p,
 	const char *text = cfg_scalar(c, p);
 	if (text == NULL)
 		return false;
-	bool ok = strlen(text) == 32;
-	for (size_t i = 0; ok && i < 16; i++) {
-		int hi = cfg_hex_digit(text[2 * i]);
-		int lo = cfg_hex_digit(text[2 * i + 1]);
-		ok = hi >= 0 && lo >= 0;
-		if (ok)
-			out[i] = (uint8_t)(hi << 4 | lo);
-	}
+	size_t len = 0;
+	bool ok = cfg_hex_decode(text, out, 16, &len) && len == 16;
 	if (!ok) {
 		memset(out, 0, 16);
 		diag_error(c->d, c->file, cfg_pair_line(p),
@@ -1599,8 +1612,6 @@ static void cfg_parse_nsec3_iterations(struct cfg_doc *c,
 		((struct config_dnssec *)obj)->nsec3_iterations = (uint16_t)v;
 }
 
-static bool cfg_ops_hex(const char *hex, uint8_t *out, size_t max, size_t *len);
-
 /* "-" (no salt, as RFC 9276 recommends) or 1 to 255 bytes in hex. */
 static void cfg_parse_nsec3_salt(struct cfg_doc *c, const struct cfg_pair *p,
 				 void *obj)
@@ -1613,7 +1624,7 @@ static void cfg_parse_nsec3_salt(struct cfg_doc *c, const struct cfg_pair *p,
 	if (strcmp(text, "-") == 0)
 		return;
 	size_t len;
-	if (cfg_ops_hex(text, ds->nsec3_salt, sizeof(ds->nsec3_salt), &len))
+	if (cfg_hex_decode(text, ds->nsec3_salt, sizeof(ds->nsec3_salt), &len))
 		ds->nsec3_salt_len = (uint8_t)len;
 	else
 		diag_error(c->d, c->file, cfg_pair_line(p),
@@ -2066,23 +2077,6 @@ static bool cfg_ops_hostname(char *out, size_t len)
 	return out[0] != '\0';
 }
 
-// "hex:0a1b..." → bytes; false when not an even count of hex digits.
-static bool cfg_ops_hex(const char *hex, uint8_t *out, size_t max, size_t *len)
-{
-	size_t n = strlen(hex);
-	if (n == 0 || n % 2 != 0 || n / 2 > max)
-		return false;
-	for (size_t i = 0; i < n / 2; i++) {
-		int hi = cfg_hex_digit(hex[2 * i]),
-		    lo = cfg_hex_digit(hex[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return false;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	*len = n / 2;
-	return true;
-}
-
 static void cfg_parse_nsid(struct cfg_doc *c, const struct cfg_pair *p,
 			   void *obj)
 {
@@ -2104,8 +2098,8 @@ static void cfg_parse_nsid(struct cfg_doc *c, const struct cfg_pair *p,
 		}
 		text = host;
 	} else if (strncmp(text, "hex:", 4) == 0) {
-		if (!cfg_ops_hex(text + 4, cfg->nsid, CONFIG_NSID_MAX,
-				 &cfg->nsid_len))
+		if (!cfg_hex_decode(text + 4, cfg->nsid, CONFIG_NSID_MAX,
+				    &cfg->nsid_len))
 			diag_error(c->d, c->file, cfg_pair_line(p),
 				   "nsid: '%s' must be hex: and 2 to %u hex "
 				   "digits, an even number",
