@@ -167,15 +167,26 @@ static void print_merged(FILE *out, const struct config *cfg,
 			"merge stops", text);
 }
 
+/* Whether to is in the draw of from's clients: the health spread
+ * (service < 0) or the spread of a service missing in from. */
+static bool draw_candidate(const struct snapshot *snap, int service, int from,
+			   int to)
+{
+	if (service < 0)
+		return region_spread_candidate(snap->regions, snap->shed, from,
+					       to);
+	return region_service_candidate(snap->regions, snap->shed,
+					(unsigned)service, from, to);
+}
+
 // "apac 0.41, emea 1.90 → apac": the draw over from's candidates.
-static void print_draw(FILE *out, const struct snapshot *snap, int from,
-		       uint64_t h, int chosen)
+static void print_draw(FILE *out, const struct snapshot *snap, int service,
+		       int from, uint64_t h, int chosen)
 {
 	const struct config *cfg = snap->config;
 	const char *sep = "";
 	for (size_t i = 0; i < cfg->region_count; i++) {
-		if (!region_spread_candidate(snap->regions, snap->shed, from,
-					     (int)i))
+		if (!draw_candidate(snap, service, from, (int)i))
 			continue;
 		fprintf(out, "%s%s (capacity %u) %.4f", sep,
 			cfg->regions[i].name,
@@ -219,7 +230,7 @@ static void print_health(FILE *out, const struct snapshot *snap,
 	fprintf(out, "\n%-16s %s is down: K=%u h=%llu, scores -ln(u)/capacity ",
 		"spread", cfg->regions[from].name, d->shed_k,
 		(unsigned long long)d->shed_hash);
-	print_draw(out, snap, from, d->shed_hash, d->region_landed);
+	print_draw(out, snap, -1, from, d->shed_hash, d->region_landed);
 	fprintf(out, "\n");
 }
 
@@ -257,7 +268,7 @@ static void print_shed(FILE *out, const struct snapshot *snap,
 				  : "stays");
 	if (reg->to == REGION_SPREAD && d->shed) {
 		fprintf(out, "%-16s ", "shed spread");
-		print_draw(out, snap, d->region_landed, d->shed_hash,
+		print_draw(out, snap, -1, d->region_landed, d->shed_hash,
 			   d->region);
 		fprintf(out, "\n");
 	}
@@ -276,8 +287,27 @@ static void print_vipset(FILE *out, const struct config_vipset *v)
 				  sizeof(text)));
 }
 
+/* "the 2 up regions with api": where a missing service's draw took its
+ * candidates from (drained regions are not up for it). */
+static void print_pool(FILE *out, const struct config *cfg, unsigned service,
+		       int from, const struct region_service_choice *ch)
+{
+	const char *name = config_service_name(cfg, service);
+	const char *s = ch->candidates == 1 ? "" : "s";
+	if (ch->pool == REGION_POOL_FALLBACK)
+		fprintf(out, "%s's %u fallback region%s with %s",
+			cfg->regions[from].name, ch->candidates, s, name);
+	else if (ch->pool == REGION_POOL_LIVE)
+		fprintf(out, "the %u up region%s with %s", ch->candidates, s,
+			name);
+	else
+		fprintf(out, "the %u region%s with %s (none up)",
+			ch->candidates, s, name);
+}
+
 /* One line for a service: its region for this client and its VIPs, and
- * when the service is not in the client's region, how it was spread. */
+ * when the service is not in the client's region, the draw that chose
+ * (each candidate's score, as for a down region). */
 static void print_service(FILE *out, const struct snapshot *snap,
 			  unsigned service, const struct region_decision *d)
 {
@@ -291,17 +321,16 @@ static void print_service(FILE *out, const struct snapshot *snap,
 	struct config_vipset v;
 	config_vips(cfg, service, ch.region, &v);
 	print_vipset(out, &v);
-	if (ch.spread)
-		fprintf(out,
-			" (not in %s: spread over %u region%s, K=%u h=%llu, "
-			"h mod %u = %llu; ecs scope %u)",
-			cfg->regions[d->region].name, ch.candidates,
-			ch.candidates == 1 ? "" : "s", d->shed_k,
-			(unsigned long long)ch.hash, ch.candidates,
-			(unsigned long long)(ch.candidates
-						     ? ch.hash % ch.candidates
-						     : 0),
-			ch.scope);
+	if (ch.spread) {
+		fprintf(out, " (not in %s: spread over ",
+			cfg->regions[d->region].name);
+		print_pool(out, cfg, service, d->region, &ch);
+		fprintf(out, ", K=%u h=%llu, scores -ln(u)/capacity ",
+			d->shed_k, (unsigned long long)ch.hash);
+		print_draw(out, snap, (int)service, d->region, ch.hash,
+			   ch.region);
+		fprintf(out, "; ecs scope %u)", ch.scope);
+	}
 	fprintf(out, "\n");
 }
 

@@ -412,12 +412,34 @@ double region_spread_score(const struct regions *r, uint64_t h, int to)
 	return -log(u) / (double)r->spread[to].capacity;
 }
 
+/* A weighted rendezvous draw in progress: the candidates offered so far
+ * and the lowest-scoring of them (a down region's spread and a missing
+ * service's spread draw alike). */
+struct spread_draw {
+	uint64_t h;
+	int best; /* -1 until a candidate is offered */
+	double best_score;
+	unsigned count;
+};
+
+static void spread_draw_offer(const struct regions *r, struct spread_draw *dr,
+			      int to)
+{
+	double score = region_spread_score(r, dr->h, to);
+	dr->count++;
+	// ties (never seen in practice) go to the lower index
+	if (dr->best < 0 || score < dr->best_score ||
+	    (score == dr->best_score && to < dr->best)) {
+		dr->best = to;
+		dr->best_score = score;
+	}
+}
+
 int region_spread(const struct regions *r, const struct region_shed *shed,
 		  int from, uint64_t h)
 {
 	bool fallback = region_fallback_up(r, shed, from);
-	int best = from;
-	double best_score = 0;
+	struct spread_draw dr = {.h = h, .best = -1};
 	// the fallback list, or every region: the same rule as the candidate
 	// test, without re-reading the list per region
 	size_t n = fallback ? r->spread[from].fallback_count : r->region_count;
@@ -425,14 +447,9 @@ int region_spread(const struct regions *r, const struct region_shed *shed,
 		int to = fallback ? r->spread[from].fallback[i] : (int)i;
 		if (to == from || region_is_down(shed, to))
 			continue;
-		double score = region_spread_score(r, h, to);
-		if (best == from || score < best_score ||
-		    (score == best_score && to < best)) {
-			best = to;
-			best_score = score;
-		}
+		spread_draw_offer(r, &dr, to);
 	}
-	return best;
+	return dr.best >= 0 ? dr.best : from;
 }
 
 static uint64_t decide_hash(const struct regions *r,
@@ -641,34 +658,103 @@ static bool service_drained(const struct region_shed *shed, int region)
 	       (shed[region].to != REGION_NONE && shed[region].bp == 10000);
 }
 
+/* Has the service, is not down and not drained: a spread target. */
+static bool service_live(const struct regions *r,
+			 const struct region_shed *shed, unsigned service,
+			 int region)
+{
+	return region_has_service(r, service, region) &&
+	       !service_drained(shed, region);
+}
+
+static bool region_in_fallback(const struct regions *r, int from, int to)
+{
+	const struct region_spread *ri = &r->spread[from];
+	for (size_t i = 0; i < ri->fallback_count; i++)
+		if (ri->fallback[i] == to)
+			return true;
+	return false;
+}
+
+/* The regions that have service, as a list (config order). */
+static const uint16_t *service_regions(const struct regions *r,
+				       unsigned service, unsigned *count)
+{
+	*count = r->have_start[service + 1] - r->have_start[service];
+	return r->have + r->have_start[service];
+}
+
+/* Which regions from's clients of service are drawn among: as for a
+ * region that is down, its `fallback:` list first (those with the
+ * service, live), else every live region with the service; when all of
+ * these are down or drained, every region with it (never no answer). */
+static enum region_service_pool service_pool(const struct regions *r,
+					     const struct region_shed *shed,
+					     unsigned service, int from)
+{
+	const struct region_spread *ri = &r->spread[from];
+	for (size_t i = 0; i < ri->fallback_count; i++)
+		if (service_live(r, shed, service, ri->fallback[i]))
+			return REGION_POOL_FALLBACK;
+	unsigned count;
+	const uint16_t *have = service_regions(r, service, &count);
+	for (unsigned i = 0; i < count; i++)
+		if (!service_drained(shed, have[i]))
+			return REGION_POOL_LIVE;
+	return REGION_POOL_ALL;
+}
+
+// The one membership rule of a pool (the spread and --lookup use it).
+static bool service_in_pool(const struct regions *r,
+			    const struct region_shed *shed, unsigned service,
+			    int from, enum region_service_pool pool, int to)
+{
+	if (to == from || !region_has_service(r, service, to))
+		return false;
+	if (pool == REGION_POOL_ALL)
+		return true;
+	if (service_drained(shed, to))
+		return false;
+	return pool == REGION_POOL_LIVE || region_in_fallback(r, from, to);
+}
+
+bool region_service_candidate(const struct regions *r,
+			      const struct region_shed *shed, unsigned service,
+			      int from, int to)
+{
+	enum region_service_pool pool = service_pool(r, shed, service, from);
+	return service_in_pool(r, shed, service, from, pool, to);
+}
+
 /*
- * The n-th (n = h mod count) region that has the service, skipping
- * down and drained regions unless every one is: equal shares, the same on
- * every server of a fleet.
+ * The weighted rendezvous draw of region_spread over the pool of
+ * from's clients of service (service_pool): the lowest
+ * region_spread_score wins, so each candidate gets a share proportional
+ * to its capacity, the same on every server of a fleet, and a candidate
+ * leaving the pool moves only its own clients.
  */
 static void service_spread(const struct regions *r,
 			   const struct region_shed *shed, unsigned service,
-			   struct region_service_choice *out)
+			   int from, struct region_service_choice *out)
 {
-	const uint16_t *have = r->have + r->have_start[service];
-	unsigned count = r->have_start[service + 1] - r->have_start[service];
-	unsigned live = 0;
-	for (unsigned i = 0; i < count; i++)
-		live += !service_drained(shed, have[i]);
-	bool skip = live > 0;
-	unsigned n = skip ? live : count;
-	out->candidates = n;
-	if (n == 0)
-		return; // config.c refuses a service with no VIPs anywhere
-	unsigned pick = (unsigned)(out->hash % n);
-	for (unsigned i = 0; i < count; i++) {
-		if (skip && service_drained(shed, have[i]))
-			continue;
-		if (pick-- == 0) {
-			out->region = have[i];
-			return;
-		}
+	enum region_service_pool pool = service_pool(r, shed, service, from);
+	struct spread_draw dr = {.h = out->hash, .best = -1};
+	// the pool's members are on from's fallback list or on the
+	// service's list: walk that list, testing each
+	const struct region_spread *ri = &r->spread[from];
+	unsigned count;
+	const uint16_t *have = service_regions(r, service, &count);
+	size_t n = pool == REGION_POOL_FALLBACK ? ri->fallback_count : count;
+	for (size_t i = 0; i < n; i++) {
+		int to = pool == REGION_POOL_FALLBACK ? ri->fallback[i]
+						      : (int)have[i];
+		if (service_in_pool(r, shed, service, from, pool, to))
+			spread_draw_offer(r, &dr, to);
 	}
+	out->pool = (uint8_t)pool;
+	out->candidates = dr.count;
+	if (dr.best >= 0) // config.c refuses a service with no VIPs anywhere
+		out->region = dr.best;
 }
 
 void region_service_choose(const struct regions *r,
@@ -680,6 +766,7 @@ void region_service_choose(const struct regions *r,
 	out->scope = d->scope;
 	out->spread = false;
 	out->candidates = 0;
+	out->pool = REGION_POOL_FALLBACK;
 	out->hash = 0;
 	if (region_has_service(r, service, d->region))
 		return; // the common case: nothing else is read
@@ -688,7 +775,7 @@ void region_service_choose(const struct regions *r,
 	// bits, so no scope shorter than K is truthful
 	out->spread = true;
 	out->hash = region_shed_hash(r->shed_key, &d->addr, d->shed_k);
-	service_spread(r, shed, service, out);
+	service_spread(r, shed, service, d->region, out);
 	if (d->used_ecs && out->candidates > 1 &&
 	    d->shed_k + d->offset > out->scope)
 		out->scope = (uint8_t)(d->shed_k + d->offset);

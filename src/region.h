@@ -138,27 +138,46 @@ void region_rrset(const struct regions *r, unsigned service, int region,
 /** Whether service has VIPs (of either family) in region. */
 bool region_has_service(const struct regions *r, unsigned service, int region);
 
+/** Which regions a missing service's clients are drawn among. */
+enum region_service_pool {
+	REGION_POOL_FALLBACK, /* the client region's `fallback:` regions
+				 that have the service and are live */
+	REGION_POOL_LIVE,     /* every live region that has the service */
+	REGION_POOL_ALL,      /* every region that has it: none is live */
+};
+
 /** Where a name of one service is answered from (region_service_choose). */
 struct region_service_choice {
 	int region;          /* the answer's region */
 	bool spread;         /* the service has no VIPs in the decided region */
+	uint8_t pool;        /* enum region_service_pool, if spread */
 	unsigned candidates; /* regions the spread chose among */
 	uint64_t hash;       /* the spread's h (region_shed_hash), if spread */
-	uint8_t scope; /* ECS scope: the decision's, at least K if spread */
+	uint8_t scope;       /* ECS scope: the decision's, at least K if spread
+			  among more than one region */
 };
 
 /**
  * The region that answers for service, given the client's decision d:
- * d->region when the service has VIPs there; else one of the regions
- * that have it (drained ones skipped unless all are), the
- * (h mod count)-th in config order, h being region_shed_hash of the
- * client's first K bits (d->shed_k) — as if d->region were down for this
- * service. Pure; never fails; allocates nothing.
+ * d->region when the service has VIPs there; else the region the client
+ * would get were d->region down, among the regions that have the
+ * service: the live ones (neither down nor drained by a 100% shed) of
+ * d->region's `fallback:` list when there are any, else every live
+ * region with the service (every region with it when none is live);
+ * the lowest region_spread_score of h wins (weighted rendezvous by
+ * capacity), h being region_shed_hash of the client's first K bits
+ * (d->shed_k). Pure; never fails; allocates nothing.
  */
 void region_service_choose(const struct regions *r,
 			   const struct region_shed *shed, unsigned service,
 			   const struct region_decision *d,
 			   struct region_service_choice *out);
+
+/** Whether to is among the regions from's clients of service are drawn
+ *  among when service has no VIPs in from (region_service_choose). */
+bool region_service_candidate(const struct regions *r,
+			      const struct region_shed *shed, unsigned service,
+			      int from, int to);
 
 /** The config's `ecs` switch, copied for the query path. */
 bool regions_ecs(const struct regions *r);

@@ -96,16 +96,23 @@ def _splitmix(x):
     return x ^ (x >> 31)
 
 
-def spread(key, h, candidates):
-    """Where a down region's client with shed hash h goes: of candidates
-    [(name, capacity)] in config order, the lowest -ln(u)/capacity, u
-    drawn from h and SipHash(key, name) (weighted rendezvous hashing)."""
+def spread_score(key, h, name, cap):
+    """A candidate region's score in the draw: -ln(u)/capacity, u drawn
+    from h and SipHash(key, name)."""
     import math
+    x = _splitmix(h ^ siphash24(key, name.encode()))
+    u = ((x >> 11) + 0.5) / 9007199254740992.0
+    return -math.log(u) / cap
+
+
+def spread(key, h, candidates):
+    """Where a down region's client with shed hash h goes (and a client
+    of a service missing in its region, among the regions with it): of
+    candidates [(name, capacity)] in config order, the lowest score
+    (weighted rendezvous hashing)."""
     best, best_score = None, 0.0
     for name, cap in candidates:
-        x = _splitmix(h ^ siphash24(key, name.encode()))
-        u = ((x >> 11) + 0.5) / 9007199254740992.0
-        score = -math.log(u) / cap
+        score = spread_score(key, h, name, cap)
         if best is None or score < best_score:
             best, best_score = name, score
     return best

@@ -2,10 +2,14 @@
 # tests/integration/services.sh — `services:`: names mapped to services,
 # each with its own VIPs per region, asked with dig from two regions
 # (-b 127.0.N.1) and by ECS (+subnet); a service missing in the client's
-# region answers from a region that has it, chosen by the shed hash
-# (recomputed here by dnsclient.py's own SipHash) with an ECS scope of at
-# least K; the list form beside it; --lookup per service and --name;
-# --check's FILE:LINE errors; a reload that takes a service away.
+# region answers from the region the client would get were its region
+# down: its fallback's when that has the service, else the weighted
+# rendezvous draw by capacity over the regions with it (recomputed here
+# by dnsclient.py's own SipHash and spread()), with an ECS scope of at
+# least K while more than one region is drawn among; a region with the
+# service going down; the list form beside it; --lookup and geovipctl
+# lookup showing the draw; --check's FILE:LINE errors; a reload that
+# takes a service away.
 . "$(dirname "$0")/lib.sh"
 require dig python3
 
@@ -15,10 +19,13 @@ SOCK=$TEST_TMP/ctl.sock
 KEY=000102030405060708090a0b0c0d0e0f
 
 # services_config API_REGIONS — the test zone's names mapped to services:
-# web in americas, emea and apac; api in API_REGIONS (YAML lines)
+# web in americas, emea and apac; api in API_REGIONS (YAML lines); emea
+# has capacity 3 (the others 1), lab falls back to americas
 services_config() {
 	write_config "shed_key: \"$KEY\"" "control: $SOCK"
-	sed -i 's/^    regional: .*/    regional: {www: web, api: api, "*.edge": api}/' "$CONF"
+	sed -i -e 's/^    regional: .*/    regional: {www: web, api: api, "*.edge": api}/' \
+		-e '/^  emea:$/a\    capacity: 3' \
+		-e '/^  lab:$/a\    fallback: [americas]' "$CONF"
 	cat >> "$CONF" <<EOF
 services:
   web:
@@ -30,13 +37,26 @@ $1
 EOF
 }
 
-# spread_pick NET — 0 or 1: h mod 2 of the client's first K bits, with
-# python's SipHash (index into the regions that have api, in config order)
-spread_pick() {
-	python3 "$DNSCLIENT" siphash --key $KEY --addr "$1" |
-		sed -n 's/.* h=\([0-9]*\) .*/\1/p' |
-		python3 -c 'import sys; print(int(sys.stdin.read()) % 2)'
+# spread_py NET... — for each client NET (its first K bits): "NET REGION
+# SCORE_AMERICAS SCORE_EMEA", api's region by python's SipHash and
+# weighted rendezvous draw over the regions with api, americas
+# (capacity 1) and emea (capacity 3), and each one's score
+spread_py() {
+	python3 - "$top_srcdir/tests/integration" $KEY "$@" <<'PY'
+import ipaddress, sys
+sys.path.insert(0, sys.argv[1])
+import dnsclient
+assert dnsclient.siphash_selftest()
+key = bytes.fromhex(sys.argv[2])
+cands = [("americas", 1), ("emea", 3)]
+for net in sys.argv[3:]:
+    h = dnsclient.shed_hash(key, ipaddress.ip_network(net))
+    print(net, dnsclient.spread(key, h, cands),
+          " ".join("%.6f" % dnsclient.spread_score(key, h, n, c) for n, c in cands))
+PY
 }
+spread_pick() { spread_py "$1" | awk '{ print $2 }'; }
+declare -A API=([americas]=192.0.2.120 [emea]=198.51.100.120)
 
 pick_port
 write_zone 2024010101
@@ -63,42 +83,41 @@ out=$(dig_full $ZONE A)
 check "apex is not regional any more: NODATA" "NOERROR 0" \
 	"$(status "$out") $(count ANSWER "$out")"
 
-# --- api is not in apac: an apac source is spread over americas, emea
-want=(192.0.2.120 198.51.100.120)
+# --- api is not in apac (no fallback): an apac source is drawn between
+# americas (capacity 1) and emea (capacity 3)
 pick=$(spread_pick 127.0.2.0/24)
-check "api from 127.0.2.1 (apac): spread by h mod 2 = $pick" \
-	"${want[$pick]}" "$(dig_short -b 127.0.2.1 api.$ZONE A)"
+check "api from 127.0.2.1 (apac): python's draw says $pick" \
+	"${API[$pick]}" "$(dig_short -b 127.0.2.1 api.$ZONE A)"
 check "api from 127.0.2.99: the same /24, the same answer" \
-	"${want[$pick]}" "$(dig_short -b 127.0.2.99 api.$ZONE A)"
+	"${API[$pick]}" "$(dig_short -b 127.0.2.99 api.$ZONE A)"
+# lab (127.0.7.0/24 is AQ) falls back to americas, which has api: there
+# only, whatever the draw between americas and emea would say
+check "api from 127.0.7.1 (lab): its fallback americas" \
+	192.0.2.120 "$(dig_short -b 127.0.7.1 api.$ZONE A)"
 
 # --- by ECS: many apac clients (2400::/12 is JP), each answer equal to
 # python's pick, with scope K; web for the same clients keeps the leaf's
-# (the picks computed in one python run: NET PICK per line)
-picks=$(python3 - "$top_srcdir/tests/integration" $KEY <<'PY'
-import ipaddress, sys
-sys.path.insert(0, sys.argv[1])
-import dnsclient
-assert dnsclient.siphash_selftest()
-key = bytes.fromhex(sys.argv[2])
-for i in range(1, 25):
-    net = ipaddress.ip_network("2400:%x%02x::/32" % (i % 16, i * 7 % 256))
-    print(net, dnsclient.shed_hash(key, net) % 2)
-PY
-)
-seen0=0 seen1=0 bad=0
-while read -r net pick; do
+# (the picks computed in one python run: NET REGION SCORES per line)
+nets=()
+for i in $(seq 1 40); do
+	nets+=("$(printf '2400:%x%02x::/32' $((i % 16)) $((i * 7 % 256)))")
+done
+picks=$(spread_py "${nets[@]}")
+declare -A seen=([americas]=0 [emea]=0)
+bad=0
+while read -r net pick _; do
 	out=$(dig_full +subnet="$net" api.$ZONE A)
-	got=$(printf '%s\n' "$out" | awk '$4 == "A" { print $5 }')
+	got=$(printf '%s\n' "$out" | awk '$4 == "A" { print $5 }' | head -1)
 	scope=$(printf '%s\n' "$out" | sed -n 's/.*CLIENT-SUBNET: [^/]*\/32\/\([0-9]*\).*/\1/p')
-	if [ "$got" != "${want[$pick]}" ] || [ "$scope" != 32 ]; then
+	if [ "$got" != "${API[$pick]}" ] || [ "$scope" != 32 ]; then
 		bad=$((bad + 1))
-		echo "# $net: got '$got' scope '$scope', want ${want[$pick]} scope 32"
+		echo "# $net: got '$got' scope '$scope', want ${API[$pick]} scope 32"
 	fi
-	[ "$pick" = 0 ] && seen0=$((seen0 + 1)) || seen1=$((seen1 + 1))
+	seen[$pick]=$((seen[$pick] + 1))
 done <<< "$picks"
-check "ECS: 24 apac /32s, every api answer is python's pick with scope 32" 0 "$bad"
-check "ECS: both regions get some ($seen0 americas, $seen1 emea)" yes \
-	"$([ "$seen0" -gt 2 ] && [ "$seen1" -gt 2 ] && echo yes || echo no)"
+check "ECS: 40 apac /32s, every api answer is python's draw with scope 32" 0 "$bad"
+check "ECS: both regions get some (${seen[americas]} americas, ${seen[emea]} emea)" yes \
+	"$([ "${seen[americas]}" -gt 2 ] && [ "${seen[emea]}" -gt 2 ] && echo yes || echo no)"
 out=$(dig_full +subnet=2400::/32 www.$ZONE A)
 check_grep "ECS 2400::/32: web stays in apac with the merged leaf's scope /12" \
 	"CLIENT-SUBNET: 2400::/32/12" "$out"
@@ -109,11 +128,25 @@ out=$(dig_full +subnet=198.51.100.0/24 api.$ZONE A)
 check_grep "ECS 198.51.100.0/24 (emea has api): no spread, leaf scope" \
 	"CLIENT-SUBNET: 198.51.100.0/24/25" "$out"
 
-# --- --lookup: one line per service; --name narrows to one
+# --- --lookup: one line per service; --name narrows to one; the spread
+# line shows the draw, each score as python computes it
+read -r _ pick sa se <<< "$(spread_py 2400::/32)"
+h=$(python3 "$DNSCLIENT" siphash --key $KEY --addr 2400::/32 | sed -n 's/.* h=\([0-9]*\) .*/\1/p')
+draw_re="K=32 h=$h, scores -ln\\(u\\)/capacity americas \\(capacity 1\\) ([0-9.]+), emea \\(capacity 3\\) ([0-9.]+) → lowest: $pick; ecs scope 32\\)$"
+# near A B — the daemon's 4 decimals and python's agree
+near() { python3 -c "import sys; sys.exit(0 if abs(float('$1') - float('$2')) <= 0.00006 else 1)" 2>/dev/null && echo yes || echo "no ($1 vs $2)"; }
+# draw_scores OUT — the two scores of the api line of OUT
+draw_scores() { printf '%s\n' "$1" | sed -En "s#^service api .*$draw_re#\\1 \\2#p"; }
 out=$("$GEOVIPD" -c "$CONF" --lookup 2400::/32 2>&1)
 check_grep "--lookup: web line" "^service web +apac: 203\.0\.113\.110$" "$out"
-check_grep "--lookup: api line names the spread, K, h and the scope" \
-	"^service api +(americas|emea): .* \(not in apac: spread over 2 regions, K=32 h=[0-9]+, h mod 2 = [01]; ecs scope 32\)" "$out"
+check_grep "--lookup: api line shows the draw (K, h, each candidate's capacity and score, the lowest) and the scope" \
+	"^service api +$pick: ${API[$pick]}.* \(not in apac: spread over the 2 up regions with api, $draw_re" "$out"
+read -r da de <<< "$(draw_scores "$out")"
+check "--lookup: americas' score is python's ($sa)" yes "$(near "$da" "$sa")"
+check "--lookup: emea's score is python's ($se)" yes "$(near "$de" "$se")"
+out=$("$GEOVIPD" -c "$CONF" --lookup 127.0.7.1 --name api 2>&1)
+check_grep "--lookup lab client: the fallback's draw, one candidate" \
+	"^service api +americas: 192\.0\.2\.120 \(not in lab: spread over lab's 1 fallback region with api, K=24 h=[0-9]+, scores -ln\(u\)/capacity americas \(capacity 1\) [0-9.]+ → lowest: americas; ecs scope 0\)$" "$out"
 out=$("$GEOVIPD" -c "$CONF" --lookup 127.0.1.1 --name www.$ZONE 2>&1)
 check_grep "--name www: the name's service" "^name +www\.$ZONE is regional, service web" "$out"
 check_nogrep "--name www: only that service" "^service api" "$out"
@@ -128,10 +161,39 @@ check_grep "geovipctl lookup --name api" "^service api +emea: 198\.51\.100\.120 
 check_nogrep "geovipctl lookup --name api: only api" "^service web" "$out"
 out=$(timeout 30 "$GEOVIPCTL" -s "$SOCK" lookup 2400::/32 2>&1)
 check_grep "geovipctl lookup: one line per service" "^service web +apac: 203\.0\.113\.110$" "$out"
+out=$(timeout 30 "$GEOVIPCTL" -s "$SOCK" lookup 2400::/32 --name api 2>&1)
+check_grep "geovipctl lookup --name api: the draw" \
+	"^service api +$pick: .* \(not in apac: spread over the 2 up regions with api, $draw_re" "$out"
+read -r da de <<< "$(draw_scores "$out")"
+check "geovipctl lookup: the scores are python's" "yes yes" \
+	"$(near "$da" "$sa") $(near "$de" "$se")"
 out=$(timeout 30 "$GEOVIPCTL" -s "$SOCK" lookup 127.0.1.1 --name token.$ZONE 2>&1)
 check_grep "geovipctl lookup --name of a non-regional name" "neither a service nor a regional name" "$out"
 out=$("$GEOVIPD" -c "$CONF" --name api 2>&1)
 check "--name without --lookup: a usage error (exit 2)" 2 "$?"
+
+# --- emea, which has api, goes down: apac's api clients all go to
+# americas, the one region left to draw from, with the merged leaf's
+# scope again; back up, each goes back to python's draw
+out=$(timeout 30 "$GEOVIPCTL" -s "$SOCK" health emea down --reason "services test" 2>&1)
+check_grep "health emea down: in effect" "in effect" "$out"
+bad=0
+while read -r net _; do
+	out=$(dig_full +subnet="$net" api.$ZONE A)
+	got=$(printf '%s\n' "$out" | awk '$4 == "A" { print $5 }')
+	scope=$(printf '%s\n' "$out" | sed -n 's/.*CLIENT-SUBNET: [^/]*\/32\/\([0-9]*\).*/\1/p')
+	[ "$got" = 192.0.2.120 ] && [ "$scope" = 12 ] || {
+		bad=$((bad + 1)); echo "# emea down, $net: got '$got' scope '$scope'"; }
+done <<< "$picks"
+check "emea down: every apac /32's api from americas, scope the leaf's /12" 0 "$bad"
+out=$(timeout 30 "$GEOVIPCTL" -s "$SOCK" health emea up --reason "services test" 2>&1)
+check_grep "health emea up: in effect" "in effect" "$out"
+bad=0
+while read -r net pick _; do
+	got=$(dig_short +subnet="$net" api.$ZONE A | head -1)
+	[ "$got" = "${API[$pick]}" ] || bad=$((bad + 1))
+done <<< "$picks"
+check "emea up: every apac /32 back to python's draw" 0 "$bad"
 
 # --- a reload that takes api out of emea: emea clients now all go to
 # americas (one candidate: the scope stays the leaf's)

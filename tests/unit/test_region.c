@@ -804,14 +804,34 @@ static void svc_decide(const char *addr, uint8_t bits,
 	region_decide(svc->regions, svc->shed, &c, out);
 }
 
-/* api is in americas and emea only: apac clients go to the
- * (h mod 2)-th of them, h the shed hash of their first K bits; the
- * scope is then at least K; web stays in apac with the leaf's scope. */
+/* The region of the lowest -ln(u)/capacity among cands (the reference
+ * the spreads are checked against: the draw written out again). */
+static int ref_lowest(const struct regions *r, uint64_t h, const int *cands,
+		      size_t n)
+{
+	int best = -1;
+	double best_score = 0;
+	for (size_t i = 0; i < n; i++) {
+		double score = region_spread_score(r, h, cands[i]);
+		if (best < 0 || score < best_score) {
+			best = cands[i];
+			best_score = score;
+		}
+	}
+	return best;
+}
+
+/* api is in americas (capacity 1) and emea (capacity 3) only: apac
+ * clients (no fallback) get the lowest rendezvous score of the two, h
+ * the shed hash of their first K bits — a quarter americas, three
+ * quarters emea; the scope is then at least K; web stays in apac with
+ * the leaf's scope. */
 static void test_service_spread(void **state)
 {
 	unsigned web = (unsigned)config_service_index(svc->config, "web");
 	unsigned api = (unsigned)config_service_index(svc->config, "api");
 	int americas = svc_region("americas"), emea = svc_region("emea");
+	const int cands[] = { americas, emea };
 	struct region_decision d;
 	struct region_service_choice ch;
 	svc_decide("2400::", 32, &d);
@@ -824,14 +844,22 @@ static void test_service_spread(void **state)
 	region_service_choose(svc->regions, svc->shed, api, &d, &ch);
 	assert_true(ch.spread);
 	assert_int_equal(ch.candidates, 2);
-	// recomputed by tests/integration/dnsclient.py's own SipHash
+	assert_int_equal(ch.pool, REGION_POOL_LIVE);
+	// recomputed by tests/integration/dnsclient.py's own SipHash and
+	// spread(): americas scores 2.1769, emea 6.2691 / 3 = 2.0897
 	assert_int_equal(ch.hash, 2868237446633015196ULL);
-	assert_int_equal(ch.region, americas); // h even: the first
+	assert_int_equal(ch.region, emea); // h mod 2 = 0 gave americas
 	assert_int_equal(ch.scope, 32);
+	assert_true(region_service_candidate(svc->regions, svc->shed, api,
+					     d.region, americas));
+	assert_true(region_service_candidate(svc->regions, svc->shed, api,
+					     d.region, emea));
+	assert_false(region_service_candidate(svc->regions, svc->shed, api,
+					      d.region, svc_region("lab")));
 
-	// many clients of 2400::/12 (JP, apac): only americas and emea,
-	// each about half, and the same answer for every address inside
-	// the claimed scope (with the same source length)
+	// many clients of 2400::/12 (JP, apac): only americas and emea, by
+	// capacity, each the reference draw's, and the same answer for
+	// every address inside the claimed scope (same source length)
 	unsigned count[2] = { 0, 0 };
 	uint32_t seed = 99;
 	for (unsigned n = 0; n < 4000; n++) {
@@ -848,7 +876,8 @@ static void test_service_spread(void **state)
 		svc_decide(text, bits, &d);
 		assert_int_equal(d.region, svc_region("apac"));
 		region_service_choose(svc->regions, svc->shed, api, &d, &ch);
-		assert_true(ch.region == americas || ch.region == emea);
+		assert_int_equal(ch.region,
+				 ref_lowest(svc->regions, ch.hash, cands, 2));
 		assert_int_equal(ch.scope, bits < 56 ? bits : 56);
 		count[ch.region == emea]++;
 		if (ch.scope >= bits)
@@ -862,7 +891,23 @@ static void test_service_spread(void **state)
 		region_service_choose(svc->regions, svc->shed, api, &d2, &ch2);
 		assert_int_equal(ch2.region, ch.region);
 	}
-	assert_true(count[0] > 1800 && count[1] > 1800);
+	print_message("api for apac: americas %u, emea %u of 4000 (want 1000, "
+		      "3000)\n",
+		      count[0], count[1]);
+	assert_true(count[0] > 850 && count[0] < 1150);
+
+	// 203.0.113.0/24 (AU → lab, not among the clients lab sheds) goes
+	// to lab's fallback americas, the one candidate: the scope is the
+	// decision's (K already: the shed hashed it)
+	svc_decide("203.0.113.0", 24, &d);
+	assert_int_equal(d.region, svc_region("lab"));
+	region_service_choose(svc->regions, svc->shed, api, &d, &ch);
+	assert_int_equal(ch.region, americas); // h mod 2 = 1 gave emea
+	assert_int_equal(ch.pool, REGION_POOL_FALLBACK);
+	assert_int_equal(ch.candidates, 1);
+	assert_int_equal(ch.scope, d.scope);
+	assert_false(region_service_candidate(svc->regions, svc->shed, api,
+					      d.region, emea));
 }
 
 /* A drained region (shed 100%) is no spread target, unless all are. */
@@ -889,6 +934,7 @@ static void test_service_spread_skips_drained(void **state)
 		region_service_choose(svc->regions, shed, api, &d, &ch);
 		assert_int_equal(ch.region, americas);
 		assert_int_equal(ch.candidates, 1);
+		assert_int_equal(ch.pool, REGION_POOL_LIVE);
 	}
 	// both drained: the spread uses them all again
 	shed[americas] = (struct region_shed){ emea, 10000, 2, REGION_UP };
@@ -898,13 +944,17 @@ static void test_service_spread_skips_drained(void **state)
 	d.region = svc_region("apac");
 	region_service_choose(svc->regions, shed, api, &d, &ch);
 	assert_int_equal(ch.candidates, 2);
+	assert_int_equal(ch.pool, REGION_POOL_ALL);
 }
 
 
 /* ---- health: a down region's clients spread by capacity ----------------- */
 
 /* americas (NA, SA; the default: all of 11/8) capacity 1, emea 3, apac
- * 6, lab 2; americas falls back to lab first. */
+ * 6, lab 2; americas falls back to lab first. Three services for the
+ * missing-service spread: noemea (not in emea), core (emea and apac
+ * only: not in americas nor in its fallback lab), labbed (not in
+ * americas, in its fallback lab). */
 static const char health_yaml[] =
 	"listen: [127.0.0.1:5353]\n"
 	"geoip: ../../../geo/sample.mmdb\n"
@@ -916,6 +966,12 @@ static const char health_yaml[] =
 	"  lab: {continents: [AN], vips: [192.0.2.77], capacity: 2}\n"
 	"default_region: americas\n"
 	"shed_key: \"000102030405060708090a0b0c0d0e0f\"\n"
+	"services:\n"
+	"  noemea: {americas: [192.0.2.110], apac: [203.0.113.110], "
+	"lab: [192.0.2.170]}\n"
+	"  core: {emea: [198.51.100.120], apac: [203.0.113.120]}\n"
+	"  labbed: {emea: [198.51.100.130], apac: [203.0.113.130], "
+	"lab: [192.0.2.130]}\n"
 	"zones: [{origin: example.com., file: example.com.zone}]\n";
 
 enum { AMERICAS, EMEA, APAC, LAB, NREG };
@@ -1232,6 +1288,270 @@ static void test_health_all_down(void **state)
 	diag_free(dg);
 }
 
+/* The health fixture with its four region lines in reverse order (lab,
+ * apac, emea, americas): what another server of the fleet might load. */
+static struct regions *hsvc_reversed_regions(void)
+{
+	const char *start = strstr(health_yaml, "regions:\n");
+	const char *end = strstr(health_yaml, "default_region:");
+	assert_non_null(start);
+	assert_non_null(end);
+	start += strlen("regions:\n");
+	const char *lines[NREG + 1];
+	size_t n = 0;
+	for (const char *p = start; p < end && n < NREG;) {
+		lines[n++] = p;
+		// a region's entry may span two literal lines of its own
+		p = strstr(p, "\n  ");
+		p = p != NULL && p < end ? p + 1 : end;
+	}
+	assert_int_equal(n, NREG);
+	lines[NREG] = end;
+	static char text[sizeof(health_yaml)];
+	size_t len = (size_t)(start - health_yaml);
+	memcpy(text, health_yaml, len);
+	for (size_t i = NREG; i-- > 0;) {
+		size_t l = (size_t)(lines[i + 1] - lines[i]);
+		memcpy(text + len, lines[i], l);
+		len += l;
+	}
+	strcpy(text + len, end);
+	struct diag *dg = diag_new();
+	struct config *cfg =
+		config_load_text(text, strlen(text), "reversed.yaml", dg);
+	assert_non_null(cfg);
+	assert_string_equal(cfg->regions[0].name, "lab");
+	assert_string_equal(cfg->regions[NREG - 1].name, "americas");
+	struct regions *r = regions_build(cfg, hfx.geo, dg);
+	assert_non_null(r);
+	config_free(cfg);
+	diag_free(dg);
+	return r;
+}
+
+/* ---- a service missing in the client's region: the health draw ------- */
+
+static unsigned hsvc(const char *name)
+{
+	int s = config_service_index(hfx.cfg, name);
+	assert_true(s > 0);
+	return (unsigned)s;
+}
+
+/* Client i of FIRST (11: americas, 81: emea), as the ECS option
+ * FIRST.(i/256).(i%256).LAST/BITS; its decision and its choice for
+ * service, under the table t. */
+static void hsvc_choose(const struct regions *r, const struct region_shed *t,
+			unsigned service, unsigned first, unsigned i,
+			unsigned last, uint8_t bits, struct region_decision *d,
+			struct region_service_choice *ch)
+{
+	char text[32];
+	snprintf(text, sizeof(text), "%u.%u.%u.%u", first, i / 256, i % 256,
+		 last);
+	struct region_client c = { .source = v4("127.0.0.1"), .has_ecs = true,
+				   .ecs_addr = v4(text),
+				   .ecs_source_len = bits };
+	region_decide(r, t, &c, d);
+	region_service_choose(r, t, service, d, ch);
+}
+
+static void hsvc_share(const char *what, const unsigned got[NREG],
+		       const unsigned cap[NREG])
+{
+	unsigned total = 0;
+	for (int r = 0; r < NREG; r++)
+		total += cap[r];
+	for (int r = 0; r < NREG; r++) {
+		double share = 100.0 * got[r] / HEALTH_CLIENTS;
+		double want = 100.0 * cap[r] / total;
+		print_message("%s: region %d %.2f%% (capacity share %.2f)\n",
+			      what, r, share, want);
+		assert_true(share > want - 1 && share < want + 1);
+	}
+}
+
+/* 20,000 client /24s: each candidate receives its capacity's share of
+ * them, within 1 point (equal shares by h mod n would give a third or
+ * a half each). */
+static void test_service_spread_by_capacity(void **state)
+{
+	health_reset();
+	struct region_decision d;
+	struct region_service_choice ch;
+	// noemea for emea's clients (no fallback): americas 1, apac 6, lab 2
+	unsigned got[NREG] = { 0 };
+	for (unsigned i = 0; i < HEALTH_CLIENTS; i++) {
+		hsvc_choose(hfx.r, hfx.t, hsvc("noemea"), 81, i, 0, 24, &d,
+			    &ch);
+		assert_int_equal(d.region, EMEA);
+		assert_true(ch.spread);
+		assert_int_equal(ch.pool, REGION_POOL_LIVE);
+		assert_int_equal(ch.candidates, 3);
+		assert_true(ch.scope >= 24); // the answer depends on h
+		got[ch.region]++;
+	}
+	hsvc_share("noemea, emea's clients", got,
+		   (const unsigned[NREG]){ 1, 0, 6, 2 });
+	// core for americas' clients: its fallback lab has no core, so
+	// every up region with it: emea 3, apac 6
+	memset(got, 0, sizeof(got));
+	for (unsigned i = 0; i < HEALTH_CLIENTS; i++) {
+		hsvc_choose(hfx.r, hfx.t, hsvc("core"), 11, i, 0, 24, &d, &ch);
+		assert_int_equal(d.region, AMERICAS);
+		assert_int_equal(ch.pool, REGION_POOL_LIVE);
+		assert_int_equal(ch.candidates, 2);
+		assert_true(ch.scope >= 24);
+		got[ch.region]++;
+	}
+	hsvc_share("core, americas' clients", got,
+		   (const unsigned[NREG]){ 0, 3, 6, 0 });
+}
+
+/* The missing service's answer is the region the client would get if
+ * its region were down (restricted to the regions with the service):
+ * region_decide with that table, client by client. */
+static void test_service_spread_is_health_spread(void **state)
+{
+	static const struct {
+		const char *service;
+		unsigned first; // the clients' network
+		int down[2];    // what region_decide must see down
+	} cases[] = {
+		{ "noemea", 81, { EMEA, -1 } },
+		{ "labbed", 11, { AMERICAS, -1 } }, // its fallback lab
+		{ "core", 11, { AMERICAS, LAB } },  // lab has no core
+	};
+	struct region_shed down[NREG];
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		health_reset();
+		memcpy(down, hfx.t, sizeof(down));
+		for (int j = 0; j < 2; j++)
+			if (cases[k].down[j] >= 0)
+				down[cases[k].down[j]].health = REGION_DOWN;
+		unsigned service = hsvc(cases[k].service);
+		for (unsigned i = 0; i < 5000; i++) {
+			struct region_decision d, dd;
+			struct region_service_choice ch, dch;
+			hsvc_choose(hfx.r, hfx.t, service, cases[k].first, i, 0,
+				    24, &d, &ch);
+			hsvc_choose(hfx.r, down, service, cases[k].first, i, 0,
+				    24, &dd, &dch);
+			assert_true(ch.spread);
+			assert_true(dd.health_moved);
+			assert_int_equal(ch.region, dd.region);
+		}
+	}
+}
+
+/* The fallback list first: labbed for americas' clients is lab's alone
+ * (one candidate: the scope stays the decision's); with lab down or
+ * drained, every up region with labbed by capacity. */
+static void test_service_spread_fallback(void **state)
+{
+	unsigned labbed = hsvc("labbed");
+	struct region_decision d;
+	struct region_service_choice ch;
+	health_reset();
+	for (unsigned i = 0; i < 2000; i++) {
+		hsvc_choose(hfx.r, hfx.t, labbed, 11, i, 0, 24, &d, &ch);
+		assert_int_equal(ch.region, LAB);
+		assert_int_equal(ch.pool, REGION_POOL_FALLBACK);
+		assert_int_equal(ch.candidates, 1);
+		assert_int_equal(ch.scope, d.scope);
+		assert_true(ch.scope < 24); // 11/8's leaf: h plays no part
+	}
+	assert_true(region_service_candidate(hfx.r, hfx.t, labbed, AMERICAS,
+					     LAB));
+	assert_false(region_service_candidate(hfx.r, hfx.t, labbed, AMERICAS,
+					      EMEA));
+	for (int how = 0; how < 2; how++) {
+		health_reset();
+		if (how == 0)
+			hfx.t[LAB].health = REGION_DOWN;
+		else // drained: up, but every client shed away
+			hfx.t[LAB] = (struct region_shed){ EMEA, 10000, 1,
+							   REGION_UP };
+		unsigned got[NREG] = { 0 };
+		for (unsigned i = 0; i < 2000; i++) {
+			hsvc_choose(hfx.r, hfx.t, labbed, 11, i, 0, 24, &d,
+				    &ch);
+			assert_int_equal(ch.pool, REGION_POOL_LIVE);
+			assert_int_equal(ch.candidates, 2);
+			assert_true(ch.scope >= 24);
+			got[ch.region]++;
+		}
+		assert_int_equal(got[LAB] + got[AMERICAS], 0);
+		assert_true(got[EMEA] > 500 && got[APAC] > 1100);
+		assert_false(region_service_candidate(hfx.r, hfx.t, labbed,
+						      AMERICAS, LAB));
+		assert_true(region_service_candidate(hfx.r, hfx.t, labbed,
+						     AMERICAS, EMEA));
+	}
+}
+
+/* Deterministic per client: the same answer for every address of the
+ * client's K bits, on every call, and from a server whose config lists
+ * the regions in another order (the draw goes by region name); a
+ * region leaving the pool (down, then drained) moves only its own
+ * clients, and coming back takes back exactly those. */
+static void test_service_spread_stable(void **state)
+{
+	static int before[HEALTH_CLIENTS];
+	unsigned noemea = hsvc("noemea");
+	struct region_decision d;
+	struct region_service_choice ch, ch2;
+	health_reset();
+	for (unsigned i = 0; i < HEALTH_CLIENTS; i++) {
+		hsvc_choose(hfx.r, hfx.t, noemea, 81, i, 0, 24, &d, &ch);
+		before[i] = ch.region;
+		// another address of the /24, sent as a /32: K is still 24
+		hsvc_choose(hfx.r, hfx.t, noemea, 81, i, 1 + i % 254, 32, &d,
+			    &ch2);
+		assert_int_equal(ch2.region, ch.region);
+		assert_int_equal(ch2.hash, ch.hash);
+	}
+
+	// the regions in reverse order: the same region names
+	struct regions *rev = hsvc_reversed_regions();
+	struct region_shed t[NREG];
+	region_shed_from_config(hfx.cfg, t); // no shed: order-free
+	for (unsigned i = 0; i < HEALTH_CLIENTS; i++) {
+		hsvc_choose(rev, t, noemea, 81, i, 0, 24, &d, &ch);
+		assert_int_equal(ch.region, NREG - 1 - before[i]);
+	}
+	regions_free(rev);
+
+	for (int how = 0; how < 2; how++) {
+		health_reset();
+		if (how == 0)
+			hfx.t[APAC].health = REGION_DOWN;
+		else
+			hfx.t[APAC] = (struct region_shed){ EMEA, 10000, 1,
+							    REGION_UP };
+		unsigned moved = 0, on_apac = 0;
+		for (unsigned i = 0; i < HEALTH_CLIENTS; i++) {
+			hsvc_choose(hfx.r, hfx.t, noemea, 81, i, 0, 24, &d,
+				    &ch);
+			on_apac += before[i] == APAC;
+			if (before[i] != APAC) {
+				assert_int_equal(ch.region, before[i]);
+				continue;
+			}
+			assert_true(ch.region == AMERICAS || ch.region == LAB);
+			moved++;
+		}
+		assert_int_equal(moved, on_apac);
+		assert_true(moved > HEALTH_CLIENTS / 2); // apac: 6 of 9
+	}
+	// apac back: every client where it was
+	health_reset();
+	for (unsigned i = 0; i < HEALTH_CLIENTS; i++) {
+		hsvc_choose(hfx.r, hfx.t, noemea, 81, i, 0, 24, &d, &ch);
+		assert_int_equal(ch.region, before[i]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest pure[] = {
@@ -1255,6 +1575,12 @@ int main(void)
 		cmocka_unit_test(test_service_spread),
 		cmocka_unit_test(test_service_spread_skips_drained),
 	};
+	const struct CMUnitTest service_spread[] = {
+		cmocka_unit_test(test_service_spread_by_capacity),
+		cmocka_unit_test(test_service_spread_is_health_spread),
+		cmocka_unit_test(test_service_spread_fallback),
+		cmocka_unit_test(test_service_spread_stable),
+	};
 	const struct CMUnitTest health[] = {
 		cmocka_unit_test(test_health_spread_by_capacity),
 		cmocka_unit_test(test_health_fallback),
@@ -1266,6 +1592,9 @@ int main(void)
 	int failed = cmocka_run_group_tests_name("region_pure", pure, NULL, NULL);
 	failed += cmocka_run_group_tests_name("region_health", health,
 					      health_setup, health_teardown);
+	failed += cmocka_run_group_tests_name("region_service_spread",
+					      service_spread, health_setup,
+					      health_teardown);
 	failed += cmocka_run_group_tests_name("region_decide", decide, setup, teardown);
 	failed += cmocka_run_group_tests_name("region_services", services,
 					      svc_setup, svc_teardown);
