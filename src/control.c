@@ -282,8 +282,7 @@ static const char *control_down_by(const struct overlay *ov, const char *name)
 // " shed 25.00% to apac (override #3)", " down (health: fleet)" after a
 // region.
 static void control_region_state(struct conn *cn, const struct config *cfg,
-				 const struct region_shed *sh,
-				 const char *name)
+				 const struct region_shed *sh, const char *name)
 {
 	if (sh->to != REGION_NONE && sh->bp > 0) {
 		control_printf(
@@ -507,8 +506,9 @@ static int control_opts(struct conn *cn, int argc, char **argv, int npos,
 		return -1;
 	}
 	if (a->fleet && !a->dry_run) {
-		control_finish(cn, "--fleet goes with --dry-run here (geovipctl "
-				   "--fleet writes the change to etcd)");
+		control_finish(cn,
+			       "--fleet goes with --dry-run here (geovipctl "
+			       "--fleet writes the change to etcd)");
 		return -1;
 	}
 	return 0;

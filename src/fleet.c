@@ -176,7 +176,8 @@ static void fleet_accept(struct fleet *f, const char *key, const char *text,
 	diag_free(d);
 	// a region this server's config lacks: a health value would count
 	// reports for nothing (an override is kept, logged when applied)
-	if (v.kind == FLEETKV_HEALTH && !overlay_region_known(f->ov, v.region)) {
+	if (v.kind == FLEETKV_HEALTH &&
+	    !overlay_region_known(f->ov, v.region)) {
 		char why[FLEETKV_KEY_MAX + 128];
 		snprintf(why, sizeof(why),
 			 "%s: region '%s' is not in this server's "
@@ -380,7 +381,8 @@ static void fleet_event(struct fleet *f, const struct json *j, int ev)
 	(void)json_string(j, json_member(j, ev, "type"), type, sizeof(type));
 	struct fleet_key old;
 	const struct fleet_key *prev =
-		rc == -1 ? NULL : fleet_key_find(f->keys, f->key_count, key, &old);
+		rc == -1 ? NULL
+			 : fleet_key_find(f->keys, f->key_count, key, &old);
 	if (rc == -1) {
 		log_error("fleet: a watch event without a usable key "
 			  "(missing, not base64 or over %d bytes); ignored",

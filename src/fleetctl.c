@@ -215,8 +215,9 @@ enum fc_kind { FC_SHED, FC_DRAIN, FC_HEALTH };
 static int fc_usage(enum fc_kind k)
 {
 	fprintf(stderr,
-		k == FC_DRAIN ? "usage: geovipctl --fleet drain REGION [--to R] "
-				"--for DURATION --reason TEXT [--who WHO]\n"
+		k == FC_DRAIN
+			? "usage: geovipctl --fleet drain REGION [--to R] "
+			  "--for DURATION --reason TEXT [--who WHO]\n"
 		: k == FC_SHED
 			? "usage: geovipctl --fleet shed REGION [--to R] "
 			  "--percent P --for DURATION --reason TEXT [--who "
@@ -239,15 +240,13 @@ static int fc_change_args(int argc, char **argv, enum fc_kind k,
 	a->region = argv[1];
 	a->state = k == FC_HEALTH ? argv[2] : NULL;
 	for (int i = first; i < argc; i++) {
-		const char **dst = strcmp(argv[i], "--to") == 0 && k != FC_HEALTH
-					   ? &a->to
-				   : strcmp(argv[i], "--percent") == 0 &&
-						   k == FC_SHED
-					   ? &a->percent
-				   : strcmp(argv[i], "--for") == 0
-					   ? &a->duration
-				   : strcmp(argv[i], "--who") == 0 ? &a->who
-								   : NULL;
+		const char **dst =
+			strcmp(argv[i], "--to") == 0 && k != FC_HEALTH ? &a->to
+			: strcmp(argv[i], "--percent") == 0 && k == FC_SHED
+				? &a->percent
+			: strcmp(argv[i], "--for") == 0 ? &a->duration
+			: strcmp(argv[i], "--who") == 0 ? &a->who
+							: NULL;
 		if (strcmp(argv[i], "--reason") == 0) {
 			size_t used = 0;
 			for (; i + 1 < argc && strncmp(argv[i + 1], "--", 2);
@@ -329,12 +328,13 @@ static int fc_change_value(const struct fc *c, const struct fc_change *a,
 			   bool drain, struct fleetkv_value *v)
 {
 	memset(v, 0, sizeof(*v));
-	const char *bad = config_region_index(c->cfg, a->region) == REGION_NONE
-				  ? a->region
-			  : a->to != NULL && config_region_index(c->cfg, a->to) ==
-							     REGION_NONE
-				  ? a->to
-				  : NULL;
+	const char *bad =
+		config_region_index(c->cfg, a->region) == REGION_NONE
+			? a->region
+		: a->to != NULL && config_region_index(c->cfg, a->to) ==
+					   REGION_NONE
+			? a->to
+			: NULL;
 	if (bad != NULL) {
 		fprintf(stderr, "geovipctl: unknown region '%s' (not in %s)\n",
 			bad, c->cfg->path);

@@ -138,9 +138,8 @@ static int overlay_save(const struct overlay *ov)
 		const struct overlay_health *h = &ov->health[i];
 		if (h->source == OVERLAY_FLEET)
 			fprintf(f,
-				"fleethealth\t%s\t%d\t%u\t%" PRId64
-				"\t%" PRId64 "\t%" PRId64 "\t%" PRId64
-				"\t%s\t%s\t%s\n",
+				"fleethealth\t%s\t%d\t%u\t%" PRId64 "\t%" PRId64
+				"\t%" PRId64 "\t%" PRId64 "\t%s\t%s\t%s\n",
 				h->region, h->down ? 1 : 0, h->pending,
 				h->pending_ms, h->changed_ms, h->revision,
 				h->expires_ms, h->key, h->who,
@@ -301,8 +300,8 @@ static void overlay_load_health(struct overlay *ov, char *p, unsigned line,
 		       : overlay_parse_health(p, &h);
 	if (rc < 0 || ov->health_count == OVERLAY_MAX ||
 	    overlay_health_find_from(ov, h.region, h.source) != NULL) {
-		log_error("%s:%u: not a valid %s line; dropped",
-			  ov->state_path, line, fleet ? "fleethealth" : "health");
+		log_error("%s:%u: not a valid %s line; dropped", ov->state_path,
+			  line, fleet ? "fleethealth" : "health");
 		return;
 	}
 	char what[1024];
@@ -1097,8 +1096,8 @@ int overlay_fleet_health_set(struct overlay *ov,
 	bool changed = false;
 	bool publish = overlay_fleet_health_drop(ov, r, n, &changed);
 	for (size_t i = 0; i < n; i++)
-		publish |= overlay_fleet_health_one(ov, cfg, &r[i], now,
-						    &changed);
+		publish |=
+			overlay_fleet_health_one(ov, cfg, &r[i], now, &changed);
 	if (changed)
 		(void)overlay_save(ov);
 	if (publish)
@@ -1223,4 +1222,3 @@ void overlay_free(struct overlay *ov)
 	free(ov->state_path);
 	free(ov);
 }
-

@@ -117,7 +117,7 @@ struct overlay_health {
 	int64_t changed_ms; /* when down last took effect */
 	unsigned long uid;  /* local: who sent the last report */
 	char reason[OVERLAY_REASON_MAX + 1];
-	enum overlay_source source; /* one state per region and source */
+	enum overlay_source source;    /* one state per region and source */
 	char key[OVERLAY_KEY_MAX + 1]; /* fleet: the etcd key counted */
 	char who[OVERLAY_WHO_MAX + 1]; /* fleet: who wrote the change */
 	int64_t revision;   /* fleet: the key's mod_revision counted */
@@ -147,8 +147,8 @@ struct overlay_fleet_health {
 	char key[OVERLAY_KEY_MAX + 1];
 	char who[OVERLAY_WHO_MAX + 1];
 	char reason[OVERLAY_REASON_MAX + 1]; /* "" when the value has none */
-	int64_t revision;                     /* the key's mod_revision */
-	int64_t expires_ms;                   /* 0: none */
+	int64_t revision;                    /* the key's mod_revision */
+	int64_t expires_ms;                  /* 0: none */
 };
 
 /**
