@@ -67,6 +67,8 @@ static void ctl_usage(FILE *out)
 		"  -s, --socket PATH   the control socket itself\n"
 		"  -t, --timeout SECS  wait at most this long for the answer "
 		"(60)\n"
+		"  --fleet health REGION down|up [--for DURATION] [--reason "
+		"TEXT]\n"
 		"  --fleet             shed, drain, health, undo REGION, "
 		"overrides:\n"
 		"                      in etcd (the config's `fleet:`), for "
