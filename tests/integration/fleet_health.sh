@@ -6,7 +6,8 @@
 # both spread the region's ECS clients by capacity, equal to each other and
 # to python's SipHash + weighted rendezvous; up restores; local and fleet
 # health combine (down when either says down) and status/lookup name the
-# source; hysteresis (reports: 3) counts each etcd revision once; with etcd
+# source; hysteresis (reports: 3) counts each etcd revision once, a
+# hold-down of 5 s holds one report back that long; with etcd
 # killed both keep the state, a restart of one keeps it from the state
 # file, and etcd back resyncs without counting reports again; deleting the
 # key ends the fleet's say at once; `--fleet drain` without --to spreads by
@@ -31,8 +32,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# fleet_config N REPORTS — server N's config: capacities americas 2, emea
-# 3, apac 5, lab 1; health hysteresis of REPORTS reports (0: at once).
+# fleet_config N REPORTS [HOLD] — server N's config: capacities americas
+# 2, emea 3, apac 5, lab 1; health hysteresis of REPORTS reports and a
+# hold-down of HOLD (default 0s; both 0: at once).
 fleet_config() {
 	local port
 	eval "port=\$P$1"
@@ -49,7 +51,7 @@ regions:
 default_region: americas
 shed_key: "$SHED_KEY"
 control: $TEST_TMP/ctl$1.sock
-health: {reports: $2}
+health: {reports: $2, hold_down: ${3:-0s}}
 fleet:
   etcd: [$ETCD_URL]
   prefix: $PREFIX
@@ -318,6 +320,28 @@ etcdctl_ del "$PREFIX/health/emea" >/dev/null
 wait_both "audit: fleet removed health emea down .*\\(its key was deleted or expired\\)" 10 ||
 	fail "the deletion did not reach both servers"
 check_ecs "key deleted: emea back" stay:emea 0 39
+
+# --- hold-down: one report, in effect on both once it has held 5 s (5, not
+# less: the pending check below must run before it on a loaded machine)
+fleet_config 1 0 5s; fleet_config 2 0 5s
+for n in 1 2; do ctl $n reload >/dev/null; done
+mark
+fleetctl health emea down --reason "held" --who tester >/dev/null
+wait_both "audit: fleet reported emea down .*: pending \\(hysteresis\\)" 10 || fail "hold-down: the report was not pending"
+check_ecs "hold-down pending: still emea" stay:emea 0 9
+wait_both "audit: health emea down since .*fleet: set by tester.*: in effect" 10 || fail "hold-down: not in effect on both"
+for n in 1 2; do
+	t0=$(applied_ms $n "audit: fleet reported emea down")
+	t1=$(applied_ms $n "audit: health emea down since .*: in effect")
+	if [ -n "$t0" ] && [ -n "$t1" ] && [ $((t1 - t0)) -ge 5000 ]; then
+		ok "server $n: in effect $((t1 - t0)) ms after the report (hold-down 5 s)"
+	else
+		fail "server $n: hold-down not respected (${t0:-?} → ${t1:-?})"
+	fi
+done
+check_ecs "hold-down passed: emea spread" "$SPREAD" 0 39
+etcdctl_ del "$PREFIX/health/emea" >/dev/null
+wait_both "audit: fleet removed health emea" 10 || fail "hold-down: the deletion did not reach both"
 
 # --- an expiring fleet health value (--for): down, then back by itself
 fleet_config 1 0; fleet_config 2 0
