@@ -255,7 +255,8 @@ static void fleet_apply_health(struct fleet *f, int64_t now)
 		snprintf(h->who, sizeof(h->who), "%s", k->v.who);
 		snprintf(h->reason, sizeof(h->reason), "%s", k->v.reason);
 		h->down = k->v.down;
-		h->revision = k->revision;
+		// etcd always sends mod_revision; a missing one reads as 0
+		h->revision = k->revision > 0 ? k->revision : 0;
 		h->expires_ms = k->v.expires_ms;
 	}
 	(void)overlay_fleet_health_set(f->ov, r, n);
