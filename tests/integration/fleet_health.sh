@@ -101,7 +101,8 @@ audits() { grep -c "audit: fleet reported" "$TEST_TMP/server$1.log"; }
 # ecs.py RULE FIRST LAST — ECS clients 81.I.0.0/24 (emea in the sample
 # database) asked of both servers; each answer compared with the other
 # server's and with python's prediction. RULE "stay:R" or
-# "spread:NAME:CAP,..." (the candidates in config order). Prints
+# "spread:NAME:CAP,..." (the candidates in config order), or
+# "shed:BP:NAME:CAP,..." (emea's clients with h mod 10000 < BP spread). Prints
 # "mismatch=N differ=N" and the count per region of server 1.
 cat > "$TEST_TMP/ecs.py" <<'PYEOF'
 import ipaddress, random, sys
@@ -122,8 +123,14 @@ mismatch, differ, dist = 0, 0, {}
 for i in range(first, last + 1):
     net = "81.%d.0.0/24" % i
     got = [ask(p, net) for p in ports]
+    h = shed_hash(key, ipaddress.ip_network(net))
     if rule.startswith("stay:"):
         want = rule[5:]
+    elif rule.startswith("shed:"):
+        # shed:BP:R1:C1,R2:C2 — shed (h mod 10000 < BP) by capacity
+        _, bp, cands = rule.split(":", 2)
+        cands = [(c.split(":")[0], int(c.split(":")[1])) for c in cands.split(",")]
+        want = spread(key, h, cands) if h % 10000 < int(bp) else "emea"
     else:
         cands = [(c.split(":")[0], int(c.split(":")[1])) for c in rule.split(":", 1)[1].split(",")]
         want = spread(key, shed_hash(key, ipaddress.ip_network(net)), cands)
@@ -368,6 +375,13 @@ check "--fleet undo --dry-run: the key is still there" "$PREFIX/override/emea" "
 fleetctl undo emea >/dev/null
 wait_both "audit: fleet removed #[0-9]+ drain emea" 10 || fail "the undo did not reach both"
 check_ecs "fleet drain undone" stay:emea 0 19
+# a shed without --to: the shed share spread by capacity, the rest stays
+mark
+out=$(fleetctl shed emea --percent 50 --for 10m --reason "half" --who tester)
+check_grep "--fleet shed without --to: written" "shed emea to \\(up regions by capacity\\) 50.00%" "$out"
+wait_both "audit: fleet added #[0-9]+ shed emea → \\(up regions by capacity\\) 50.00%" 10 || fail "the shed did not reach both"
+check_ecs "fleet shed 50% by capacity" "shed:5000:americas:2,apac:5,lab:1" 0 99
+fleetctl undo emea >/dev/null
 
 for n in 1 2; do
 	SERVER_LOG="$TEST_TMP/server$n.log"
