@@ -219,7 +219,9 @@ static void control_print_health(struct conn *cn,
 	char since[32], pend[32];
 	overlay_time_text(h->changed_ms, since, sizeof(since));
 	overlay_time_text(h->pending_ms, pend, sizeof(pend));
-	control_printf(cn, "health %s %s", h->region, h->down ? "down" : "up");
+	control_printf(cn, "%shealth %s %s",
+		       h->source == OVERLAY_FLEET ? "fleet " : "", h->region,
+		       h->down ? "down" : "up");
 	if (h->changed_ms > 0)
 		control_printf(cn, " since %s", since);
 	if (h->pending > 0) {
@@ -232,7 +234,14 @@ static void control_print_health(struct conn *cn,
 		}
 		control_printf(cn, ")");
 	}
-	control_printf(cn, " by uid %lu reason \"%s\"\n", h->uid, h->reason);
+	if (h->source == OVERLAY_FLEET)
+		control_printf(cn,
+			       " by %s via etcd key %s revision %" PRId64
+			       " reason \"%s\"\n",
+			       h->who, h->key, h->revision, h->reason);
+	else
+		control_printf(cn, " by uid %lu reason \"%s\"\n", h->uid,
+			       h->reason);
 }
 
 static void control_print_lists(struct conn *cn)
@@ -256,9 +265,24 @@ static void control_vips(struct conn *cn, const struct config_region *r)
 	}
 }
 
-// " shed 25.00% to apac (override #3)", " down (health)" after a region.
+// Which sources hold region name down: "local", "fleet", "local and
+// fleet", or NULL.
+static const char *control_down_by(const struct overlay *ov, const char *name)
+{
+	const struct overlay_health *l = overlay_health_find(ov, name);
+	const struct overlay_health *f =
+		overlay_health_find_from(ov, name, OVERLAY_FLEET);
+	bool local = l != NULL && l->down, fleet = f != NULL && f->down;
+	return local && fleet ? "local and fleet"
+	       : local        ? "local"
+	       : fleet        ? "fleet"
+			      : NULL;
+}
+
+// " shed 25.00% to apac (override #3)", " down (health: fleet)" after a
+// region.
 static void control_region_state(struct conn *cn, const struct config *cfg,
-				 const struct region_shed *sh)
+				 const struct region_shed *sh, const char *name)
 {
 	if (sh->to != REGION_NONE && sh->bp > 0) {
 		control_printf(
@@ -272,11 +296,14 @@ static void control_region_state(struct conn *cn, const struct config *cfg,
 		else
 			control_printf(cn, " (config)");
 	}
+	const char *by = control_down_by(cn->ctl->ov, name);
 	if (sh->health == REGION_DOWN)
-		control_printf(cn, " down (health)");
+		control_printf(cn, " down (health: %s)", by ? by : "?");
 	else if (sh->health == REGION_DOWN_IGNORED)
-		control_printf(cn, " down (health; every region is down: "
-				   "served as if up)");
+		control_printf(cn,
+			       " down (health: %s; every region is down: "
+			       "served as if up)",
+			       by ? by : "?");
 }
 
 static void control_status(struct conn *cn)
@@ -302,7 +329,8 @@ static void control_status(struct conn *cn)
 		if (cfg->regions[i].capacity != 1)
 			control_printf(cn, " capacity %" PRIu32,
 				       cfg->regions[i].capacity);
-		control_region_state(cn, cfg, &s->shed[i]);
+		control_region_state(cn, cfg, &s->shed[i],
+				     cfg->regions[i].name);
 		control_printf(cn, "\n");
 	}
 	control_print_lists(cn);
@@ -318,6 +346,28 @@ static void control_overrides(struct conn *cn)
 	control_print_lists(cn);
 	control_printf(cn, "%zu active\n", overlay_count(cn->ctl->ov));
 	control_finish(cn, NULL);
+}
+
+// After a lookup: which source holds each down region down.
+static void control_lookup_sources(struct conn *cn)
+{
+	const struct overlay *ov = cn->ctl->ov;
+	for (size_t i = 0; i < overlay_health_count(ov); i++) {
+		const struct overlay_health *h = overlay_health_get(ov, i);
+		if (!h->down)
+			continue;
+		if (h->source == OVERLAY_FLEET)
+			control_printf(cn,
+				       "%-16s %s down by the fleet: etcd key "
+				       "%s revision %" PRId64 ", set by %s\n",
+				       "health source", h->region, h->key,
+				       h->revision, h->who);
+		else
+			control_printf(cn,
+				       "%-16s %s down by a local report, uid "
+				       "%lu\n",
+				       "health source", h->region, h->uid);
+	}
 }
 
 static void control_lookup(struct conn *cn, int argc, char **argv)
@@ -343,6 +393,8 @@ static void control_lookup(struct conn *cn, int argc, char **argv)
 		fclose(fe);
 	if (rc == 0 && out != NULL)
 		control_printf(cn, "%s", out);
+	if (rc == 0)
+		control_lookup_sources(cn);
 	if (rc == 0)
 		control_finish(cn, NULL);
 	else if (name != NULL && err != NULL && err[0] != '\0')
@@ -381,6 +433,7 @@ struct change_args {
 	const char *pos[2]; /* REGION, and down|up for health; ID for undo */
 	const char *to, *percent, *duration;
 	bool dry_run, clients;
+	bool fleet; /* --fleet: a dry run of the change written to etcd */
 	char reason[OVERLAY_REASON_MAX + 2];
 };
 
@@ -435,6 +488,8 @@ static int control_opts(struct conn *cn, int argc, char **argv, int npos,
 				return -1;
 		} else if (strcmp(o, "--dry-run") == 0) {
 			a->dry_run = true;
+		} else if (strcmp(o, "--fleet") == 0) {
+			a->fleet = true;
 		} else if (strcmp(o, "--clients") == 0 && i + 1 < argc) {
 			a->clients = true;
 			i++; // the count: checked when the request came
@@ -448,6 +503,12 @@ static int control_opts(struct conn *cn, int argc, char **argv, int npos,
 	}
 	if (a->clients && !a->dry_run) {
 		control_finish(cn, "--clients goes with --dry-run");
+		return -1;
+	}
+	if (a->fleet && !a->dry_run) {
+		control_finish(cn,
+			       "--fleet goes with --dry-run here (geovipctl "
+			       "--fleet writes the change to etcd)");
 		return -1;
 	}
 	return 0;
@@ -506,13 +567,42 @@ static void control_dry_run(struct conn *cn, const struct overlay_change *ch,
 	control_finish(cn, NULL);
 }
 
+// `undo REGION --dry-run --fleet`: what deleting the fleet override of
+// REGION in etcd would move here.
+static void control_undo_fleet(struct conn *cn, const char *region)
+{
+	const struct overlay_entry *e = NULL;
+	for (size_t i = 0; i < overlay_count(cn->ctl->ov); i++) {
+		const struct overlay_entry *o = overlay_get(cn->ctl->ov, i);
+		if (o->source == OVERLAY_FLEET && strcmp(o->from, region) == 0)
+			e = o;
+	}
+	if (e == NULL) {
+		control_finish(cn,
+			       "no fleet override for region '%s' on this "
+			       "server (see `overrides`)",
+			       region);
+		return;
+	}
+	struct overlay_change ch = {.kind = OVERLAY_CHANGE_UNDO,
+				    .undo_id = e->id};
+	char what[OVERLAY_KEY_MAX + 64];
+	snprintf(what, sizeof(what), "fleet undo %s (delete etcd key %s)",
+		 region, e->key);
+	control_dry_run(cn, &ch, what);
+}
+
 static void control_undo(struct conn *cn, int argc, char **argv)
 {
 	struct change_args a;
 	const char *usage = "usage: undo ID [--dry-run] (an ID from "
-			    "`overrides`)";
+			    "`overrides`), or undo REGION --dry-run --fleet";
 	if (control_opts(cn, argc, argv, 1, 0, usage, &a) < 0)
 		return;
+	if (a.fleet) {
+		control_undo_fleet(cn, a.pos[0]);
+		return;
+	}
 	char *end;
 	unsigned long id = strtoul(a.pos[0], &end, 10);
 	if (a.pos[0][0] < '0' || a.pos[0][0] > '9' || *end != '\0' || id == 0 ||
@@ -574,6 +664,32 @@ static int control_known_region(struct conn *cn, const struct config *cfg,
 	return i;
 }
 
+// The override already active for a's region that refuses a's change:
+// a local change is refused by any, a fleet one (etcd's refusal, checked
+// here by a dry run) by a fleet one. -1: message sent.
+static int control_change_free(struct conn *cn, const struct change_args *a)
+{
+	for (size_t i = 0; i < overlay_count(cn->ctl->ov); i++) {
+		const struct overlay_entry *o = overlay_get(cn->ctl->ov, i);
+		if (strcmp(o->from, a->pos[0]) != 0 ||
+		    (a->fleet && o->source != OVERLAY_FLEET))
+			continue;
+		if (o->source == OVERLAY_FLEET)
+			control_finish(cn,
+				       "region '%s' already has fleet override "
+				       "#%" PRIu32 " (etcd key %s); undo it "
+				       "first (geovipctl --fleet undo %s)",
+				       a->pos[0], o->id, o->key, a->pos[0]);
+		else
+			control_finish(cn,
+				       "region '%s' already has override "
+				       "#%" PRIu32 "; undo it first",
+				       a->pos[0], o->id);
+		return -1;
+	}
+	return 0;
+}
+
 // Checks a against the live snapshot and fills e. -1: message sent.
 static int control_change_entry(struct conn *cn, const struct change_args *a,
 				bool drain, struct overlay_entry *e)
@@ -610,15 +726,10 @@ static int control_change_entry(struct conn *cn, const struct change_args *a,
 			       a->duration);
 		return -1;
 	}
-	const struct overlay_entry *old = overlay_find(cn->ctl->ov, a->pos[0]);
-	if (old != NULL) {
-		control_finish(cn,
-			       "region '%s' already has override #%" PRIu32
-			       "; undo it first",
-			       a->pos[0], old->id);
+	if (control_change_free(cn, a) < 0)
 		return -1;
-	}
 	memset(e, 0, sizeof(*e));
+	e->source = a->fleet ? OVERLAY_FLEET : OVERLAY_LOCAL;
 	strcpy(e->from, a->pos[0]);
 	if (to != REGION_SPREAD)
 		strcpy(e->to, cfg->regions[to].name);
@@ -653,10 +764,15 @@ static void control_change(struct conn *cn, int argc, char **argv, bool drain)
 	if (control_change_entry(cn, &a, drain, &e) < 0)
 		return;
 	char what[256];
-	snprintf(what, sizeof(what), "%s %s to %s %u.%02u%%",
-		 drain ? "drain" : "shed", e.from,
+	const struct overlay_entry *local = overlay_find(cn->ctl->ov, e.from);
+	snprintf(what, sizeof(what), "%s%s %s to %s %u.%02u%%%s",
+		 a.fleet ? "fleet " : "", drain ? "drain" : "shed", e.from,
 		 e.spread ? "(up regions by capacity)" : e.to,
-		 (unsigned)e.bp / 100, (unsigned)e.bp % 100);
+		 (unsigned)e.bp / 100, (unsigned)e.bp % 100,
+		 a.fleet && local != NULL && local->source == OVERLAY_LOCAL
+			 ? " (shadowed on this server by a local override: "
+			   "moves nothing here)"
+			 : "");
 	if (a.dry_run) {
 		struct overlay_change ch = {.kind = OVERLAY_CHANGE_ADD,
 					    .add = e};
@@ -681,13 +797,27 @@ static void control_change(struct conn *cn, int argc, char **argv, bool drain)
 static void control_health(struct conn *cn, int argc, char **argv)
 {
 	const char *usage = "usage: health REGION down|up [--reason TEXT] "
-			    "[--dry-run]";
+			    "[--dry-run [--fleet [--for DURATION]]]";
 	struct change_args a;
-	if (control_opts(cn, argc, argv, 2, OPT_REASON, usage, &a) < 0)
+	// --for: only for a fleet dry run (a fleet value's `expires`)
+	bool fleet_dry = false;
+	for (int i = 1; i < argc; i++)
+		fleet_dry |= strcmp(argv[i], "--fleet") == 0;
+	if (control_opts(cn, argc, argv, 2,
+			 OPT_REASON | (fleet_dry ? (unsigned)OPT_FOR : 0u),
+			 usage, &a) < 0)
 		return;
 	const struct config *cfg = server_current(cn->ctl->srv)->config;
 	if (control_known_region(cn, cfg, a.pos[0]) == REGION_NONE)
 		return;
+	if (a.duration != NULL && fleetkv_duration_parse(a.duration) < 0) {
+		control_finish(cn,
+			       "--for '%s': write a whole number followed "
+			       "by s, m, h or d (90s, 15m, 2h, 1d), from 1s "
+			       "to 365d",
+			       a.duration);
+		return;
+	}
 	bool down = strcmp(a.pos[1], "down") == 0;
 	if (!down && strcmp(a.pos[1], "up") != 0) {
 		control_finish(cn, "health: '%s' is not down or up; %s",
@@ -697,10 +827,11 @@ static void control_health(struct conn *cn, int argc, char **argv)
 	if (a.dry_run) {
 		struct overlay_change ch = {.kind = OVERLAY_CHANGE_HEALTH,
 					    .region = a.pos[0],
-					    .down = down};
+					    .down = down,
+					    .fleet = a.fleet};
 		char what[128];
-		snprintf(what, sizeof(what), "health %s %s (once in effect)",
-			 a.pos[0], a.pos[1]);
+		snprintf(what, sizeof(what), "%shealth %s %s (once in effect)",
+			 a.fleet ? "fleet " : "", a.pos[0], a.pos[1]);
 		control_dry_run(cn, &ch, what);
 		return;
 	}
@@ -729,6 +860,15 @@ static void control_health(struct conn *cn, int argc, char **argv)
 	else
 		control_printf(cn, "health %s %s: already so\n", a.pos[0],
 			       a.pos[1]);
+	// the fleet's state is not the local report's to change
+	const struct overlay_health *f =
+		overlay_health_find_from(cn->ctl->ov, a.pos[0], OVERLAY_FLEET);
+	if (!down && f != NULL && f->down)
+		control_printf(cn,
+			       "note: the fleet still holds %s down (etcd "
+			       "key %s, set by %s): geovipctl --fleet health "
+			       "%s up\n",
+			       a.pos[0], f->key, f->who, a.pos[0]);
 	control_finish(cn, NULL);
 }
 
@@ -1082,6 +1222,9 @@ struct control *control_new(const struct config *cfg, struct server *srv,
 		control_free(c);
 		return NULL;
 	}
+	// fleet health restored from the state file needs a fleet to end it
+	if (cfg->fleet.line == 0)
+		overlay_fleet_forget(c->ov);
 	if (cfg->control != NULL && control_listen(c, cfg, d) < 0) {
 		control_free(c);
 		return NULL;

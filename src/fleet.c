@@ -1,8 +1,9 @@
 /*
- * src/fleet.c — fleet overrides from etcd, on the main loop only: a range
- * read of the prefix (the state and its revision), then a watch from the
- * next revision over the v3 JSON gateway (libevent's HTTP client); every
- * change re-applies the valid values as the overlay's fleet overrides. A
+ * src/fleet.c — fleet overrides and health from etcd, on the main loop
+ * only: a range read of the prefix (the state and its revision), then a
+ * watch from the next revision over the v3 JSON gateway (libevent's HTTP
+ * client); every change re-applies the valid values as the overlay's
+ * fleet overrides and health (each key's mod_revision one report). A
  * lost connection keeps the last state and reconnects with backoff,
  * trying the next URL, and reads the whole prefix again.
  */
@@ -49,10 +50,11 @@
 
 enum fleet_state { FLEET_IDLE, FLEET_RANGE, FLEET_WATCH };
 
-/* The valid override at one key. */
+/* The valid value at one key: an override or a health state. */
 struct fleet_key {
 	char key[FLEETKV_KEY_MAX + 1];
 	struct fleetkv_value v;
+	int64_t revision; // its mod_revision: a health report is counted once
 };
 
 struct fleet {
@@ -101,7 +103,7 @@ static void fleet_key_remove(struct fleet *f, const char *key)
 }
 
 static void fleet_key_set(struct fleet *f, const char *key,
-			  const struct fleetkv_value *v)
+			  const struct fleetkv_value *v, int64_t revision)
 {
 	fleet_key_remove(f, key);
 	if (f->key_count == FLEET_KEYS_MAX) {
@@ -112,35 +114,83 @@ static void fleet_key_set(struct fleet *f, const char *key,
 	struct fleet_key *k = &f->keys[f->key_count++];
 	snprintf(k->key, sizeof(k->key), "%s", key);
 	k->v = *v;
+	k->revision = revision;
 	qsort(f->keys, f->key_count, sizeof(f->keys[0]), fleet_key_cmp);
 }
 
-// A value read at key: kept when it is a valid, current override; logged
-// and left out (the key applies nothing) otherwise.
+// Whether a and b are of one class: both overrides, or both health.
+static bool fleet_same_class(const struct fleetkv_value *a,
+			     const struct fleetkv_value *b)
+{
+	return (a->kind == FLEETKV_HEALTH) == (b->kind == FLEETKV_HEALTH);
+}
+
+// The valid value key held before, copied into out; NULL when none.
+static const struct fleet_key *fleet_key_find(const struct fleet_key *keys,
+					      size_t n, const char *key,
+					      struct fleet_key *out)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(keys[i].key, key) == 0) {
+			*out = keys[i];
+			return out;
+		}
+	return NULL;
+}
+
+// A bad value at key (why says what is wrong, key first): logged; the
+// key keeps prev, its last valid value, or applies nothing without one.
+static void fleet_reject(struct fleet *f, const char *key, const char *why,
+			 const struct fleet_key *prev)
+{
+	fleet_key_remove(f, key);
+	if (prev == NULL) {
+		log_error("fleet: %s; ignored: this key applies nothing", why);
+		return;
+	}
+	log_error("fleet: %s; ignored: the key keeps its last valid value "
+		  "(revision %" PRId64 ")",
+		  why, prev->revision);
+	fleet_key_set(f, key, &prev->v, prev->revision);
+}
+
+// A value read at key (at etcd revision revision): kept when it is a
+// valid, current override or health state; a bad one is logged and
+// leaves the key's last valid value prev (or nothing) in place; a stale
+// one (expired) is logged and applies nothing.
 static void fleet_accept(struct fleet *f, const char *key, const char *text,
-			 size_t len)
+			 size_t len, int64_t revision,
+			 const struct fleet_key *prev)
 {
 	struct fleetkv_value v;
 	struct diag *d = diag_new();
 	int rc = d != NULL ? fleetkv_value_parse(key, text, len, &v, d) : -1;
-	fleet_key_remove(f, key);
 	if (rc < 0) {
-		log_error("fleet: %s; ignored: this key applies nothing",
-			  d != NULL && diag_count(d) > 0 ? diag_message(d, 0)
-							 : "out of memory");
+		fleet_reject(f, key,
+			     d != NULL && diag_count(d) > 0 ? diag_message(d, 0)
+							    : "out of memory",
+			     prev);
 		diag_free(d);
 		return;
 	}
 	diag_free(d);
-	char when[32];
-	if (v.kind == FLEETKV_HEALTH) {
-		log_warning("fleet: %s: health %s %s not applied: health "
-			    "from etcd is not supported yet (report it to "
-			    "each server with geovipctl health)",
-			    key, v.region, v.down ? "down" : "up");
+	// a region this server's config lacks: a health value would count
+	// reports for nothing (an override is kept, logged when applied)
+	if (v.kind == FLEETKV_HEALTH &&
+	    !overlay_region_known(f->ov, v.region)) {
+		char why[FLEETKV_KEY_MAX + 128];
+		snprintf(why, sizeof(why),
+			 "%s: region '%s' is not in this server's "
+			 "configuration",
+			 key, v.region);
+		fleet_reject(f, key, why, prev);
 		return;
 	}
-	if (v.expires_ms <= overlay_now_ms()) {
+	fleet_key_remove(f, key);
+	char when[32];
+	// a health value without `expires` holds until changed or deleted
+	if ((v.kind != FLEETKV_HEALTH || v.expires_ms > 0) &&
+	    v.expires_ms <= overlay_now_ms()) {
 		overlay_time_text(v.expires_ms, when, sizeof(when));
 		log_warning("fleet: %s: stale: expired at %s; ignored", key,
 			    when);
@@ -148,15 +198,19 @@ static void fleet_accept(struct fleet *f, const char *key, const char *text,
 	}
 	for (size_t i = 0; i < f->key_count; i++)
 		if (strcmp(f->keys[i].v.region, v.region) == 0 &&
+		    fleet_same_class(&f->keys[i].v, &v) &&
 		    strcmp(f->keys[i].key, key) != 0) {
 			bool first = strcmp(key, f->keys[i].key) < 0;
-			log_warning("fleet: %s and %s both override region "
+			log_warning("fleet: %s and %s both %s region "
 				    "'%s': %s applies (the first in key order)",
-				    key, f->keys[i].key, v.region,
-				    first ? key : f->keys[i].key);
+				    key, f->keys[i].key,
+				    v.kind == FLEETKV_HEALTH
+					    ? "give the health of"
+					    : "override",
+				    v.region, first ? key : f->keys[i].key);
 			break;
 		}
-	fleet_key_set(f, key, &v);
+	fleet_key_set(f, key, &v, revision);
 }
 
 // A fleet key as an overlay entry.
@@ -168,26 +222,63 @@ static void fleet_entry(const struct fleet_key *k, struct overlay_entry *e)
 	snprintf(e->who, sizeof(e->who), "%s", k->v.who);
 	snprintf(e->from, sizeof(e->from), "%s", k->v.region);
 	snprintf(e->to, sizeof(e->to), "%s", k->v.to);
+	e->spread = k->v.to[0] == '\0'; // no "to": by capacity
 	snprintf(e->reason, sizeof(e->reason), "%s", k->v.reason);
 	e->bp = k->v.bp;
 	e->drain = k->v.kind == FLEETKV_DRAIN;
 	e->expires_ms = k->v.expires_ms;
 }
 
-// The overlay's fleet overrides := the current keys. Two keys for one
-// region: the first in key order applies (the same on every server).
+// The overlay's fleet health := the current health keys (not expired),
+// each with its revision: the overlay counts a revision once.
+static void fleet_apply_health(struct fleet *f, int64_t now)
+{
+	struct overlay_fleet_health *r = calloc(FLEET_KEYS_MAX, sizeof(*r));
+	if (r == NULL) {
+		log_error("fleet: out of memory; health unchanged");
+		return;
+	}
+	size_t n = 0;
+	for (size_t i = 0; i < f->key_count; i++) {
+		const struct fleet_key *k = &f->keys[i];
+		if (k->v.kind != FLEETKV_HEALTH ||
+		    (k->v.expires_ms > 0 && k->v.expires_ms <= now))
+			continue;
+		bool dup = false; // logged when the key was read
+		for (size_t j = 0; j < n && !dup; j++)
+			dup = strcmp(r[j].region, k->v.region) == 0;
+		if (dup)
+			continue;
+		struct overlay_fleet_health *h = &r[n++];
+		snprintf(h->region, sizeof(h->region), "%s", k->v.region);
+		snprintf(h->key, sizeof(h->key), "%s", k->key);
+		snprintf(h->who, sizeof(h->who), "%s", k->v.who);
+		snprintf(h->reason, sizeof(h->reason), "%s", k->v.reason);
+		h->down = k->v.down;
+		// etcd always sends mod_revision; a missing one reads as 0
+		h->revision = k->revision > 0 ? k->revision : 0;
+		h->expires_ms = k->v.expires_ms;
+	}
+	(void)overlay_fleet_health_set(f->ov, r, n);
+	free(r);
+}
+
+// The overlay's fleet overrides and health := the current keys. Two keys
+// for one region: the first in key order applies (the same on every
+// server).
 static void fleet_apply(struct fleet *f)
 {
 	struct overlay_entry *e = calloc(FLEET_KEYS_MAX, sizeof(*e));
+	int64_t now = overlay_now_ms();
+	fleet_apply_health(f, now);
 	if (e == NULL) {
 		log_error("fleet: out of memory; overrides unchanged");
 		return;
 	}
 	size_t n = 0;
-	int64_t now = overlay_now_ms();
 	for (size_t i = 0; i < f->key_count; i++) {
 		const struct fleet_key *k = &f->keys[i];
-		if (k->v.expires_ms <= now)
+		if (k->v.kind == FLEETKV_HEALTH || k->v.expires_ms <= now)
 			continue; // the overlay's timer expired it
 		bool dup = false; // logged when the key was read
 		for (size_t j = 0; j < n && !dup; j++)
@@ -289,6 +380,10 @@ static void fleet_event(struct fleet *f, const struct json *j, int ev)
 	int rc = value != NULL ? fleetkv_kv(j, kv, key, value, &len) : -1;
 	char type[16] = "PUT";
 	(void)json_string(j, json_member(j, ev, "type"), type, sizeof(type));
+	struct fleet_key old;
+	const struct fleet_key *prev =
+		rc == -1 ? NULL
+			 : fleet_key_find(f->keys, f->key_count, key, &old);
 	if (rc == -1) {
 		log_error("fleet: a watch event without a usable key "
 			  "(missing, not base64 or over %d bytes); ignored",
@@ -297,12 +392,15 @@ static void fleet_event(struct fleet *f, const struct json *j, int ev)
 		fleet_key_remove(f, key);
 		log_info("fleet: %s deleted", key);
 	} else if (rc == -2) {
-		fleet_key_remove(f, key);
-		log_error("fleet: %s: value not base64 or longer than %d "
-			  "bytes; ignored: this key applies nothing",
-			  key, FLEETKV_VALUE_MAX);
+		char why[FLEETKV_KEY_MAX + 64];
+		snprintf(why, sizeof(why),
+			 "%s: value not base64 or longer than %d bytes", key,
+			 FLEETKV_VALUE_MAX);
+		fleet_reject(f, key, why, prev);
 	} else {
-		fleet_accept(f, key, value, len);
+		fleet_accept(f, key, value, len,
+			     fleetkv_int(j, json_member(j, kv, "mod_revision")),
+			     prev);
 	}
 	free(value);
 }
@@ -418,33 +516,55 @@ static void fleet_watch(struct fleet *f, int64_t revision)
 
 /* ---- the range read ------------------------------------------------- */
 
+// One kv of a range answer into the table; old[0..n) is the table before
+// the read (a bad value keeps the key's last valid one).
+static void fleet_range_kv(struct fleet *f, const struct json *j, int kv,
+			   const struct fleet_key *old, size_t n, char *value)
+{
+	char key[FLEETKV_KEY_MAX + 1];
+	size_t len;
+	struct fleet_key copy;
+	int rc = fleetkv_kv(j, kv, key, value, &len);
+	const struct fleet_key *prev =
+		rc == -1 ? NULL : fleet_key_find(old, n, key, &copy);
+	if (rc == -1) {
+		log_error("fleet: a key that is not base64 or longer than %d "
+			  "bytes under %s/; ignored",
+			  FLEETKV_KEY_MAX, f->prefix);
+	} else if (rc == -2) {
+		char why[FLEETKV_KEY_MAX + 64];
+		snprintf(why, sizeof(why),
+			 "%s: value not base64 or longer than %d bytes", key,
+			 FLEETKV_VALUE_MAX);
+		fleet_reject(f, key, why, prev);
+	} else {
+		fleet_accept(f, key, value, len,
+			     fleetkv_int(j, json_member(j, kv, "mod_revision")),
+			     prev);
+	}
+}
+
 // The keys of a range answer replace the table.
 static void fleet_range_keys(struct fleet *f, const struct json *j)
 {
+	struct fleet_key *old = malloc(sizeof(f->keys));
+	char *value = malloc(FLEETKV_VALUE_MAX + 1);
+	size_t n = old != NULL ? f->key_count : 0;
+	if (old != NULL)
+		memcpy(old, f->keys, n * sizeof(*old));
 	f->key_count = 0;
 	int kvs = json_member(j, 0, "kvs");
-	if (!json_is(j, kvs, JSON_ARRAY))
-		return;
-	char key[FLEETKV_KEY_MAX + 1], *value = malloc(FLEETKV_VALUE_MAX + 1);
 	uint32_t kv = (uint32_t)kvs + 1;
-	for (uint32_t i = 0; value != NULL && i < j->toks[kvs].size; i++) {
-		size_t len;
-		int rc = fleetkv_kv(j, (int)kv, key, value, &len);
-		if (rc == -1)
-			log_error("fleet: a key that is not base64 or longer "
-				  "than %d bytes under %s/; ignored",
-				  FLEETKV_KEY_MAX, f->prefix);
-		else if (rc == -2)
-			log_error("fleet: %s: value not base64 or longer than "
-				  "%d bytes; ignored: this key applies nothing",
-				  key, FLEETKV_VALUE_MAX);
-		else
-			fleet_accept(f, key, value, len);
+	for (uint32_t i = 0; json_is(j, kvs, JSON_ARRAY) && value != NULL &&
+			     i < j->toks[kvs].size;
+	     i++) {
+		fleet_range_kv(f, j, (int)kv, old, n, value);
 		kv = j->toks[kv].next;
 	}
 	if (value == NULL)
 		log_error("fleet: out of memory reading %s/", f->prefix);
 	free(value);
+	free(old);
 }
 
 static void fleet_on_range(struct evhttp_request *req, void *arg)
@@ -479,10 +599,13 @@ static void fleet_on_range(struct evhttp_request *req, void *arg)
 		log_error("fleet: more than %d keys under %s/: only the first "
 			  "%d in key order are read",
 			  FLEET_KEYS_MAX, f->prefix, FLEET_KEYS_MAX);
+	size_t health = 0;
+	for (size_t i = 0; i < f->key_count; i++)
+		health += f->keys[i].v.kind == FLEETKV_HEALTH;
 	log_info("fleet: %s %s/ from etcd %s at revision %" PRId64
-		 ": %zu override(s)",
+		 ": %zu override(s), %zu health value(s)",
 		 f->synced ? "resynced" : "read", f->prefix, fleet_url(f)->url,
-		 rev, f->key_count);
+		 rev, f->key_count - health, health);
 	f->synced = true;
 	f->revision = rev;
 	fleet_apply(f);

@@ -2,7 +2,8 @@
  * src/fleetctl.c — `geovipctl --fleet`: a blocking HTTP/1.0 client for
  * etcd's v3 JSON gateway (one request per connection, each URL of
  * `fleet.etcd` tried in turn) writing, deleting and listing the fleet's
- * override keys, PREFIX/override/REGION, checked as geovipd checks them.
+ * keys, PREFIX/override/REGION and PREFIX/health/REGION, checked as
+ * geovipd checks them.
  */
 #include "autoconf.h"
 #include "fleetctl.h"
@@ -183,9 +184,11 @@ static char *fc_post(struct fc *c, const char *path, const char *json,
 
 /* ---- commands ------------------------------------------------------- */
 
-static int fc_key(const struct fc *c, const char *region, char *key, size_t len)
+// PREFIX/KIND/REGION: kind "override" or "health".
+static int fc_key(const struct fc *c, const char *kind, const char *region,
+		  char *key, size_t len)
 {
-	int n = snprintf(key, len, "%s/override/%s", c->cfg->fleet.prefix,
+	int n = snprintf(key, len, "%s/%s/%s", c->cfg->fleet.prefix, kind,
 			 region);
 	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
@@ -203,35 +206,47 @@ static void fc_who(char *buf, size_t len)
 
 struct fc_change {
 	const char *region, *to, *percent, *duration, *who;
+	const char *state; /* health: down or up */
 	char reason[OVERLAY_REASON_MAX + 1];
 };
 
-static int fc_usage(bool drain)
+enum fc_kind { FC_SHED, FC_DRAIN, FC_HEALTH };
+
+static int fc_usage(enum fc_kind k)
 {
 	fprintf(stderr,
-		drain ? "usage: geovipctl --fleet drain REGION --to R --for "
-			"DURATION --reason TEXT [--who WHO]\n"
-		      : "usage: geovipctl --fleet shed REGION --to R --percent "
-			"P --for DURATION --reason TEXT [--who WHO]\n");
+		k == FC_DRAIN
+			? "usage: geovipctl --fleet drain REGION [--to R] "
+			  "--for DURATION --reason TEXT [--who WHO]\n"
+		: k == FC_SHED
+			? "usage: geovipctl --fleet shed REGION [--to R] "
+			  "--percent P --for DURATION --reason TEXT [--who "
+			  "WHO]\n"
+			: "usage: geovipctl --fleet health REGION down|up "
+			  "[--for DURATION] [--reason TEXT] [--who WHO]\n");
 	return FC_USAGE;
 }
 
-// The options after REGION; --reason takes words up to the next option.
-static int fc_change_args(int argc, char **argv, bool drain,
+// The options after REGION (and the state, for health); --reason takes
+// words up to the next option.
+static int fc_change_args(int argc, char **argv, enum fc_kind k,
 			  struct fc_change *a)
 {
 	memset(a, 0, sizeof(*a));
-	if (argc < 2 || argv[1][0] == '-')
+	int first = k == FC_HEALTH ? 3 : 2;
+	if (argc < first || argv[1][0] == '-' ||
+	    (k == FC_HEALTH && argv[2][0] == '-'))
 		return -1;
 	a->region = argv[1];
-	for (int i = 2; i < argc; i++) {
-		const char **dst = strcmp(argv[i], "--to") == 0 ? &a->to
-				   : strcmp(argv[i], "--percent") == 0 && !drain
-					   ? &a->percent
-				   : strcmp(argv[i], "--for") == 0
-					   ? &a->duration
-				   : strcmp(argv[i], "--who") == 0 ? &a->who
-								   : NULL;
+	a->state = k == FC_HEALTH ? argv[2] : NULL;
+	for (int i = first; i < argc; i++) {
+		const char **dst =
+			strcmp(argv[i], "--to") == 0 && k != FC_HEALTH ? &a->to
+			: strcmp(argv[i], "--percent") == 0 && k == FC_SHED
+				? &a->percent
+			: strcmp(argv[i], "--for") == 0 ? &a->duration
+			: strcmp(argv[i], "--who") == 0 ? &a->who
+							: NULL;
 		if (strcmp(argv[i], "--reason") == 0) {
 			size_t used = 0;
 			for (; i + 1 < argc && strncmp(argv[i + 1], "--", 2);
@@ -258,10 +273,54 @@ static int fc_change_args(int argc, char **argv, bool drain,
 			return -1;
 		}
 	}
-	return a->to == NULL || (!drain && a->percent == NULL) ||
-			       a->duration == NULL || a->reason[0] == '\0'
+	if (k == FC_HEALTH)
+		return 0;
+	return (k == FC_SHED && a->percent == NULL) || a->duration == NULL ||
+			       a->reason[0] == '\0'
 		       ? -1
 		       : 0;
+}
+
+static void fc_who_set(const struct fc_change *a, struct fleetkv_value *v)
+{
+	if (a->who != NULL)
+		snprintf(v->who, sizeof(v->who), "%s", a->who);
+	else
+		fc_who(v->who, sizeof(v->who));
+}
+
+// A health change checked against the config into v; -1 after printing
+// why.
+static int fc_health_value(const struct fc *c, const struct fc_change *a,
+			   struct fleetkv_value *v)
+{
+	memset(v, 0, sizeof(*v));
+	if (config_region_index(c->cfg, a->region) == REGION_NONE) {
+		fprintf(stderr, "geovipctl: unknown region '%s' (not in %s)\n",
+			a->region, c->cfg->path);
+		return -1;
+	}
+	if (strcmp(a->state, "down") != 0 && strcmp(a->state, "up") != 0) {
+		fprintf(stderr, "geovipctl: health: '%s' is not down or up\n",
+			a->state);
+		return -1;
+	}
+	long long secs =
+		a->duration != NULL ? fleetkv_duration_parse(a->duration) : 0;
+	if (secs < 0) {
+		fprintf(stderr, "geovipctl: --for: write a whole number "
+				"followed by s, m, h or d (90s, 15m, 2h, 1d), "
+				"from 1s to 365d\n");
+		return -1;
+	}
+	v->kind = FLEETKV_HEALTH;
+	v->down = a->state[0] == 'd';
+	snprintf(v->region, sizeof(v->region), "%s", a->region);
+	snprintf(v->reason, sizeof(v->reason), "%s", a->reason);
+	fc_who_set(a, v);
+	if (secs > 0)
+		v->expires_ms = ((int64_t)time(NULL) + secs) * 1000;
+	return 0;
 }
 
 // a checked against the config into v; -1 after printing why.
@@ -269,11 +328,13 @@ static int fc_change_value(const struct fc *c, const struct fc_change *a,
 			   bool drain, struct fleetkv_value *v)
 {
 	memset(v, 0, sizeof(*v));
-	const char *bad = config_region_index(c->cfg, a->region) == REGION_NONE
-				  ? a->region
-			  : config_region_index(c->cfg, a->to) == REGION_NONE
-				  ? a->to
-				  : NULL;
+	const char *bad =
+		config_region_index(c->cfg, a->region) == REGION_NONE
+			? a->region
+		: a->to != NULL && config_region_index(c->cfg, a->to) ==
+					   REGION_NONE
+			? a->to
+			: NULL;
 	if (bad != NULL) {
 		fprintf(stderr, "geovipctl: unknown region '%s' (not in %s)\n",
 			bad, c->cfg->path);
@@ -293,12 +354,10 @@ static int fc_change_value(const struct fc *c, const struct fc_change *a,
 	}
 	v->kind = drain ? FLEETKV_DRAIN : FLEETKV_SHED;
 	snprintf(v->region, sizeof(v->region), "%s", a->region);
-	snprintf(v->to, sizeof(v->to), "%s", a->to);
+	// no --to: "to" left out, spread over the up regions by capacity
+	snprintf(v->to, sizeof(v->to), "%s", a->to != NULL ? a->to : "");
 	snprintf(v->reason, sizeof(v->reason), "%s", a->reason);
-	if (a->who != NULL)
-		snprintf(v->who, sizeof(v->who), "%s", a->who);
-	else
-		fc_who(v->who, sizeof(v->who));
+	fc_who_set(a, v);
 	v->bp = (uint16_t)bp;
 	v->expires_ms = ((int64_t)time(NULL) + secs) * 1000;
 	return 0;
@@ -349,13 +408,17 @@ static void fc_describe(const char *key, const struct fleetkv_value *v)
 	char until[32];
 	overlay_time_text(v->expires_ms, until, sizeof(until));
 	if (v->kind == FLEETKV_HEALTH)
-		printf("%s health %s %s by %s%s%s\n", key, v->region,
-		       v->down ? "down" : "up", v->who,
-		       v->reason[0] ? " reason " : "", v->reason);
+		printf("%s health %s %s%s%s by %s%s%s%s\n", key, v->region,
+		       v->down ? "down" : "up",
+		       v->expires_ms != 0 ? " until " : "",
+		       v->expires_ms != 0 ? until : "", v->who,
+		       v->reason[0] ? " reason \"" : "", v->reason,
+		       v->reason[0] ? "\"" : "");
 	else
 		printf("%s %s %s to %s %u.%02u%% until %s by %s reason "
 		       "\"%s\"\n",
-		       key, fleetkv_kind_name(v->kind), v->region, v->to,
+		       key, fleetkv_kind_name(v->kind), v->region,
+		       v->to[0] != '\0' ? v->to : "(up regions by capacity)",
 		       v->bp / 100u, v->bp % 100u, until, v->who, v->reason);
 }
 
@@ -364,11 +427,12 @@ static int fc_change(struct fc *c, int argc, char **argv, bool drain)
 	struct fc_change a;
 	struct fleetkv_value v;
 	char key[FLEETKV_KEY_MAX + 1], value[FLEETKV_VALUE_MAX + 1];
-	if (fc_change_args(argc, argv, drain, &a) < 0)
-		return fc_usage(drain);
+	enum fc_kind k = drain ? FC_DRAIN : FC_SHED;
+	if (fc_change_args(argc, argv, k, &a) < 0)
+		return fc_usage(k);
 	if (fc_change_value(c, &a, drain, &v) < 0)
 		return FC_FAILED;
-	if (fc_key(c, a.region, key, sizeof(key)) < 0 ||
+	if (fc_key(c, "override", a.region, key, sizeof(key)) < 0 ||
 	    fc_value_text(&v, key, value, sizeof(value)) < 0)
 		return FC_FAILED;
 	char *body = malloc(3 * FLEETKV_VALUE_MAX);
@@ -402,7 +466,7 @@ static int fc_undo(struct fc *c, int argc, char **argv)
 		fprintf(stderr, "usage: geovipctl --fleet undo REGION\n");
 		return FC_USAGE;
 	}
-	if (fc_key(c, argv[1], key, sizeof(key)) < 0 ||
+	if (fc_key(c, "override", argv[1], key, sizeof(key)) < 0 ||
 	    fleetkv_b64_encode(key, strlen(key), k64, sizeof(k64)) < 0) {
 		fprintf(stderr, "geovipctl: region name too long\n");
 		return FC_USAGE;
@@ -484,17 +548,69 @@ static int fc_overrides(struct fc *c)
 	return FC_OK;
 }
 
+// A put of value at key: every put is a new revision, one report.
+static int fc_put_body(const char *key, const char *value, char *buf,
+		       size_t len)
+{
+	char k[(FLEETKV_KEY_MAX + 2) / 3 * 4 + 1];
+	char *v = malloc((FLEETKV_VALUE_MAX + 2) / 3 * 4 + 1);
+	int n = -1;
+	if (v != NULL &&
+	    fleetkv_b64_encode(key, strlen(key), k, sizeof(k)) >= 0 &&
+	    fleetkv_b64_encode(value, strlen(value), v,
+			       (FLEETKV_VALUE_MAX + 2) / 3 * 4 + 1) >= 0)
+		n = snprintf(buf, len, "{\"key\":\"%s\",\"value\":\"%s\"}", k,
+			     v);
+	free(v);
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+// `--fleet health REGION down|up`: a put of PREFIX/health/REGION; each
+// one is a report to every server (hysteresis counts them).
+static int fc_health(struct fc *c, int argc, char **argv)
+{
+	struct fc_change a;
+	struct fleetkv_value v;
+	char key[FLEETKV_KEY_MAX + 1], value[FLEETKV_VALUE_MAX + 1];
+	if (fc_change_args(argc, argv, FC_HEALTH, &a) < 0)
+		return fc_usage(FC_HEALTH);
+	if (fc_health_value(c, &a, &v) < 0)
+		return FC_FAILED;
+	if (fc_key(c, "health", a.region, key, sizeof(key)) < 0 ||
+	    fc_value_text(&v, key, value, sizeof(value)) < 0)
+		return FC_FAILED;
+	char *body = malloc(3 * FLEETKV_VALUE_MAX);
+	bool unreachable;
+	char *ans = body != NULL && fc_put_body(key, value, body,
+						3 * FLEETKV_VALUE_MAX) == 0
+			    ? fc_post(c, "/v3/kv/put", body, &unreachable)
+			    : NULL;
+	free(body);
+	if (ans == NULL)
+		return unreachable ? FC_UNREACHABLE : FC_FAILED;
+	long long rev = -1;
+	const char *r = strstr(ans, "\"revision\":\"");
+	if (r != NULL)
+		rev = strtoll(r + 12, NULL, 10);
+	free(ans);
+	printf("wrote to etcd %s at revision %lld: ", c->url, rev);
+	fc_describe(key, &v);
+	return FC_OK;
+}
+
 static int fc_run(struct fc *c, int argc, char **argv)
 {
 	const char *cmd = argv[0];
 	if (strcmp(cmd, "shed") == 0 || strcmp(cmd, "drain") == 0)
 		return fc_change(c, argc, argv, cmd[0] == 'd');
+	if (strcmp(cmd, "health") == 0)
+		return fc_health(c, argc, argv);
 	if (strcmp(cmd, "undo") == 0)
 		return fc_undo(c, argc, argv);
 	if (strcmp(cmd, "overrides") == 0 && argc == 1)
 		return fc_overrides(c);
-	fprintf(stderr, "geovipctl: --fleet commands: shed, drain, undo, "
-			"overrides\n");
+	fprintf(stderr, "geovipctl: --fleet commands: shed, drain, health, "
+			"undo, overrides\n");
 	return FC_USAGE;
 }
 

@@ -1,7 +1,7 @@
 /*
- * src/fleetctl.h — `geovipctl --fleet`: shed, drain, undo and overrides
- * as keys under the config's `fleet.prefix` in etcd, which every geovipd
- * of the fleet watches.
+ * src/fleetctl.h — `geovipctl --fleet`: shed, drain, health, undo and
+ * overrides as keys under the config's `fleet.prefix` in etcd, which
+ * every geovipd of the fleet watches.
  */
 #ifndef GEOVIP_FLEETCTL_H
 #define GEOVIP_FLEETCTL_H

@@ -453,7 +453,8 @@ int fleetkv_value_parse(const char *key, const char *text, size_t len,
 			 true, d) < 0)
 		return -1;
 	moves = v->kind != FLEETKV_HEALTH;
-	if ((moves && (fleetkv_text(key, &j, "to", v->to, sizeof(v->to), true,
+	// no "to": spread over the up regions by capacity
+	if ((moves && (fleetkv_text(key, &j, "to", v->to, sizeof(v->to), false,
 				    true, d) < 0 ||
 		       fleetkv_percent(key, &j, v, d) < 0)) ||
 	    (!moves && fleetkv_state(key, &j, v, d) < 0) ||
@@ -502,7 +503,8 @@ int fleetkv_value_format(const struct fleetkv_value *v, char *buf, size_t len)
 		if (fleetkv_put(buf, len, &used, "state",
 				v->down ? "down" : "up") < 0)
 			return -1;
-	} else if (fleetkv_put(buf, len, &used, "to", v->to) < 0) {
+	} else if (v->to[0] != '\0' &&
+		   fleetkv_put(buf, len, &used, "to", v->to) < 0) {
 		return -1;
 	}
 	if (v->kind == FLEETKV_SHED) {

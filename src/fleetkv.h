@@ -30,7 +30,7 @@ enum fleetkv_kind { FLEETKV_SHED = 1, FLEETKV_DRAIN, FLEETKV_HEALTH };
 struct fleetkv_value {
 	enum fleetkv_kind kind;
 	char region[OVERLAY_NAME_MAX + 1];
-	char to[OVERLAY_NAME_MAX + 1]; /* shed, drain */
+	char to[OVERLAY_NAME_MAX + 1]; /* shed, drain; "": by capacity */
 	uint16_t bp;                   /* shed: percent x 100; drain 10000 */
 	bool down;                     /* health */
 	int64_t expires_ms;            /* 0: none (health only) */
@@ -41,7 +41,8 @@ struct fleetkv_value {
 /**
  * Checks the JSON value text (len bytes) stored at key against the
  * schema into v. 0, or -1 with the problem recorded in d as "KEY: ...".
- * Expiry is not judged here (see expires_ms).
+ * Expiry is not judged here (see expires_ms). A shed or drain without
+ * "to" spreads over the up regions by capacity (to is "").
  */
 int fleetkv_value_parse(const char *key, const char *text, size_t len,
 			struct fleetkv_value *v, struct diag *d);

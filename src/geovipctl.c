@@ -67,10 +67,15 @@ static void ctl_usage(FILE *out)
 		"  -s, --socket PATH   the control socket itself\n"
 		"  -t, --timeout SECS  wait at most this long for the answer "
 		"(60)\n"
-		"  --fleet             shed, drain, undo REGION, overrides: "
-		"in etcd\n"
-		"                      (the config's `fleet:`), for every "
-		"server\n");
+		"  --fleet health REGION down|up [--for DURATION] [--reason "
+		"TEXT]\n"
+		"  --fleet             shed, drain, health, undo REGION, "
+		"overrides:\n"
+		"                      in etcd (the config's `fleet:`), for "
+		"every server;\n"
+		"                      with --dry-run: computed by the local "
+		"geovipd,\n"
+		"                      nothing written\n");
 }
 
 // The socket path from the config's `control:`; NULL after printing why.
@@ -359,6 +364,50 @@ static int ctl_run(const char *config, const char *sock, int timeout, int argc,
 	return rc;
 }
 
+/*
+ * `--fleet ... --dry-run`: what the change would move, computed by the
+ * local daemon on its live snapshot (the same output as a local dry
+ * run); nothing is written to etcd. `--who` is etcd's business, left
+ * out; `--fleet` goes to the daemon, which then judges the change as a
+ * fleet one (shadowed by a local override, etcd key rules).
+ */
+static int ctl_fleet_dry_run(const char *config, const char *sock, int timeout,
+			     int argc, char **argv)
+{
+	char **args = calloc((size_t)argc + 2, sizeof(*args));
+	if (args == NULL) {
+		fprintf(stderr, "geovipctl: out of memory\n");
+		return CTL_FAILED;
+	}
+	int n = 0;
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--who") == 0 && i + 1 < argc) {
+			i++;
+			continue;
+		}
+		args[n++] = argv[i];
+	}
+	args[n++] = "--fleet";
+	int rc = ctl_run(config, sock, timeout, n, args);
+	free(args);
+	if (rc == CTL_UNREACHABLE)
+		fprintf(stderr,
+			"geovipctl: --fleet --dry-run computes on the local "
+			"geovipd's live snapshot through its control socket, "
+			"which cannot be reached; nothing was written to "
+			"etcd\n");
+	return rc;
+}
+
+// Whether argv holds --dry-run.
+static bool ctl_has_dry_run(int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++)
+		if (strcmp(argv[i], "--dry-run") == 0)
+			return true;
+	return false;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -410,6 +459,9 @@ int main(int argc, char **argv)
 		return CTL_USAGE;
 	}
 	// --fleet: to etcd, which every geovipd of the fleet watches
+	if (fleet && ctl_has_dry_run(argc - optind, argv + optind))
+		return ctl_fleet_dry_run(config, sock, timeout, argc - optind,
+					 argv + optind);
 	if (fleet)
 		return fleetctl_main(config, timeout, argc - optind,
 				     argv + optind);

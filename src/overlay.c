@@ -75,7 +75,8 @@ static void overlay_describe(const struct overlay_entry *e, char *buf,
 		 e->bp % 100, until, by, e->reason);
 }
 
-// "emea down since T (pending up: 2 report(s) since T), uid U, reason R"
+// "emea down since T (pending up: 2 report(s) since T), uid U, reason R";
+// a fleet state names its key, revision and who instead of the uid.
 static void overlay_health_describe(const struct overlay_health *h, char *buf,
 				    size_t len)
 {
@@ -95,8 +96,14 @@ static void overlay_health_describe(const struct overlay_health *h, char *buf,
 			      h->down ? "up" : "down", h->pending, pend);
 	if (n < 0 || (size_t)n >= len)
 		return;
-	snprintf(buf + n, len - (size_t)n, ", uid %lu, reason \"%s\"", h->uid,
-		 h->reason);
+	if (h->source == OVERLAY_FLEET)
+		snprintf(buf + n, len - (size_t)n,
+			 ", fleet: set by %s via etcd key %s (revision "
+			 "%" PRId64 "), reason \"%s\"",
+			 h->who, h->key, h->revision, h->reason);
+	else
+		snprintf(buf + n, len - (size_t)n, ", uid %lu, reason \"%s\"",
+			 h->uid, h->reason);
 }
 
 /* ---- the state file ------------------------------------------------- */
@@ -129,11 +136,21 @@ static int overlay_save(const struct overlay *ov)
 	}
 	for (size_t i = 0; i < ov->health_count; i++) {
 		const struct overlay_health *h = &ov->health[i];
-		fprintf(f,
-			"health\t%s\t%d\t%u\t%" PRId64 "\t%" PRId64
-			"\t%lu\t%s\n",
-			h->region, h->down ? 1 : 0, h->pending, h->pending_ms,
-			h->changed_ms, h->uid, h->reason);
+		if (h->source == OVERLAY_FLEET)
+			fprintf(f,
+				"fleethealth\t%s\t%d\t%u\t%" PRId64 "\t%" PRId64
+				"\t%" PRId64 "\t%" PRId64 "\t%s\t%s\t%s\n",
+				h->region, h->down ? 1 : 0, h->pending,
+				h->pending_ms, h->changed_ms, h->revision,
+				h->expires_ms, h->key, h->who,
+				h->reason[0] != '\0' ? h->reason : "-");
+		else
+			fprintf(f,
+				"health\t%s\t%d\t%u\t%" PRId64 "\t%" PRId64
+				"\t%lu\t%s\n",
+				h->region, h->down ? 1 : 0, h->pending,
+				h->pending_ms, h->changed_ms, h->uid,
+				h->reason);
 	}
 	int rc = fflush(f) == 0 && fsync(fileno(f)) == 0 ? 0 : -1;
 	if (fclose(f) != 0)
@@ -199,6 +216,48 @@ static int overlay_parse_entry(char *p, struct overlay_entry *e)
 	return 0;
 }
 
+// n whole numbers, each a field of at most 31 digits, into v; -1 when
+// one is missing or not a number.
+static int overlay_numbers(char **p, unsigned long long *v, int n)
+{
+	for (int i = 0; i < n; i++) {
+		char f[32], *end;
+		if (overlay_field(p, f, sizeof(f)) < 0)
+			return -1;
+		errno = 0;
+		v[i] = strtoull(f, &end, 10);
+		if (errno != 0 || *end != '\0' || f[0] == '-')
+			return -1;
+	}
+	return 0;
+}
+
+// One "fleethealth" line (after the keyword) into h: region, down,
+// pending, pending_ms, changed_ms, revision, expires_ms, key, who,
+// reason. -1 when malformed.
+static int overlay_parse_fleet_health(char *p, struct overlay_health *h)
+{
+	unsigned long long v[6];
+	memset(h, 0, sizeof(*h));
+	h->source = OVERLAY_FLEET;
+	if (overlay_field(&p, h->region, sizeof(h->region)) < 0 ||
+	    overlay_numbers(&p, v, 6) < 0 ||
+	    overlay_field(&p, h->key, sizeof(h->key)) < 0 ||
+	    overlay_field(&p, h->who, sizeof(h->who)) < 0 ||
+	    overlay_field(&p, h->reason, sizeof(h->reason)) < 0 || *p != '\0')
+		return -1;
+	if (v[0] > 1 || v[1] > UINT32_MAX || v[2] > INT64_MAX ||
+	    v[3] > INT64_MAX || v[4] > INT64_MAX || v[5] > INT64_MAX)
+		return -1;
+	h->down = v[0] == 1;
+	h->pending = (unsigned)v[1];
+	h->pending_ms = (int64_t)v[2];
+	h->changed_ms = (int64_t)v[3];
+	h->revision = (int64_t)v[4];
+	h->expires_ms = (int64_t)v[5];
+	return 0;
+}
+
 // One "health" line (after the keyword) into h; -1 when malformed.
 static int overlay_parse_health(char *p, struct overlay_health *h)
 {
@@ -230,19 +289,28 @@ static int overlay_parse_health(char *p, struct overlay_health *h)
 	return 0;
 }
 
-// A "health" line of the state file, kept or logged and dropped.
-static void overlay_load_health(struct overlay *ov, char *p, unsigned line)
+// A "health" or "fleethealth" line of the state file, kept or logged
+// and dropped. A fleet state whose `expires` passed while stopped is
+// dropped (logged as expired).
+static void overlay_load_health(struct overlay *ov, char *p, unsigned line,
+				bool fleet)
 {
 	struct overlay_health h;
-	if (overlay_parse_health(p, &h) < 0 ||
-	    ov->health_count == OVERLAY_MAX ||
-	    overlay_health_find(ov, h.region) != NULL) {
-		log_error("%s:%u: not a valid health line; dropped",
-			  ov->state_path, line);
+	int rc = fleet ? overlay_parse_fleet_health(p, &h)
+		       : overlay_parse_health(p, &h);
+	if (rc < 0 || ov->health_count == OVERLAY_MAX ||
+	    overlay_health_find_from(ov, h.region, h.source) != NULL) {
+		log_error("%s:%u: not a valid %s line; dropped", ov->state_path,
+			  line, fleet ? "fleethealth" : "health");
 		return;
 	}
-	char what[512];
+	char what[1024];
 	overlay_health_describe(&h, what, sizeof(what));
+	if (fleet && h.expires_ms > 0 && h.expires_ms <= overlay_now_ms()) {
+		log_info("audit: fleet health expired %s (while stopped)",
+			 what);
+		return;
+	}
 	log_info("restored health %s", what);
 	ov->health[ov->health_count++] = h;
 }
@@ -278,7 +346,11 @@ static void overlay_load(struct overlay *ov)
 			continue;
 		}
 		if (strncmp(p, "health\t", 7) == 0) {
-			overlay_load_health(ov, p + 7, line);
+			overlay_load_health(ov, p + 7, line, false);
+			continue;
+		}
+		if (strncmp(p, "fleethealth\t", 12) == 0) {
+			overlay_load_health(ov, p + 12, line, true);
 			continue;
 		}
 		if (strncmp(p, "override\t", 9) != 0 ||
@@ -359,7 +431,7 @@ static void overlay_health_flip(struct overlay_health *h, int64_t now)
 	h->down = !h->down;
 	h->pending = 0;
 	h->changed_ms = now;
-	char text[512];
+	char text[1024];
 	overlay_health_describe(h, text, sizeof(text));
 	log_info("audit: health %s: in effect", text);
 }
@@ -378,7 +450,8 @@ static bool overlay_health_promote(struct overlay *ov, const struct config *cfg,
 		}
 		overlay_health_flip(h, now);
 		changed = true;
-		if (!h->down)
+		// a fleet state stays while its key does (its revision)
+		if (!h->down && h->source == OVERLAY_LOCAL)
 			overlay_health_remove(ov, i);
 		else
 			i++;
@@ -401,13 +474,35 @@ static void overlay_put_entry(struct region_shed *table,
 	table[from].override_id = e->id;
 }
 
+// A region is down when its local or its fleet state says so: every
+// source of health is marked, none can mark a region up.
 static void overlay_put_health(struct region_shed *table,
 			       const struct config *cfg, const char *region,
 			       bool down)
 {
 	int i = overlay_region(cfg, region);
-	if (i != REGION_NONE)
-		table[i].health = down ? REGION_DOWN : REGION_UP;
+	if (i != REGION_NONE && down)
+		table[i].health = REGION_DOWN;
+}
+
+// Whether change replaces health state h (same region and source).
+static bool overlay_change_replaces(const struct overlay_change *change,
+				    const struct overlay_health *h)
+{
+	return change != NULL && change->kind == OVERLAY_CHANGE_HEALTH &&
+	       strcmp(change->region, h->region) == 0 &&
+	       (h->source == OVERLAY_FLEET) == change->fleet;
+}
+
+// Whether a local override of region from is active (it shadows a fleet
+// one on this server).
+static bool overlay_has_local(const struct overlay *ov, const char *from)
+{
+	for (size_t i = 0; i < ov->count; i++)
+		if (ov->entries[i].source == OVERLAY_LOCAL &&
+		    strcmp(ov->entries[i].from, from) == 0)
+			return true;
+	return false;
 }
 
 int overlay_table(const struct overlay *ov, const struct config *cfg,
@@ -421,11 +516,14 @@ int overlay_table(const struct overlay *ov, const struct config *cfg,
 		    change->undo_id != e->id)
 			overlay_put_entry(table, cfg, e);
 	}
-	if (change != NULL && change->kind == OVERLAY_CHANGE_ADD)
+	if (change != NULL && change->kind == OVERLAY_CHANGE_ADD &&
+	    (change->add.source == OVERLAY_LOCAL ||
+	     !overlay_has_local(ov, change->add.from)))
 		overlay_put_entry(table, cfg, &change->add);
 	for (size_t i = 0; i < ov->health_count; i++)
-		overlay_put_health(table, cfg, ov->health[i].region,
-				   ov->health[i].down);
+		if (!overlay_change_replaces(change, &ov->health[i]))
+			overlay_put_health(table, cfg, ov->health[i].region,
+					   ov->health[i].down);
 	if (change != NULL && change->kind == OVERLAY_CHANGE_HEALTH)
 		overlay_put_health(table, cfg, change->region, change->down);
 	for (size_t i = 0; i < cfg->region_count; i++)
@@ -548,6 +646,27 @@ static void overlay_remove(struct overlay *ov, size_t i)
 	ov->count--;
 }
 
+// Fleet health states whose `expires` passed are dropped (the fleet no
+// longer says anything of their region). true when any was.
+static bool overlay_fleet_health_expire(struct overlay *ov, int64_t now)
+{
+	bool changed = false;
+	for (size_t i = 0; i < ov->health_count;) {
+		const struct overlay_health *h = &ov->health[i];
+		if (h->source != OVERLAY_FLEET || h->expires_ms <= 0 ||
+		    h->expires_ms > now) {
+			i++;
+			continue;
+		}
+		char text[1024];
+		overlay_health_describe(h, text, sizeof(text));
+		log_info("audit: fleet health expired %s", text);
+		overlay_health_remove(ov, i);
+		changed = true;
+	}
+	return changed;
+}
+
 static void overlay_on_expiry(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
@@ -569,6 +688,8 @@ static void overlay_on_expiry(evutil_socket_t fd, short what, void *arg)
 	}
 	if (overlay_health_promote(ov, cfg, now))
 		changed = true;
+	if (overlay_fleet_health_expire(ov, now))
+		changed = true;
 	if (changed) {
 		(void)overlay_save(ov);
 		(void)overlay_publish(ov);
@@ -589,9 +710,12 @@ static void overlay_arm(struct overlay *ov, const struct config *cfg)
 		if (first < 0 || ov->entries[i].expires_ms < first)
 			first = ov->entries[i].expires_ms;
 	for (size_t i = 0; i < ov->health_count; i++) {
-		int64_t due = overlay_due(cfg, &ov->health[i]);
+		const struct overlay_health *h = &ov->health[i];
+		int64_t due = overlay_due(cfg, h);
 		if (due >= 0 && (first < 0 || due < first))
 			first = due;
+		if (h->expires_ms > 0 && (first < 0 || h->expires_ms < first))
+			first = h->expires_ms;
 	}
 	if (first < 0)
 		return;
@@ -771,19 +895,22 @@ int overlay_fleet_set(struct overlay *ov, const struct overlay_entry *e,
 	return rc;
 }
 
-// Where h's report goes: its entry, created (up) when missing; NULL when
-// the table is full.
+// Where a report of source for region goes: its entry, created (up) when
+// missing; NULL when the table is full.
 static struct overlay_health *overlay_health_slot(struct overlay *ov,
-						  const char *region)
+						  const char *region,
+						  enum overlay_source source)
 {
 	for (size_t i = 0; i < ov->health_count; i++)
-		if (strcmp(ov->health[i].region, region) == 0)
+		if (strcmp(ov->health[i].region, region) == 0 &&
+		    ov->health[i].source == source)
 			return &ov->health[i];
 	if (ov->health_count == OVERLAY_MAX)
 		return NULL;
 	struct overlay_health *h = &ov->health[ov->health_count++];
 	memset(h, 0, sizeof(*h));
 	strcpy(h->region, region);
+	h->source = source;
 	return h;
 }
 
@@ -798,6 +925,32 @@ static int overlay_health_commit(struct overlay *ov, bool publish,
 	ov->health_count = saved_count;
 	(void)overlay_save(ov);
 	return -1;
+}
+
+// One report of down for h at now, with cfg's hysteresis: a report of
+// the state in effect cancels a pending change; one of the other state
+// counts towards it (who and why are set by the caller then).
+static enum overlay_health_result overlay_health_count_report(
+	const struct config *cfg, struct overlay_health *h, bool down,
+	int64_t now)
+{
+	if (down == h->down) {
+		h->pending = 0;
+		return OVERLAY_HEALTH_UNCHANGED;
+	}
+	if (h->pending++ == 0)
+		h->pending_ms = now;
+	if (!overlay_health_ready(cfg, h, now))
+		return OVERLAY_HEALTH_PENDING;
+	overlay_health_flip(h, now);
+	return OVERLAY_HEALTH_EFFECTIVE;
+}
+
+static const char *overlay_health_result_text(int rc)
+{
+	return rc == OVERLAY_HEALTH_EFFECTIVE ? "in effect"
+	       : rc == OVERLAY_HEALTH_PENDING ? "pending (hysteresis)"
+					      : "already so";
 }
 
 int overlay_health_report(struct overlay *ov, const char *region, bool down,
@@ -819,7 +972,8 @@ int overlay_health_report(struct overlay *ov, const char *region, bool down,
 	size_t saved_count = ov->health_count;
 	struct overlay_health *saved =
 		malloc((saved_count + 1) * sizeof(*saved));
-	struct overlay_health *h = overlay_health_slot(ov, region);
+	struct overlay_health *h =
+		overlay_health_slot(ov, region, OVERLAY_LOCAL);
 	if (saved == NULL || h == NULL) {
 		log_error("health report for '%s': %s", region,
 			  saved == NULL ? "out of memory"
@@ -830,22 +984,13 @@ int overlay_health_report(struct overlay *ov, const char *region, bool down,
 		return -1;
 	}
 	memcpy(saved, ov->health, saved_count * sizeof(*saved));
-	int rc = OVERLAY_HEALTH_PENDING;
-	if (down == h->down) {
-		h->pending = 0; // a report of the state in effect
-		rc = OVERLAY_HEALTH_UNCHANGED;
-	} else {
+	if (down != h->down) {
 		// who reported the change, and why: kept with the state
 		h->uid = uid;
 		snprintf(h->reason, sizeof(h->reason), "%s", reason);
-		if (h->pending++ == 0)
-			h->pending_ms = now;
-		if (overlay_health_ready(cfg, h, now)) {
-			overlay_health_flip(h, now);
-			rc = OVERLAY_HEALTH_EFFECTIVE;
-		}
 	}
-	char text[512];
+	int rc = (int)overlay_health_count_report(cfg, h, down, now);
+	char text[1024];
 	overlay_health_describe(h, text, sizeof(text));
 	if (!h->down && h->pending == 0)
 		overlay_health_remove(ov, (size_t)(h - ov->health));
@@ -856,14 +1001,136 @@ int overlay_health_report(struct overlay *ov, const char *region, bool down,
 	}
 	free(saved);
 	log_info("audit: uid %lu reported %s %s: %s", uid, region,
-		 down ? "down" : "up",
-		 rc == OVERLAY_HEALTH_EFFECTIVE ? "in effect"
-		 : rc == OVERLAY_HEALTH_PENDING ? "pending (hysteresis)"
-						: "already so");
+		 down ? "down" : "up", overlay_health_result_text(rc));
 	log_info("health: %s", text);
 	if (rc != OVERLAY_HEALTH_EFFECTIVE)
 		overlay_arm(ov, cfg);
 	return rc;
+}
+
+/* ---- fleet health --------------------------------------------------- */
+
+static const struct overlay_fleet_health *overlay_fleet_value(
+	const struct overlay_fleet_health *r, size_t n, const char *region)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(r[i].region, region) == 0)
+			return &r[i];
+	return NULL;
+}
+
+// Fleet states whose region has no value in r any more are dropped at
+// once (no hysteresis: the fleet stopped saying anything). true when an
+// effective down was among them.
+static bool overlay_fleet_health_drop(struct overlay *ov,
+				      const struct overlay_fleet_health *r,
+				      size_t n, bool *changed)
+{
+	bool publish = false;
+	for (size_t i = 0; i < ov->health_count;) {
+		const struct overlay_health *h = &ov->health[i];
+		if (h->source != OVERLAY_FLEET ||
+		    overlay_fleet_value(r, n, h->region) != NULL) {
+			i++;
+			continue;
+		}
+		char text[1024];
+		overlay_health_describe(h, text, sizeof(text));
+		log_info("audit: fleet removed health %s (its key was "
+			 "deleted or expired)",
+			 text);
+		publish |= h->down;
+		overlay_health_remove(ov, i);
+		*changed = true;
+	}
+	return publish;
+}
+
+// One fleet value counted as a report unless its key and revision were
+// counted already. true when it took effect.
+static bool overlay_fleet_health_one(struct overlay *ov,
+				     const struct config *cfg,
+				     const struct overlay_fleet_health *v,
+				     int64_t now, bool *changed)
+{
+	const struct overlay_health *known =
+		overlay_health_find_from(ov, v->region, OVERLAY_FLEET);
+	if (known != NULL && known->revision == v->revision &&
+	    strcmp(known->key, v->key) == 0)
+		return false; // counted: a resync or a restart
+	// kept while the key exists, up or down: it records the revision
+	// counted
+	struct overlay_health *h =
+		overlay_health_slot(ov, v->region, OVERLAY_FLEET);
+	if (h == NULL) {
+		log_error("fleet: %s: more than %d health states kept; "
+			  "ignored",
+			  v->key, OVERLAY_MAX);
+		return false;
+	}
+	if (known == NULL || v->down != h->down) {
+		snprintf(h->who, sizeof(h->who), "%s", v->who);
+		snprintf(h->reason, sizeof(h->reason), "%s",
+			 v->reason[0] != '\0' ? v->reason : "-");
+	}
+	snprintf(h->key, sizeof(h->key), "%s", v->key);
+	h->revision = v->revision;
+	h->expires_ms = v->expires_ms;
+	int rc = (int)overlay_health_count_report(cfg, h, v->down, now);
+	char text[1024];
+	overlay_health_describe(h, text, sizeof(text));
+	*changed = true;
+	log_info("audit: fleet reported %s %s via etcd key %s (revision "
+		 "%" PRId64 ") by %s: %s",
+		 v->region, v->down ? "down" : "up", v->key, v->revision,
+		 v->who, overlay_health_result_text(rc));
+	log_info("health: %s", text);
+	return rc == OVERLAY_HEALTH_EFFECTIVE;
+}
+
+int overlay_fleet_health_set(struct overlay *ov,
+			     const struct overlay_fleet_health *r, size_t n)
+{
+	const struct config *cfg = server_current(ov->srv)->config;
+	int64_t now = overlay_now_ms();
+	bool changed = false;
+	bool publish = overlay_fleet_health_drop(ov, r, n, &changed);
+	for (size_t i = 0; i < n; i++)
+		publish |=
+			overlay_fleet_health_one(ov, cfg, &r[i], now, &changed);
+	if (changed)
+		(void)overlay_save(ov);
+	if (publish)
+		return overlay_publish(ov);
+	overlay_arm(ov, cfg);
+	return 0;
+}
+
+bool overlay_region_known(const struct overlay *ov, const char *name)
+{
+	return overlay_region(server_current(ov->srv)->config, name) !=
+	       REGION_NONE;
+}
+
+void overlay_fleet_forget(struct overlay *ov)
+{
+	bool changed = false;
+	for (size_t i = 0; i < ov->health_count;) {
+		const struct overlay_health *h = &ov->health[i];
+		if (h->source != OVERLAY_FLEET) {
+			i++;
+			continue;
+		}
+		char text[1024];
+		overlay_health_describe(h, text, sizeof(text));
+		log_info("audit: fleet removed health %s (the configuration "
+			 "has no fleet:)",
+			 text);
+		overlay_health_remove(ov, i);
+		changed = true;
+	}
+	if (changed)
+		(void)overlay_save(ov);
 }
 
 size_t overlay_health_count(const struct overlay *ov)
@@ -877,13 +1144,21 @@ const struct overlay_health *overlay_health_get(const struct overlay *ov,
 	return i < ov->health_count ? &ov->health[i] : NULL;
 }
 
+const struct overlay_health *overlay_health_find_from(
+	const struct overlay *ov, const char *region,
+	enum overlay_source source)
+{
+	for (size_t i = 0; i < ov->health_count; i++)
+		if (strcmp(ov->health[i].region, region) == 0 &&
+		    ov->health[i].source == source)
+			return &ov->health[i];
+	return NULL;
+}
+
 const struct overlay_health *overlay_health_find(const struct overlay *ov,
 						 const char *region)
 {
-	for (size_t i = 0; i < ov->health_count; i++)
-		if (strcmp(ov->health[i].region, region) == 0)
-			return &ov->health[i];
-	return NULL;
+	return overlay_health_find_from(ov, region, OVERLAY_LOCAL);
 }
 
 size_t overlay_count(const struct overlay *ov)

@@ -1,6 +1,6 @@
 /*
  * src/overlay.h — runtime overrides, local (geovipctl) and fleet (etcd),
- * and region health reports (geovipctl health, with hysteresis): lists
+ * and region health reports (local and fleet, with hysteresis): lists
  * kept on the main thread, applied as a new generation sharing the loaded
  * parts, expired by a timer, local ones kept in a state file, audited.
  */
@@ -105,7 +105,9 @@ const struct overlay_entry *overlay_find(const struct overlay *ov,
  * state has been repeated `health.reports` times in a row, or has held
  * for `health.hold_down` (the live config's; 0 turns a condition off;
  * both 0: at once). A report of the effective state cancels a pending
- * change. Only regions down or with a change pending are kept.
+ * change. Each region has a local state (geovipctl health; kept only
+ * while down or pending) and a fleet state (etcd; kept while its key
+ * exists, with the revision counted); it is down when either is down.
  */
 struct overlay_health {
 	char region[OVERLAY_NAME_MAX + 1];
@@ -113,8 +115,13 @@ struct overlay_health {
 	unsigned pending;   /* reports of !down in a row; 0: none */
 	int64_t pending_ms; /* the first of them, wall clock ms */
 	int64_t changed_ms; /* when down last took effect */
-	unsigned long uid;  /* who sent the last report */
+	unsigned long uid;  /* local: who sent the last report */
 	char reason[OVERLAY_REASON_MAX + 1];
+	enum overlay_source source;    /* one state per region and source */
+	char key[OVERLAY_KEY_MAX + 1]; /* fleet: the etcd key counted */
+	char who[OVERLAY_WHO_MAX + 1]; /* fleet: who wrote the change */
+	int64_t revision;   /* fleet: the key's mod_revision counted */
+	int64_t expires_ms; /* fleet: the value's `expires`, or 0 */
 };
 
 /** What overlay_health_report did. */
@@ -125,20 +132,53 @@ enum overlay_health_result {
 };
 
 /**
- * A health report (geovipctl health, or a fleet store) for region name:
- * hysteresis applied, saved, audited, published when it takes effect.
- * The enum overlay_health_result, or -1 (logged) with nothing changed.
- * A region the config lacks is kept but not applied (like overrides).
+ * A local health report (geovipctl health) for region name: hysteresis
+ * applied, saved, audited, published when it takes effect. The enum
+ * overlay_health_result, or -1 (logged) with nothing changed. A region
+ * the config lacks is kept but not applied (like overrides).
  */
 int overlay_health_report(struct overlay *ov, const char *region, bool down,
 			  unsigned long uid, const char *reason);
 
+/** One region's health as the fleet's keys say it (fleet.c). */
+struct overlay_fleet_health {
+	char region[OVERLAY_NAME_MAX + 1];
+	bool down;
+	char key[OVERLAY_KEY_MAX + 1];
+	char who[OVERLAY_WHO_MAX + 1];
+	char reason[OVERLAY_REASON_MAX + 1]; /* "" when the value has none */
+	int64_t revision;                    /* the key's mod_revision */
+	int64_t expires_ms;                  /* 0: none */
+};
+
+/**
+ * The fleet's health := the n values in r (one per region; fleet.c
+ * leaves out expired ones). A value whose key and revision were counted
+ * already (a resync, a restart with the state file) changes nothing;
+ * any other is one report of its state, with the same hysteresis as a
+ * local report. A region with fleet state and no value here (its key
+ * deleted or expired) loses its fleet state at once. Audited, saved,
+ * published when the effective state changes. 0, or -1 (logged).
+ */
+int overlay_fleet_health_set(struct overlay *ov,
+			     const struct overlay_fleet_health *r, size_t n);
+/** Whether the live config has region name. */
+bool overlay_region_known(const struct overlay *ov, const char *name);
+/** Drops every fleet health state (the config has no `fleet:`),
+ *  logged and saved; nothing is published (call before serving). */
+void overlay_fleet_forget(struct overlay *ov);
+
+/** Health states, local and fleet ones, in the order they were made. */
 size_t overlay_health_count(const struct overlay *ov);
 const struct overlay_health *overlay_health_get(const struct overlay *ov,
 						size_t i);
-/** The health kept for region, or NULL (up, nothing pending). */
+/** The local health kept for region, or NULL (up, nothing pending). */
 const struct overlay_health *overlay_health_find(const struct overlay *ov,
 						 const char *region);
+/** The health of region kept for source, or NULL. */
+const struct overlay_health *overlay_health_find_from(
+	const struct overlay *ov, const char *region,
+	enum overlay_source source);
 /** When the pending change of h takes effect by hold-down, or -1. */
 int64_t overlay_health_due_ms(const struct overlay *ov,
 			      const struct overlay_health *h);
@@ -154,11 +194,14 @@ struct overlay_change {
 	uint32_t undo_id;         /* UNDO */
 	const char *region;       /* HEALTH: its state once effective */
 	bool down;
+	bool fleet; /* HEALTH: the fleet's state changes, not the local */
 };
 
 /**
  * The per-region table (cfg->region_count entries) for cfg: its `shed:`,
- * the overrides on top, the effective health, with change applied when
+ * the overrides on top (a fleet one shadowed by a local one of the same
+ * region), the effective health (down when the local or the fleet state
+ * says down), with change applied when
  * not NULL (a health change as if hysteresis had passed). Nothing is
  * changed or logged. When every region is down, each is
  * REGION_DOWN_IGNORED (served as if up); returns 1 then, else 0.

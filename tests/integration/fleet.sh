@@ -4,8 +4,9 @@
 # `geovipctl --fleet shed` changes both within 2 s (measured); with etcd
 # killed both keep the override until it expires; etcd restarted, both
 # resync (a change written while one was disconnected appears there);
-# malformed, stale and health values are logged with their key and change
-# nothing; --fleet undo, overrides, and bad input.
+# malformed and stale values are logged with their key and change nothing
+# (a bad value at a key that held a valid one keeps that one); --fleet
+# undo, overrides, and bad input. Health from etcd: fleet_health.sh.
 . "$(dirname "$0")/lib-extra.sh"
 require dig python3
 : "${GEOVIPCTL:=$top_builddir/src/geovipctl}"
@@ -187,17 +188,18 @@ out=$(timeout 20 "$GEOVIPCTL" -s "$TEST_TMP/ctl2.sock" undo "$id" 2>&1); rc=$?
 check "local undo of a fleet override: refused" 1 "$rc"
 check_grep "local undo of a fleet override: points to --fleet undo" "comes from etcd key .*geovipctl --fleet undo americas" "$out"
 
-# --- malformed, stale and health values: logged with the key, nothing changes
+# --- malformed and stale values: logged with the key, nothing changes
 G1=$(gen 1)
 G2=$(gen 2)
 etcdctl_ put "$PREFIX/override/garbage" '{"kind":"shed","region":' >/dev/null
 etcdctl_ put "$PREFIX/override/p150" '{"kind":"shed","region":"emea","to":"apac","percent":150,"expires":"2099-01-01T00:00:00Z","reason":"x","who":"y"}' >/dev/null
 etcdctl_ put "$PREFIX/override/old" '{"kind":"shed","region":"emea","to":"apac","percent":10,"expires":"2020-01-01T00:00:00Z","reason":"x","who":"y"}' >/dev/null
-etcdctl_ put "$PREFIX/health/emea" '{"kind":"health","region":"emea","state":"down","who":"y"}' >/dev/null
+# garbage over the valid override: the key keeps it
+etcdctl_ put "$PREFIX/override/americas" '{"kind":"shed","region":"americas","to":"apac","percent":"x"}' >/dev/null
 for n in 1 2; do
 	SERVER_LOG="$TEST_TMP/server$n.log"
-	wait_log "fleet: $PREFIX/health/emea: health emea down not applied" 1 5 ||
-		fail "server $n: no health line"
+	wait_log "fleet: $PREFIX/override/americas: .*the key keeps its last valid value" 1 5 ||
+		fail "server $n: no 'keeps its last valid value' line"
 	l=$(log_of $n)
 	check_grep "server $n: malformed JSON logged with its key" \
 		"fleet: $PREFIX/override/garbage: not a JSON object \(not valid JSON at byte [0-9]+\).*ignored" "$l"
@@ -205,8 +207,8 @@ for n in 1 2; do
 		"fleet: $PREFIX/override/p150: 'percent' must be a number above 0 and at most 100" "$l"
 	check_grep "server $n: stale value logged with its key" \
 		"fleet: $PREFIX/override/old: stale: expired at 2020-01-01T00:00:00Z; ignored" "$l"
-	check_grep "server $n: health logged as not applied" \
-		"health emea down not applied: health from etcd is not supported yet" "$l"
+	check_grep "server $n: a bad value over a valid one: logged, the valid one kept" \
+		"fleet: $PREFIX/override/americas: 'percent' must be a number .*; ignored: the key keeps its last valid value \(revision [0-9]+\)" "$l"
 done
 check "bad values: server 1 generation unchanged" "$G1" "$(gen 1)"
 check "bad values: server 2 generation unchanged" "$G2" "$(gen 2)"
@@ -216,7 +218,6 @@ check_grep "--fleet overrides flags the malformed value" "^$PREFIX/override/garb
 etcdctl_ del --prefix "$PREFIX/override/garbage" >/dev/null
 etcdctl_ del "$PREFIX/override/p150" >/dev/null
 etcdctl_ del "$PREFIX/override/old" >/dev/null
-etcdctl_ del "$PREFIX/health/emea" >/dev/null
 
 # --- --fleet undo: both back within 2 s
 T0=$(now_ms)

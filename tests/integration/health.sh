@@ -178,7 +178,7 @@ check_nogrep "americas down: no client left on americas" "americas=" "$out"
 check_grep "audit: the reports" "audit: uid $(id -u) reported americas down: pending \\(hysteresis\\)" "$(cat "$SERVER_LOG")"
 check_grep "audit: in effect" "audit: health americas down since 20.*: in effect" "$(cat "$SERVER_LOG")"
 out=$(ctl status)
-check_grep "status: americas down" "^region americas vips 192.0.2.10 capacity 2 down \\(health\\)$" "$out"
+check_grep "status: americas down" "^region americas vips 192.0.2.10 capacity 2 down \\(health: local\\)$" "$out"
 check_grep "status: the health line" "^health americas down since 20.* by uid $(id -u) reason \"PoP fire, ticket 7\"" "$out"
 out=$(ctl lookup 127.0.10.1)
 want=$(spread src 10 10 "spread:emea:3,apac:5,lab:1" | sed -n 's/^mismatch=0 \([a-z]*\)=1$/\1/p')

@@ -210,6 +210,40 @@ static void test_value_valid(void **state)
 	assert_int_equal(
 		fleetkv_value_parse(KEY, drain, strlen(drain), &v, d), 0);
 	assert_int_equal(v.bp, 10000);
+	// no "to": spread by capacity; written back without it
+	const char *spread =
+		"{\"kind\":\"drain\",\"region\":\"emea\",\"expires\":"
+		"\"2026-11-29T20:00:00Z\",\"reason\":\"r\",\"who\":\"w\"}";
+	assert_int_equal(
+		fleetkv_value_parse(KEY, spread, strlen(spread), &v, d), 0);
+	assert_int_equal(v.kind, FLEETKV_DRAIN);
+	assert_string_equal(v.to, "");
+	assert_int_equal(v.bp, 10000);
+	n = fleetkv_value_format(&v, buf, sizeof(buf));
+	assert_int_equal(n, (int)strlen(spread));
+	assert_string_equal(buf, spread);
+	const char *shed =
+		"{\"kind\":\"shed\",\"region\":\"emea\",\"percent\":25,"
+		"\"expires\":\"2026-11-29T20:00:00Z\",\"reason\":\"r\","
+		"\"who\":\"w\"}";
+	assert_int_equal(fleetkv_value_parse(KEY, shed, strlen(shed), &v, d),
+			 0);
+	assert_string_equal(v.to, "");
+	assert_int_equal(v.bp, 2500);
+	n = fleetkv_value_format(&v, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_string_equal(buf, shed);
+	// health with expires and reason: written and read back
+	const char *hx = "{\"kind\":\"health\",\"region\":\"emea\","
+			 "\"state\":\"up\",\"expires\":"
+			 "\"2026-11-29T20:00:00Z\",\"reason\":\"ok now\","
+			 "\"who\":\"w\"}";
+	assert_int_equal(fleetkv_value_parse(KEY, hx, strlen(hx), &v, d), 0);
+	assert_false(v.down);
+	assert_int_equal(v.expires_ms, 1795982400000LL);
+	n = fleetkv_value_format(&v, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_string_equal(buf, hx);
 	const char *health = "{\"kind\":\"health\",\"region\":\"emea\","
 			     "\"state\":\"down\",\"who\":\"w\"}";
 	assert_int_equal(
@@ -282,6 +316,17 @@ static void test_value_refused(void **state)
 	value_refused("{\"kind\":\"health\",\"region\":\"emea\",\"to\":\"apac\","
 		      "\"state\":\"down\",\"who\":\"w\"}",
 		      "a health value has no 'to'");
+	value_refused("{\"kind\":\"health\",\"region\":\"emea\",\"percent\":"
+		      "5,\"state\":\"down\",\"who\":\"w\"}",
+		      "a health value has no 'percent'");
+	value_refused("{\"kind\":\"shed\",\"region\":\"emea\",\"to\":\"\","
+		      "\"percent\":50" E "}",
+		      "'to' must be 1 to 63 bytes");
+	value_refused("{\"kind\":\"shed\",\"region\":\"emea\"" E "}",
+		      "'percent' must be a number");
+	value_refused("{\"kind\":\"health\",\"region\":\"emea\",\"state\":"
+		      "\"down\",\"expires\":\"soon\",\"who\":\"w\"}",
+		      "'expires' must be a UTC time");
 	value_refused("{\"kind\":\"shed\",\"region\":1,\"to\":\"apac\"}",
 		      "'region' must be a string");
 	char big[FLEETKV_VALUE_MAX + 16];
