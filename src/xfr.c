@@ -43,6 +43,8 @@ struct xfr_job {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	bool done, abandoned;  // under lock
+	bool stopping;         // under lock: xfr_free is waiting for it
+	int fd;                // under lock: the primary's socket, or -1
 	struct event *done_ev; // main loop: collect the result
 	struct snapshot *snap; // keeps cz and its config alive
 	const struct config_zone *cz;
@@ -854,6 +856,17 @@ static bool xfr_close_copy(struct xfr_run *r, const char *tmp, bool ok)
  * serial) or AXFR; true when done (or current). *fallback: an IXFR
  * failed in a way an AXFR might not.
  */
+// Publishes the job's socket (-1: none) so xfr_free can shut it down and
+// wake a transfer blocked on a stalled primary; false once stopping.
+static bool xfr_job_socket(struct xfr_job *j, int fd)
+{
+	pthread_mutex_lock(&j->lock);
+	bool stopping = j->stopping;
+	j->fd = stopping && fd >= 0 ? -1 : fd;
+	pthread_mutex_unlock(&j->lock);
+	return !stopping || fd < 0;
+}
+
 static bool xfr_from(struct xfr_job *j, const struct config_listen *p,
 		     const char *tmp, bool ixfr, bool *fallback)
 {
@@ -881,6 +894,10 @@ static bool xfr_from(struct xfr_job *j, const struct config_listen *p,
 			 strerror(errno));
 		goto out;
 	}
+	if (!xfr_job_socket(j, fd)) {
+		snprintf(j->error, sizeof(j->error), "geovipd is stopping");
+		goto out;
+	}
 	if (!xfr_send_request(&r, fd, deadline))
 		goto out;
 	r.out = fopen(tmp, "w");
@@ -901,8 +918,10 @@ static bool xfr_from(struct xfr_job *j, const struct config_listen *p,
 out:
 	if (fallback != NULL)
 		*fallback = !ok && r.fallback;
-	if (fd >= 0)
+	if (fd >= 0) {
+		xfr_job_socket(j, -1);
 		close(fd);
+	}
 	xfr_run_free(&r);
 	return ok;
 }
@@ -1091,6 +1110,7 @@ static void xfr_start(struct xfr_zone *z)
 		return;
 	}
 	pthread_mutex_init(&j->lock, NULL);
+	j->fd = -1;
 	j->snap = (struct snapshot *)x->snap;
 	snapshot_ref(j->snap);
 	j->cz = cz;
@@ -1631,28 +1651,60 @@ int xfr_notify_fd(const struct xfr *x)
 	return x != NULL ? x->pipe_wr : -1;
 }
 
+static void xfr_job_free(struct xfr_job *j)
+{
+	event_free(j->done_ev);
+	snapshot_unref(j->snap);
+	pthread_mutex_destroy(&j->lock);
+	free(j);
+}
+
+/*
+ * Stops a transfer under way at shutdown: its socket is shut down, so a
+ * thread blocked on a stalled primary fails at once, and it is joined
+ * (within XFR_STOP_WAIT_MS), so no transfer thread outlives geovipd's
+ * own teardown. One still busy after that (checking a large new copy)
+ * is abandoned: it frees its job itself when it ends.
+ */
+static void xfr_job_stop(struct xfr_job *j)
+{
+	pthread_mutex_lock(&j->lock);
+	j->stopping = true;
+	if (j->fd >= 0)
+		shutdown(j->fd, SHUT_RDWR);
+	pthread_mutex_unlock(&j->lock);
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += XFR_STOP_WAIT_MS * 1000000L;
+	until.tv_sec += until.tv_nsec / 1000000000L;
+	until.tv_nsec %= 1000000000L;
+	if (pthread_timedjoin_np(j->thread, NULL, &until) == 0) {
+		xfr_job_free(j);
+		return;
+	}
+	pthread_mutex_lock(&j->lock);
+	bool done = j->done;
+	j->abandoned = !done;
+	pthread_mutex_unlock(&j->lock);
+	if (done) { // it ended meanwhile
+		pthread_join(j->thread, NULL);
+		xfr_job_free(j);
+		return;
+	}
+	log_warning("a zone transfer still checking its copy is abandoned "
+		    "at shutdown");
+	event_free(j->done_ev);
+	pthread_detach(j->thread);
+}
+
 void xfr_free(struct xfr *x)
 {
 	if (x == NULL)
 		return;
 	for (size_t i = 0; i < x->zone_count; i++) {
 		struct xfr_zone *z = x->zones[i];
-		struct xfr_job *j = z->job;
-		if (j != NULL) {
-			pthread_mutex_lock(&j->lock);
-			bool done = j->done;
-			j->abandoned = !done;
-			pthread_mutex_unlock(&j->lock);
-			event_free(j->done_ev);
-			if (done) {
-				pthread_join(j->thread, NULL);
-				snapshot_unref(j->snap);
-				pthread_mutex_destroy(&j->lock);
-				free(j);
-			} else {
-				pthread_detach(j->thread);
-			}
-		}
+		if (z->job != NULL)
+			xfr_job_stop(z->job);
 		xfr_zone_free(z);
 	}
 	free(x->zones);

@@ -40,6 +40,8 @@ struct xfr;
 #define XFR_COPY_MAX (1024UL * 1024 * 1024)
 /** Retry after a failure when no SOA is known yet (seconds). */
 #define XFR_RETRY_DEFAULT 60
+/** How long shutdown waits for a transfer thread after waking it (ms). */
+#define XFR_STOP_WAIT_MS 2000
 
 /**
  * The transfer client on the main loop base; reload is asked for a reload
