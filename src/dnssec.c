@@ -88,6 +88,7 @@ struct dnssec_set {
 	uint8_t *chunk; /* the block ds_alloc carves from */
 	size_t chunk_left;
 	time_t expire_at; /* 0: nothing signed */
+	time_t resign_at; /* 0: nothing signed by geovip */
 };
 
 struct dkey {
@@ -106,6 +107,7 @@ struct dbuild {
 	struct dnssec_zone *dz;
 	ldns_key_list *zsk, *ksk; /* RRsets; DNSKEY */
 	ldns_buffer *buf;
+	time_t signed_at; /* the time the signatures count from */
 	bool oom;
 };
 
@@ -971,7 +973,7 @@ static int sign_zone_data(struct dbuild *b)
 static int keys_load(struct dbuild *b, struct dkey *keys, size_t *count)
 {
 	const struct config_zone *cz = b->cz;
-	time_t now = time(NULL);
+	time_t now = b->signed_at;
 	bool any_zsk = false, any_ksk = false;
 	*count = 0;
 	for (size_t i = 0; i < cz->dnssec.key_count; i++) {
@@ -1016,6 +1018,7 @@ static int sign_zone(struct dbuild *b)
 	struct dkey keys[CONFIG_DNSSEC_KEYS_MAX];
 	size_t nkeys = 0;
 	int rc = -1;
+	b->signed_at = time(NULL);
 	b->zsk = ldns_key_list_new();
 	b->ksk = ldns_key_list_new();
 	b->buf = ldns_buffer_new(4096);
@@ -1035,9 +1038,13 @@ static int sign_zone(struct dbuild *b)
 	    (b->dz->nsec3 ? build_n3_chain(b) : build_chain(b)) < 0 ||
 	    sign_zone_data(b) < 0)
 		goto out;
-	time_t exp = time(NULL) + b->cz->dnssec.validity;
+	// keys_load set every expiry from the same start time
+	time_t exp = b->signed_at + b->cz->dnssec.validity;
+	time_t due = exp - b->cz->dnssec.refresh;
 	if (b->ds->expire_at == 0 || exp < b->ds->expire_at)
 		b->ds->expire_at = exp;
+	if (b->ds->resign_at == 0 || due < b->ds->resign_at)
+		b->ds->resign_at = due;
 	rc = 0;
 out:
 	if (b->oom)
@@ -1117,6 +1124,11 @@ uint32_t dnssec_set_expiry(const struct dnssec_set *ds)
 	if (ds == NULL || ds->expire_at == 0)
 		return 0;
 	return ds->expire_at > now ? (uint32_t)(ds->expire_at - now) : 0;
+}
+
+int64_t dnssec_set_resign_at(const struct dnssec_set *ds)
+{
+	return ds == NULL ? 0 : (int64_t)ds->resign_at;
 }
 
 /* ---- serving ---------------------------------------------------------- */
