@@ -99,6 +99,7 @@ check "each re-signing logs the new expiry" "$(($(reloaded) + 1))" \
 
 # --- a re-signing that fails: the private key gone
 mv "$KSK.private" "$KSK.private.away"
+e_mv=$(expiration www.$ZONE A) # a re-signing may have come since e2
 n=$(failed)
 if wait_for failed $((n + 1)) 30; then
 	ok "failed re-signing logged"
@@ -113,7 +114,7 @@ check_grep "failure keeps the generation" "reload failed, keeping generation" "$
 check_grep "failure says when it tries again" \
 	"re-signing failed; generation [0-9]+ keeps serving, its first signature expires in [0-9]+ s; trying again in [0-9]+ s" "$log"
 e3=$(expiration www.$ZONE A)
-check "old signatures still served" "$e2" "$e3"
+check "old signatures still served" "$e_mv" "$e3"
 delv_check www.$ZONE A "old set after a failed re-signing" -b 127.0.0.1
 # the key back: the next try succeeds
 mv "$KSK.private.away" "$KSK.private"
