@@ -2,7 +2,9 @@
  * src/dnssec.c — DNSSEC signing at snapshot build and the proofs served
  * with DO=1. Keys come from BIND-format files (ldns); every RRset, the
  * NSEC chain and each region's variant of every regional name are signed
- * here once, so the query path only copies pre-built records.
+ * here once, so the query path only copies pre-built records. A
+ * pre-signed zone file keeps its own RRSIGs and chain: only the regional
+ * variants are signed here.
  */
 #include "autoconf.h"
 #include "dnssec.h"

@@ -3,7 +3,8 @@
  * nodes (with every ancestor up to the apex) in a hash table as records
  * arrive, then per node the records sorted into RRsets, duplicates
  * dropped, the zone checks (SOA, CNAME, regional names, loops) made, and
- * everything copied into a few exactly-sized blocks freed at once.
+ * everything copied into a few exactly-sized blocks freed at once. A
+ * signed file's RRSIG/NSEC/NSEC3 records are kept aside for dnssec.c.
  */
 #include "autoconf.h"
 #include "zone.h"
