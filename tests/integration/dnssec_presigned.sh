@@ -136,6 +136,15 @@ check "a file expiring within refresh: --check passes" 0 "$?"
 check_grep "a file expiring within refresh: warned" \
 	"$SIGNED:[0-9]+: warning: the RRSIG of '.*' expires at .*, within the zone's dnssec 'refresh' \(604800 s\): sign the zone file again soon" "$out"
 
+# an RRset whose RRSIG is missing; an opt-out NSEC3 chain
+sign_file
+awk '!($4 == "RRSIG" && $5 == "MX")' "$SIGNED" > "$SIGNED.tmp" && mv "$SIGNED.tmp" "$SIGNED"
+check_signed_refused "an RRset without its RRSIG" \
+	"'$ZONE\.' MX has no RRSIG in the signed zone file: sign the whole file again"
+sign_file -n -t 0 -p
+check_signed_refused "an opt-out NSEC3 chain" \
+	"$SIGNED:[0-9]+: NSEC3 at '.*' has the opt-out flag: opt-out chains are not served"
+
 # a regional name missing from the file's chain (no placeholder for api)
 grep -v '^api ' "$UNSIGNED" > "$UNSIGNED.tmp" && mv "$UNSIGNED.tmp" "$UNSIGNED"
 sign_file
