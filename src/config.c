@@ -1674,6 +1674,12 @@ static void cfg_parse_dnssec(struct cfg_doc *c, const struct cfg_pair *p,
 	if (z->dnssec.refresh >= z->dnssec.validity)
 		diag_error(c->d, c->file, z->dnssec.line,
 			   "dnssec 'refresh' must be shorter than 'validity'");
+	else if (z->dnssec.validity - z->dnssec.refresh <
+		 CONFIG_DNSSEC_RESIGN_MIN)
+		diag_error(c->d, c->file, z->dnssec.line,
+			   "dnssec 'validity' minus 'refresh' (the time "
+			   "between two re-signings) must be at least %d s",
+			   CONFIG_DNSSEC_RESIGN_MIN);
 }
 
 /* `primary:` items: ADDRESS (port 53), ADDRESS:PORT or [V6]:PORT. */

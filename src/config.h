@@ -132,6 +132,9 @@ struct config_dnssec {
 	unsigned line;
 };
 
+/** Re-signing (validity - refresh) at most this often, in seconds. */
+#define CONFIG_DNSSEC_RESIGN_MIN 10
+
 /** NSEC3 iterations above this are refused (RFC 9276 recommends 0). */
 #define CONFIG_NSEC3_ITERATIONS_MAX 100
 

@@ -2,7 +2,9 @@
  * src/dnssec.c — DNSSEC signing at snapshot build and the proofs served
  * with DO=1. Keys come from BIND-format files (ldns); every RRset, the
  * NSEC chain and each region's variant of every regional name are signed
- * here once, so the query path only copies pre-built records.
+ * here once, so the query path only copies pre-built records. A
+ * pre-signed zone file keeps its own RRSIGs and chain: only the regional
+ * variants are signed here.
  */
 #include "autoconf.h"
 #include "dnssec.h"
@@ -16,6 +18,8 @@
 #include <unistd.h>
 
 #include <ldns/ldns.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
 
 #include "config.h"
 #include "diag.h"
@@ -88,6 +92,7 @@ struct dnssec_set {
 	uint8_t *chunk; /* the block ds_alloc carves from */
 	size_t chunk_left;
 	time_t expire_at; /* 0: nothing signed */
+	time_t resign_at; /* 0: nothing signed by geovip */
 };
 
 struct dkey {
@@ -106,6 +111,7 @@ struct dbuild {
 	struct dnssec_zone *dz;
 	ldns_key_list *zsk, *ksk; /* RRsets; DNSKEY */
 	ldns_buffer *buf;
+	time_t signed_at; /* the time the signatures count from */
 	bool oom;
 };
 
@@ -253,6 +259,26 @@ static bool key_algorithm_ok(unsigned alg)
 	       alg == LDNS_ED25519;
 }
 
+/*
+ * The crypto library's own check of a private key (for RSA: primes,
+ * exponents and coefficient agree). A flipped bit in an RSA prime leaves
+ * the public key intact and still signs, through a slower fallback, yet
+ * the file is damaged; ECDSA and Ed25519 keys derive their public key,
+ * which key_read_private compares with the .key file's.
+ */
+static bool key_consistent(const ldns_key *k)
+{
+	EVP_PKEY *pk = ldns_key_evp_key(k);
+	if (pk == NULL)
+		return true;
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(pk, NULL);
+	// 1 good, 0 damaged, negative: no check for this key type
+	int rc = ctx != NULL ? EVP_PKEY_check(ctx) : 1;
+	EVP_PKEY_CTX_free(ctx);
+	ERR_clear_error();
+	return rc != 0;
+}
+
 /* base.private, checked against the public key of base.key. */
 static int key_read_private(const struct config *cfg,
 			    const struct config_zone *cz, const char *base,
@@ -302,6 +328,10 @@ static int key_read_private(const struct config *cfg,
 			   "the private key does not match the "
 			   "public key in %s.key (damaged or mixed-up files)",
 			   base);
+	} else if (!key_consistent(k)) {
+		diag_error(d, path, 0,
+			   "the private key is damaged: its parts do not "
+			   "agree (the crypto library's key check failed)");
 	} else {
 		out->key = k;
 		out->tag = ldns_calc_keytag(pub);
@@ -890,6 +920,31 @@ static const uint8_t *n3_owner(struct dbuild *b,
 	return o;
 }
 
+/* For each entry of the sorted NSEC3 chain: the node's own entry and the
+ * one covering its wildcard child (an NXDOMAIN then hashes one name). */
+static int n3_link_wild(struct dbuild *b)
+{
+	const struct zone *z = b->z;
+	struct dnssec_zone *dz = b->dz;
+	for (size_t i = 0; i < dz->n3_count; i++) {
+		const struct zone_node *n = &z->nodes[dz->n3[i].node];
+		struct dnssec_node *dn = &dz->nodes[dz->n3[i].node];
+		uint8_t wild[DNAME_MAX], h[NSEC3_HASH_LEN];
+		int match;
+		dn->n3 = (uint32_t)i;
+		if (n->name_len + 2 > DNAME_MAX)
+			continue; // no wildcard child can exist
+		wild[0] = 1;
+		wild[1] = '*';
+		memcpy(wild + 2, n->name, n->name_len);
+		if (n3_hash_ldns(b, wild, h) < 0)
+			return -1;
+		dn->n3_wild = (uint32_t)nsec3_find(dz->n3, dz->n3_count,
+						   sizeof(*dz->n3), h, &match);
+	}
+	return 0;
+}
+
 /*
  * RFC 5155 §7.1: one NSEC3 for every name that is not occluded (empty
  * non-terminals and zone cuts included; no opt-out), sorted by hash; and
@@ -921,23 +976,30 @@ static int build_n3_chain(struct dbuild *b)
 	qsort(dz->n3, dz->n3_count, sizeof(*dz->n3), n3_cmp);
 	if (n3_check_collisions(b) < 0)
 		return -1;
-	for (size_t i = 0; i < dz->n3_count; i++) {
-		const struct zone_node *n = &z->nodes[dz->n3[i].node];
-		struct dnssec_node *dn = &dz->nodes[dz->n3[i].node];
-		uint8_t wild[DNAME_MAX], h[NSEC3_HASH_LEN];
-		int match;
-		dn->n3 = (uint32_t)i;
-		if (n->name_len + 2 > DNAME_MAX)
-			continue; // no wildcard child can exist
-		wild[0] = 1;
-		wild[1] = '*';
-		memcpy(wild + 2, n->name, n->name_len);
-		if (n3_hash_ldns(b, wild, h) < 0)
-			return -1;
-		dn->n3_wild = (uint32_t)nsec3_find(dz->n3, dz->n3_count,
-						   sizeof(*dz->n3), h, &match);
-	}
-	return 0;
+	return n3_link_wild(b);
+}
+
+/* The NSEC/NSEC3 at chain position ci; at a regional name, its variants
+ * too. */
+static int sign_chain_entry(struct dbuild *b, size_t ci)
+{
+	uint32_t idx = denial_node(b->dz, ci);
+	struct dnssec_node *dn = &b->dz->nodes[idx];
+	const struct zone_node *n = &b->z->nodes[idx];
+	bool regional = n->flags & ZONE_NODE_REGIONAL;
+	// a regional name's own NSEC (for other types and for names it
+	// covers) lists every type some region answers for its service, so
+	// no resolver can deny an address a region has
+	bool any4 = regional && any_region_has(b->cfg, n->service, false);
+	bool any6 = regional && any_region_has(b->cfg, n->service, true);
+	if (sign_denial(b, ci, any4, any6, &dn->nsec, &dn->nsec_sig) < 0)
+		return -1;
+	return regional ? sign_regional(b, ci) : 0;
+}
+
+static size_t chain_length(const struct dnssec_zone *dz)
+{
+	return dz->nsec3 ? dz->n3_count : dz->chain_count;
 }
 
 static int sign_zone_data(struct dbuild *b)
@@ -946,32 +1008,493 @@ static int sign_zone_data(struct dbuild *b)
 	for (size_t i = 0; i < z->node_count; i++)
 		if (sign_node_rrsets(b, (uint32_t)i) < 0)
 			return -1;
-	size_t count = b->dz->nsec3 ? b->dz->n3_count : b->dz->chain_count;
-	for (size_t ci = 0; ci < count; ci++) {
-		uint32_t idx = denial_node(b->dz, ci);
-		struct dnssec_node *dn = &b->dz->nodes[idx];
-		const struct zone_node *n = &z->nodes[idx];
-		bool regional = n->flags & ZONE_NODE_REGIONAL;
-		// a regional name's own NSEC (for other types and for names
-		// it covers) lists every type some region answers for its
-		// service, so no resolver can deny an address a region has
-		bool any4 =
-			regional && any_region_has(b->cfg, n->service, false);
-		bool any6 =
-			regional && any_region_has(b->cfg, n->service, true);
-		if (sign_denial(b, ci, any4, any6, &dn->nsec, &dn->nsec_sig) <
-		    0)
+	for (size_t ci = 0; ci < chain_length(b->dz); ci++)
+		if (sign_chain_entry(b, ci) < 0)
 			return -1;
-		if (regional && sign_regional(b, ci) < 0)
+	return 0;
+}
+
+/* ---- pre-signed zone files -------------------------------------------- */
+
+/*
+ * A signed file's records serve as they are: the RRSIGs of every RRset,
+ * the NSEC or NSEC3 chain (the file's parameters). geovip signs only
+ * what depends on the region: at each regional name, which the file
+ * must have in its chain (a placeholder A record signed with the file),
+ * the A/AAAA RRsets of each region and the name's NSEC/NSEC3, its type
+ * bitmap per variant; the next name or hash stays the file's.
+ */
+
+#define SLOT_DENIAL UINT32_MAX
+
+static size_t rec_rdlen(const struct zone_signed_record *r)
+{
+	return (size_t)r->rdata[0] << 8 | r->rdata[1];
+}
+
+static struct zone_rrset rec_set(const struct zone_signed_record *r)
+{
+	return (struct zone_rrset){.type = r->type,
+				   .count = 1,
+				   .ttl = r->ttl,
+				   .rdata = r->rdata,
+				   .rdata_len = 2 + rec_rdlen(r)};
+}
+
+static void ps_name(const uint8_t *name, char out[DNAME_TEXT_MAX])
+{
+	dname_to_text(out, name);
+}
+
+/* The hash an NSEC3 owner (base32hex label + origin) stands for. */
+static int ps_owner_hash(const struct zone *z, const uint8_t *owner,
+			 uint8_t hash[NSEC3_HASH_LEN])
+{
+	if (owner[0] != NSEC3_LABEL_LEN ||
+	    !dname_equal(owner + 1 + NSEC3_LABEL_LEN, z->origin))
+		return -1;
+	return ldns_b32_pton_extended_hex((const char *)owner + 1,
+					  NSEC3_LABEL_LEN, hash,
+					  NSEC3_HASH_LEN) == NSEC3_HASH_LEN
+		       ? 0
+		       : -1;
+}
+
+/* NSEC3 parameters from the apex NSEC3PARAM, as the file's chain uses. */
+static int ps_nsec3_params(struct dbuild *b)
+{
+	struct dnssec_zone *dz = b->dz;
+	const struct zone_rrset *p =
+		zone_node_rrset(b->z->apex, TYPE_NSEC3PARAM);
+	const uint8_t *rd = p != NULL ? p->rdata + 2 : NULL;
+	size_t len = p != NULL ? ((size_t)p->rdata[0] << 8 | p->rdata[1]) : 0;
+	if (p == NULL || p->count != 1 || len < 5 || len != 5u + rd[4] ||
+	    rd[0] != NSEC3_SHA1) {
+		diag_error(b->d, b->cz->file, 0,
+			   "the signed zone file has NSEC3 records but not "
+			   "one NSEC3PARAM (SHA-1) at the apex");
+		return -1;
+	}
+	dz->nsec3 = true;
+	dz->n3_iterations = (uint16_t)(rd[2] << 8 | rd[3]);
+	dz->n3_salt_len = rd[4];
+	memcpy(dz->n3_salt, rd + 5, rd[4]);
+	if (dz->n3_iterations > CONFIG_NSEC3_ITERATIONS_MAX) {
+		diag_error(b->d, b->cz->file, 0,
+			   "the signed zone file's NSEC3 chain uses %u "
+			   "iterations; at most %d are served (RFC 9276: 0)",
+			   dz->n3_iterations, CONFIG_NSEC3_ITERATIONS_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+/* An NSEC3 record of the file: the chain's parameters, no opt-out. */
+static int ps_nsec3_check(struct dbuild *b, const struct zone_signed_record *r)
+{
+	const struct dnssec_zone *dz = b->dz;
+	const uint8_t *rd = r->rdata + 2;
+	size_t len = rec_rdlen(r);
+	char owner[DNAME_TEXT_MAX];
+	ps_name(r->owner, owner);
+	if (len >= 5 && (rd[1] & 1)) {
+		diag_error(b->d, b->cz->file, r->line,
+			   "NSEC3 at '%s' has the opt-out flag: opt-out "
+			   "chains are not served; sign without opt-out",
+			   owner);
+		return -1;
+	}
+	if (len < 5u + dz->n3_salt_len || rd[0] != NSEC3_SHA1 ||
+	    (rd[2] << 8 | rd[3]) != dz->n3_iterations ||
+	    rd[4] != dz->n3_salt_len ||
+	    memcmp(rd + 5, dz->n3_salt, dz->n3_salt_len) != 0) {
+		diag_error(b->d, b->cz->file, r->line,
+			   "NSEC3 at '%s' does not use the parameters of the "
+			   "apex NSEC3PARAM",
+			   owner);
+		return -1;
+	}
+	return 0;
+}
+
+/* The file's NSEC chain: every name in it must be a name of the zone. */
+static int ps_nsec_chain(struct dbuild *b, size_t count)
+{
+	const struct zone *z = b->z;
+	struct dnssec_zone *dz = b->dz;
+	dz->chain = ds_alloc(b, (count + 1) * sizeof(*dz->chain));
+	if (dz->chain == NULL)
+		return -1;
+	for (size_t i = 0; i < z->signed_count; i++) {
+		const struct zone_signed_record *r = &z->signed_records[i];
+		if (r->type != TYPE_NSEC)
+			continue;
+		const struct zone_node *n = zone_find_node(z, r->owner);
+		uint32_t idx = n != NULL ? (uint32_t)(n - z->nodes) : 0;
+		if (n == NULL || node_occluded(z, n) ||
+		    dz->nodes[idx].nsec.count > 0) {
+			char owner[DNAME_TEXT_MAX];
+			ps_name(r->owner, owner);
+			diag_error(b->d, b->cz->file, r->line,
+				   "NSEC at '%s': %s", owner,
+				   n == NULL ? "no such name with data"
+				   : dz->nodes[idx].nsec.count > 0
+					   ? "a second NSEC at one name"
+					   : "below a delegation");
+			return -1;
+		}
+		dz->nodes[idx].nsec = rec_set(r);
+		dz->chain[dz->chain_count++] =
+			(struct chain_entry){n->name, idx};
+	}
+	qsort(dz->chain, dz->chain_count, sizeof(*dz->chain), chain_cmp);
+	return 0;
+}
+
+/* One NSEC3 of the file while its chain is sorted: hash and record. */
+struct ps_n3 {
+	uint8_t hash[NSEC3_HASH_LEN];
+	const struct zone_signed_record *rec;
+};
+
+static int ps_n3_cmp(const void *pa, const void *pb)
+{
+	return memcmp(((const struct ps_n3 *)pa)->hash,
+		      ((const struct ps_n3 *)pb)->hash, NSEC3_HASH_LEN);
+}
+
+/* The file's NSEC3 records, sorted by hash, checked, in dz->n3. */
+static int ps_n3_read(struct dbuild *b, struct ps_n3 *tmp, size_t *count)
+{
+	const struct zone *z = b->z;
+	size_t n = 0;
+	for (size_t i = 0; i < z->signed_count; i++) {
+		const struct zone_signed_record *r = &z->signed_records[i];
+		if (r->type != TYPE_NSEC3)
+			continue;
+		if (ps_owner_hash(z, r->owner, tmp[n].hash) < 0) {
+			char owner[DNAME_TEXT_MAX];
+			ps_name(r->owner, owner);
+			diag_error(b->d, b->cz->file, r->line,
+				   "NSEC3 at '%s': not a hashed owner name "
+				   "(base32hex label, then the origin)",
+				   owner);
+			return -1;
+		}
+		if (ps_nsec3_check(b, r) < 0)
+			return -1;
+		tmp[n++].rec = r;
+	}
+	qsort(tmp, n, sizeof(*tmp), ps_n3_cmp);
+	for (size_t i = 1; i < n; i++) {
+		if (ps_n3_cmp(&tmp[i - 1], &tmp[i]) != 0)
+			continue;
+		char owner[DNAME_TEXT_MAX];
+		ps_name(tmp[i].rec->owner, owner);
+		diag_error(b->d, b->cz->file, tmp[i].rec->line,
+			   "a second NSEC3 at '%s'", owner);
+		return -1;
+	}
+	*count = n;
+	return 0;
+}
+
+/* The node whose hash is entry j of the chain, or an error. */
+static int ps_n3_match(struct dbuild *b, const struct ps_n3 *tmp)
+{
+	const struct zone *z = b->z;
+	struct dnssec_zone *dz = b->dz;
+	for (size_t i = 0; i < z->node_count; i++) {
+		const struct zone_node *n = &z->nodes[i];
+		uint8_t h[NSEC3_HASH_LEN];
+		int match = 0;
+		if (node_occluded(z, n))
+			continue;
+		if (n3_hash_ldns(b, n->name, h) < 0)
+			return -1;
+		size_t j = nsec3_find(dz->n3, dz->n3_count, sizeof(*dz->n3), h,
+				      &match);
+		if (!match) {
+			char name[DNAME_TEXT_MAX];
+			ps_name(n->name, name);
+			diag_error(b->d, b->cz->file, 0,
+				   (n->flags & ZONE_NODE_REGIONAL)
+					   ? "regional name '%s' is not in the "
+					     "signed file's NSEC3 chain: give "
+					     "it a placeholder A record in the "
+					     "unsigned file and sign it again"
+					   : "'%s' has no NSEC3 in the signed "
+					     "file (opt-out chains are not "
+					     "served)",
+				   name);
+			return -1;
+		}
+		dz->n3[j].node = (uint32_t)i;
+		dz->nodes[i].nsec = rec_set(tmp[j].rec);
+	}
+	for (size_t j = 0; j < dz->n3_count; j++) {
+		if (dz->n3[j].node != UINT32_MAX)
+			continue;
+		char owner[DNAME_TEXT_MAX];
+		ps_name(dz->n3[j].owner, owner);
+		diag_error(b->d, b->cz->file, tmp[j].rec->line,
+			   "NSEC3 at '%s' is the hash of no name of the zone",
+			   owner);
+		return -1;
+	}
+	return 0;
+}
+
+static int ps_n3_chain(struct dbuild *b, size_t count)
+{
+	struct dnssec_zone *dz = b->dz;
+	struct ps_n3 *tmp = malloc((count + 1) * sizeof(*tmp));
+	int rc = -1;
+	dz->n3 = ds_alloc(b, (count + 1) * sizeof(*dz->n3));
+	if (tmp == NULL || dz->n3 == NULL) {
+		b->oom = true;
+		goto out;
+	}
+	if (ps_n3_read(b, tmp, &dz->n3_count) < 0)
+		goto out;
+	for (size_t j = 0; j < dz->n3_count; j++) {
+		memcpy(dz->n3[j].hash, tmp[j].hash, NSEC3_HASH_LEN);
+		dz->n3[j].owner = tmp[j].rec->owner;
+		dz->n3[j].node = UINT32_MAX;
+	}
+	if (ps_n3_match(b, tmp) == 0)
+		rc = n3_link_wild(b);
+out:
+	free(tmp);
+	return rc;
+}
+
+/* What one RRSIG of the file signs: node and RRset (or its denial). */
+struct ps_sig {
+	uint32_t node, slot;
+	const struct zone_signed_record *rec;
+};
+
+static int ps_sig_cmp(const void *pa, const void *pb)
+{
+	const struct ps_sig *a = pa, *b = pb;
+	if (a->node != b->node)
+		return a->node < b->node ? -1 : 1;
+	return (a->slot > b->slot) - (a->slot < b->slot);
+}
+
+/* Where RRSIG r belongs; -1 when nothing geovip serves uses it (the
+ * placeholder A at a regional name, glue, a delegation's NS). */
+static int ps_sig_target(const struct dbuild *b,
+			 const struct zone_signed_record *r, struct ps_sig *out)
+{
+	const struct zone *z = b->z;
+	const struct dnssec_zone *dz = b->dz;
+	if (rec_rdlen(r) < 18)
+		return -1;
+	uint16_t covered = (uint16_t)(r->rdata[2] << 8 | r->rdata[3]);
+	const struct zone_node *n = zone_find_node(z, r->owner);
+	out->rec = r;
+	if (n == NULL) {
+		uint8_t h[NSEC3_HASH_LEN];
+		int match = 0;
+		if (!dz->nsec3 || covered != TYPE_NSEC3 ||
+		    ps_owner_hash(z, r->owner, h) < 0)
+			return -1;
+		size_t j = nsec3_find(dz->n3, dz->n3_count, sizeof(*dz->n3), h,
+				      &match);
+		if (!match)
+			return -1;
+		out->node = dz->n3[j].node;
+		out->slot = SLOT_DENIAL;
+		return 0;
+	}
+	out->node = (uint32_t)(n - z->nodes);
+	if (covered == TYPE_NSEC && !dz->nsec3) {
+		out->slot = SLOT_DENIAL;
+		return 0;
+	}
+	const struct zone_rrset *rs = zone_node_rrset(n, covered);
+	if (rs == NULL || !rrset_signed(n, covered) || node_occluded(z, n))
+		return -1;
+	out->slot = (uint32_t)(rs - n->rrsets);
+	return 0;
+}
+
+/* The RRSIGs of one group (same node and slot) as one RRset. */
+static int ps_sig_group(struct dbuild *b, const struct ps_sig *g, size_t n)
+{
+	size_t bytes = 0;
+	for (size_t i = 0; i < n; i++)
+		bytes += 2 + rec_rdlen(g[i].rec);
+	uint8_t *rd = ds_alloc(b, bytes), *p = rd;
+	if (rd == NULL || n > UINT16_MAX)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(p, g[i].rec->rdata, 2 + rec_rdlen(g[i].rec));
+		p += 2 + rec_rdlen(g[i].rec);
+	}
+	const struct zone_node *node = &b->z->nodes[g->node];
+	struct dnssec_node *dn = &b->dz->nodes[g->node];
+	struct zone_rrset set = {.type = TYPE_RRSIG,
+				 .count = (uint16_t)n,
+				 .ttl = g->rec->ttl,
+				 .rdata = rd,
+				 .rdata_len = bytes};
+	if (g->slot == SLOT_DENIAL) {
+		dn->nsec_sig = set;
+		return 0;
+	}
+	if (dn->sigs == NULL &&
+	    (dn->sigs = ds_alloc(b, node->rrset_count * sizeof(*dn->sigs))) ==
+		    NULL)
+		return -1;
+	dn->sigs[g->slot] = set;
+	return 0;
+}
+
+/* Every RRset geovip serves from the file, and every NSEC/NSEC3 it does
+ * not make itself, has its RRSIGs from the file. */
+static int ps_check_signed(struct dbuild *b)
+{
+	const struct zone *z = b->z;
+	for (size_t i = 0; i < z->node_count; i++) {
+		const struct zone_node *n = &z->nodes[i];
+		const struct dnssec_node *dn = &b->dz->nodes[i];
+		uint16_t missing = 0;
+		if (node_occluded(z, n))
+			continue;
+		for (uint16_t r = 0; r < n->rrset_count && !missing; r++)
+			if (rrset_signed(n, n->rrsets[r].type) &&
+			    (dn->sigs == NULL || dn->sigs[r].count == 0))
+				missing = n->rrsets[r].type;
+		if (!missing && !(n->flags & ZONE_NODE_REGIONAL) &&
+		    dn->nsec.count > 0 && dn->nsec_sig.count == 0)
+			missing = dn->nsec.type;
+		if (!missing)
+			continue;
+		char name[DNAME_TEXT_MAX], tn[16];
+		ps_name(n->name, name);
+		diag_error(b->d, b->cz->file, 0,
+			   "'%s' %s has no RRSIG in the signed zone file: "
+			   "sign the whole file again",
+			   name, zone_read_type_name(missing, tn));
+		return -1;
+	}
+	return 0;
+}
+
+static int ps_attach_sigs(struct dbuild *b)
+{
+	const struct zone *z = b->z;
+	struct ps_sig *sigs = malloc((z->signed_count + 1) * sizeof(*sigs));
+	size_t n = 0;
+	int rc = -1;
+	if (sigs == NULL) {
+		b->oom = true;
+		return -1;
+	}
+	for (size_t i = 0; i < z->signed_count; i++)
+		if (z->signed_records[i].type == TYPE_RRSIG &&
+		    ps_sig_target(b, &z->signed_records[i], &sigs[n]) == 0)
+			n++;
+	qsort(sigs, n, sizeof(*sigs), ps_sig_cmp);
+	for (size_t s = 0, e; s < n; s = e) {
+		for (e = s + 1; e < n && ps_sig_cmp(&sigs[s], &sigs[e]) == 0;
+		     e++)
+			;
+		if (ps_sig_group(b, sigs + s, e - s) < 0)
+			goto out;
+	}
+	rc = ps_check_signed(b);
+out:
+	free(sigs);
+	return rc;
+}
+
+/* Regional names the file's NSEC chain lacks: no variant can be made. */
+static int ps_check_nsec_regional(struct dbuild *b)
+{
+	const struct zone *z = b->z;
+	for (size_t i = 0; i < z->node_count; i++) {
+		const struct zone_node *n = &z->nodes[i];
+		if (!node_in_chain(z, n) || b->dz->nodes[i].nsec.count > 0)
+			continue;
+		char name[DNAME_TEXT_MAX];
+		ps_name(n->name, name);
+		diag_error(
+			b->d, b->cz->file, 0,
+			(n->flags & ZONE_NODE_REGIONAL)
+				? "regional name '%s' is not in the signed "
+				  "file's NSEC chain: give it a placeholder "
+				  "A record in the unsigned file and sign it "
+				  "again"
+				: "'%s' has no NSEC in the signed file: sign "
+				  "the whole file again",
+			name);
+		return -1;
+	}
+	return 0;
+}
+
+/* A pre-signed zone: the file's chain and RRSIGs, the regional names
+ * signed here. */
+static int ps_build(struct dbuild *b)
+{
+	const struct zone *z = b->z;
+	size_t nsec = 0, nsec3 = 0;
+	for (size_t i = 0; i < z->signed_count; i++) {
+		nsec += z->signed_records[i].type == TYPE_NSEC;
+		nsec3 += z->signed_records[i].type == TYPE_NSEC3;
+	}
+	b->dz->nsec3 = false;
+	if ((nsec > 0) == (nsec3 > 0)) {
+		diag_error(b->d, b->cz->file, 0,
+			   nsec > 0 ? "the signed zone file has both NSEC and "
+				      "NSEC3 records"
+				    : "the signed zone file has no NSEC or "
+				      "NSEC3 records");
+		return -1;
+	}
+	if (nsec3 > 0 ? ps_nsec3_params(b) < 0 || ps_n3_chain(b, nsec3) < 0
+		      : ps_nsec_chain(b, nsec) < 0 ||
+				ps_check_nsec_regional(b) < 0)
+		return -1;
+	if (ps_attach_sigs(b) < 0)
+		return -1;
+	for (size_t ci = 0; ci < chain_length(b->dz); ci++) {
+		const struct zone_node *n = &z->nodes[denial_node(b->dz, ci)];
+		if ((n->flags & ZONE_NODE_REGIONAL) &&
+		    sign_chain_entry(b, ci) < 0)
 			return -1;
 	}
 	return 0;
 }
 
+/* Is pub one of the DNSKEY records of the signed zone file? */
+static bool key_in_file(struct dbuild *b, const ldns_rr *pub)
+{
+	const struct zone_rrset *ks = zone_node_rrset(b->z->apex, TYPE_DNSKEY);
+	ldns_buffer_clear(b->buf);
+	if (ks == NULL ||
+	    ldns_rr_rdata2buffer_wire(b->buf, pub) != LDNS_STATUS_OK)
+		return false;
+	size_t len = ldns_buffer_position(b->buf);
+	const uint8_t *rd = ks->rdata;
+	for (uint16_t i = 0; i < ks->count; i++) {
+		size_t n = (size_t)rd[0] << 8 | rd[1];
+		if (n == len &&
+		    memcmp(rd + 2, ldns_buffer_begin(b->buf), n) == 0)
+			return true;
+		rd += 2 + n;
+	}
+	return false;
+}
+
 static int keys_load(struct dbuild *b, struct dkey *keys, size_t *count)
 {
 	const struct config_zone *cz = b->cz;
-	time_t now = time(NULL);
+	time_t now = b->signed_at;
 	bool any_zsk = false, any_ksk = false;
 	*count = 0;
 	for (size_t i = 0; i < cz->dnssec.key_count; i++) {
@@ -979,6 +1502,15 @@ static int keys_load(struct dbuild *b, struct dkey *keys, size_t *count)
 			key_read_public(b->cfg, cz, cz->dnssec.keys[i], b->d);
 		if (pub == NULL)
 			return -1;
+		if (b->z->signed_count > 0 && !key_in_file(b, pub)) {
+			diag_error(b->d, b->cfg->path, cz->dnssec.line,
+				   "key %s.key is not in the DNSKEY RRset of "
+				   "the signed zone file %s: the regional "
+				   "answers it signs would not validate",
+				   cz->dnssec.keys[i], cz->file);
+			ldns_rr_free(pub);
+			return -1;
+		}
 		int rc = key_read_private(b->cfg, cz, cz->dnssec.keys[i], pub,
 					  b->d, &keys[*count]);
 		ldns_rr_free(pub);
@@ -1016,6 +1548,7 @@ static int sign_zone(struct dbuild *b)
 	struct dkey keys[CONFIG_DNSSEC_KEYS_MAX];
 	size_t nkeys = 0;
 	int rc = -1;
+	b->signed_at = time(NULL);
 	b->zsk = ldns_key_list_new();
 	b->ksk = ldns_key_list_new();
 	b->buf = ldns_buffer_new(4096);
@@ -1031,13 +1564,26 @@ static int sign_zone(struct dbuild *b)
 	b->dz->n3_salt_len = b->cz->dnssec.nsec3_salt_len;
 	memcpy(b->dz->n3_salt, b->cz->dnssec.nsec3_salt, b->dz->n3_salt_len);
 	b->dz->nodes = ds_alloc(b, b->z->node_count * sizeof(*b->dz->nodes));
-	if (b->dz->nodes == NULL || keys_load(b, keys, &nkeys) < 0 ||
-	    (b->dz->nsec3 ? build_n3_chain(b) : build_chain(b)) < 0 ||
-	    sign_zone_data(b) < 0)
+	if (b->dz->nodes == NULL || keys_load(b, keys, &nkeys) < 0)
 		goto out;
-	time_t exp = time(NULL) + b->cz->dnssec.validity;
+	if (b->z->signed_count > 0
+		    ? ps_build(b) < 0
+		    : (b->dz->nsec3 ? build_n3_chain(b) : build_chain(b)) < 0 ||
+			      sign_zone_data(b) < 0)
+		goto out;
+	// keys_load set every expiry from the same start time
+	time_t exp = b->signed_at + b->cz->dnssec.validity;
+	time_t due = exp - b->cz->dnssec.refresh;
+	if (b->z->signed_count > 0) { // the file's own, serial arithmetic
+		time_t file = b->signed_at +
+			      (time_t)(int32_t)(b->z->signed_expire -
+						(uint32_t)b->signed_at);
+		exp = file < exp ? file : exp;
+	}
 	if (b->ds->expire_at == 0 || exp < b->ds->expire_at)
 		b->ds->expire_at = exp;
+	if (b->ds->resign_at == 0 || due < b->ds->resign_at)
+		b->ds->resign_at = due;
 	rc = 0;
 out:
 	if (b->oom)
@@ -1117,6 +1663,11 @@ uint32_t dnssec_set_expiry(const struct dnssec_set *ds)
 	if (ds == NULL || ds->expire_at == 0)
 		return 0;
 	return ds->expire_at > now ? (uint32_t)(ds->expire_at - now) : 0;
+}
+
+int64_t dnssec_set_resign_at(const struct dnssec_set *ds)
+{
+	return ds == NULL ? 0 : (int64_t)ds->resign_at;
 }
 
 /* ---- serving ---------------------------------------------------------- */

@@ -55,6 +55,13 @@ const struct dnssec_zone *dnssec_set_zone(const struct dnssec_set *ds,
 /** Seconds until the first signature of ds expires (0: none). */
 uint32_t dnssec_set_expiry(const struct dnssec_set *ds);
 
+/**
+ * When ds is due for re-signing, in Unix seconds: the earliest of its
+ * zones' signing time + validity - refresh (reload.c then builds a new
+ * snapshot in the background). 0 when geovip signed nothing.
+ */
+int64_t dnssec_set_resign_at(const struct dnssec_set *ds);
+
 /* ---- on the query path: nothing here allocates ---- */
 
 /** RRSIGs of rrset (one of node's) with owner and ttl; returns the count. */

@@ -576,6 +576,7 @@ static int main_serve(const struct options *o)
 	snap = control_prepare(dm.control, snap);
 	cfg = snap->config;
 	reload_log_counts("loaded", snap);
+	reload_watch_signatures(dm.reload, snap);
 	if (!cfg->cookie_secret_set)
 		log_warning("%s: no cookie_secret: DNS server cookies use a "
 			    "random secret made at start-up, valid at this "

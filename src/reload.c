@@ -2,6 +2,7 @@
  * src/reload.c — reloading on SIGHUP: one loader thread at a time builds
  * the snapshot (snapshot_load), the main loop collects it, logs every
  * diagnostic and publishes it (server_publish) or keeps the old one.
+ * A timer starts the same load when DNSSEC signatures are due (re-sign).
  */
 #include "autoconf.h"
 #include "reload.h"
@@ -56,7 +57,11 @@ struct reload {
 	void *hook_arg;
 	void (*on_publish)(void *arg, const struct snapshot *s);
 	void *on_publish_arg;
+	struct event *resign_ev; // dnssec: a reload when signatures are due
 };
+
+/* A re-signing that failed is tried again after at most this long. */
+#define RESIGN_RETRY_MAX 60
 
 void reload_log_counts(const char *what, const struct snapshot *s)
 {
@@ -65,13 +70,45 @@ void reload_log_counts(const char *what, const struct snapshot *s)
 		 what, s->generation, zone_set_zone_count(s->zones),
 		 zone_set_record_count(s->zones), s->config->region_count,
 		 geo_database_type(s->geo), geo_record_count(s->geo));
-	// signatures are not refreshed in the background yet: say when
-	// they run out, so that a reload comes first
 	uint32_t left = dnssec_set_expiry(s->dnssec);
+	int64_t due = dnssec_set_resign_at(s->dnssec) - (int64_t)time(NULL);
 	if (left > 0)
-		log_info("dnssec: signatures made now expire in %" PRIu32 " s "
-			 "(%.1f days); reload before each zone's refresh",
-			 left, left / 86400.0);
+		log_info("dnssec: the first signature expires in %" PRIu32
+			 " s (%.1f days); re-signing in %" PRId64 " s",
+			 left, left / 86400.0, due > 0 ? due : 0);
+}
+
+void reload_watch_signatures(struct reload *r, const struct snapshot *s)
+{
+	int64_t due = dnssec_set_resign_at(s->dnssec);
+	if (due == 0) {
+		evtimer_del(r->resign_ev);
+		return;
+	}
+	int64_t wait = due - (int64_t)time(NULL);
+	if (wait <= 0) {
+		// the re-signing of s failed (logged): try again, more often
+		// as the expiry nears; s serves meanwhile
+		uint32_t left = dnssec_set_expiry(s->dnssec);
+		wait = left / 8 < RESIGN_RETRY_MAX ? left / 8
+						   : RESIGN_RETRY_MAX;
+		if (wait < 1)
+			wait = 1;
+		log_error("dnssec: re-signing failed; generation %" PRIu64
+			  " keeps serving, its first signature expires in "
+			  "%" PRIu32 " s; trying again in %" PRId64 " s",
+			  s->generation, left, wait);
+	}
+	struct timeval tv = {.tv_sec = (time_t)wait, .tv_usec = 0};
+	evtimer_add(r->resign_ev, &tv);
+}
+
+// Main loop: the signatures of the snapshot serving are due.
+static void reload_on_resign(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	reload_request_for(arg, "dnssec: signatures due for refresh");
 }
 
 void reload_apply_log(const struct config *cfg, unsigned verbose)
@@ -219,6 +256,7 @@ static void reload_on_loaded(evutil_socket_t fd, short what, void *arg)
 			  server_current(r->srv)->generation);
 		server_note_reload(r->srv, false);
 		reload_notify_ready(server_current(r->srv));
+		reload_watch_signatures(r, server_current(r->srv));
 		if (r->done != NULL)
 			r->done(r->hook_arg, r->started, NULL, l->d);
 	} else {
@@ -234,6 +272,7 @@ static void reload_on_loaded(evutil_socket_t fd, short what, void *arg)
 		server_note_reload(r->srv, true);
 		server_note_load(r->srv, l->seconds);
 		reload_log_counts("reloaded", s);
+		reload_watch_signatures(r, s);
 		if (r->on_publish != NULL)
 			r->on_publish(r->on_publish_arg, s);
 		reload_warn_restart(r, s->config);
@@ -264,7 +303,8 @@ struct reload *reload_new(const char *config_path, struct server *srv,
 	r->user = start->user != NULL ? strdup(start->user) : NULL;
 	r->pidfile = start->pidfile != NULL ? strdup(start->pidfile) : NULL;
 	r->control = start->control != NULL ? strdup(start->control) : NULL;
-	if (r->config_path == NULL ||
+	r->resign_ev = evtimer_new(base, reload_on_resign, r);
+	if (r->config_path == NULL || r->resign_ev == NULL ||
 	    (start->user != NULL && r->user == NULL) ||
 	    (start->pidfile != NULL && r->pidfile == NULL) ||
 	    (start->control != NULL && r->control == NULL)) {
@@ -336,6 +376,8 @@ void reload_free(struct reload *r)
 	if (r == NULL)
 		return;
 	reload_abandon(r);
+	if (r->resign_ev != NULL)
+		event_free(r->resign_ev);
 	free(r->config_path);
 	free(r->user);
 	free(r->pidfile);

@@ -2,6 +2,7 @@
  * src/reload.h — SIGHUP: a new snapshot built in a loader thread while the
  * main loop keeps taking signals, then published to the server; SIGHUPs
  * during a load fold into one more; SIGTERM abandons a load under way.
+ * DNSSEC signatures due for refresh start the same kind of load.
  */
 #ifndef GEOVIP_RELOAD_H
 #define GEOVIP_RELOAD_H
@@ -74,6 +75,14 @@ void reload_abandon(struct reload *r);
 
 /** Abandons any load under way and frees r. */
 void reload_free(struct reload *r);
+
+/**
+ * Arms the DNSSEC re-signing timer for s, the snapshot serving (at
+ * start-up; reload.c calls it after each load): when s's signatures are
+ * due (dnssec_set_resign_at), a reload in the background, published like
+ * any; past due (the re-signing failed), another try within a minute.
+ */
+void reload_watch_signatures(struct reload *r, const struct snapshot *s);
 
 /** Logs "WHAT generation N: counts of zones, records, regions, geo". */
 void reload_log_counts(const char *what, const struct snapshot *s);

@@ -74,6 +74,19 @@ struct zone_negative {
 /** Room for the bytes of a pre-encoded negative authority section. */
 #define ZONE_NEGATIVE_MAX (2 + 10 + 2 * DNAME_MAX + 20)
 
+/*
+ * An RRSIG, NSEC or NSEC3 record of a pre-signed zone file, kept apart
+ * from the nodes (dnssec.c serves them; NSEC3 owners are no names of the
+ * zone). rdata as in a zone_rrset: a 2-byte RDLENGTH, then the RDATA.
+ */
+struct zone_signed_record {
+	const uint8_t *owner;
+	const uint8_t *rdata;
+	uint32_t ttl;
+	uint16_t type;
+	unsigned line; /* in the zone file itself; 0 in an $INCLUDE */
+};
+
 struct zone {
 	const uint8_t *origin; /* canonical wire form */
 	uint8_t origin_len;
@@ -90,6 +103,10 @@ struct zone {
 	size_t table_mask;
 	size_t node_count;
 	size_t record_count;
+	/* a pre-signed file's RRSIG, NSEC and NSEC3 (0: an unsigned file) */
+	const struct zone_signed_record *signed_records;
+	size_t signed_count;
+	uint32_t signed_expire; /* the file's earliest RRSIG expiration */
 };
 
 struct zone_set;
@@ -99,7 +116,7 @@ struct zone_set;
  * regional names inside their zone). Problems go to d with file and
  * line: syntax errors naming the bad token, records outside the zone, no
  * SOA at the apex, a regional name at a name with a CNAME, a signed zone
- * (errors); A/AAAA at a regional name, CNAME loops (warnings). Returns
+ * without `dnssec:` keys or with an expired RRSIG (errors); A/AAAA at a regional name, CNAME loops (warnings). Returns
  * NULL on any error.
  * Every ancestor of a name, up to the apex, exists as a node (empty
  * non-terminals), so closest-encloser searches need no other structure.

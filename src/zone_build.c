@@ -3,7 +3,8 @@
  * nodes (with every ancestor up to the apex) in a hash table as records
  * arrive, then per node the records sorted into RRsets, duplicates
  * dropped, the zone checks (SOA, CNAME, regional names, loops) made, and
- * everything copied into a few exactly-sized blocks freed at once.
+ * everything copied into a few exactly-sized blocks freed at once. A
+ * signed file's RRSIG/NSEC/NSEC3 records are kept aside for dnssec.c.
  */
 #include "autoconf.h"
 #include "zone.h"
@@ -29,6 +30,11 @@
 #define T_SOA 6
 #define T_A 1
 #define T_AAAA 28
+#define T_RRSIG 46
+#define T_NSEC 47
+#define T_DNSKEY 48
+#define T_NSEC3 50
+#define T_NSEC3PARAM 51
 #define NONE UINT32_MAX
 #define NAMES_BLOCK (64 * 1024)
 #define CNAME_CHAIN_MAX 16
@@ -67,6 +73,12 @@ struct zbuild {
 	uint64_t *keys;              /* scratch: one node's records */
 	uint32_t *seen;              /* scratch: duplicate detection */
 	size_t keys_cap, seen_cap;
+	/* a pre-signed file's RRSIG/NSEC/NSEC3: records of no node */
+	struct zb_signed {
+		uint32_t rec; /* index into recs */
+		const uint8_t *owner;
+	} * sec;
+	size_t sec_count, sec_cap, rrsig_count;
 	bool nodes_kept, table_kept; /* adopted by the zone set */
 };
 
@@ -220,11 +232,31 @@ static uint32_t zb_node(struct zbuild *b, const uint8_t *name, size_t len)
 
 /* ---- records in ------------------------------------------------------ */
 
+static bool zb_type_signed(uint16_t type)
+{
+	return type == T_RRSIG || type == T_NSEC || type == T_NSEC3;
+}
+
+/* An RRSIG, NSEC or NSEC3 (record i, its owner not a node: NSEC3 owners
+ * are hashes) kept aside for dnssec.c. */
+static int zb_add_signed(struct zbuild *b, uint32_t i,
+			 const struct zone_record *r)
+{
+	const uint8_t *owner = zb_name_copy(b, r->owner, r->owner_len);
+	if (owner == NULL || !zb_grow((void **)&b->sec, &b->sec_cap,
+				      b->sec_count + 1, sizeof(*b->sec)))
+		return -1;
+	b->sec[b->sec_count++] = (struct zb_signed){i, owner};
+	b->rrsig_count += r->type == T_RRSIG;
+	return 0;
+}
+
 static int zb_add(void *ctx, const struct zone_record *r)
 {
 	struct zbuild *b = ctx;
-	uint32_t node = zb_node(b, r->owner, r->owner_len);
-	if (node == NONE || b->rec_count >= NONE - 1 ||
+	bool sec = zb_type_signed(r->type);
+	uint32_t node = sec ? NONE : zb_node(b, r->owner, r->owner_len);
+	if ((!sec && node == NONE) || b->rec_count >= NONE - 1 ||
 	    !zb_grow((void **)&b->recs, &b->rec_cap, b->rec_count + 1,
 		     sizeof(*b->recs)) ||
 	    /* +1: the buffer exists even when every rdata is empty, so
@@ -244,6 +276,8 @@ static int zb_add(void *ctx, const struct zone_record *r)
 	if (r->rdata_len > 0) // r->rdata may be NULL when empty
 		memcpy(b->rdata + b->rdata_len, r->rdata, r->rdata_len);
 	b->rdata_len += r->rdata_len;
+	if (sec)
+		return zb_add_signed(b, i, r);
 	if (b->tail[node] == NONE)
 		b->head[node] = i;
 	else
@@ -486,7 +520,9 @@ static void zb_check_regional(struct zbuild *b)
 				   "regional name '%s' has a CNAME in %s:%u; "
 				   "remove one of them",
 				   rn->text, zb_file(b, r), r->line);
-		for (uint32_t k = b->head[i]; k != NONE; k = b->recs[k].next) {
+		// in a signed file a placeholder A puts the name in the chain
+		for (uint32_t k = b->head[i]; k != NONE && b->rrsig_count == 0;
+		     k = b->recs[k].next) {
 			r = &b->recs[k];
 			if (r->type == T_A || r->type == T_AAAA)
 				diag_warn(b->d, zb_file(b, r), r->line,
@@ -638,6 +674,143 @@ static bool zb_encode_negative(struct zbuild *b, struct zone *z)
 	return true;
 }
 
+/* ---- pre-signed zone files -------------------------------------------- */
+
+/* The first record of a DNSSEC type in a file without RRSIGs. */
+static const struct brec *zb_first_dnssec(const struct zbuild *b)
+{
+	const struct brec *r =
+		b->sec_count > 0 ? &b->recs[b->sec[0].rec] : NULL;
+	const struct brec *k[] = {zb_rec(b, 0, T_DNSKEY),
+				  zb_rec(b, 0, T_NSEC3PARAM)};
+	for (size_t i = 0; i < 2; i++)
+		if (k[i] != NULL && (r == NULL || k[i] - b->recs < r - b->recs))
+			r = k[i];
+	return r;
+}
+
+/* "2026-11-29 21:00:00 UTC" for an RRSIG time t, read by serial
+ * arithmetic around now (RFC 4034 §3.1.5); *left: seconds from now. */
+static void zb_sig_time(uint32_t t, time_t now, char out[40], int64_t *left)
+{
+	*left = (int32_t)(t - (uint32_t)now);
+	time_t when = now + (time_t)*left;
+	struct tm tm;
+	if (gmtime_r(&when, &tm) == NULL ||
+	    strftime(out, 40, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+		snprintf(out, 40, "%" PRIu32, t);
+}
+
+/* The signed file's earliest RRSIG expiration: an error when past (the
+ * zone would not validate), a warning when within `refresh`. */
+static void zb_check_sig_expiry(struct zbuild *b, struct zone *z)
+{
+	size_t first = SIZE_MAX; // in b->sec
+	int64_t least = INT64_MAX;
+	time_t now = time(NULL);
+	for (size_t i = 0; i < b->sec_count; i++) {
+		const struct brec *r = &b->recs[b->sec[i].rec];
+		if (r->type != T_RRSIG || r->rdata_len < 18)
+			continue;
+		const uint8_t *e = zb_rdata(b, r) + 8; // type, alg, labels, ttl
+		uint32_t t = (uint32_t)e[0] << 24 | (uint32_t)e[1] << 16 |
+			     (uint32_t)e[2] << 8 | e[3];
+		int64_t left = (int32_t)(t - (uint32_t)now);
+		if (left < least) {
+			least = left;
+			first = i;
+			z->signed_expire = t;
+		}
+	}
+	if (first == SIZE_MAX)
+		return;
+	const struct brec *r = &b->recs[b->sec[first].rec];
+	char when[40], owner[DNAME_TEXT_MAX];
+	zb_sig_time(z->signed_expire, now, when, &least);
+	dname_to_text(owner, b->sec[first].owner);
+	if (least <= 0)
+		diag_error(b->d, zb_file(b, r), r->line,
+			   "the RRSIG of '%s' expired at %s: the signed zone "
+			   "file is out of date; sign it again",
+			   owner, when);
+	else if (least <= (int64_t)b->cz->dnssec.refresh)
+		diag_warn(b->d, zb_file(b, r), r->line,
+			  "the RRSIG of '%s' expires at %s, within the zone's "
+			  "dnssec 'refresh' (%" PRIu32 " s): sign the zone "
+			  "file again soon",
+			  owner, when, b->cz->dnssec.refresh);
+}
+
+/*
+ * An unsigned file has no DNSSEC records (geovip signs it); a signed one
+ * (RRSIGs) comes with the keys geovip signs the regional answers with
+ * and has its DNSKEY RRset.
+ */
+static void zb_check_signed(struct zbuild *b, struct zone *z)
+{
+	char tbuf[16];
+	if (b->rrsig_count == 0) {
+		const struct brec *r = zb_first_dnssec(b);
+		if (r != NULL)
+			diag_error(b->d, zb_file(b, r), r->line,
+				   "%s record in a zone file without RRSIG "
+				   "records: give geovip either the signed "
+				   "file whole or the unsigned one (it signs "
+				   "with `dnssec: keys`)",
+				   zone_read_type_name(r->type, tbuf));
+		return;
+	}
+	const struct brec *first = NULL;
+	for (size_t i = 0; i < b->sec_count && first == NULL; i++)
+		if (b->recs[b->sec[i].rec].type == T_RRSIG)
+			first = &b->recs[b->sec[i].rec];
+	if (b->cz->dnssec.key_count == 0)
+		diag_error(b->d, zb_file(b, first), first->line,
+			   "the zone file is signed (RRSIG records) but zone "
+			   "'%s' has no `dnssec: keys` in %s: geovip signs the "
+			   "regional names' answers and needs the zone's "
+			   "signing key (ZSK) for them",
+			   b->cz->origin_text, b->cfg->path);
+	if (zb_rec(b, 0, T_DNSKEY) == NULL)
+		diag_error(b->d, zb_file(b, first), 0,
+			   "the zone file is signed but has no DNSKEY RRset at "
+			   "the apex '%s'",
+			   b->cz->origin_text);
+	zb_check_sig_expiry(b, z);
+}
+
+/* The signed file's RRSIG, NSEC and NSEC3 records, kept by the zone. */
+static bool zb_compile_signed(struct zbuild *b, struct zone *z)
+{
+	if (b->sec_count == 0)
+		return true;
+	size_t bytes = 0;
+	for (size_t i = 0; i < b->sec_count; i++)
+		bytes += 2 + (size_t)b->recs[b->sec[i].rec].rdata_len;
+	struct zone_signed_record *out =
+		zs_alloc(b->zs, b->sec_count * sizeof(*out));
+	uint8_t *rd = zs_alloc(b->zs, bytes);
+	if (out == NULL || rd == NULL)
+		return false;
+	for (size_t i = 0; i < b->sec_count; i++) {
+		const struct brec *r = &b->recs[b->sec[i].rec];
+		out[i] = (struct zone_signed_record){
+			.owner = b->sec[i].owner,
+			.rdata = rd,
+			.ttl = r->ttl,
+			.type = r->type,
+			.line = r->file == 0 ? r->line : 0};
+		rd[0] = (uint8_t)(r->rdata_len >> 8);
+		rd[1] = (uint8_t)r->rdata_len;
+		if (r->rdata_len > 0)
+			memcpy(rd + 2, zb_rdata(b, r), r->rdata_len);
+		rd += 2 + (size_t)r->rdata_len;
+	}
+	z->signed_records = out;
+	z->signed_count = b->sec_count;
+	return true;
+}
+
 static bool zb_compile(struct zbuild *b, struct zone *z)
 {
 	struct zone_rrset *sets = zs_alloc(b->zs, b->set_count * sizeof(*sets));
@@ -667,7 +840,7 @@ static bool zb_compile(struct zbuild *b, struct zone *z)
 	z->origin_labels = z->apex->labels;
 	z->regional_ttl = b->cz->ttl;
 	zb_fill_soa(z);
-	return zb_encode_negative(b, z);
+	return zb_compile_signed(b, z) && zb_encode_negative(b, z);
 }
 
 /* ---- one zone -------------------------------------------------------- */
@@ -685,6 +858,7 @@ static void zb_free(struct zbuild *b)
 	free(b->tail);
 	free(b->keys);
 	free(b->seen);
+	free(b->sec);
 }
 
 static void zb_checks(struct zbuild *b)
@@ -718,8 +892,10 @@ static bool zb_load_one(const struct config *cfg, const struct config_zone *cz,
 		goto out; // reported
 	if (b.files.count == 0 || !zb_add_regional(&b))
 		goto out;
-	// a signed zone's DNSKEY RRset comes from its key files
-	if (cz->dnssec.key_count > 0 &&
+	zb_check_signed(&b, z);
+	// the DNSKEY RRset of a zone geovip signs comes from its key files;
+	// a signed file has its own
+	if (cz->dnssec.key_count > 0 && b.rrsig_count == 0 &&
 	    dnssec_dnskey_records(cfg, cz, d, 0, zb_add, &b) < 0)
 		goto out;
 	for (uint32_t i = 0; i < b.node_count; i++)

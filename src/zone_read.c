@@ -46,7 +46,7 @@ struct zread {
 	void *ctx;
 	char *dir, *dir_real; /* the zone file's directory */
 	unsigned includes, errors_at_start;
-	bool stop, signed_seen;
+	bool stop;
 	int rc;
 	struct tok *toks;
 	size_t tok_cap;
@@ -679,19 +679,6 @@ static bool zr_type_allowed(struct zread *zr, const struct zfile *f,
 	char tbuf[16];
 	const char *tname = zone_read_type_name(type, tbuf);
 	switch (type) {
-	case LDNS_RR_TYPE_RRSIG:
-	case LDNS_RR_TYPE_NSEC:
-	case LDNS_RR_TYPE_DNSKEY:
-	case LDNS_RR_TYPE_NSEC3:
-	case LDNS_RR_TYPE_NSEC3PARAM:
-		// never serve DNSKEY without RRSIGs: refuse the whole zone
-		if (!zr->signed_seen)
-			zr_error(zr, f, line,
-				 "%s record: signed zones are "
-				 "not served yet; load the unsigned zone",
-				 tname);
-		zr->signed_seen = true;
-		return false;
 	case LDNS_RR_TYPE_OPT:
 	case LDNS_RR_TYPE_TSIG:
 	case LDNS_RR_TYPE_IXFR:

@@ -90,8 +90,9 @@ def pick_subnet(rng):
     raise AssertionError("weights")
 
 
-def query_packet(qid, qname, ecs_net):
-    """A for qname, RD=0, EDNS(0) payload 1232 with one ECS option."""
+def query_packet(qid, qname, ecs_net, dnssec_ok=False):
+    """A for qname, RD=0, EDNS(0) payload 1232 with one ECS option; the DO
+    bit set when dnssec_ok."""
     header = struct.pack("!HHHHHH", qid, 0, 1, 0, 0, 1)
     wire = b"".join(bytes([len(label)]) + label.encode()
                     for label in qname.split(".")) + b"\0"
@@ -99,7 +100,8 @@ def query_packet(qid, qname, ecs_net):
     addr = ecs_net.network_address.packed[:3]
     ecs = struct.pack("!HBB", 1, 24, 0) + addr
     option = struct.pack("!HH", 8, len(ecs)) + ecs
-    opt = b"\0" + struct.pack("!HHIH", 41, 1232, 0, len(option)) + option
+    flags = 0x8000 if dnssec_ok else 0  # DO: the top bit of the TTL's flags
+    opt = b"\0" + struct.pack("!HHIH", 41, 1232, flags, len(option)) + option
     return header + question + opt
 
 
@@ -107,12 +109,16 @@ def write_regional(out, rng):
     """dnsperf -B format: 2-byte length, then the packet (dnsperf sets
     the ID). Also a text list of the /24s for the README and checks."""
     seen = {}
-    with open(os.path.join(out, "regional.bin"), "wb") as f:
+    # regional-do.bin: the same queries with DO=1 (dnssec_bench.sh)
+    with open(os.path.join(out, "regional.bin"), "wb") as f, \
+            open(os.path.join(out, "regional-do.bin"), "wb") as fdo:
         for i in range(REGIONAL_QUERIES):
             net, region = pick_subnet(rng)
             seen[str(net)] = region
             pkt = query_packet(i & 0xffff, "www." + ORIGIN, net)
             f.write(struct.pack("!H", len(pkt)) + pkt)
+            pkt = query_packet(i & 0xffff, "www." + ORIGIN, net, True)
+            fdo.write(struct.pack("!H", len(pkt)) + pkt)
     with open(os.path.join(out, "regional-subnets.txt"), "w") as f:
         for net in sorted(seen, key=lambda s: ipaddress.ip_network(s)):
             f.write("%s %s\n" % (net, seen[net]))

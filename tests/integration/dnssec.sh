@@ -198,6 +198,34 @@ open(p, "w").write(t.replace(m.group(1), base64.b64encode(bytes(raw)).decode()))
 EOF
 check_refused "a bit-flipped private key" \
 	"\.private:.*(does not match|cannot read)" "{ keys: [\"$KSK\"] }"
+# RSA: a flipped bit in a prime, an exponent or the coefficient leaves the
+# public key intact and still signs (OpenSSL falls back from CRT), but
+# the file is damaged: the crypto library's key check says so; a flipped
+# Ed25519 key no longer matches its .key
+flip() { # flip FILE FIELD — one bit of the base64 FIELD
+	python3 - "$1" "$2" <<'EOF'
+import base64, re, sys
+p, field = sys.argv[1], sys.argv[2]
+t = open(p).read()
+m = re.search(field + r": (\S+)", t)
+raw = bytearray(base64.b64decode(m.group(1)))
+raw[7] ^= 0x10
+open(p, "w").write(t.replace(m.group(1), base64.b64encode(bytes(raw)).decode()))
+EOF
+}
+make_keys RSASHA256 -
+cp "$KSK.private" "$TEST_TMP/rsa.private"
+for field in Prime1 Exponent2 Coefficient PrivateExponent; do
+	cp "$TEST_TMP/rsa.private" "$KSK.private"
+	flip "$KSK.private" "$field"
+	check_refused "an RSA key with a flipped bit in $field" \
+		"\.private: the private key is damaged: its parts do not agree" \
+		"{ keys: [\"$KSK\"] }"
+done
+make_keys ED25519 -
+flip "$KSK.private" PrivateKey
+check_refused "a bit-flipped Ed25519 key" \
+	"\.private: the private key does not match the public key" "{ keys: [\"$KSK\"] }"
 check_refused "a missing key file" "nokey\.key: " "{ keys: [\"$KEYDIR/nokey\"] }"
 (cd "$KEYDIR" && ldns-keygen -a ECDSAP256SHA256 -k other.test >/dev/null)
 check_refused "a key of another zone" "not for zone $ZONE" \

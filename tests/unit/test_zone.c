@@ -857,10 +857,20 @@ static void test_signed_zone(void **state)
 {
 	(void)state;
 	struct diag *d;
+	// signed, but no keys for the regional answers: refused at the RRSIG
 	assert_null(load_str("@ DNSKEY 256 3 8 AwEAAcE=\n"
 			     "@ RRSIG SOA 8 2 3600 20300101000000 20200101000000 1 example.org. AwEAAcE=\n", &d));
-	assert_true(diag_has(d, at(4), "DNSKEY record: signed zones are not served yet"));
+	assert_true(diag_has(d, at(5), "the zone file is signed (RRSIG records) but zone 'example.org.' has no `dnssec: keys`"));
 	assert_int_equal(diag_errors(d), 1);
+	diag_free(d);
+	// DNSSEC records without RRSIGs: neither signed nor unsigned
+	assert_null(load_str("a A 192.0.2.1\n"
+			     "@ DNSKEY 256 3 8 AwEAAcE=\n", &d));
+	assert_true(diag_has(d, at(5), "DNSKEY record in a zone file without RRSIG records"));
+	assert_int_equal(diag_errors(d), 1);
+	diag_free(d);
+	assert_null(load_str("a NSEC b A RRSIG NSEC\n", &d));
+	assert_true(diag_has(d, at(4), "NSEC record in a zone file without RRSIG records"));
 	diag_free(d);
 }
 
