@@ -731,11 +731,12 @@ bool region_service_candidate(const struct regions *r,
  * from's clients of service (service_pool): the lowest
  * region_spread_score wins, so each candidate gets a share proportional
  * to its capacity, the same on every server of a fleet, and a candidate
- * leaving the pool moves only its own clients.
+ * leaving the pool moves only its own clients. Not inlined: the common
+ * path of region_service_choose then spills no register for it.
  */
-static void service_spread(const struct regions *r,
-			   const struct region_shed *shed, unsigned service,
-			   int from, struct region_service_choice *out)
+static __attribute__((noinline)) void service_spread(
+	const struct regions *r, const struct region_shed *shed,
+	unsigned service, int from, struct region_service_choice *out)
 {
 	enum region_service_pool pool = service_pool(r, shed, service, from);
 	struct spread_draw dr = {.h = out->hash, .best = -1};
@@ -766,7 +767,6 @@ void region_service_choose(const struct regions *r,
 	out->scope = d->scope;
 	out->spread = false;
 	out->candidates = 0;
-	out->pool = REGION_POOL_FALLBACK;
 	out->hash = 0;
 	if (region_has_service(r, service, d->region))
 		return; // the common case: nothing else is read

@@ -11,31 +11,16 @@
 # garbage, a stall) keep the old copy and log, and one whose IXFR is bad
 # but whose AXFR is good is taken by AXFR.
 . "$(dirname "$0")/lib-extra.sh"
+. "$(dirname "$0")/lib-primary.sh"
 require dig python3 knotd knotc
 : "${GEOVIPCTL:=$top_builddir/src/geovipctl}"
 
-SEC=sec.test
 KD="$TEST_TMP/knot"
-COPY="$TEST_TMP/sec.test.copy"
 SOCK="$TEST_TMP/ctl.sock"
-KEY=$(head -c 32 /dev/urandom | base64)
-KNOT_PID=
-FAKE_PID=
 FAKE="$top_srcdir/tests/integration/fake_ixfr.py"
 
-pick_port
-KNOT_PORT=$PORT
-pick_port
-[ "$PORT" != "$KNOT_PORT" ] || pick_port
-mkdir -p "$KD"
-
-cleanup_all() {
-	[ -n "$KNOT_PID" ] && kill "$KNOT_PID" 2>/dev/null
-	[ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null
-	wait 2>/dev/null
-	lib_cleanup
-}
-trap cleanup_all EXIT
+primary_setup "$KD"
+KNOT_PORT=$PRIMARY_PORT
 
 # knot_zone SERIAL REFRESH EXPIRE [LINE...] — the primary's zone file
 # (retry 1 s: the primary is found again at once after it was down)
@@ -93,7 +78,7 @@ zone:
     acl: xfr
 EOF
 	knotd -c "$KD/knot.conf" >>"$KD/knot.out" 2>&1 &
-	KNOT_PID=$!
+	PRIMARY_PID=$!
 	local i
 	for i in $(seq 1 100); do
 		dig @127.0.0.1 -p "$KNOT_PORT" +tries=1 +time=1 $SEC SOA 2>/dev/null |
@@ -104,44 +89,16 @@ EOF
 	exit 1
 }
 
-stop_knot() {
-	kill "$KNOT_PID" 2>/dev/null; wait "$KNOT_PID" 2>/dev/null; KNOT_PID=
-}
+stop_knot() { primary_stop; }
 
 knot_reload() { knotc -c "$KD/knot.conf" zone-reload $SEC >/dev/null; }
 
 # sec_config PRIMARY_PORT [nokey]
-sec_config() {
-	local tsig="    tsig: xfrkey"
-	[ "${2:-}" = nokey ] && tsig="    ttl: 30"
-	write_geo_config "$CONF" \
-		"  - origin: $SEC." \
-		"    file: $COPY" \
-		"    primary: [\"127.0.0.1:$1\"]" \
-		"$tsig" \
-		"    regional: [www]" \
-		"control: $SOCK" \
-		"keys:" \
-		"  xfrkey: {algorithm: hmac-sha256, secret: \"$KEY\"}"
-}
+sec_config() { primary_config "$1" "$KEY" "${2:-tsig}" "control: $SOCK"; }
 
-sec() { dig @127.0.0.1 -p "$PORT" +tries=1 +time=1 +short "$@"; }
 sec_status() {
 	dig @127.0.0.1 -p "$PORT" +tries=1 +time=1 "$@" 2>&1 |
 		sed -n 's/.*status: \([A-Z]*\).*/\1/p'
-}
-
-# wait_answer EXPECTED SECONDS ARGS... — polls until sec ARGS prints it.
-wait_answer() {
-	local want=$1 secs=$2 i got=
-	shift 2
-	for i in $(seq 1 $((secs * 20))); do
-		got=$(sec "$@" | tr -d '"' | tr '\n' ' ' | sed 's/ $//')
-		[ "$got" = "$want" ] && { echo "$got"; return 0; }
-		sleep 0.05
-	done
-	echo "$got"
-	return 1
 }
 
 # wait_status EXPECTED SECONDS ARGS... — polls the RCODE.
@@ -157,7 +114,6 @@ wait_status() {
 	return 1
 }
 
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 ctl() { timeout 30 "$GEOVIPCTL" -s "$SOCK" "$@"; }
 
 write_zone 2024010101

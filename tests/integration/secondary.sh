@@ -6,29 +6,14 @@
 # fake primary that sends garbage or stalls, and a new copy that does not
 # load all keep the old data and log; a restart serves the copy at once.
 . "$(dirname "$0")/lib-extra.sh"
+. "$(dirname "$0")/lib-primary.sh"
 require dig python3 nsd
 
-SEC=sec.test
 NSD_DIR="$TEST_TMP/nsd"
-COPY="$TEST_TMP/sec.test.copy"
-KEY=$(head -c 32 /dev/urandom | base64)
 BADKEY=$(head -c 32 /dev/urandom | base64)
-NSD_PID=
 
-pick_port
-NSD_PORT=$PORT
-pick_port
-[ "$PORT" != "$NSD_PORT" ] || pick_port
-mkdir -p "$NSD_DIR"
-
-cleanup_nsd() {
-	[ -n "$NSD_PID" ] && kill "$NSD_PID" 2>/dev/null
-	[ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null
-	wait 2>/dev/null
-	lib_cleanup
-}
-FAKE_PID=
-trap cleanup_nsd EXIT
+primary_setup "$NSD_DIR"
+NSD_PORT=$PRIMARY_PORT
 
 # sec_zone SERIAL WWW-ADDRESS [EXTRA LINE]
 sec_zone() {
@@ -73,7 +58,7 @@ zone:
   notify: 127.0.0.1@$PORT xfrkey
 EOF
 	nsd -c "$NSD_DIR/nsd.conf" -d >>"$NSD_DIR/nsd.out" 2>&1 &
-	NSD_PID=$!
+	PRIMARY_PID=$!
 	local i
 	for i in $(seq 1 100); do
 		dig @127.0.0.1 -p "$NSD_PORT" +tries=1 +time=1 +short $SEC SOA \
@@ -87,33 +72,7 @@ EOF
 }
 
 # sec_config SECRET PRIMARY_PORT
-sec_config() {
-	write_geo_config "$CONF" \
-		"  - origin: $SEC." \
-		"    file: $COPY" \
-		"    primary: [\"127.0.0.1:$2\"]" \
-		"    tsig: xfrkey" \
-		"    regional: [www]" \
-		"keys:" \
-		"  xfrkey: {algorithm: hmac-sha256, secret: \"$1\"}"
-}
-
-sec() { dig @127.0.0.1 -p "$PORT" +tries=1 +time=1 +short "$@"; }
-
-# wait_answer EXPECTED SECONDS ARGS... — polls until sec ARGS prints it.
-wait_answer() {
-	local want=$1 secs=$2 i got=
-	shift 2
-	for i in $(seq 1 $((secs * 10))); do
-		got=$(sec "$@" | tr -d '"' | tr '\n' ' ' | sed 's/ $//')
-		[ "$got" = "$want" ] && { echo "$got"; return 0; }
-		sleep 0.1
-	done
-	echo "$got"
-	return 1
-}
-
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
+sec_config() { primary_config "$2" "$1" tsig; }
 
 write_zone 2024010101
 sec_zone 1 192.0.2.80
@@ -137,7 +96,7 @@ check_grep "transfer logged" "zone $SEC.: transferred serial 1" "$(cat "$SERVER_
 # --- serial bump + NOTIFY (NSD notifies on SIGHUP after a zone change)
 sec_zone 2 192.0.2.81
 t0=$(now_ms)
-kill -HUP "$NSD_PID"
+kill -HUP "$PRIMARY_PID"
 got=$(wait_answer serial-2 10 txt.$SEC TXT)
 elapsed=$(($(now_ms) - t0))
 check "NOTIFY: new serial answered" "serial-2" "$got"
@@ -178,7 +137,7 @@ check_nogrep "signed NOTIFY: reply TSIG verifies" "tsig verify failure|BADSIG" "
 # --- a new copy that does not load here (NSD takes it: a CNAME at a
 # regional name): the old copy is kept
 sec_zone 3 cname
-kill -HUP "$NSD_PID"
+kill -HUP "$PRIMARY_PID"
 if wait_log "zone $SEC.: transfer failed, keeping the old copy: the transferred copy \(serial 3\) does not load" 1 10; then
 	ok "broken copy refused and logged"
 else
@@ -195,7 +154,7 @@ check_grep "SIGUSR1 shows the last error" "serial 2, .*last error: .*does not lo
 	"$(cat "$SERVER_LOG")"
 
 # --- restart: the copy is served at once, with the primary gone
-kill "$NSD_PID"; wait "$NSD_PID" 2>/dev/null; NSD_PID=
+primary_stop
 stop_server
 start_server
 check "restart: copy served at once" "serial-2" "$(sec txt.$SEC TXT | tr -d '"')"
@@ -214,7 +173,7 @@ else
 fi
 check "wrong key: old data still answered" "serial-2" "$(sec txt.$SEC TXT | tr -d '"')"
 stop_server
-kill "$NSD_PID"; wait "$NSD_PID" 2>/dev/null; NSD_PID=
+primary_stop
 
 # --- fake primaries: garbage, then a stall mid-transfer
 # fake_primary MODE — a TCP server on $NSD_PORT: "garbage" answers random
