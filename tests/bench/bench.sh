@@ -302,7 +302,7 @@ mix_rcode() {
 	case $1 in nx) echo NXDOMAIN ;; *) echo NOERROR ;; esac
 }
 
-# tree_ticks PID — CPU clock ticks (user + system) used so far by PID and
+# tree_ticks PID — "USER SYSTEM" CPU clock ticks used so far by PID and
 # every process below it (NSD serves from a child process).
 tree_ticks() {
 	cat /proc/[0-9]*/stat 2>/dev/null | awk -v root="$1" '
@@ -310,7 +310,7 @@ tree_ticks() {
 		pid = $1; line = $0
 		sub(/^[0-9]+ \(.*\) /, "", line)	# comm may hold spaces
 		split(line, f, " ")
-		ppid[pid] = f[2]; ticks[pid] = f[12] + f[13]
+		ppid[pid] = f[2]; user[pid] = f[12]; sys[pid] = f[13]
 	}
 	END {
 		in_tree[root] = 1
@@ -321,30 +321,32 @@ tree_ticks() {
 					in_tree[p] = 1; grew = 1
 				}
 		} while (grew)
-		for (p in in_tree) sum += ticks[p]
-		print sum + 0
+		for (p in in_tree) { u += user[p]; s += sys[p] }
+		print u + 0, s + 0
 	}'
 }
 
 # measure MIX NAME RUN — one dnsperf run on CPU 1; output kept in out/,
 # with the server's CPU time over the run.
 measure() {
-	local out="$TMP/out/$1.$2.$3" t0 t1
-	t0=$(tree_ticks "${PID[$2]}")
+	local out="$TMP/out/$1.$2.$3" u0 s0 u1 s1
+	read -r u0 s0 < <(tree_ticks "${PID[$2]}")
 	# -t 1: a query unanswered after 1 s is lost (latencies here are
 	# milliseconds), so dnsperf exits 1 s after the time limit.
 	taskset -c "$CLIENT_CPU" dnsperf -s 127.0.0.1 -p "${PORT[$2]}" \
 		$(mix_args "$1") -c 1 -T 1 -q "$BENCH_OUTSTANDING" \
 		-l "$BENCH_SECONDS" -t 1 > "$out" 2>&1
-	t1=$(tree_ticks "${PID[$2]}")
-	echo "server CPU ticks: $((t1 - t0)) at $CLK_TCK/s" >> "$out"
-	parse "$out" "$(mix_rcode "$1")" "$((t1 - t0))" > "$out.parsed"
+	read -r u1 s1 < <(tree_ticks "${PID[$2]}")
+	echo "server CPU ticks: $((u1 - u0 + s1 - s0)) (user $((u1 - u0))) at $CLK_TCK/s" >> "$out"
+	parse "$out" "$(mix_rcode "$1")" "$((u1 - u0 + s1 - s0))" "$((u1 - u0))" \
+		> "$out.parsed"
 }
 
-# parse FILE RCODE TICKS — "qps avg_latency_ms lost_pct rcode_pct
-# server_cpu_us_per_query" from dnsperf's output.
+# parse FILE RCODE TICKS USER_TICKS — "qps avg_latency_ms lost_pct
+# rcode_pct server_cpu_us_per_query user_cpu_us_per_query" from dnsperf's
+# output.
 parse() {
-	awk -v rc="$2" -v ticks="$3" -v hz="$CLK_TCK" '
+	awk -v rc="$2" -v ticks="$3" -v uticks="$4" -v hz="$CLK_TCK" '
 	/Queries completed:/ { done = $3 }
 	/Queries per second:/ { qps = $4 }
 	/Average Latency \(s\):/ { lat = $4 * 1000 }
@@ -357,7 +359,8 @@ parse() {
 	}
 	END {
 		cpu = done > 0 ? ticks / hz * 1e6 / done : 0
-		printf "%.0f %.3f %.2f %.2f %.4f\n", qps, lat, lost, pct, cpu
+		ucpu = done > 0 ? uticks / hz * 1e6 / done : 0
+		printf "%.0f %.3f %.2f %.2f %.4f %.4f\n", qps, lat, lost, pct, cpu, ucpu
 	}' "$1"
 }
 
@@ -372,20 +375,20 @@ median() {
 # table MIX — one line per server: every run's qps, medians, ratio.
 table() {
 	local mix=$1 s r qpss lats losts cpus worst_rc f clean geo_qps med_qps
-	local ratio qps lat lost pct cpu
+	local ratio qps lat lost pct cpu ucpu ucpus
 	printf '\n### mix: %s (%s)\n\n' "$mix" "$(mix_desc "$mix")"
-	printf '| server | qps, each run | median qps | qps / geovip | server CPU µs/query (median) | avg latency ms (median) | lost %% (max) | %s %% (min) |\n' \
+	printf '| server | qps, each run | median qps | qps / geovip | server CPU µs/query (median) | of it user | avg latency ms (median) | lost %% (max) | %s %% (min) |\n' \
 		"$(mix_rcode "$mix")"
-	printf '|---|---|---|---|---|---|---|---|\n'
+	printf '|---|---|---|---|---|---|---|---|---|\n'
 	geo_qps=$(cat "$TMP"/out/"$mix".geovip.*.parsed 2>/dev/null |
 		awk '{print $1}' | median)
 	for s in $(mix_servers "$mix"); do
-		qpss="" lats="" losts="" cpus="" worst_rc=100 clean=""
+		qpss="" lats="" losts="" cpus="" ucpus="" worst_rc=100 clean=""
 		for ((r = 1; r <= BENCH_RUNS; r++)); do
 			f="$TMP/out/$mix.$s.$r.parsed"
-			read -r qps lat lost pct cpu < "$f"
+			read -r qps lat lost pct cpu ucpu < "$f"
 			qpss="$qpss $qps" lats="$lats $lat" losts="$losts $lost"
-			cpus="$cpus $cpu"
+			cpus="$cpus $cpu" ucpus="$ucpus $ucpu"
 			worst_rc=$(echo "$worst_rc $pct" | tr ' ' '\n' | sort -g | head -1)
 			if awk -v l="$lost" -v p="$pct" -v ml="$MAX_LOST_PCT" \
 				-v mp="$MIN_RCODE_PCT" 'BEGIN { exit !(l > ml || p < mp) }'; then
@@ -399,9 +402,10 @@ table() {
 		else
 			ratio=-
 		fi
-		printf '| %s | %s | %.0f | %s | %s | %s | %s | %s |\n' "$s$clean" \
+		printf '| %s | %s | %.0f | %s | %s | %s | %s | %s | %s |\n' "$s$clean" \
 			"$(echo $qpss | sed 's/ / \/ /g')" "$med_qps" "$ratio" \
-			"$(echo $cpus | median)" "$(echo $lats | median)" \
+			"$(echo $cpus | median)" "$(echo $ucpus | median)" \
+			"$(echo $lats | median)" \
 			"$(echo $losts | tr ' ' '\n' | sort -g | tail -1)" \
 			"$worst_rc"
 	done
