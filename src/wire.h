@@ -192,10 +192,10 @@ static inline void wire_copy(uint8_t *d, const uint8_t *s, size_t n)
 {
 	if (n >= 8 && n <= 16) {
 		memcpy(d, s, 8);
-		memcpy(d + n - 8, s + n - 8, 8);
+		memcpy(d + (n - 8), s + (n - 8), 8);
 	} else if (n > 16 && n <= 32) {
 		memcpy(d, s, 16);
-		memcpy(d + n - 16, s + n - 16, 16);
+		memcpy(d + (n - 16), s + (n - 16), 16);
 	} else {
 		memcpy(d, s, n);
 	}
