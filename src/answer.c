@@ -48,9 +48,10 @@ struct lookup {
  * an existing name exists (empty non-terminals), so the first missing one
  * ends the walk at the closest encloser.
  */
-static void zone_lookup(const struct zone *z, const uint8_t *name, size_t len,
-			unsigned labels, const uint64_t *hash, uint16_t qtype,
-			struct lookup *out)
+static inline void zone_lookup(const struct zone *z, const uint8_t *name,
+			       size_t len, unsigned labels,
+			       const uint64_t *hash, uint16_t qtype,
+			       struct lookup *out)
 {
 	const struct zone_node *node = z->apex;
 	for (unsigned l = z->origin_labels + 1; l <= labels; l++) {
@@ -205,7 +206,8 @@ static void answer_note_decision(struct answer_result *res,
 /* The client's region for node's service (after shed and the service's
  * spread): decides, notes the decision and the scope in c->res, and
  * returns the region that answers. */
-static int answer_decide(struct answer_ctx *c, const struct zone_node *node)
+static inline int answer_decide(struct answer_ctx *c,
+				const struct zone_node *node)
 {
 	const struct snapshot *s = c->req->snap;
 	struct region_decision dec;

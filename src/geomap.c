@@ -48,10 +48,19 @@
 enum { U_DONTCARE = -1, U_MIXED = -2 };
 enum { FAM_V4, FAM_V6 };
 
+/* The first GM_JUMP_BITS bits of an address index a table per family
+ * that holds what the walk from the root reaches after them (a node at
+ * that depth, or a leaf above it, with its depth): a query walks the
+ * rest. 2^16 entries of 5 bytes per family. */
+#define GM_JUMP_BITS 16
+#define GM_JUMP_SIZE (1u << GM_JUMP_BITS)
+
 struct geomap {
 	uint32_t (*nodes)[2];
 	size_t count;
 	uint32_t root[2];
+	uint32_t *jump[2];      /* GM_JUMP_SIZE values per family */
+	uint8_t *jump_depth[2]; /* and the depth each was found at */
 };
 
 /* An interesting prefix inside the geo tree: an override, a private
@@ -349,6 +358,36 @@ static int family_build(struct build *b, const struct geomap_input *in,
 	return 0;
 }
 
+/* Fills the jump table entries [from, from + 2^(GM_JUMP_BITS - d)) with
+ * what the walk reaches from v at depth d. */
+static void jump_fill(struct geomap *m, int f, uint32_t v, unsigned d,
+		      uint32_t from)
+{
+	if (d == GM_JUMP_BITS || (v & GM_LEAF)) {
+		uint32_t n = 1u << (GM_JUMP_BITS - d);
+		for (uint32_t i = from; i < from + n; i++) {
+			m->jump[f][i] = v;
+			m->jump_depth[f][i] = (uint8_t)d;
+		}
+		return;
+	}
+	jump_fill(m, f, m->nodes[v][0], d + 1, from);
+	jump_fill(m, f, m->nodes[v][1], d + 1,
+		  from | 1u << (GM_JUMP_BITS - d - 1));
+}
+
+static int jump_build(struct geomap *m)
+{
+	for (int f = 0; f < 2; f++) {
+		m->jump[f] = calloc(GM_JUMP_SIZE, sizeof(*m->jump[f]));
+		m->jump_depth[f] = calloc(GM_JUMP_SIZE, 1);
+		if (m->jump[f] == NULL || m->jump_depth[f] == NULL)
+			return -1;
+		jump_fill(m, f, m->root[f], 0, 0);
+	}
+	return 0;
+}
+
 static void build_free(struct build *b)
 {
 	free(b->nodes);
@@ -419,6 +458,10 @@ struct geomap *geomap_build(const struct geomap_input *in, const char **why)
 	}
 	b.nodes = NULL;
 	build_free(&b);
+	if (jump_build(m) < 0) {
+		geomap_free(m);
+		return NULL;
+	}
 	return m;
 fail:
 	if (b.too_big)
@@ -435,18 +478,47 @@ void geomap_free(struct geomap *m)
 	if (m == NULL)
 		return;
 	free(m->nodes);
+	for (int f = 0; f < 2; f++) {
+		free(m->jump[f]);
+		free(m->jump_depth[f]);
+	}
 	free(m);
+}
+
+/* The network-order bytes p[0..8) as one number. */
+static uint64_t load_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (unsigned i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
 }
 
 void geomap_lookup(const struct geomap *m, const struct ip_addr *addr,
 		   struct geomap_leaf *out)
 {
-	uint32_t v = m->root[addr->family == AF_INET ? FAM_V4 : FAM_V6];
-	unsigned d = 0;
-	// the tree is no deeper than the family's bits, by construction
-	while (!(v & GM_LEAF)) {
-		v = m->nodes[v][addr_bit(addr->bytes, d)];
-		d++;
+	const uint8_t *b = addr->bytes;
+	int f = addr->family == AF_INET ? FAM_V4 : FAM_V6;
+	unsigned top = (unsigned)b[0] << 8 | b[1];
+	uint32_t v = m->jump[f][top];
+	unsigned d = m->jump_depth[f][top];
+	if (!(v & GM_LEAF)) {
+		// the rest of the walk a word at a time, the next bit on top;
+		// the tree is no deeper than the family's bits, by construction
+		uint64_t x = f == FAM_V4
+				     ? (uint64_t)((unsigned)b[2] << 8 | b[3])
+					       << 48
+				     : load_be64(b) << GM_JUMP_BITS;
+		unsigned left = 64 - GM_JUMP_BITS; // bits of x (IPv6)
+		do {
+			v = m->nodes[v][x >> 63];
+			x <<= 1;
+			d++;
+			if (--left == 0 && !(v & GM_LEAF)) {
+				x = load_be64(b + 8); // IPv6 past bit 64
+				left = 64;
+			}
+		} while (!(v & GM_LEAF));
 	}
 	out->region = GM_REGION(v);
 	out->reason = (uint8_t)GM_REASON(v);
@@ -525,5 +597,6 @@ size_t geomap_node_count(const struct geomap *m)
 
 size_t geomap_bytes(const struct geomap *m)
 {
-	return sizeof(*m) + m->count * sizeof(*m->nodes);
+	return sizeof(*m) + m->count * sizeof(*m->nodes) +
+	       2 * GM_JUMP_SIZE * (sizeof(*m->jump[0]) + 1);
 }

@@ -319,13 +319,20 @@ void regions_free(struct regions *r)
 uint64_t region_shed_hash(const uint8_t key[16], const struct ip_addr *addr,
 			  uint8_t k)
 {
+	// family byte, K, the address's first K bits (addr_mask's rule: the
+	// rest zero), masked here a byte at a time
 	uint8_t msg[2 + 16];
 	unsigned len = addr->family == AF_INET ? 4 : 16;
-	struct ip_addr masked = *addr;
-	addr_mask(&masked, k);
+	unsigned whole = k / 8u < len ? k / 8u : len;
 	msg[0] = addr->family == AF_INET ? 4 : 6;
 	msg[1] = k;
-	memcpy(msg + 2, masked.bytes, len);
+	memcpy(msg + 2, addr->bytes, 16);
+	if (whole < len) {
+		// K % 8 == 0: the byte after the whole ones goes too
+		msg[2 + whole] &= (uint8_t)(0xff00u >> (k % 8u));
+		for (unsigned i = whole + 1; i < len; i++)
+			msg[2 + i] = 0;
+	}
 	return siphash24(key, msg, 2 + len);
 }
 
@@ -342,7 +349,9 @@ static void decide_address(const struct regions *r,
 	if (r->ecs && client->has_ecs && client->ecs_source_len > 0) {
 		out->addr = client->ecs_addr;
 		out->addr_bits = client->ecs_source_len;
-		out->offset = addr_unwrap_v4(&out->addr, &out->addr_bits);
+		if (out->addr.family == AF_INET6) // else nothing to unwrap
+			out->offset =
+				addr_unwrap_v4(&out->addr, &out->addr_bits);
 		geomap_lookup(r->map, &out->addr, leaf);
 		if (!leaf->priv) {
 			out->used_ecs = true;
@@ -351,8 +360,10 @@ static void decide_address(const struct regions *r,
 		out->ecs_private = true;
 	}
 	out->addr = client->source;
-	out->addr_bits = (uint8_t)addr_family_bits(client->source.family);
-	out->offset = addr_unwrap_v4(&out->addr, &out->addr_bits);
+	out->addr_bits = client->source.family == AF_INET ? 32 : 128;
+	out->offset = 0;
+	if (out->addr.family == AF_INET6)
+		out->offset = addr_unwrap_v4(&out->addr, &out->addr_bits);
 	geomap_lookup(r->map, &out->addr, leaf);
 }
 
@@ -524,6 +535,13 @@ static void decide_scope(struct region_decision *out)
 	out->scope = (uint8_t)(scope + out->offset);
 }
 
+/* A region neither down nor shedding: its clients stay, no hash drawn. */
+static bool region_plain(const struct region_shed *sh)
+{
+	return sh->health == REGION_UP &&
+	       (sh->to == REGION_NONE || sh->bp == 0);
+}
+
 void region_decide(const struct regions *r, const struct region_shed *shed,
 		   const struct region_client *client,
 		   struct region_decision *out)
@@ -535,6 +553,19 @@ void region_decide(const struct regions *r, const struct region_shed *shed,
 	out->reason = leaf.reason;
 	out->leaf_depth = leaf.depth;
 	out->leaf_scope = leaf.scope;
+	if (region_plain(&shed[leaf.region])) {
+		// the common case: decide_health and decide_shed would move
+		// nothing and draw no hash; only K is needed (a service's
+		// spread draws with it)
+		unsigned k_max = out->addr.family == AF_INET ? 24 : 56;
+		out->shed_k = (uint8_t)(out->used_ecs && out->addr_bits < k_max
+						? out->addr_bits
+						: k_max);
+		out->region_landed = out->region = leaf.region;
+		out->scope =
+			out->used_ecs ? (uint8_t)(leaf.scope + out->offset) : 0;
+		return;
+	}
 	decide_health(r, shed, out);
 	decide_shed(r, shed, out);
 	decide_scope(out);

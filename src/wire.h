@@ -185,12 +185,28 @@ static inline void wire_put_u32(struct wire_writer *w, uint32_t v)
 	wire_put_u16(w, (uint16_t)v);
 }
 
+/** Copies n bytes from s to d (not overlapping): 8 to 32 bytes (a
+ *  question, a record) in two fixed-size moves that may overlap each
+ *  other, longer ones by memcpy. */
+static inline void wire_copy(uint8_t *d, const uint8_t *s, size_t n)
+{
+	if (n >= 8 && n <= 16) {
+		memcpy(d, s, 8);
+		memcpy(d + (n - 8), s + (n - 8), 8);
+	} else if (n > 16 && n <= 32) {
+		memcpy(d, s, 16);
+		memcpy(d + (n - 16), s + (n - 16), 16);
+	} else {
+		memcpy(d, s, n);
+	}
+}
+
 static inline void wire_put_bytes(struct wire_writer *w, const void *p,
 				  size_t n)
 {
 	if (!wire_room(w, n))
 		return;
-	memcpy(w->buf + w->len, p, n);
+	wire_copy(w->buf + w->len, p, n);
 	w->len += n;
 }
 /** Overwrites a 16-bit value at off (< len). */

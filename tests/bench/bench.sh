@@ -1,14 +1,16 @@
 #!/bin/bash
 # tests/bench/bench.sh — `make bench`: geovipd against Knot DNS, NSD and
-# gdnsd under dnsperf, one server thread pinned to CPU 0 and dnsperf to
-# CPU 1, same zone, same query files, same duration; prints a table per
-# query mix. Not part of `make check`. See tests/bench/README.md.
+# gdnsd under dnsperf, and against a do-nothing reflector (reflector.c,
+# the floor), one server thread pinned to CPU 0 and dnsperf to CPU 1, same
+# zone, same query files, short runs alternated over several rounds;
+# prints a table per query mix and the paired CPU-per-answer ratios. Not
+# part of `make check`. See tests/bench/README.md.
 set -u
 
-BENCH_SECONDS=${BENCH_SECONDS:-6}        # dnsperf -l, per measurement
-BENCH_RUNS=${BENCH_RUNS:-3}              # rounds; the table shows the median
+BENCH_SECONDS=${BENCH_SECONDS:-4}        # dnsperf -l, per measurement
+BENCH_RUNS=${BENCH_RUNS:-5}              # rounds; the table shows the median
 BENCH_OUTSTANDING=${BENCH_OUTSTANDING:-500}   # dnsperf -q
-BENCH_SERVERS=${BENCH_SERVERS:-"geovip knot nsd gdnsd"}
+BENCH_SERVERS=${BENCH_SERVERS:-"geovip gdnsd knot nsd reflector"}
 BENCH_MIXES=${BENCH_MIXES:-"static regional nx"}
 BENCH_REGIONAL_ALL=${BENCH_REGIONAL_ALL:-0}   # 1: knot/nsd run the ECS mix too
 BENCH_PROFILE=${BENCH_PROFILE:-0}        # 1: perf record geovipd, regional
@@ -22,6 +24,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top_srcdir=${top_srcdir:-$(cd "$here/../.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
 GEOVIPD=${GEOVIPD:-$top_builddir/src/geovipd}
+REFLECTOR=${REFLECTOR:-$top_builddir/tests/bench/reflector}
 GEO_DB=$top_srcdir/geo/sample.mmdb
 
 die() { echo "bench: $*" >&2; exit 1; }
@@ -31,7 +34,8 @@ die() { echo "bench: $*" >&2; exit 1; }
 # Which Debian package provides each command we run.
 declare -A PKG_OF=([dnsperf]=dnsperf [knotd]=knot [nsd]=nsd [gdnsd]=gdnsd
 	[dig]=dnsutils [taskset]=util-linux [ss]=iproute2 [python3]=python3)
-declare -A CMD_OF=([geovip]="$GEOVIPD" [knot]=knotd [nsd]=nsd [gdnsd]=gdnsd)
+declare -A CMD_OF=([geovip]="$GEOVIPD" [knot]=knotd [nsd]=nsd [gdnsd]=gdnsd
+	[reflector]="$REFLECTOR")
 
 # listener_pids — "PID NAME" of every process with a listening socket.
 listener_pids() {
@@ -47,7 +51,10 @@ install_missing() {
 	local cmds="dnsperf dig taskset ss python3" cmd pkgs="" before after
 	local s
 	for s in $BENCH_SERVERS; do
-		[ "$s" = geovip ] || cmds="$cmds ${CMD_OF[$s]}"
+		case $s in
+		geovip|reflector) ;; # built here
+		*) cmds="$cmds ${CMD_OF[$s]}" ;;
+		esac
 	done
 	for cmd in $cmds; do
 		command -v "$cmd" >/dev/null 2>&1 || pkgs="$pkgs ${PKG_OF[$cmd]}"
@@ -146,6 +153,9 @@ start_server() {
 		taskset -c "$SERVER_CPU" gdnsd -c "$TMP/gdnsd/conf" start \
 			> "$log" 2>&1 &
 		;;
+	reflector)
+		taskset -c "$SERVER_CPU" "$REFLECTOR" 127.0.0.1 "$p" > "$log" 2>&1 &
+		;;
 	esac
 	PID[$s]=$!
 	STARTED="$STARTED $s"
@@ -217,6 +227,13 @@ sorted_answer() {
 # verify NAME — the answers every mix relies on, from this server.
 verify() {
 	local s=$1 net region want line n=0
+	if [ "$s" = reflector ]; then
+		# one answer for everything: an A record, the question echoed
+		expect "$s h0017 A" 192.0.2.10 "$(sorted_answer "$s" h0017.example.com A)"
+		expect "$s www A (ECS)" 192.0.2.10 \
+			"$(sorted_answer "$s" +subnet=81.1.2.0/24 www.example.com A)"
+		return
+	fi
 	expect "$s h0017 A" 192.0.2.18 "$(sorted_answer "$s" h0017.example.com A)"
 	expect "$s nx00001 rcode" NXDOMAIN \
 		"$(q "$s" nx00001.example.com A | sed -n 's/.*status: \([A-Z]*\),.*/\1/p')"
@@ -251,11 +268,26 @@ mix_servers() {
 	local s out=""
 	for s in $BENCH_SERVERS; do
 		if [ "$1" = regional ] && [ "$BENCH_REGIONAL_ALL" != 1 ]; then
-			case $s in geovip|gdnsd) ;; *) continue ;; esac
+			case $s in geovip|gdnsd|reflector) ;; *) continue ;; esac
 		fi
+		# the reflector answers NOERROR to everything
+		[ "$s" = reflector ] && [ "$1" = nx ] && continue
 		out="$out $s"
 	done
 	echo $out
+}
+
+# round_order MIX ROUND — mix_servers, reversed in even rounds (A B C,
+# C B A, ...): a drift of the machine over a round hits every pair of
+# servers both ways.
+round_order() {
+	local list
+	list=$(mix_servers "$1")
+	if [ $(($2 % 2)) = 0 ]; then
+		echo $list | tr ' ' '\n' | tac | tr '\n' ' '
+	else
+		echo $list
+	fi
 }
 
 mix_args() {
@@ -270,7 +302,7 @@ mix_rcode() {
 	case $1 in nx) echo NXDOMAIN ;; *) echo NOERROR ;; esac
 }
 
-# tree_ticks PID — CPU clock ticks (user + system) used so far by PID and
+# tree_ticks PID — "USER SYSTEM" CPU clock ticks used so far by PID and
 # every process below it (NSD serves from a child process).
 tree_ticks() {
 	cat /proc/[0-9]*/stat 2>/dev/null | awk -v root="$1" '
@@ -278,7 +310,7 @@ tree_ticks() {
 		pid = $1; line = $0
 		sub(/^[0-9]+ \(.*\) /, "", line)	# comm may hold spaces
 		split(line, f, " ")
-		ppid[pid] = f[2]; ticks[pid] = f[12] + f[13]
+		ppid[pid] = f[2]; user[pid] = f[12]; sys[pid] = f[13]
 	}
 	END {
 		in_tree[root] = 1
@@ -289,30 +321,32 @@ tree_ticks() {
 					in_tree[p] = 1; grew = 1
 				}
 		} while (grew)
-		for (p in in_tree) sum += ticks[p]
-		print sum + 0
+		for (p in in_tree) { u += user[p]; s += sys[p] }
+		print u + 0, s + 0
 	}'
 }
 
 # measure MIX NAME RUN — one dnsperf run on CPU 1; output kept in out/,
 # with the server's CPU time over the run.
 measure() {
-	local out="$TMP/out/$1.$2.$3" t0 t1
-	t0=$(tree_ticks "${PID[$2]}")
+	local out="$TMP/out/$1.$2.$3" u0 s0 u1 s1
+	read -r u0 s0 < <(tree_ticks "${PID[$2]}")
 	# -t 1: a query unanswered after 1 s is lost (latencies here are
 	# milliseconds), so dnsperf exits 1 s after the time limit.
 	taskset -c "$CLIENT_CPU" dnsperf -s 127.0.0.1 -p "${PORT[$2]}" \
 		$(mix_args "$1") -c 1 -T 1 -q "$BENCH_OUTSTANDING" \
 		-l "$BENCH_SECONDS" -t 1 > "$out" 2>&1
-	t1=$(tree_ticks "${PID[$2]}")
-	echo "server CPU ticks: $((t1 - t0)) at $CLK_TCK/s" >> "$out"
-	parse "$out" "$(mix_rcode "$1")" "$((t1 - t0))" > "$out.parsed"
+	read -r u1 s1 < <(tree_ticks "${PID[$2]}")
+	echo "server CPU ticks: $((u1 - u0 + s1 - s0)) (user $((u1 - u0))) at $CLK_TCK/s" >> "$out"
+	parse "$out" "$(mix_rcode "$1")" "$((u1 - u0 + s1 - s0))" "$((u1 - u0))" \
+		> "$out.parsed"
 }
 
-# parse FILE RCODE TICKS — "qps avg_latency_ms lost_pct rcode_pct
-# server_cpu_us_per_query" from dnsperf's output.
+# parse FILE RCODE TICKS USER_TICKS — "qps avg_latency_ms lost_pct
+# rcode_pct server_cpu_us_per_query user_cpu_us_per_query" from dnsperf's
+# output.
 parse() {
-	awk -v rc="$2" -v ticks="$3" -v hz="$CLK_TCK" '
+	awk -v rc="$2" -v ticks="$3" -v uticks="$4" -v hz="$CLK_TCK" '
 	/Queries completed:/ { done = $3 }
 	/Queries per second:/ { qps = $4 }
 	/Average Latency \(s\):/ { lat = $4 * 1000 }
@@ -325,7 +359,8 @@ parse() {
 	}
 	END {
 		cpu = done > 0 ? ticks / hz * 1e6 / done : 0
-		printf "%.0f %.3f %.2f %.2f %.2f\n", qps, lat, lost, pct, cpu
+		ucpu = done > 0 ? uticks / hz * 1e6 / done : 0
+		printf "%.0f %.3f %.2f %.2f %.4f %.4f\n", qps, lat, lost, pct, cpu, ucpu
 	}' "$1"
 }
 
@@ -340,20 +375,20 @@ median() {
 # table MIX — one line per server: every run's qps, medians, ratio.
 table() {
 	local mix=$1 s r qpss lats losts cpus worst_rc f clean geo_qps med_qps
-	local ratio qps lat lost pct cpu
+	local ratio qps lat lost pct cpu ucpu ucpus
 	printf '\n### mix: %s (%s)\n\n' "$mix" "$(mix_desc "$mix")"
-	printf '| server | qps, each run | median qps | qps / geovip | server CPU µs/query (median) | avg latency ms (median) | lost %% (max) | %s %% (min) |\n' \
+	printf '| server | qps, each run | median qps | qps / geovip | server CPU µs/query (median) | of it user | avg latency ms (median) | lost %% (max) | %s %% (min) |\n' \
 		"$(mix_rcode "$mix")"
-	printf '|---|---|---|---|---|---|---|---|\n'
+	printf '|---|---|---|---|---|---|---|---|---|\n'
 	geo_qps=$(cat "$TMP"/out/"$mix".geovip.*.parsed 2>/dev/null |
 		awk '{print $1}' | median)
 	for s in $(mix_servers "$mix"); do
-		qpss="" lats="" losts="" cpus="" worst_rc=100 clean=""
+		qpss="" lats="" losts="" cpus="" ucpus="" worst_rc=100 clean=""
 		for ((r = 1; r <= BENCH_RUNS; r++)); do
 			f="$TMP/out/$mix.$s.$r.parsed"
-			read -r qps lat lost pct cpu < "$f"
+			read -r qps lat lost pct cpu ucpu < "$f"
 			qpss="$qpss $qps" lats="$lats $lat" losts="$losts $lost"
-			cpus="$cpus $cpu"
+			cpus="$cpus $cpu" ucpus="$ucpus $ucpu"
 			worst_rc=$(echo "$worst_rc $pct" | tr ' ' '\n' | sort -g | head -1)
 			if awk -v l="$lost" -v p="$pct" -v ml="$MAX_LOST_PCT" \
 				-v mp="$MIN_RCODE_PCT" 'BEGIN { exit !(l > ml || p < mp) }'; then
@@ -367,9 +402,10 @@ table() {
 		else
 			ratio=-
 		fi
-		printf '| %s | %s | %.0f | %s | %s | %s | %s | %s |\n' "$s$clean" \
+		printf '| %s | %s | %.0f | %s | %s | %s | %s | %s | %s |\n' "$s$clean" \
 			"$(echo $qpss | sed 's/ / \/ /g')" "$med_qps" "$ratio" \
-			"$(echo $cpus | median)" "$(echo $lats | median)" \
+			"$(echo $cpus | median)" "$(echo $ucpus | median)" \
+			"$(echo $lats | median)" \
 			"$(echo $losts | tr ' ' '\n' | sort -g | tail -1)" \
 			"$worst_rc"
 	done
@@ -390,6 +426,41 @@ raw() {
 		echo "## $(basename "$f")"
 		grep -E 'Queries (sent|completed|lost|per second)|Response codes|Average Latency|server CPU' "$f"
 	done
+}
+
+# paired — per mix, geovip's server CPU per answered query divided by the
+# reflector's and by gdnsd's, round by round (the two runs of a round
+# minutes apart at most), and the median of those ratios.
+paired() {
+	local mix other r a b ratios line
+	printf '\n### paired: geovip CPU µs per answer / the other server, per round\n\n'
+	printf '| mix | against | each round | median | range |\n|---|---|---|---|---|\n'
+	for mix in $BENCH_MIXES; do
+		for other in reflector gdnsd; do
+			case " $(mix_servers "$mix") " in
+			*" geovip "*) ;;
+			*) continue ;;
+			esac
+			case " $(mix_servers "$mix") " in
+			*" $other "*) ;;
+			*) continue ;;
+			esac
+			ratios=""
+			for ((r = 1; r <= BENCH_RUNS; r++)); do
+				a=$(awk '{ print $5 }' "$TMP/out/$mix.geovip.$r.parsed")
+				b=$(awk '{ print $5 }' "$TMP/out/$mix.$other.$r.parsed")
+				ratios="$ratios $(awk -v a="$a" -v b="$b" 'BEGIN {
+					printf "%.3f", (b > 0 ? a / b : 0) }')"
+			done
+			line=$(echo $ratios | tr ' ' '\n' | sort -g |
+				awk '{ v[NR] = $1 } END { printf "%s–%s", v[1], v[NR] }')
+			printf '| %s | %s | %s | %.3f | %s |\n' "$mix" "$other" \
+				"$(echo $ratios | sed 's/ / \/ /g')" \
+				"$(echo $ratios | median)" "$line"
+		done
+	done
+	echo
+	echo "Ratios below 1: geovip spent less CPU per answered query than the other server."
 }
 
 # tree_pids PID — PID and its descendants, comma-separated (for perf -p).
@@ -449,6 +520,10 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 [ -x "$GEOVIPD" ] || die "$GEOVIPD not built (run make first)"
+case " $BENCH_SERVERS " in
+*" reflector "*) [ -x "$REFLECTOR" ] ||
+	die "$REFLECTOR not built (make tests/bench/reflector)" ;;
+esac
 install_missing
 
 if [ "$(nproc)" -ge 2 ]; then
@@ -461,22 +536,24 @@ fi
 python3 "$here/gen.py" "$TMP" | sed 's/^/# /' || die "gen.py failed"
 mkdir -p "$TMP/out"
 
-read -r -a ports <<< "$(pick_ports 4)"
-[ "${#ports[@]}" = 4 ] || die "no free ports"
+nservers=$(echo $BENCH_SERVERS | wc -w)
+read -r -a ports <<< "$(pick_ports "$nservers")"
+[ "${#ports[@]}" = "$nservers" ] || die "no free ports"
 i=0
 for s in $BENCH_SERVERS; do
-	[ -n "${CMD_OF[$s]:-}" ] || die "unknown server $s (geovip knot nsd gdnsd)"
+	[ -n "${CMD_OF[$s]:-}" ] ||
+		die "unknown server $s (geovip gdnsd knot nsd reflector)"
 	PORT[$s]=${ports[$i]}
 	i=$((i + 1))
 done
 
 echo "# date:     $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "# cpu:      $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) online; kernel $(uname -r)"
-echo "# versions: $("$GEOVIPD" --version | head -1); dnsperf $(dpkg-query -W -f '${Version}' dnsperf 2>/dev/null);" \
+echo "# versions: $("$GEOVIPD" --version | head -1) ($(git -C "$top_srcdir" rev-parse --short HEAD 2>/dev/null || echo '?')); dnsperf $(dpkg-query -W -f '${Version}' dnsperf 2>/dev/null);" \
 	"knot $(dpkg-query -W -f '${Version}' knot 2>/dev/null); nsd $(dpkg-query -W -f '${Version}' nsd 2>/dev/null);" \
 	"gdnsd $(dpkg-query -W -f '${Version}' gdnsd 2>/dev/null)"
 echo "# pinning:  servers 1 worker on CPU $SERVER_CPU; dnsperf -c 1 -T 1 -q $BENCH_OUTSTANDING -l $BENCH_SECONDS -t 1 on CPU $CLIENT_CPU"
-echo "# rounds:   $BENCH_RUNS, servers interleaved within each round"
+echo "# rounds:   $BENCH_RUNS of $BENCH_SECONDS s per server and mix, servers alternated within each round (order reversed every other round)"
 echo "# load:     $(cut -d' ' -f1-3 /proc/loadavg) at start (1-min load above 0.5: something else runs; expect noise)"
 
 VERIFY_FAILED=0
@@ -498,7 +575,7 @@ fi
 DIRTY=0
 for mix in $BENCH_MIXES; do
 	for ((r = 1; r <= BENCH_RUNS; r++)); do
-		for s in $(mix_servers "$mix"); do
+		for s in $(round_order "$mix" "$r"); do
 			kill -0 "${PID[$s]}" 2>/dev/null || die "$s died (see $TMP/$s.log)"
 			measure "$mix" "$s" "$r"
 			echo "# $mix round $r $s: $(cat "$TMP/out/$mix.$s.$r.parsed")"
@@ -509,6 +586,7 @@ done
 for mix in $BENCH_MIXES; do
 	table "$mix"
 done
+paired
 echo
 echo "qps / geovip: the server's median qps divided by geovip's (above 1: faster than geovip)."
 echo "server CPU µs/query: user+system CPU of the server's processes during the run, per answered query"

@@ -23,6 +23,7 @@
 #include "country.h"
 #include "diag.h"
 #include "geo.h"
+#include "geomap.h"
 #include "overlay.h"
 #include "prefix.h"
 #include "region.h"
@@ -685,6 +686,54 @@ static void test_merged_exhaustive_v4(void **state)
 			assert_int_equal(d.region_before_shed, ref_region(&a));
 		}
 	}
+}
+
+/* geomap_walk's leaves, looked up at their first and last address. */
+struct leaf_check {
+	const struct geomap *m;
+	unsigned leaves, deep;
+};
+
+static void leaf_lookup(struct leaf_check *lc, const struct ip_addr *a,
+			const struct geomap_leaf_info *leaf)
+{
+	struct geomap_leaf got;
+	geomap_lookup(lc->m, a, &got);
+	assert_int_equal(got.depth, leaf->depth);
+	assert_int_equal(got.region, leaf->region);
+	assert_int_equal(got.priv, leaf->priv);
+	assert_true(got.scope <= got.depth);
+}
+
+static void leaf_visit(void *arg, const struct geomap_leaf_info *leaf)
+{
+	struct leaf_check *lc = arg;
+	struct ip_addr last = leaf->prefix;
+	unsigned bits = addr_family_bits(last.family);
+	for (unsigned b = leaf->depth; b < bits; b++)
+		last.bytes[b / 8] |= (uint8_t)(0x80 >> (b % 8));
+	leaf_lookup(lc, &leaf->prefix, leaf);
+	leaf_lookup(lc, &last, leaf);
+	lc->leaves++;
+	lc->deep += leaf->depth > 64;
+}
+
+/*
+ * The lookup (a jump table for the first bits, then the tree a bit at a
+ * time, IPv6 past bit 64 from the second word) ends at the very leaf the
+ * plain walk from the root reaches, at every leaf of both families: those
+ * above the jump table's depth, at it, below it and past bit 64 (::1/128).
+ */
+static void test_merged_lookup_every_leaf(void **state)
+{
+	struct leaf_check lc = { regions_map(snap->regions), 0, 0 };
+	geomap_walk(lc.m, AF_INET, NULL, leaf_visit, &lc);
+	unsigned v4_leaves = lc.leaves;
+	geomap_walk(lc.m, AF_INET6, NULL, leaf_visit, &lc);
+	print_message("merged tree: %u IPv4 and %u IPv6 leaves looked up, "
+		      "%u deeper than 64 bits\n", v4_leaves,
+		      lc.leaves - v4_leaves, lc.deep);
+	assert_true(v4_leaves > 0 && lc.deep > 0);
 }
 
 /*
@@ -1568,6 +1617,7 @@ int main(void)
 		cmocka_unit_test(test_decide_scope_property),
 		cmocka_unit_test(test_merged_matches_reference),
 		cmocka_unit_test(test_merged_exhaustive_v4),
+		cmocka_unit_test(test_merged_lookup_every_leaf),
 		cmocka_unit_test(test_overlay_shed_table),
 	};
 	const struct CMUnitTest services[] = {
