@@ -38,7 +38,7 @@ write_config "    dnssec: { keys: [$KEYS], validity: 40s, refresh: 30s }" \
 	"control: $SOCK"
 start_server
 check_grep "start-up log: expiry and next re-signing" \
-	"dnssec: the first signature expires in [0-9]+ s .*re-signing in (9|10) s" \
+	"dnssec: the first signature expires in [0-9]+ s .*re-signing in (8|9|10) s" \
 	"$(cat "$SERVER_LOG")"
 out=$(ctl drain americas --to apac --for 10m --reason resign-test)
 check_grep "drain americas to apac" "^override #1: drain americas to apac" "$out"
@@ -93,9 +93,10 @@ check "regional answer after re-signing: still drained" 203.0.113.10 \
 	"$(dig_short -b 127.0.0.1 www.$ZONE A)"
 delv_check www.$ZONE A "after re-signing (drained to apac)" -b 127.0.0.1
 delv_check nope.$ZONE A "NXDOMAIN after re-signing"
-# start-up and every re-signing: one line with the new expiry
+# start-up and every re-signing: one line with the new expiry, 40 s out
+# (38–39 when the load itself took a second or two, as under ASan)
 check "each re-signing logs the new expiry" "$(($(reloaded) + 1))" \
-	"$(grep -c 'dnssec: the first signature expires in 40 s' "$SERVER_LOG")"
+	"$(grep -cE 'dnssec: the first signature expires in (38|39|40) s' "$SERVER_LOG")"
 
 # --- a re-signing that fails: the private key gone
 mv "$KSK.private" "$KSK.private.away"
